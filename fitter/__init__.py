@@ -1,0 +1,1 @@
+"""GQA-LUT fitter: float function + quantization formats -> LUT spec (JSON)."""

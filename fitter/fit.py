@@ -1,0 +1,91 @@
+"""Fit an operator to a LUT spec: formats, search method, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from fitter import functions
+from fitter.ga import GAConfig, run_ga
+from fitter.problem import FitError, Problem
+from hw.fixed import Fixed
+from hw.pwl_int.model import Datapath
+from hw.spec import Coeffs, Spec
+
+#: Integer formats and how many bits they add to every INT8 default format
+#: (same ranges, finer steps); wide tables reuse the INT8 breakpoints.
+WIDEN = {"int8": 0, "int16": 8, "int32": 24}
+FORMATS = tuple(WIDEN) + ("fp32",)
+METHODS = ("ga", "uniform")
+
+
+def _widen(f: Fixed, extra: int) -> Fixed:
+    return Fixed(f.bits + extra, f.signed, f.frac + extra)
+
+
+def datapath(func: functions.Function, fmt: str = "int8", **over) -> Datapath:
+    """Formats for ``func`` at ``fmt``; ``over`` may set in_frac, out_frac,
+    slope_frac, intercept_frac, slope_bits, intercept_bits (INT8 values)."""
+    x, y, k, c = func.input, func.output, func.slopes, func.intercepts
+    if over.get("in_frac") is not None:
+        x = replace(x, frac=over["in_frac"])
+    if over.get("out_frac") is not None:
+        y = replace(y, frac=over["out_frac"])
+    if over.get("slope_frac") is not None:
+        k = replace(k, frac=over["slope_frac"])
+    if over.get("intercept_frac") is not None:
+        c = replace(c, frac=over["intercept_frac"])
+    if over.get("slope_bits") is not None:
+        k = replace(k, bits=over["slope_bits"])
+    if over.get("intercept_bits") is not None:
+        c = replace(c, bits=over["intercept_bits"])
+    for name, f in (("slope", k), ("intercept", c)):
+        if not 2 <= f.bits <= 32:
+            raise FitError(f"--{name}-bits {f.bits} is out of range: use 2..32")
+    extra = WIDEN[fmt]
+    return Datapath(*(_widen(f, extra) for f in (x, k, c, y)))
+
+
+def uniform_genes(prob: Problem) -> np.ndarray:
+    """Breakpoints evenly spaced over the range: the baseline table."""
+    return np.linspace(prob.lo, prob.hi, prob.entries + 1)[1:-1][None, :]
+
+
+def fit(op: str, entries: int = 8, fmt: str = "int8", seed: int = 0, method: str = "ga",
+        rng_range: tuple | None = None, ga: GAConfig | None = None, **over) -> tuple[Spec, Problem]:
+    """Fit ``op`` and return its spec and the problem it was scored on."""
+    func = functions.get(op)
+    if fmt not in WIDEN:
+        raise FitError(f"unknown format '{fmt}' for an integer fit; known: {', '.join(WIDEN)}")
+    if method not in METHODS:
+        raise FitError(f"unknown method '{method}'; known: {', '.join(METHODS)}")
+    if not 1 <= entries <= 256:
+        raise FitError(f"entries {entries} is out of range: use 1..256")
+    lo, hi = rng_range if rng_range else func.range
+    ga = ga or GAConfig()
+    ga = replace(ga, seed=seed, round_prob=ga.round_prob if ga.round_prob is not None else func.round_mut_prob)
+    base = Problem(func, lo, hi, datapath(func, "int8", **over), entries)
+    if method == "ga":
+        bps8, _, _, _ = run_ga(base, ga)
+    else:
+        bps8 = base.decode(uniform_genes(base))[0]
+    # Wider formats keep the INT8 breakpoints (exact: a shift of the code)
+    # and re-derive slopes and intercepts at their own precision.
+    prob = base if fmt == "int8" else Problem(func, lo, hi, datapath(func, fmt, **over), entries)
+    bps = (bps8 << WIDEN[fmt])[None, :]
+    K, C = prob.coeffs(bps, ga.rule, ga.objective)
+    metrics = prob.metrics(bps[0], K[0], C[0])
+    dp = prob.dp
+    fitinfo = {"method": method, "seed": seed, "range": [float(lo), float(hi)],
+               "objective": ga.objective, "rule": ga.rule,
+               "domain": ("sampled %d codes" % len(prob.q)) if prob.sampled else "all codes",
+               "metrics": metrics}
+    if method == "ga":
+        fitinfo["ga"] = ga.describe()
+        if fmt != "int8":
+            fitinfo["breakpoints_from"] = "int8 fit, shifted"
+    spec = Spec(op, entries, dp.x, tuple(int(b) for b in bps[0]),
+                Coeffs(dp.k, tuple(int(v) for v in K[0])), Coeffs(dp.c, tuple(int(v) for v in C[0])),
+                dp.y, fitinfo)
+    return spec, prob

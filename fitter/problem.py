@@ -1,0 +1,164 @@
+"""One fitting problem: a function, a range and the four number formats.
+
+Holds the domain (input codes inside the range), the float targets, and the
+vectorized pieces every search method shares: breakpoint decoding,
+coefficient derivation (chord and least squares), scoring through the
+hardware golden model, and the DESIGN.md metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw.fixed import Fixed
+from hw.pwl_int.model import Datapath, pwl_int, segment
+
+#: Inputs wider than this are scored on an even sample of this many codes.
+MAX_DOMAIN_CODES = 1 << 16
+
+
+class FitError(ValueError):
+    pass
+
+
+@dataclass
+class Problem:
+    func: object            # fitter.functions.Function (or any callable)
+    lo: float
+    hi: float
+    dp: Datapath
+    entries: int
+
+    def __post_init__(self):
+        x = self.dp.x
+        if not self.lo < self.hi:
+            raise FitError(f"range [{self.lo}, {self.hi}] is empty: need LO < HI")
+        qlo = max(x.min_code, int(np.ceil(self.lo * 2.0 ** x.frac)))
+        qhi = min(x.max_code, int(np.floor(self.hi * 2.0 ** x.frac)))
+        n_codes = qhi - qlo + 1
+        if n_codes < self.entries:
+            raise FitError(
+                f"range [{self.lo}, {self.hi}] holds {max(n_codes, 0)} codes of input format "
+                f"{x.label()} ({x.to_real(x.min_code)}..{x.to_real(x.max_code)}); "
+                f"need at least entries = {self.entries}: widen --range or change --in-frac")
+        self.qlo, self.qhi = qlo, qhi
+        self.sampled = n_codes > MAX_DOMAIN_CODES + 1
+        if self.sampled:
+            self.q = np.unique(np.round(np.linspace(qlo, qhi, MAX_DOMAIN_CODES + 1)).astype(np.int64))
+        else:
+            self.q = np.arange(qlo, qhi + 1, dtype=np.int64)
+        self.x = x.to_real(self.q)
+        self.t = self.func(self.x)
+        # prefix sums for per-segment least squares (index i: sum over q[:i])
+        xs, ts = self.x, self.t
+        self._ps = [np.concatenate([[0.0], np.cumsum(v)]) for v in
+                    (np.ones_like(xs), xs, xs * xs, ts, xs * ts)]
+        self.xf = np.arange(self.lo, self.hi, 0.01)
+        self.tf = self.func(self.xf)
+
+    # -- breakpoints ---------------------------------------------------------
+    def decode(self, genes: np.ndarray) -> np.ndarray:
+        """Breakpoints in x units (P, N-1) -> strictly increasing input codes
+        inside (qlo, qhi], so that every segment holds at least one code."""
+        genes = np.atleast_2d(genes)
+        n = genes.shape[-1]
+        idx = np.arange(n)
+        p = np.floor(genes * 2.0 ** self.dp.x.frac + 0.5)
+        p = np.clip(p, self.qlo + 1, self.qhi).astype(np.int64)
+        p = np.maximum.accumulate(p - idx, axis=-1) + idx              # p_j >= p_{j-1} + 1
+        return np.minimum(p, self.qhi - (n - 1 - idx))                  # stay <= qhi
+
+    def _bounds(self, bps: np.ndarray):
+        """Start index in ``self.q`` of every segment, (P, N+1) with the end."""
+        starts = np.searchsorted(self.q, bps)            # first sample >= breakpoint
+        P = bps.shape[0]
+        return np.concatenate([np.zeros((P, 1), np.int64), starts,
+                               np.full((P, 1), len(self.q), np.int64)], axis=1)
+
+    # -- coefficients --------------------------------------------------------
+    def coeffs_lsq(self, bps: np.ndarray):
+        """Per-segment least squares, slope quantized, then the intercept
+        refitted for the quantized slope and quantized."""
+        b = self._bounds(bps)
+        n, sx, sxx, sy, sxy = (s[b[:, 1:]] - s[b[:, :-1]] for s in self._ps)
+        n = np.maximum(n, 1.0)
+        den = n * sxx - sx * sx
+        with np.errstate(invalid="ignore", divide="ignore"):
+            k = np.where(den > 1e-12 * n * n, (n * sxy - sx * sy) / den, 0.0)
+        K = self.dp.k.quantize(k)
+        c = (sy - self.dp.k.to_real(K) * sx) / n
+        return K, self.dp.c.quantize(c)
+
+    def coeffs_chord(self, bps: np.ndarray):
+        """The paper's chord rule: the line through f at both segment ends."""
+        xb = self.dp.x.to_real(bps)
+        P = bps.shape[0]
+        left = np.concatenate([np.full((P, 1), self.x[0]), xb], axis=1)
+        right = np.concatenate([xb, np.full((P, 1), self.x[-1])], axis=1)
+        fl, fr = self.func(left), self.func(right)
+        width = right - left
+        with np.errstate(invalid="ignore", divide="ignore"):
+            k = np.where(width > 0, (fr - fl) / width, 0.0)
+        K = self.dp.k.quantize(k)
+        return K, self.dp.c.quantize(fl - self.dp.k.to_real(K) * left)
+
+    def coeffs(self, bps: np.ndarray, rule: str = "auto", objective: str = "hw"):
+        """Coefficients for breakpoint codes ``bps`` (P, N-1) by ``rule``
+        (chord, lsq, or auto: per segment the better of the two under
+        ``objective``)."""
+        if rule == "lsq":
+            return self.coeffs_lsq(bps)
+        if rule == "chord":
+            return self.coeffs_chord(bps)
+        cands = [self.coeffs_lsq(bps), self.coeffs_chord(bps)]
+        errs = [self.segment_errors(bps, K, C, objective) for K, C in cands]
+        pick = errs[1] < errs[0]
+        return (np.where(pick, cands[1][0], cands[0][0]),
+                np.where(pick, cands[1][1], cands[0][1]))
+
+    # -- scoring -------------------------------------------------------------
+    def hw_out(self, bps, K, C) -> np.ndarray:
+        """Golden-model output codes over the domain, (P, M)."""
+        return pwl_int(self.q, bps, K, C, self.dp)
+
+    def fp_out(self, bps, K, C) -> np.ndarray:
+        """The float PWL of the dequantized table on the 0.01 grid, (P, M')."""
+        xb = self.dp.x.to_real(bps)
+        seg = np.broadcast_to((self.xf[:, None] >= xb[:, None, :]).sum(-1), (bps.shape[0], len(self.xf)))
+        k = np.take_along_axis(self.dp.k.to_real(K), seg, -1)
+        c = np.take_along_axis(self.dp.c.to_real(C), seg, -1)
+        return k * self.xf + c
+
+    def sq_errors(self, bps, K, C, objective: str):
+        """Squared error per point and the segment of each point."""
+        if objective == "hw":
+            err = self.dp.y.to_real(self.hw_out(bps, K, C)) - self.t
+            seg = segment(self.q, bps)
+        else:
+            err = self.fp_out(bps, K, C) - self.tf
+            seg = (self.xf[:, None] >= self.dp.x.to_real(bps)[:, None, :]).sum(-1)
+        return err * err, np.broadcast_to(seg, err.shape)
+
+    def segment_errors(self, bps, K, C, objective: str) -> np.ndarray:
+        """Sum of squared errors per segment, (P, N)."""
+        e2, seg = self.sq_errors(bps, K, C, objective)
+        P, N = e2.shape[0], K.shape[-1]
+        flat = (seg + N * np.arange(P)[:, None]).ravel()
+        return np.bincount(flat, weights=e2.ravel(), minlength=P * N).reshape(P, N)
+
+    def score(self, bps, K, C, objective: str = "hw") -> np.ndarray:
+        """Mean squared error per individual under ``objective`` (hw or fp)."""
+        e2, _ = self.sq_errors(bps, K, C, objective)
+        return e2.mean(axis=-1)
+
+    def metrics(self, bps, K, C) -> dict:
+        """DESIGN.md metrics of one table (1-D arrays)."""
+        bps, K, C = (np.atleast_2d(a) for a in (bps, K, C))
+        y = self.hw_out(bps, K, C)[0]
+        err_lsb = np.abs(y - self.t * 2.0 ** self.dp.y.frac)
+        return {"mse_hw": float(self.score(bps, K, C, "hw")[0]),
+                "mse_fp": float(self.score(bps, K, C, "fp")[0]),
+                "max_err_lsb": float(err_lsb.max()),
+                "worst_input": float(self.x[int(err_lsb.argmax())])}

@@ -1,0 +1,52 @@
+"""Fixed-point formats: a code ``q`` means the real value ``q * 2**-frac``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A two's-complement (``signed``) or unsigned integer of ``bits`` bits
+    with ``frac`` fractional bits. ``frac`` may be negative or exceed
+    ``bits``; only the scale changes."""
+
+    bits: int
+    signed: bool
+    frac: int
+
+    @property
+    def min_code(self) -> int:
+        return -(1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def max_code(self) -> int:
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+    @property
+    def lsb(self) -> float:
+        return 2.0 ** -self.frac
+
+    def fits(self, code: int) -> bool:
+        return self.min_code <= code <= self.max_code
+
+    def codes(self) -> np.ndarray:
+        """Every code of the format, ascending (only sensible up to 16 bits)."""
+        return np.arange(self.min_code, self.max_code + 1, dtype=np.int64)
+
+    def to_real(self, q):
+        return np.asarray(q, dtype=np.float64) * self.lsb
+
+    def quantize(self, x):
+        """Nearest code to real ``x``, ties rounded up (towards +inf, the
+        same half-up rule the datapath uses), saturated to the format."""
+        q = np.floor(np.asarray(x, dtype=np.float64) * 2.0 ** self.frac + 0.5)
+        return np.clip(q, self.min_code, self.max_code).astype(np.int64)
+
+    def to_json(self) -> dict:
+        return {"bits": self.bits, "signed": self.signed, "frac": self.frac}
+
+    def label(self) -> str:
+        return f"{'s' if self.signed else 'u'}{self.bits}.{self.frac}"

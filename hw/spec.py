@@ -1,0 +1,251 @@
+"""The LUT spec: one piecewise-linear table for one input format.
+
+The JSON field names are fixed by the design contract (``DESIGN.md``) and
+read by chip teams' tools; extra fields are kept on load and written back.
+Loading validates everything and raises :class:`SpecError` naming the field
+and the offending value, so no hardware is ever built from a bad spec.
+
+Integer spec::
+
+    {"format": "gqa-lut-spec", "version": 1, "op": "gelu", "entries": 8,
+     "input": {"bits": 8, "signed": true, "frac": 5},
+     "breakpoints": [N-1 input codes, strictly increasing],
+     "slopes": {"bits": 8, "frac": 6, "values": [N ints]},
+     "intercepts": {"bits": 8, "frac": 6, "values": [N ints]},
+     "output": {"bits": 8, "signed": true, "frac": 5},
+     "fit": {...}}
+
+Slopes and intercepts are always signed. An FP32 spec has
+``"input": {"type": "fp32"}``, ``"output": {"type": "fp32"}``, and binary32
+values (floats exactly representable in binary32) in ``breakpoints``,
+``slopes.values`` and ``intercepts.values``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hw.fixed import Fixed
+from hw.files import write_atomic
+
+SPEC_FORMAT = "gqa-lut-spec"
+SPEC_VERSION = 1
+MAX_BITS = 32          # widest integer input / coefficient / output supported
+MAX_ENTRIES = 256
+_OP_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class SpecError(ValueError):
+    """A spec that does not validate; ``field`` is a dotted path."""
+
+    def __init__(self, field: str, value, problem: str):
+        self.field, self.value, self.problem = field, value, problem
+        super().__init__(f"spec field '{field}': {problem} (got {value!r})")
+
+
+@dataclass(frozen=True)
+class Coeffs:
+    """A signed coefficient column; ``fmt`` is None for binary32 values."""
+
+    fmt: Fixed | None
+    values: tuple
+
+
+@dataclass
+class Spec:
+    op: str
+    entries: int
+    input: Fixed | None            # None: binary32
+    breakpoints: tuple
+    slopes: Coeffs
+    intercepts: Coeffs
+    output: Fixed | None
+    fit: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)   # unknown top-level fields, kept
+
+    @property
+    def is_fp32(self) -> bool:
+        return self.input is None
+
+    @property
+    def format_name(self) -> str:
+        return "fp32" if self.is_fp32 else f"int{self.input.bits}"
+
+    # -- JSON -------------------------------------------------------------
+    def to_json(self) -> dict:
+        def fmt(f: Fixed | None) -> dict:
+            return {"type": "fp32"} if f is None else f.to_json()
+
+        def coeffs(c: Coeffs) -> dict:
+            if c.fmt is None:
+                return {"type": "fp32", "values": [float(v) for v in c.values]}
+            return {"bits": c.fmt.bits, "frac": c.fmt.frac, "values": [int(v) for v in c.values]}
+
+        conv = float if self.is_fp32 else int
+        doc = {
+            "format": SPEC_FORMAT, "version": SPEC_VERSION,
+            "op": self.op, "entries": self.entries,
+            "input": fmt(self.input),
+            "breakpoints": [conv(b) for b in self.breakpoints],
+            "slopes": coeffs(self.slopes),
+            "intercepts": coeffs(self.intercepts),
+            "output": fmt(self.output),
+        }
+        if self.fit:
+            doc["fit"] = self.fit
+        doc.update(self.extra)
+        return doc
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2) + "\n"
+
+    def save(self, path) -> bool:
+        """Validate, then write atomically; False if the file was already identical."""
+        validate_doc(self.to_json())
+        return write_atomic(path, self.dumps())
+
+    @classmethod
+    def from_json(cls, doc) -> "Spec":
+        return validate_doc(doc)
+
+    @classmethod
+    def load(cls, path) -> "Spec":
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise SpecError("<file>", str(path), "no such spec file") from None
+        except json.JSONDecodeError as e:
+            raise SpecError("<file>", str(path), f"not valid JSON: {e}") from None
+        return validate_doc(doc)
+
+    # -- views used by models and generators --------------------------------
+    def arrays(self):
+        """(breakpoints, slopes, intercepts) as numpy arrays (int64 or float32)."""
+        dt = np.float32 if self.is_fp32 else np.int64
+        return (np.array(self.breakpoints, dtype=dt).reshape(-1),
+                np.array(self.slopes.values, dtype=dt),
+                np.array(self.intercepts.values, dtype=dt))
+
+
+# -- validation ---------------------------------------------------------------
+
+def _get(doc: dict, key: str, path: str):
+    if key not in doc:
+        raise SpecError(path, None, "missing required field")
+    return doc[key]
+
+
+def _int(v, path: str, lo: int | None = None, hi: int | None = None) -> int:
+    # bool is an int subclass in Python; true/false is never a valid number here.
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise SpecError(path, v, "must be an integer")
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise SpecError(path, v, f"must be in {lo}..{hi}")
+    return v
+
+
+def _f32(v, path: str) -> float:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        raise SpecError(path, v, "must be a number")
+    if not math.isfinite(v):
+        raise SpecError(path, v, "must be finite")
+    if float(np.float32(v)) != float(v):
+        raise SpecError(path, v, "is not exactly representable in binary32")
+    return float(v)
+
+
+def _obj(v, path: str) -> dict:
+    if not isinstance(v, dict):
+        raise SpecError(path, v, "must be a JSON object")
+    return v
+
+
+def _number_format(doc, path: str) -> Fixed | None:
+    doc = _obj(doc, path)
+    if doc.get("type", "int") == "fp32":
+        return None
+    if doc.get("type", "int") != "int":
+        raise SpecError(f"{path}.type", doc["type"], "must be 'int' or 'fp32'")
+    bits = _int(_get(doc, "bits", f"{path}.bits"), f"{path}.bits", 2, MAX_BITS)
+    signed = _get(doc, "signed", f"{path}.signed")
+    if not isinstance(signed, bool):
+        raise SpecError(f"{path}.signed", signed, "must be true or false")
+    frac = _int(_get(doc, "frac", f"{path}.frac"), f"{path}.frac", -64, 64)
+    return Fixed(bits, signed, frac)
+
+
+def _coeffs(doc, path: str, n: int, fp32: bool) -> Coeffs:
+    doc = _obj(doc, path)
+    vals = _get(doc, "values", f"{path}.values")
+    if not isinstance(vals, list):
+        raise SpecError(f"{path}.values", vals, "must be a list")
+    if len(vals) != n:
+        raise SpecError(f"{path}.values", f"{len(vals)} values", f"must hold 'entries' = {n} values")
+    if fp32:
+        return Coeffs(None, tuple(_f32(v, f"{path}.values[{i}]") for i, v in enumerate(vals)))
+    bits = _int(_get(doc, "bits", f"{path}.bits"), f"{path}.bits", 2, MAX_BITS)
+    frac = _int(_get(doc, "frac", f"{path}.frac"), f"{path}.frac", -64, 64)
+    fmt = Fixed(bits, True, frac)
+    out = []
+    for i, v in enumerate(vals):
+        _int(v, f"{path}.values[{i}]")
+        if not fmt.fits(v):
+            raise SpecError(f"{path}.values[{i}]", v,
+                            f"does not fit signed {bits}-bit ({fmt.min_code}..{fmt.max_code})")
+        out.append(v)
+    return Coeffs(fmt, tuple(out))
+
+
+_KNOWN = {"format", "version", "op", "entries", "input", "breakpoints",
+          "slopes", "intercepts", "output", "fit"}
+
+
+def validate_doc(doc) -> Spec:
+    """Check every field of a spec document; return the :class:`Spec`."""
+    doc = _obj(doc, "<document>")
+    if _get(doc, "format", "format") != SPEC_FORMAT:
+        raise SpecError("format", doc["format"], f"must be '{SPEC_FORMAT}'")
+    version = _get(doc, "version", "version")
+    if version != SPEC_VERSION or isinstance(version, bool):
+        raise SpecError("version", version, f"unknown version; this tool reads version {SPEC_VERSION}")
+    op = _get(doc, "op", "op")
+    if not isinstance(op, str) or not _OP_RE.match(op):
+        raise SpecError("op", op, "must be a lower-case identifier ([a-z][a-z0-9_]*)")
+    n = _int(_get(doc, "entries", "entries"), "entries", 1, MAX_ENTRIES)
+    inp = _number_format(_get(doc, "input", "input"), "input")
+    out = _number_format(_get(doc, "output", "output"), "output")
+    fp32 = inp is None
+    if (out is None) != fp32:
+        raise SpecError("output", doc["output"], "an fp32 spec needs fp32 input and output")
+
+    bps = _get(doc, "breakpoints", "breakpoints")
+    if not isinstance(bps, list):
+        raise SpecError("breakpoints", bps, "must be a list")
+    if len(bps) != n - 1:
+        raise SpecError("breakpoints", f"{len(bps)} values", f"must hold entries - 1 = {n - 1} values")
+    checked = []
+    for i, b in enumerate(bps):
+        p = f"breakpoints[{i}]"
+        if fp32:
+            b = _f32(b, p)
+        else:
+            _int(b, p)
+            if not inp.fits(b):
+                raise SpecError(p, b, f"lies outside the input range {inp.min_code}..{inp.max_code}")
+        if checked and b <= checked[-1]:
+            raise SpecError(p, b, f"breakpoints must be strictly increasing (previous is {checked[-1]!r})")
+        checked.append(b)
+
+    slopes = _coeffs(_get(doc, "slopes", "slopes"), "slopes", n, fp32)
+    icpts = _coeffs(_get(doc, "intercepts", "intercepts"), "intercepts", n, fp32)
+    fit = doc.get("fit", {})
+    _obj(fit, "fit")
+    extra = {k: v for k, v in doc.items() if k not in _KNOWN}
+    return Spec(op, n, inp, tuple(checked), slopes, icpts, out, fit, extra)
