@@ -1,0 +1,86 @@
+# GQA-LUT front door. Every target bootstraps what it needs: the virtual
+# environment with pinned packages (.venv) and, as root, missing Debian
+# packages. `make help` lists the targets and variables.
+
+SHELL      := /bin/bash
+PYTHON     ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+
+OP         ?= gelu
+FORMAT     ?= int8
+ENTRIES    ?= 8
+STAGES     ?= 1
+LUT        ?= rom
+SEED       ?= 0
+FTZ        ?= 0
+SIM        ?= icarus
+BUILD      ?= build
+JOBS       ?= 2
+
+.PHONY: help venv tools fit gen sim test bench-fit clean distclean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "GQA-LUT: quantization-aware PWL tables -> INT8/INT32/FP32 units in Verilog"
+	@echo
+	@echo "  make gen OP=gelu        fit (or reuse) the table, build the unit into build/<op>_<format>_e<N>/"
+	@echo "  make sim [OP=..]        cocotb: every unit of the default matrix vs its golden model, bit for bit"
+	@echo "  make test               install everything, then run the whole pytest suite"
+	@echo "  make fit OP=gelu        fit only: build/<op>_<format>_e<N>/spec.json + fit.png"
+	@echo "  make synth-report       Yosys + OpenSTA area/timing/power of every unit, paper Table 6 side by side"
+	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/)"
+	@echo "  make clean              remove build/"
+	@echo
+	@echo "Variables: OP=$(OP) FORMAT=$(FORMAT) (int8|int16|int32|fp32) ENTRIES=$(ENTRIES) STAGES=$(STAGES) (0..3)"
+	@echo "           LUT=$(LUT) (rom|regs) SEED=$(SEED) FTZ=$(FTZ) SIM=$(SIM) (icarus|verilator) BUILD=$(BUILD)"
+
+# -- bootstrap ---------------------------------------------------------------
+# apt_need CMD PKG: install Debian package PKG when CMD is missing (root only;
+# otherwise print the exact command and stop).
+define apt_need
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian package $(2) (for $(1))"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; } \
+	      || { echo "error: apt-get install $(2) failed" >&2; exit 2; }; \
+	  else echo "error: '$(1)' not found; install it with: sudo apt-get install $(2)" >&2; exit 2; fi; }
+endef
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "installing gqa-lut and pinned dependencies into $(VENV)"
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+EXTRAS ?= synth,fp32check
+venv: $(STAMP)
+
+tools: $(STAMP)
+	$(call apt_need,iverilog,iverilog)
+
+# -- user commands -----------------------------------------------------------
+fit: $(STAMP)
+	@$(PY) -m fitter fit $(OP) --entries $(ENTRIES) --format $(FORMAT) --seed $(SEED) --build $(BUILD) $(FITARGS)
+
+gen: $(STAMP)
+	@$(PY) -m hw gen $(OP) --format $(FORMAT) --entries $(ENTRIES) --stages $(STAGES) --lut $(LUT) \
+	  --seed $(SEED) --ftz $(FTZ) --build $(BUILD) $(GENARGS)
+
+sim: tools
+	@$(PY) -m sim run --sim $(SIM) --build $(BUILD) $(if $(filter command line,$(origin OP)),--op $(OP))
+
+test: tools
+	@$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench-fit: $(STAMP)
+	@$(PY) -m fitter.bench --out $(BUILD)/bench
+
+-include synth/synth.mk
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+	rm -rf $(VENV)

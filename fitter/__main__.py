@@ -1,0 +1,5 @@
+import sys
+
+from fitter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""cocotb testbenches: generated Verilog == golden model, bit for bit."""
