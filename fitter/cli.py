@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
 from fitter import functions
-from fitter.fit import FORMATS, METHODS, fit
-from fitter.ga import GAConfig
-from fitter.plot import plot_png
+from fitter.build import ensure_spec
+from fitter.fit import FORMATS, METHODS
 from fitter.problem import FitError
-from hw.files import write_atomic
 from hw.spec import Spec, SpecError
 
 
@@ -21,12 +20,7 @@ def unit_dir(build: Path, op: str, fmt: str, entries: int, suffix: str = "") -> 
 
 
 def add_fit_args(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``fit`` and by the generator's ``gen``."""
-    p.add_argument("op", help=f"operator to fit: {', '.join(functions.FUNCTIONS)}")
-    p.add_argument("--entries", "-n", type=int, default=8, help="table entries N (segments), 1..256 (default 8)")
-    p.add_argument("--format", default="int8", choices=[f for f in FORMATS if f != "fp32"],
-                   help="input/coefficient/output width: int8 (the paper's unit), int16, int32 "
-                        "(same ranges, 8 or 24 more fractional bits; breakpoints from the int8 fit)")
+    """Fit options shared by ``fit`` and ``gen``."""
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same table (default 0)")
     p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"),
                    help="fitting range in x units (default: the op's, see `python -m fitter ops`)")
@@ -49,44 +43,78 @@ def add_fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--slope-bits", type=int, default=None, help="slope width at int8 (default 8)")
     p.add_argument("--intercept-bits", type=int, default=None, help="intercept width at int8 (default 8)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument("--force", action="store_true", help="refit even when a matching spec is cached")
     p.add_argument("--build", type=Path, default=Path("build"), help="output root (default build/)")
 
 
-def run_fit(a) -> tuple[Spec, object]:
-    ga = GAConfig(population=a.population, generations=a.generations, objective=a.objective,
-                  rule=a.rule, round_prob=a.round_prob, quiet=a.quiet)
-    for name, v, lo, hi in (("--entries", a.entries, 1, 256), ("--population", a.population, 2, 100000),
-                            ("--generations", a.generations, 0, 10**7)):
+def fit_opts(a) -> dict:
+    """The fit options of parsed arguments, as :func:`fitter.build.ensure_spec` takes them."""
+    for name, v, lo, hi in (("--population", a.population, 2, 100000), ("--generations", a.generations, 0, 10**7)):
         if not lo <= v <= hi:
             raise FitError(f"{name} {v} is out of range: use {lo}..{hi}")
-    return fit(a.op, a.entries, a.format, a.seed, a.method, tuple(a.range) if a.range else None, ga,
-               in_frac=a.in_frac, out_frac=a.out_frac, slope_frac=a.slope_frac,
-               intercept_frac=a.intercept_frac, slope_bits=a.slope_bits, intercept_bits=a.intercept_bits)
+    return {"seed": a.seed, "method": a.method, "range": list(a.range) if a.range else None,
+            "objective": a.objective, "rule": a.rule, "population": a.population,
+            "generations": a.generations, "round_prob": a.round_prob,
+            "in_frac": a.in_frac, "out_frac": a.out_frac, "slope_frac": a.slope_frac,
+            "intercept_frac": a.intercept_frac, "slope_bits": a.slope_bits,
+            "intercept_bits": a.intercept_bits}
 
 
-def write_fit(spec: Spec, prob, out: Path, quiet: bool) -> list[Path]:
-    """Write spec.json and fit.png into ``out``; returns the files changed."""
-    bps, K, C = spec.arrays()
-    changed = []
-    if spec.save(out / "spec.json"):
-        changed.append(out / "spec.json")
-    title = (f"{spec.op}, {spec.entries} entries, {spec.format_name}: "
-             f"mse_hw {spec.fit['metrics']['mse_hw']:.3g}, max err {spec.fit['metrics']['max_err_lsb']:.3g} LSB")
-    if write_atomic(out / "fit.png", plot_png(prob, bps, K, C, title)):
-        changed.append(out / "fit.png")
-    return changed
+def _entries(v: int) -> int:
+    if not 1 <= v <= 256:
+        raise FitError(f"--entries {v} is out of range: use 1..256")
+    return v
 
 
 def cmd_fit(a) -> int:
     t0 = time.perf_counter()
-    if not a.quiet:
-        print(f"fitting {a.op}: {a.entries} entries, {a.format}, method {a.method}, seed {a.seed}", file=sys.stderr)
-    spec, prob = run_fit(a)
-    out = unit_dir(a.build, a.op, a.format, a.entries)
-    write_fit(spec, prob, out, a.quiet)
+    functions.get(a.op)
+    if a.force:
+        (unit_dir(a.build, a.op, a.format, a.entries) / "spec.json").unlink(missing_ok=True)
+    spec, path, _ = ensure_spec(a.op, a.format, _entries(a.entries), a.build, a.quiet, **fit_opts(a))
     m = spec.fit["metrics"]
-    print(f"{out}/spec.json  mse_hw {m['mse_hw']:.3e}  mse_fp {m['mse_fp']:.3e}  "
+    print(f"{path}  mse_hw {m['mse_hw']:.3e}  mse_fp {m['mse_fp']:.3e}  "
           f"max_err {m['max_err_lsb']:.2f} LSB  ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _list(v: str, conv, what: str, allowed=None) -> list:
+    try:
+        items = [conv(x) for x in v.split(",") if x != ""]
+    except ValueError:
+        raise FitError(f"{what} '{v}' is not a comma-separated list") from None
+    for x in items:
+        if allowed is not None and x not in allowed:
+            raise FitError(f"unknown {what} '{x}'; known: {', '.join(map(str, allowed))}")
+    return items
+
+
+def cmd_gen(a) -> int:
+    from fitter.build import build_unit
+    ops = list(functions.FUNCTIONS) if a.op == "all" else _list(a.op, str, "op", list(functions.FUNCTIONS))
+    fmts = _list(a.format, str, "format", FORMATS)
+    entries = [_entries(e) for e in _list(a.entries, int, "entries")]
+    stages = _list(a.stages, int, "stages", [0, 1, 2, 3])
+    luts = _list(a.lut, str, "lut", ["rom", "regs"])
+    ftzs = _list(a.ftz, int, "ftz", [0, 1])
+    opts = fit_opts(a)
+    done = set()
+    for op in ops:
+        for fmt in fmts:
+            for n in entries:
+                for st in stages:
+                    for lut in luts:
+                        for ftz in ftzs:
+                            ftz = bool(ftz) and fmt == "fp32"
+                            key = (op, fmt, n, st, lut, ftz)
+                            if key in done:
+                                continue
+                            done.add(key)
+                            t0 = time.perf_counter()
+                            out = build_unit(op, fmt, n, st, lut, ftz, a.build, a.quiet, **opts)
+                            m = json.loads((out / "manifest.json").read_text())
+                            print(f"{out}/  top {m['top']}  latency {m['stages']}  "
+                                  f"({time.perf_counter() - t0:.1f} s)", flush=True)
     return 0
 
 
@@ -110,8 +138,25 @@ def main(argv=None) -> int:
     p = sub.add_parser("fit", help="fit an op and write build/<op>_<format>_e<N>/spec.json and fit.png",
                        description="Fit an op with the GQA-LUT genetic search; writes spec.json "
                                    "(DESIGN.md format, metrics filled in) and fit.png.")
+    p.add_argument("op", help=f"operator to fit: {', '.join(functions.FUNCTIONS)}")
+    p.add_argument("--entries", "-n", type=int, default=8, help="table entries N (segments), 1..256 (default 8)")
+    p.add_argument("--format", default="int8", choices=list(FORMATS),
+                   help="int8 (the paper's unit), int16, int32 (same ranges, 8 or 24 more fractional "
+                        "bits, int8 breakpoints), fp32 (binary32 table from the int8 breakpoints)")
     add_fit_args(p)
     p.set_defaults(func=cmd_fit)
+    p = sub.add_parser("gen", help="fit or reuse the spec, then build the unit (what `make gen` runs)",
+                       description="Build units into build/<op>_<format>_e<N>[_s<stages>][_regs][_ftz]/: "
+                                   "Verilog, spec.json, manifest.json, fit.png. Every list option takes "
+                                   "comma-separated values and builds the cross product.")
+    p.add_argument("op", help=f"op, comma list, or 'all': {', '.join(functions.FUNCTIONS)}")
+    p.add_argument("--entries", "-n", default="8", help="table entries, comma list (default 8)")
+    p.add_argument("--format", default="int8", help="int8|int16|int32|fp32, comma list (default int8)")
+    p.add_argument("--stages", default="1", help="pipeline registers 0..3, comma list (default 1)")
+    p.add_argument("--lut", default="rom", help="rom|regs, comma list (default rom)")
+    p.add_argument("--ftz", default="0", help="fp32 only: 1 = flush subnormals to zero; comma list (default 0)")
+    add_fit_args(p)
+    p.set_defaults(func=cmd_gen)
     p = sub.add_parser("ops", help="list the known ops with their default ranges and formats")
     p.set_defaults(func=cmd_ops)
     p = sub.add_parser("check", help="validate a spec file")

@@ -53,8 +53,14 @@ def uniform_genes(prob: Problem) -> np.ndarray:
 
 
 def fit(op: str, entries: int = 8, fmt: str = "int8", seed: int = 0, method: str = "ga",
-        rng_range: tuple | None = None, ga: GAConfig | None = None, **over) -> tuple[Spec, Problem]:
-    """Fit ``op`` and return its spec and the problem it was scored on."""
+        rng_range: tuple | None = None, ga: GAConfig | None = None, bps8=None,
+        **over) -> tuple[Spec, Problem]:
+    """Fit ``op`` and return its spec and the problem it was scored on.
+
+    Wider formats keep the INT8 breakpoints (``bps8``, searched here when not
+    given) -- exact, since a breakpoint moves to ``code << extra`` -- and
+    re-derive slopes and intercepts at their own precision.
+    """
     func = functions.get(op)
     if fmt not in WIDEN:
         raise FitError(f"unknown format '{fmt}' for an integer fit; known: {', '.join(WIDEN)}")
@@ -66,14 +72,13 @@ def fit(op: str, entries: int = 8, fmt: str = "int8", seed: int = 0, method: str
     ga = ga or GAConfig()
     ga = replace(ga, seed=seed, round_prob=ga.round_prob if ga.round_prob is not None else func.round_mut_prob)
     base = Problem(func, lo, hi, datapath(func, "int8", **over), entries)
-    if method == "ga":
-        bps8, _, _, _ = run_ga(base, ga)
-    else:
-        bps8 = base.decode(uniform_genes(base))[0]
-    # Wider formats keep the INT8 breakpoints (exact: a shift of the code)
-    # and re-derive slopes and intercepts at their own precision.
+    if bps8 is None:
+        if method == "ga":
+            bps8 = run_ga(base, ga)[0]
+        else:
+            bps8 = base.decode(uniform_genes(base))[0]
     prob = base if fmt == "int8" else Problem(func, lo, hi, datapath(func, fmt, **over), entries)
-    bps = (bps8 << WIDEN[fmt])[None, :]
+    bps = (np.asarray(bps8, dtype=np.int64) << WIDEN[fmt])[None, :]
     K, C = prob.coeffs(bps, ga.rule, ga.objective)
     metrics = prob.metrics(bps[0], K[0], C[0])
     dp = prob.dp
@@ -83,8 +88,8 @@ def fit(op: str, entries: int = 8, fmt: str = "int8", seed: int = 0, method: str
                "metrics": metrics}
     if method == "ga":
         fitinfo["ga"] = ga.describe()
-        if fmt != "int8":
-            fitinfo["breakpoints_from"] = "int8 fit, shifted"
+    if fmt != "int8":
+        fitinfo["breakpoints_from"] = "int8 fit, shifted left by %d" % WIDEN[fmt]
     spec = Spec(op, entries, dp.x, tuple(int(b) for b in bps[0]),
                 Coeffs(dp.k, tuple(int(v) for v in K[0])), Coeffs(dp.c, tuple(int(v) for v in C[0])),
                 dp.y, fitinfo)

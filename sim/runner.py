@@ -99,6 +99,7 @@ def run_bench(name: str, sources: list[Path], top: str, test_module: str, work: 
     t0 = time.perf_counter()
     runner.build(sources=[str(Path(s).resolve()) for s in sources], hdl_toplevel=top,
                  build_dir=str(work), always=True, build_args=build_args, waves=waves,
+                 timescale=("1ns", "1ps"),
                  verbose=verbose, log_file=str(work / f"{name}.build.log"))
     full_env = {"GQA_SUMMARY": str(summary), "PYTHONPATH": _pythonpath()}
     full_env.update({k: str(v) for k, v in (env or {}).items()})

