@@ -59,13 +59,14 @@ venv: $(STAMP)
 
 tools: $(STAMP)
 	$(call apt_need,iverilog,iverilog)
+	$(call apt_need,verilator,verilator)
 
 # -- user commands -----------------------------------------------------------
 fit: $(STAMP)
 	@$(PY) -m fitter fit $(OP) --entries $(ENTRIES) --format $(FORMAT) --seed $(SEED) --build $(BUILD) $(FITARGS)
 
 gen: $(STAMP)
-	@$(PY) -m hw gen $(OP) --format $(FORMAT) --entries $(ENTRIES) --stages $(STAGES) --lut $(LUT) \
+	@$(PY) -m fitter gen $(OP) --format $(FORMAT) --entries $(ENTRIES) --stages $(STAGES) --lut $(LUT) \
 	  --seed $(SEED) --ftz $(FTZ) --build $(BUILD) $(GENARGS)
 
 sim: tools

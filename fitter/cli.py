@@ -52,6 +52,8 @@ def fit_opts(a) -> dict:
     for name, v, lo, hi in (("--population", a.population, 2, 100000), ("--generations", a.generations, 0, 10**7)):
         if not lo <= v <= hi:
             raise FitError(f"{name} {v} is out of range: use {lo}..{hi}")
+    if a.range and not a.range[0] < a.range[1]:
+        raise FitError(f"range [{a.range[0]}, {a.range[1]}] is empty: need LO < HI")
     return {"seed": a.seed, "method": a.method, "range": list(a.range) if a.range else None,
             "objective": a.objective, "rule": a.rule, "population": a.population,
             "generations": a.generations, "round_prob": a.round_prob,
@@ -91,7 +93,7 @@ def _list(v: str, conv, what: str, allowed=None) -> list:
 
 def cmd_gen(a) -> int:
     from fitter.build import build_unit
-    ops = list(functions.FUNCTIONS) if a.op == "all" else _list(a.op, str, "op", list(functions.FUNCTIONS))
+    ops = list(functions.FUNCTIONS) if a.op == "all" else [functions.get(op).name for op in a.op.split(",")]
     fmts = _list(a.format, str, "format", FORMATS)
     entries = [_entries(e) for e in _list(a.entries, int, "entries")]
     stages = _list(a.stages, int, "stages", [0, 1, 2, 3])

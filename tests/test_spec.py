@@ -1,0 +1,100 @@
+"""The LUT spec: round trip and one clear error per malformed field."""
+
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hw.spec import Spec, SpecError, validate_doc
+
+GOOD = {
+    "format": "gqa-lut-spec", "version": 1, "op": "gelu", "entries": 4,
+    "input": {"bits": 8, "signed": True, "frac": 5},
+    "breakpoints": [-40, 0, 40],
+    "slopes": {"bits": 8, "frac": 6, "values": [0, 10, 50, 64]},
+    "intercepts": {"bits": 8, "frac": 6, "values": [-5, 0, 1, -2]},
+    "output": {"bits": 8, "signed": True, "frac": 5},
+    "fit": {"method": "ga", "seed": 0, "range": [-4.0, 4.0], "metrics": {}},
+}
+
+
+def mutate(path, value):
+    doc = copy.deepcopy(GOOD)
+    *parents, last = path
+    node = doc
+    for p in parents:
+        node = node[p]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return doc
+
+
+BAD = [
+    # (path, new value, field named in the message, words in the message)
+    (("version",), 2, "version", "unknown version"),
+    (("format",), "lut", "format", "gqa-lut-spec"),
+    (("breakpoints",), [0, -40, 40], "breakpoints[1]", "strictly increasing"),
+    (("breakpoints",), [-40, 0, 0], "breakpoints[2]", "strictly increasing"),
+    (("slopes", "values"), [0, 10, 300, 64], "slopes.values[2]", "does not fit"),
+    (("intercepts", "values"), [-129, 0, 1, -2], "intercepts.values[0]", "does not fit"),
+    (("slopes", "values"), [0, 10, 50], "slopes.values", "entries"),
+    (("breakpoints",), [-40, 0], "breakpoints", "entries - 1"),
+    (("output",), KeyError, "output", "missing"),
+    (("input", "frac"), KeyError, "input.frac", "missing"),
+    (("breakpoints",), [-40, 0.5, 40], "breakpoints[1]", "integer"),
+    (("slopes", "values"), [0, 10, "50", 64], "slopes.values[2]", "integer"),
+    (("breakpoints",), [-40, 0, 200], "breakpoints[2]", "outside the input range"),
+    (("input", "bits"), 40, "input.bits", "2..32"),
+    (("entries",), 0, "entries", "1..256"),
+    (("input", "signed"), 1, "input.signed", "true or false"),
+    (("op",), "Ge Lu", "op", "identifier"),
+    (("entries",), True, "entries", "integer"),
+]
+
+
+@pytest.mark.parametrize("path,value,field,words", BAD, ids=[b[2] + ":" + b[3] for b in BAD])
+def test_malformed_spec_names_field(path, value, field, words):
+    with pytest.raises(SpecError) as e:
+        validate_doc(mutate(path, value))
+    assert e.value.field == field
+    assert f"'{field}'" in str(e.value) and words in str(e.value)
+
+
+def test_good_spec_round_trips(tmp_path):
+    spec = validate_doc(copy.deepcopy(GOOD))
+    spec.save(tmp_path / "s.json")
+    again = Spec.load(tmp_path / "s.json")
+    assert again == spec
+    assert json.loads((tmp_path / "s.json").read_text()) == GOOD
+
+
+def test_unknown_fields_are_kept(tmp_path):
+    doc = copy.deepcopy(GOOD)
+    doc["comment"] = "from a chip team"
+    spec = validate_doc(doc)
+    assert spec.to_json()["comment"] == "from a chip team"
+
+
+def test_fp32_spec_validates():
+    doc = {"format": "gqa-lut-spec", "version": 1, "op": "gelu", "entries": 2,
+           "input": {"type": "fp32"}, "breakpoints": [0.5],
+           "slopes": {"type": "fp32", "values": [0.25, 1.0]},
+           "intercepts": {"type": "fp32", "values": [0.0, -0.125]}, "output": {"type": "fp32"}}
+    assert validate_doc(doc).is_fp32
+    doc["slopes"]["values"] = [0.1, 1.0]          # 0.1 is not a binary32 value
+    with pytest.raises(SpecError, match="slopes.values\\[0\\]"):
+        validate_doc(doc)
+
+
+def test_cli_reports_bad_spec_in_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(mutate(("version",), 7)))
+    for cmd in (["-m", "fitter", "check", str(bad)], ["-m", "hw", "gen", "--spec", str(bad), "--out", str(tmp_path / "o")]):
+        r = subprocess.run([sys.executable, *cmd], capture_output=True, text=True)
+        assert r.returncode == 2
+        assert r.stderr.strip().count("\n") == 0 and "version" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()          # nothing written for a bad spec
