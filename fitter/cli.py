@@ -26,9 +26,10 @@ def add_fit_args(p: argparse.ArgumentParser) -> None:
                    help="fitting range in x units (default: the op's, see `python -m fitter ops`)")
     p.add_argument("--method", default="ga", choices=METHODS,
                    help="ga: the GQA-LUT genetic search; uniform: evenly spaced breakpoints (baseline)")
-    p.add_argument("--objective", default="hw", choices=["hw", "fp"],
+    p.add_argument("--objective", default="hw", choices=["hw", "fp", "rel"],
                    help="hw: score by mse_hw through the golden model (quantization-aware, default); "
-                        "fp: score by mse_fp, the reference code's protocol")
+                        "fp: score by mse_fp, the reference code's protocol; rel: mse_hw weighted by "
+                        "1/f(x)^2, i.e. relative error (softmax's exp table)")
     p.add_argument("--rule", default="auto", choices=["auto", "lsq", "chord"],
                    help="slope/intercept rule per segment: least squares, the paper's chord, "
                         "or auto = the better of the two per segment (default)")
@@ -93,7 +94,12 @@ def _list(v: str, conv, what: str, allowed=None) -> list:
 
 def cmd_gen(a) -> int:
     from fitter.build import build_unit
-    ops = list(functions.FUNCTIONS) if a.op == "all" else [functions.get(op).name for op in a.op.split(",")]
+    from fitter.composite import COMPOSITES
+    known = list(functions.FUNCTIONS) + list(COMPOSITES)
+    ops = known if a.op == "all" else a.op.split(",")
+    for op in ops:
+        if op not in known:
+            raise functions.UnknownOp(op, known)
     fmts = _list(a.format, str, "format", FORMATS)
     entries = [_entries(e) for e in _list(a.entries, int, "entries")]
     stages = _list(a.stages, int, "stages", [0, 1, 2, 3])
@@ -108,6 +114,8 @@ def cmd_gen(a) -> int:
                     for lut in luts:
                         for ftz in ftzs:
                             ftz = bool(ftz) and fmt == "fp32"
+                            if op in COMPOSITES:      # row-wise: int8 tables, own timing
+                                fmt, st, lut, ftz = "int8", 1, "rom", False
                             key = (op, fmt, n, st, lut, ftz)
                             if key in done:
                                 continue
@@ -115,7 +123,7 @@ def cmd_gen(a) -> int:
                             t0 = time.perf_counter()
                             out = build_unit(op, fmt, n, st, lut, ftz, a.build, a.quiet, **opts)
                             m = json.loads((out / "manifest.json").read_text())
-                            print(f"{out}/  top {m['top']}  latency {m['stages']}  "
+                            print(f"{out}/  top {m['top']}  latency {m['latency_cycles']}  "
                                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
     return 0
 
@@ -151,7 +159,8 @@ def main(argv=None) -> int:
                        description="Build units into build/<op>_<format>_e<N>[_s<stages>][_regs][_ftz]/: "
                                    "Verilog, spec.json, manifest.json, fit.png. Every list option takes "
                                    "comma-separated values and builds the cross product.")
-    p.add_argument("op", help=f"op, comma list, or 'all': {', '.join(functions.FUNCTIONS)}")
+    p.add_argument("op", help=f"op, comma list, or 'all': {', '.join(functions.FUNCTIONS)}, "
+                              "softmax, layernorm (row-wise; int8 only, --stages/--lut do not apply)")
     p.add_argument("--entries", "-n", default="8", help="table entries, comma list (default 8)")
     p.add_argument("--format", default="int8", help="int8|int16|int32|fp32, comma list (default int8)")
     p.add_argument("--stages", default="1", help="pipeline registers 0..3, comma list (default 1)")

@@ -25,9 +25,14 @@ def _widen(f: Fixed, extra: int) -> Fixed:
 
 
 def datapath(func: functions.Function, fmt: str = "int8", **over) -> Datapath:
-    """Formats for ``func`` at ``fmt``; ``over`` may set in_frac, out_frac,
-    slope_frac, intercept_frac, slope_bits, intercept_bits (INT8 values)."""
+    """Formats for ``func`` at ``fmt``; ``over`` may set in_bits, in_frac,
+    out_bits, out_frac, slope_frac, intercept_frac, slope_bits,
+    intercept_bits (values at int8)."""
     x, y, k, c = func.input, func.output, func.slopes, func.intercepts
+    if over.get("in_bits") is not None:
+        x = replace(x, bits=over["in_bits"])
+    if over.get("out_bits") is not None:
+        y = replace(y, bits=over["out_bits"])
     if over.get("in_frac") is not None:
         x = replace(x, frac=over["in_frac"])
     if over.get("out_frac") is not None:
@@ -40,7 +45,7 @@ def datapath(func: functions.Function, fmt: str = "int8", **over) -> Datapath:
         k = replace(k, bits=over["slope_bits"])
     if over.get("intercept_bits") is not None:
         c = replace(c, bits=over["intercept_bits"])
-    for name, f in (("slope", k), ("intercept", c)):
+    for name, f in (("in", x), ("out", y), ("slope", k), ("intercept", c)):
         if not 2 <= f.bits <= 32:
             raise FitError(f"--{name}-bits {f.bits} is out of range: use 2..32")
     extra = WIDEN[fmt]

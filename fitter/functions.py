@@ -82,12 +82,12 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
 
 
 class UnknownOp(KeyError):
-    def __init__(self, op: str):
-        self.op = op
+    def __init__(self, op: str, known=None):
+        self.op, self.known = op, list(known or FUNCTIONS)
         super().__init__(op)
 
     def __str__(self) -> str:
-        return f"unknown op '{self.op}'; known ops: {', '.join(FUNCTIONS)}"
+        return f"unknown op '{self.op}'; known ops: {', '.join(self.known)}"
 
 
 def get(op: str) -> Function:

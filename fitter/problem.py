@@ -51,10 +51,15 @@ class Problem:
             self.q = np.arange(qlo, qhi + 1, dtype=np.int64)
         self.x = x.to_real(self.q)
         self.t = self.func(self.x)
-        # prefix sums for per-segment least squares (index i: sum over q[:i])
+        # Relative-error weights (objective "rel"): 1/t^2, floored at one
+        # output LSB so that zeros of f do not dominate.
+        self.w_rel = 1.0 / np.maximum(np.abs(self.t), self.dp.y.lsb) ** 2
+        # prefix sums for per-segment (weighted) least squares; index i: sum over q[:i]
         xs, ts = self.x, self.t
-        self._ps = [np.concatenate([[0.0], np.cumsum(v)]) for v in
-                    (np.ones_like(xs), xs, xs * xs, ts, xs * ts)]
+        self._ps = {}
+        for name, w in (("hw", np.ones_like(xs)), ("rel", self.w_rel)):
+            self._ps[name] = [np.concatenate([[0.0], np.cumsum(v)]) for v in
+                              (w, w * xs, w * xs * xs, w * ts, w * xs * ts)]
         self.xf = np.arange(self.lo, self.hi, 0.01)
         self.tf = self.func(self.xf)
 
@@ -78,15 +83,16 @@ class Problem:
                                np.full((P, 1), len(self.q), np.int64)], axis=1)
 
     # -- coefficients --------------------------------------------------------
-    def coeffs_lsq(self, bps: np.ndarray):
-        """Per-segment least squares, slope quantized, then the intercept
-        refitted for the quantized slope and quantized."""
+    def coeffs_lsq(self, bps: np.ndarray, weighted: bool = False):
+        """Per-segment least squares (weighted by ``w_rel`` if ``weighted``),
+        slope quantized, then the intercept refitted for the quantized slope
+        and quantized."""
         b = self._bounds(bps)
-        n, sx, sxx, sy, sxy = (s[b[:, 1:]] - s[b[:, :-1]] for s in self._ps)
-        n = np.maximum(n, 1.0)
+        n, sx, sxx, sy, sxy = (s[b[:, 1:]] - s[b[:, :-1]] for s in self._ps["rel" if weighted else "hw"])
+        n = np.maximum(n, 1e-300)
         den = n * sxx - sx * sx
         with np.errstate(invalid="ignore", divide="ignore"):
-            k = np.where(den > 1e-12 * n * n, (n * sxy - sx * sy) / den, 0.0)
+            k = np.where(den > 1e-12 * n * sxx, (n * sxy - sx * sy) / den, 0.0)
         K = self.dp.k.quantize(k)
         c = (sy - self.dp.k.to_real(K) * sx) / n
         return K, self.dp.c.quantize(c)
@@ -107,12 +113,13 @@ class Problem:
     def coeffs(self, bps: np.ndarray, rule: str = "auto", objective: str = "hw"):
         """Coefficients for breakpoint codes ``bps`` (P, N-1) by ``rule``
         (chord, lsq, or auto: per segment the better of the two under
-        ``objective``)."""
+        ``objective``: hw, fp, or rel = hw weighted by 1/f^2)."""
+        lsq = self.coeffs_lsq(bps, weighted=objective == "rel")
         if rule == "lsq":
-            return self.coeffs_lsq(bps)
+            return lsq
         if rule == "chord":
             return self.coeffs_chord(bps)
-        cands = [self.coeffs_lsq(bps), self.coeffs_chord(bps)]
+        cands = [lsq, self.coeffs_chord(bps)]
         errs = [self.segment_errors(bps, K, C, objective) for K, C in cands]
         pick = errs[1] < errs[0]
         return (np.where(pick, cands[1][0], cands[0][0]),
@@ -133,9 +140,11 @@ class Problem:
 
     def sq_errors(self, bps, K, C, objective: str):
         """Squared error per point and the segment of each point."""
-        if objective == "hw":
+        if objective in ("hw", "rel"):
             err = self.dp.y.to_real(self.hw_out(bps, K, C)) - self.t
             seg = segment(self.q, bps)
+            if objective == "rel":
+                err = err * np.sqrt(self.w_rel)
         else:
             err = self.fp_out(bps, K, C) - self.tf
             seg = (self.xf[:, None] >= self.dp.x.to_real(bps)[:, None, :]).sum(-1)
@@ -149,7 +158,7 @@ class Problem:
         return np.bincount(flat, weights=e2.ravel(), minlength=P * N).reshape(P, N)
 
     def score(self, bps, K, C, objective: str = "hw") -> np.ndarray:
-        """Mean squared error per individual under ``objective`` (hw or fp)."""
+        """Mean squared error per individual under ``objective`` (hw, fp or rel)."""
         e2, _ = self.sq_errors(bps, K, C, objective)
         return e2.mean(axis=-1)
 

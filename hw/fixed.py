@@ -50,3 +50,15 @@ class Fixed:
 
     def label(self) -> str:
         return f"{'s' if self.signed else 'u'}{self.bits}.{self.frac}"
+
+
+def round_half_up(a, s: int):
+    """``a * 2**-s`` rounded half up, for integer arrays or Python ints:
+    ``(a + 2**(s-1)) >> s`` (arithmetic shift) when ``s > 0``, else the
+    exact left shift ``a << -s``. The one rounding rule of every datapath."""
+    return (a + (1 << (s - 1))) >> s if s > 0 else a << -s
+
+
+def saturate(a, f: Fixed):
+    """Clamp to the codes of format ``f`` (works on object arrays too)."""
+    return np.minimum(np.maximum(a, f.min_code), f.max_code)

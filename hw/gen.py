@@ -106,6 +106,44 @@ def generate(spec: Spec, out: Path, stages: int = DEFAULT_STAGES, lut: str = DEF
     return manifest
 
 
+def generate_rowwise(op: str, model, out: Path, entries: int, tables: dict) -> dict:
+    """Write a row-wise unit (softmax or layernorm) built from ``model``
+    (its golden model object, which carries every parameter) into ``out``:
+    Verilog, one ``<table>.spec.json`` per table, manifest."""
+    from amaranth.back import verilog
+
+    if op == "softmax":
+        from hw.softmax.unit import SoftmaxUnit as Unit
+        params = {"row_max": model.row_max}
+        cycles = "3n + 1 for a row of n (load n, sum n, normalize 1, output n with out_ready high)"
+        suffix = "" if model.row_max == 128 else f"_r{model.row_max}"
+    elif op == "layernorm":
+        from hw.layernorm.unit import LayerNormUnit as Unit
+        params = {"row_len": model.row_len, "eps": model.eps, "eps_code": model.eps_code}
+        cycles = "2n + 1 for a row of n = row_len (load n, rsqrt 1, output n with out_ready high)"
+        suffix = "" if model.row_len == 64 else f"_n{model.row_len}"
+    else:
+        raise ValueError(f"unknown row-wise op '{op}'")
+    comp = Unit(model)
+    top = f"gqa_{op}_int8_e{entries}{suffix}"
+    text = verilog.convert(comp, name=top, emit_src=False)
+    out = Path(out)
+    write_atomic(out / f"{top}.v", text)
+    for name, spec in tables.items():
+        write_atomic(out / f"{name}.spec.json", spec.dumps())
+    manifest = {
+        "top": top, "verilog": [f"{top}.v"], "op": op, "format": "int8", "entries": entries,
+        "specs": {name: f"{name}.spec.json" for name in tables},
+        "stages": None, "latency_cycles": cycles, "cycles_per_row": cycles,
+        "parameters": params, "ports": _ports(text, comp),
+        "formats": {"input": model.input.to_json(), "output": model.out.to_json()},
+        "reset": "synchronous, active high (rst); drops a partial row",
+        "tools": tool_versions(),
+    }
+    write_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
 def main(argv=None) -> int:
     import argparse
     import sys

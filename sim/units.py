@@ -3,7 +3,8 @@
 ``make sim`` runs :data:`MATRIX`: every element-wise op at 8 and 16 entries,
 LUT=rom and LUT=regs, STAGES 0 and 2, all 256 input codes each, plus a
 16-bit unit (all 65,536 codes) and an INT32 unit (breakpoints, extremes and
-100,000 random codes). A ``LUT=regs`` unit is loaded through its cfg port
+100,000 random codes), and softmax and layernorm at 8 and 16 entries
+(rows of every kind, random gaps and back-pressure). A ``LUT=regs`` unit is loaded through its cfg port
 with a second table of the same formats (:data:`PARTNER`) and then with its
 own.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from fitter import functions
 from fitter.build import build_unit, ensure_spec
+from fitter.composite import COMPOSITES
 from sim.runner import BenchResult, run_bench
 
 #: A second op with exactly the same formats, for the two-function regs test;
@@ -35,11 +37,13 @@ class UnitReq:
 
 
 def matrix(ops=None) -> list[UnitReq]:
-    ops = ops or list(functions.FUNCTIONS)
+    rowwise = ops or list(COMPOSITES)
+    ops = [op for op in (ops or functions.FUNCTIONS) if op in functions.FUNCTIONS]
     units = [UnitReq(op, "int8", n, st, lut) for op in ops for n in (8, 16)
              for lut in ("rom", "regs") for st in (0, 2)]
     if "gelu" in ops:
         units += [UnitReq("gelu", "int16", 8, 1, "rom"), UnitReq("gelu", "int32", 8, 1, "rom")]
+    units += [UnitReq(op, "int8", n) for op in ("softmax", "layernorm") if op in rowwise for n in (8, 16)]
     return units
 
 
@@ -61,9 +65,10 @@ def verify(req: UnitReq, build: Path, sim: str = "icarus", golden: Path | None =
     env = {"GQA_UNIT_DIR": unit.resolve()}
     if golden:
         env["GQA_GOLDEN"] = Path(golden).resolve()
-    if req.lut == "regs" and req.fmt != "fp32":
+    if req.lut == "regs" and req.fmt != "fp32" and req.op not in COMPOSITES:
         env["GQA_SPEC2"] = partner_spec(req, build).resolve()
-    module = "sim.tb_pwl_fp32" if req.fmt == "fp32" else "sim.tb_pwl_int"
+    module = ("sim.tb_rowwise" if req.op in COMPOSITES else
+              "sim.tb_pwl_fp32" if req.fmt == "fp32" else "sim.tb_pwl_int")
     return run_bench(man["top"], [unit / v for v in man["verilog"]], man["top"], module,
                      build / "sim" / man["top"] / sim, env, sim)
 
@@ -89,7 +94,8 @@ def main(argv=None) -> int:
         if a.op:
             ops = a.op.split(",")
             for op in ops:
-                functions.get(op)
+                if op not in COMPOSITES:
+                    functions.get(op)
         t0 = time.perf_counter()
         results = []
         for req in matrix(ops):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.fixed import Fixed
+from hw.fixed import Fixed, round_half_up, saturate
 
 
 @dataclass(frozen=True)
@@ -125,10 +125,7 @@ def pwl_int(q, bps, K, C, dp: Datapath) -> np.ndarray:
     if not dp.fits_int64:
         k, c, xq = k.astype(object), c.astype(object), xq.astype(object)
     acc = ((k * xq) << dp.shift_prod) + (c << dp.shift_c)
-    s = dp.out_shift
-    y = (acc + (1 << (s - 1))) >> s if s > 0 else acc << -s
-    y = np.minimum(np.maximum(y, dp.y.min_code), dp.y.max_code)
-    return np.asarray(y, dtype=np.int64)
+    return np.asarray(saturate(round_half_up(acc, dp.out_shift), dp.y), dtype=np.int64)
 
 
 def evaluate(spec, q) -> np.ndarray:

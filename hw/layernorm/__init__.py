@@ -1,0 +1,1 @@
+"""Row-wise INT8 LayerNorm built from the rsqrt PWL table."""

@@ -1,0 +1,1 @@
+"""Row-wise INT8 softmax built from the exp and reciprocal PWL tables."""

@@ -1,0 +1,63 @@
+"""Golden model of the softmax unit (bit-exact), from the PWL golden model.
+
+Per row of input codes ``x`` (the exp table's input format):
+
+1. ``mx = max(x)``; ``d_i = max(x_i - mx, min_code)``: the exp table's
+   input range bounds how far below the maximum a score can usefully sit
+   (exp(-8) is below half an output LSB for the default formats);
+2. ``e_i = EXP(d_i)`` (exp PWL table, golden model);
+3. ``S = sum(e_i)``, exact (``sum_bits`` wide, no overflow for ROW_MAX);
+4. ``S = m * 2**(L - f_m)`` with ``m`` in [1, 2) (leading one, truncation),
+   ``r = RECIP(m)`` (reciprocal PWL table on [1, 2));
+5. ``p_i = sat(round_half_up(e_i * r, f_r + L - f_out))``: since
+   ``1/S = r * 2**-(f_r + L)`` in real units, p_i = e_i / S.
+
+A row longer than ``row_max`` keeps its first ``row_max`` elements and is
+flagged (``overflow``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw.fixed import Fixed, round_half_up, saturate
+from hw.norm import normalize
+from hw.pwl_int.model import evaluate
+
+DEFAULT_OUT = Fixed(8, False, 8)
+
+
+@dataclass(frozen=True)
+class Softmax:
+    exp: object            # hw.spec.Spec of the exp table (input: d, output: e)
+    recip: object          # hw.spec.Spec of the reciprocal table on [1, 2)
+    row_max: int = 128
+    out: Fixed = DEFAULT_OUT
+
+    @property
+    def input(self) -> Fixed:
+        return self.exp.input
+
+    @property
+    def sum_bits(self) -> int:
+        return (self.row_max * self.exp.output.max_code).bit_length()
+
+    def row(self, x) -> tuple[np.ndarray, bool]:
+        """Output codes of one row and its overflow flag."""
+        x = np.asarray(x, dtype=np.int64)
+        overflow = len(x) > self.row_max
+        x = x[: self.row_max]
+        d = np.maximum(x - x.max(), self.exp.input.min_code)
+        e = evaluate(self.exp, d)
+        m, lead = normalize(int(e.sum()), self.recip.input.frac)
+        r = int(evaluate(self.recip, [m])[0])
+        p = round_half_up(e * r, self.recip.output.frac + lead - self.out.frac)
+        return np.asarray(saturate(p, self.out), dtype=np.int64), overflow
+
+    def reference(self, x) -> np.ndarray:
+        """Float softmax of the row's real values, in output LSBs."""
+        v = np.asarray(x[: self.row_max], dtype=np.float64) * self.input.lsb
+        ex = np.exp(v - v.max())
+        return ex / ex.sum() * 2.0 ** self.out.frac
