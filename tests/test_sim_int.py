@@ -19,6 +19,8 @@ MATRIX = matrix()
 
 
 def expected_vectors(req):
+    if req.op in ("softmax", "layernorm"):
+        return None
     n = {"int8": 256, "int16": 65536, "int32": None}[req.fmt]
     return None if n is None else n * (2 if req.lut == "regs" else 1)
 
@@ -31,6 +33,8 @@ def test_unit_bit_exact(req, build_dir):
     want = expected_vectors(req)
     if want is not None:
         assert r.vectors == want, r.line()
+    elif req.op in ("softmax", "layernorm"):
+        assert r.detail["rows"] >= 12 and r.vectors > 500, r.line()
     else:
         assert r.vectors >= 100_000 + 7 + 3 * (req.entries - 1) - 10   # extremes, breakpoints +-1, random
 
