@@ -72,7 +72,7 @@ gen: $(STAMP)
 sim: tools
 	@$(PY) -m sim run --sim $(SIM) --build $(BUILD) $(if $(filter command line,$(origin OP)),--op $(OP))
 
-test: tools
+test: tools synth-tools
 	@$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench-fit: $(STAMP)

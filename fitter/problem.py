@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.fixed import Fixed
 from hw.pwl_int.model import Datapath, pwl_int, segment
 
 #: Inputs wider than this are scored on an even sample of this many codes.

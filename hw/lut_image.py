@@ -39,7 +39,6 @@ def data_bits(spec) -> int:
 def image(spec) -> list[tuple[int, int]]:
     """(address, word) pairs that program ``spec`` into a regs unit; each
     word is the field's bit pattern (unsigned, field width)."""
-    n = spec.entries
     wb, wk, wc = field_widths(spec)
 
     def bits(v, w):

