@@ -19,7 +19,7 @@ SIM        ?= icarus
 BUILD      ?= build
 JOBS       ?= 2
 
-.PHONY: help venv tools fit gen sim test bench-fit clean distclean
+.PHONY: help venv tools fit gen sim test bench-fit bench-rowwise bench-sim sim-long clean distclean
 .DEFAULT_GOAL := help
 
 help:
@@ -28,9 +28,11 @@ help:
 	@echo "  make gen OP=gelu        fit (or reuse) the table, build the unit into build/<op>_<format>_e<N>/"
 	@echo "  make sim [OP=..]        cocotb: every unit of the default matrix vs its golden model, bit for bit"
 	@echo "  make test               install everything, then run the whole pytest suite"
+	@echo "  make sim-long           >= 10 million random pairs per FP32 component (Verilator harness)"
 	@echo "  make fit OP=gelu        fit only: build/<op>_<format>_e<N>/spec.json + fit.png"
 	@echo "  make synth-report       Yosys + OpenSTA area/timing/power of every unit, paper Table 6 side by side"
-	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/)"
+	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/fit.md)"
+	@echo "  make bench-rowwise      softmax/layernorm accuracy against float (build/bench/rowwise.md)"
 	@echo "  make clean              remove build/"
 	@echo
 	@echo "Variables: OP=$(OP) FORMAT=$(FORMAT) (int8|int16|int32|fp32) ENTRIES=$(ENTRIES) STAGES=$(STAGES) (0..3)"
@@ -77,6 +79,16 @@ test: tools synth-tools
 
 bench-fit: $(STAMP)
 	@$(PY) -m fitter.bench --out $(BUILD)/bench
+
+sim-long: tools
+	$(call apt_need,g++,g++)
+	@$(PY) -m sim.long --build $(BUILD)/sim-long
+
+bench-rowwise: $(STAMP)
+	@$(PY) -m fitter.bench_rowwise --build $(BUILD) --out $(BUILD)/bench
+
+bench-sim: tools
+	@$(PY) -m sim run --sim $(SIM) --build $(BUILD) --json $(BUILD)/bench/sim.json
 
 -include synth/synth.mk
 

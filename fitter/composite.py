@@ -4,11 +4,13 @@ Each table is an ordinary fitted spec (a registry op plus fit options),
 with formats chosen for the composite's arithmetic:
 
 * softmax ``exp``: e^d on [-8, 0], input s8.4 (the unit's score format),
-  output u12.11, slopes and intercepts s10.9, fitted for relative error
-  (objective ``rel``). An INT8-output exp table (u8.7) loses the tail: a row
-  of 90 scores 3-6 units below its maximum then sums 30 % short and the
-  largest probability is off by 35 LSB; 11 output bits and 9-bit-fraction
-  coefficients bring the worst row we found to about 4 LSB (``make bench-composite``);
+  output u16.15, slopes and intercepts s16.15. The row sum adds up to
+  ROW_MAX tail terms, so the tail's error counts ROW_MAX times: with an
+  INT8-output exp table (u8.7, s8.6 coefficients) a row of 90 scores 3-6
+  units below its maximum sums 30 % short and the largest probability is
+  off by 35 LSB; with 12-bit output and 10-bit coefficients the worst row
+  of ``make bench-rowwise`` is still 12 LSB off; 16-bit output and
+  coefficients bring every row of the benchmark within 2 LSB at 16 entries;
 * softmax ``recip``: 1/m on the normalized row sum m in [1, 2): input u12.11
   (the 12 leading bits of the sum; 8 bits would cost up to 2^-7 relative
   error by truncation alone), output u12.11, slopes s10.9, intercepts s12.10
@@ -23,8 +25,8 @@ from pathlib import Path
 
 COMPOSITES = {
     "softmax": {
-        "exp": {"op": "exp", "objective": "rel", "out_bits": 12, "out_frac": 11, "slope_bits": 10,
-                "slope_frac": 9, "intercept_bits": 10, "intercept_frac": 9},
+        "exp": {"op": "exp", "out_bits": 16, "out_frac": 15, "slope_bits": 16, "slope_frac": 15,
+                "intercept_bits": 16, "intercept_frac": 15},
         "recip": {"op": "reciprocal", "range": [1.0, 2.0], "in_bits": 12, "in_frac": 11, "out_bits": 12,
                   "out_frac": 11, "slope_bits": 10, "slope_frac": 9, "intercept_bits": 12,
                   "intercept_frac": 10}},

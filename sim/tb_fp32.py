@@ -8,11 +8,7 @@ through :func:`sim.runner.write_summary` and fails on any mismatch.
 
 Environment (set by the caller, e.g. ``tests/test_fp32_units.py``):
 
-``test_binop`` (DUT: ``FP32Mul``/``FP32Add``/``FP32Ge``, ports a, b, y, or
-:func:`lanes` of them: ``L`` copies side by side with a, b, y ``L`` times as
-wide, lane i in bits ``32i..32i+31`` -- the same check, ``L`` vectors per
-simulator step, because a cocotb step costs far more than the logic)
-    GQA_FP32_LANES   L (default 1: the bare component)
+``test_binop`` (DUT: the bare ``FP32Mul``/``FP32Add``/``FP32Ge``, ports a, b, y)
     GQA_FP32_OP      mul | add | cmp
     GQA_FP32_FTZ     0 | 1: which golden model (IEEE or FTZ)
     GQA_FP32_RANDOM  number of random pairs (:func:`hw.fp32.vectors.random_pairs`)
@@ -66,49 +62,16 @@ async def test_binop(dut):
         sa, sb = vectors.all_pairs(vectors.special_values())
         a, b = np.concatenate([sa, a]), np.concatenate([sb, b])
     want = {"mul": model.mul, "add": model.add, "cmp": model.ge}[op](a, b, ftz)
-    lanes = _env_int("GQA_FP32_LANES", 1)
-    n = len(a)
-    pad = -n % lanes                       # fill the last step with copies of vector 0
-    ap = np.concatenate([a, np.repeat(a[:1], pad)]).reshape(-1, lanes)
-    bp = np.concatenate([b, np.repeat(b[:1], pad)]).reshape(-1, lanes)
-    ybits = 1 if op == "cmp" else 32
     got = []
     settle = Timer(1, "ns")
-    for ra, rb in zip(ap, bp):
-        dut.a.value = int.from_bytes(ra.tobytes(), "little")
-        dut.b.value = int.from_bytes(rb.tobytes(), "little")
+    for x, y in zip(a.tolist(), b.tolist()):
+        dut.a.value = x
+        dut.b.value = y
         await settle
-        y = int(dut.y.value)
-        got.extend((y >> (ybits * i)) & ((1 << ybits) - 1) for i in range(lanes))
-    bad = _report(dut, f"{op}{' ftz' if ftz else ''} x{lanes}", (a, b), got[:n],
-                  want.astype(np.uint32))
+        got.append(int(dut.y.value))
+    bad = _report(dut, f"{op}{' ftz' if ftz else ''}", (a, b), got, want.astype(np.uint32))
     write_summary(vectors=len(a), mismatches=bad)
     assert bad == 0, f"{bad} mismatches out of {len(a)}"
-
-
-def lanes(factory, count: int):
-    """A component of ``count`` side-by-side instances of ``factory()``
-    (a binary32 component with ports a, b, y), ports concatenated lane 0
-    first. Test scaffolding only: each lane is the unmodified component."""
-    from amaranth.hdl import Module
-    from amaranth.lib import wiring
-    from amaranth.lib.wiring import In, Out
-
-    ybits = len(factory().y)
-
-    class Lanes(wiring.Component):
-        def __init__(self):
-            super().__init__({"a": In(32 * count), "b": In(32 * count), "y": Out(ybits * count)})
-
-        def elaborate(self, platform):
-            m = Module()
-            for i in range(count):
-                u = m.submodules[f"lane{i}"] = factory()
-                m.d.comb += [u.a.eq(self.a[32 * i:32 * (i + 1)]), u.b.eq(self.b[32 * i:32 * (i + 1)]),
-                             self.y[ybits * i:ybits * (i + 1)].eq(u.y)]
-            return m
-
-    return Lanes()
 
 
 async def _program(dut, words) -> None:

@@ -42,7 +42,8 @@ def matrix(ops=None) -> list[UnitReq]:
     units = [UnitReq(op, "int8", n, st, lut) for op in ops for n in (8, 16)
              for lut in ("rom", "regs") for st in (0, 2)]
     if "gelu" in ops:
-        units += [UnitReq("gelu", "int16", 8, 1, "rom"), UnitReq("gelu", "int32", 8, 1, "rom")]
+        units += [UnitReq("gelu", "int16", 8, 1, "rom"), UnitReq("gelu", "int32", 8, 1, "rom"),
+                  UnitReq("gelu", "fp32", 8, 1, "rom"), UnitReq("gelu", "fp32", 8, 2, "regs", True)]
     units += [UnitReq(op, "int8", n) for op in ("softmax", "layernorm") if op in rowwise for n in (8, 16)]
     return units
 
@@ -63,14 +64,22 @@ def verify(req: UnitReq, build: Path, sim: str = "icarus", golden: Path | None =
     import json
     man = json.loads((unit / "manifest.json").read_text())
     env = {"GQA_UNIT_DIR": unit.resolve()}
+    testcase = None
     if golden:
         env["GQA_GOLDEN"] = Path(golden).resolve()
-    if req.lut == "regs" and req.fmt != "fp32" and req.op not in COMPOSITES:
-        env["GQA_SPEC2"] = partner_spec(req, build).resolve()
-    module = ("sim.tb_rowwise" if req.op in COMPOSITES else
-              "sim.tb_pwl_fp32" if req.fmt == "fp32" else "sim.tb_pwl_int")
+    if req.lut == "regs" and req.op not in COMPOSITES:
+        env["GQA_SPEC2"] = env["GQA_FP32_SPEC2"] = partner_spec(req, build).resolve()
+    if req.op in COMPOSITES:
+        module = "sim.tb_rowwise"
+    elif req.fmt == "fp32":
+        module, testcase = "sim.tb_fp32", "test_pwl"
+        env.update(GQA_FP32_SPEC=Path(golden or unit / "spec.json").resolve(), GQA_FP32_STAGES=req.stages,
+                   GQA_FP32_LUT=req.lut, GQA_FP32_FTZ=int(req.ftz), GQA_FP32_RANDOM=20_000,
+                   GQA_FP32_SEED=req.stages)
+    else:
+        module = "sim.tb_pwl_int"
     return run_bench(man["top"], [unit / v for v in man["verilog"]], man["top"], module,
-                     build / "sim" / man["top"] / sim, env, sim)
+                     build / "sim" / man["top"] / sim, env, sim, testcase=testcase)
 
 
 def main(argv=None) -> int:

@@ -34,7 +34,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.fp32.common import INF, NAN, operand, lzc, round_pack
+from hw.fp32.common import INF, NAN, ROUND_MODES, lzc, operand, round_pack
 
 
 def addition(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "add") -> Signal:
@@ -92,6 +92,8 @@ class FP32Add(wiring.Component):
     """
 
     def __init__(self, ftz: bool = False, round: str = "rne"):
+        if round not in ROUND_MODES:
+            raise ValueError(f"round must be one of {ROUND_MODES}, not {round!r}")
         self.ftz, self.round = bool(ftz), round
         super().__init__({"a": In(32), "b": In(32), "y": Out(32)})
 

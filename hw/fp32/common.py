@@ -2,9 +2,7 @@
 
 * :func:`operand` unpacks a binary32 word into the fields the arithmetic
   needs (optionally flushing a subnormal to zero first, for FTZ);
-* :func:`lzc` counts leading zeros with a balanced tree (log depth), not a
-  priority chain, because it sits on the critical path of both the
-  multiplier and the adder;
+* :func:`lzc` counts leading zeros (a parallel priority encoder);
 * :func:`round_pack` rounds a significand to 24 bits, nearest-even, and
   packs it with its exponent, detecting overflow to infinity.
 
@@ -64,26 +62,22 @@ def operand(m: Module, v: Value, ftz: bool, name: str) -> Operand:
 
 
 def lzc(m: Module, v: Value, name: str) -> Signal:
-    """Number of leading zeros of ``v`` (``len(v)`` when ``v`` is zero)."""
+    """Number of leading zeros of ``v`` (``len(v)`` when ``v`` is zero).
+
+    Written as one ``casez`` with don't-care patterns (``1---``, ``01--``,
+    ...): a parallel priority encoder. Synthesis (ABC) restructures it into
+    a log-depth network on its own, and an event-driven simulator evaluates
+    it as one process instead of a hundred small nets, which keeps the
+    Icarus benches fast.
+    """
     width = len(v)
-    n = 2
-    while n < width + 1:
-        n *= 2
-    # Pad with ones below the LSB: the count of the padded vector is the
-    # count of v, and it is never all-zero, so the tree needs no zero case.
-    padded = Cat(Const((1 << (n - width)) - 1, n - width), v)
-
-    def tree(x):
-        """(all_zero, count) of a power-of-two-wide slice, MSB first."""
-        if len(x) == 2:
-            return ~(x[0] | x[1]), ~x[1]
-        h = len(x) // 2
-        zh, ch = tree(x[h:])
-        zl, cl = tree(x[:h])
-        return zh & zl, Cat(Mux(zh, cl, ch), zh)
-
     out = Signal(range(width + 1), name=name)
-    m.d.comb += out.eq(tree(padded)[1])
+    with m.Switch(v):
+        for i in range(width):
+            with m.Case("0" * i + "1" + "-" * (width - 1 - i)):
+                m.d.comb += out.eq(i)
+        with m.Default():
+            m.d.comb += out.eq(width)
     return out
 
 

@@ -41,13 +41,13 @@ def bits(x) -> np.ndarray:
     """Bit patterns of ``x`` (floats or ints) as a uint32 array."""
     x = np.asarray(x)
     if x.dtype.kind == "f":
-        return np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+        return np.asarray(x, dtype=np.float32).view(np.uint32)
     return np.asarray(x, dtype=np.int64).astype(np.uint32)
 
 
 def floats(b) -> np.ndarray:
     """The float32 values of uint32 bit patterns."""
-    return np.ascontiguousarray(np.asarray(b, dtype=np.uint32)).view(np.float32)
+    return np.asarray(b, dtype=np.uint32).view(np.float32)
 
 
 def is_nan(b) -> np.ndarray:
@@ -79,7 +79,7 @@ def _binop(f, a, b, ftz: bool) -> np.ndarray:
         a, b = flush(a), flush(b)
     with np.errstate(all="ignore"):
         r = np.asarray(f(floats(a), floats(b)), dtype=np.float32)
-    r = canonical(np.ascontiguousarray(r).view(np.uint32))
+    r = canonical(r.view(np.uint32))
     return flush(r) if ftz else r
 
 

@@ -20,11 +20,11 @@ MATRIX = matrix()
 def expected_vectors(req):
     if req.op in ("softmax", "layernorm"):
         return None
-    n = {"int8": 256, "int16": 65536, "int32": None}[req.fmt]
+    n = {"int8": 256, "int16": 65536, "int32": None, "fp32": None}[req.fmt]
     return None if n is None else n * (2 if req.lut == "regs" else 1)
 
 
-@pytest.mark.parametrize("req", MATRIX, ids=[f"{r.op}-{r.fmt}-e{r.entries}-s{r.stages}-{r.lut}" for r in MATRIX])
+@pytest.mark.parametrize("req", MATRIX, ids=[f"{r.op}-{r.fmt}-e{r.entries}-s{r.stages}-{r.lut}{'-ftz' if r.ftz else ''}" for r in MATRIX])
 def test_unit_bit_exact(req, build_dir):
     r = verify(req, build_dir)
     assert r.tests == 1 and r.failed == 0, r.line()
@@ -34,6 +34,8 @@ def test_unit_bit_exact(req, build_dir):
         assert r.vectors == want, r.line()
     elif req.op in ("softmax", "layernorm"):
         assert r.detail["rows"] >= 12 and r.vectors > 500, r.line()
+    elif req.fmt == "fp32":
+        assert r.vectors >= 20_000, r.line()
     else:
         assert r.vectors >= 100_000 + 7 + 3 * (req.entries - 1) - 10   # extremes, breakpoints +-1, random
 

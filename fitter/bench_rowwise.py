@@ -1,0 +1,130 @@
+"""Accuracy of the softmax and LayerNorm units against float, in output LSBs.
+
+``python -m fitter.bench_rowwise`` (``make bench-rowwise``) fits or reuses
+the tables at 8 and 16 entries, runs the bit-exact golden models (the ones
+the RTL is proven against) over random rows, and prints a table; it writes
+``rowwise.json`` and ``rowwise.md`` under ``--out``.
+
+Rows (seeded, so the figures are reproducible):
+
+* softmax: lengths uniform in 1..ROW_MAX, scores N(0, sigma^2) in real units
+  for sigma in 0.5, 1, 2, 4 (attention logits after the 1/sqrt(d) scaling
+  mostly sit in this band), plus "peaked" rows where one score stands 2-6
+  units above N(0, 1) neighbours; inputs rounded to the s8.4 grid and
+  saturated;
+* layernorm: x = mu + sigma * N(0, 1) with mu ~ N(0, 1) and sigma uniform in
+  0.2..4 (real units, s8.4 grid), plus rows with one outlier at the input
+  range's edge.
+
+Error = |unit - float| with the float value clamped to the output range
+(saturation is the format's, not an error of the unit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fitter.composite import rowwise_model
+from hw.files import write_atomic
+
+
+def softmax_rows(md, n_rows: int, rng):
+    lsb, lo, hi = md.input.lsb, md.input.min_code, md.input.max_code
+    for i in range(n_rows):
+        n = int(rng.integers(1, md.row_max + 1))
+        kind = i % 5
+        if kind < 4:
+            v = rng.normal(0.0, [0.5, 1.0, 2.0, 4.0][kind], n)
+            label = f"sigma {[0.5, 1.0, 2.0, 4.0][kind]:g}"
+        else:
+            v = rng.normal(0.0, 1.0, n)
+            v[rng.integers(n)] += rng.uniform(2, 6)
+            label = "peaked"
+        yield label, np.clip(np.round(v / lsb), lo, hi).astype(np.int64)
+
+
+def layernorm_rows(md, n_rows: int, rng):
+    lsb, lo, hi = md.input.lsb, md.input.min_code, md.input.max_code
+    for i in range(n_rows):
+        v = rng.normal(0, 1) + rng.uniform(0.2, 4.0) * rng.normal(0, 1, md.row_len)
+        label = "gaussian"
+        if i % 4 == 3:
+            v[rng.integers(md.row_len)] = rng.choice([lo, hi]) * lsb
+            label = "outlier"
+        yield label, np.clip(np.round(v / lsb), lo, hi).astype(np.int64)
+
+
+def measure(op: str, entries: int, n_rows: int, build: Path, seed: int) -> dict:
+    md, _ = rowwise_model(op, entries, build)
+    rng = np.random.default_rng(seed)
+    rows = softmax_rows(md, n_rows, rng) if op == "softmax" else layernorm_rows(md, n_rows, rng)
+    per: dict[str, list] = {}
+    rowsum = []
+    for label, x in rows:
+        y = md.row(x)[0] if op == "softmax" else md.row(x)
+        ref = np.clip(md.reference(x), md.out.min_code, md.out.max_code)
+        per.setdefault(label, []).append(np.abs(y - ref))
+        if op == "softmax":
+            rowsum.append(abs(int(y.sum()) - 2 ** md.out.frac))
+    out = {"op": op, "entries": entries, "rows": n_rows, "by_kind": {}}
+    for label, errs in per.items():
+        e = np.concatenate(errs)
+        out["by_kind"][label] = {"rows": len(errs), "max_lsb": float(e.max()), "mean_lsb": float(e.mean()),
+                                 "rows_within_2lsb": float(np.mean([x.max() <= 2 for x in errs]))}
+    e = np.concatenate([x for errs in per.values() for x in errs])
+    out.update(max_lsb=float(e.max()), mean_lsb=float(e.mean()),
+               rows_within_2lsb=float(np.mean([x.max() <= 2 for errs in per.values() for x in errs])))
+    if rowsum:
+        out.update(rowsum_max_lsb=int(max(rowsum)), rowsum_mean_lsb=float(np.mean(rowsum)))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fitter.bench_rowwise", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=10000, help="random rows per unit and table size (default 10000)")
+    ap.add_argument("--build", type=Path, default=Path("build"), help="where tables are fitted or reused")
+    ap.add_argument("--out", type=Path, default=Path("build/bench"), help="output directory")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    if a.rows < 1:
+        print("error: --rows must be at least 1", file=sys.stderr)
+        return 2
+    results = []
+    print(f"{'unit':10s} {'N':>3s} {'kind':12s} {'rows':>6s} {'max LSB':>8s} {'mean LSB':>9s} {'rows<=2LSB':>10s}")
+    for op in ("softmax", "layernorm"):
+        for n in (8, 16):
+            t0 = time.perf_counter()
+            r = measure(op, n, a.rows, a.build, a.seed)
+            r["seconds"] = round(time.perf_counter() - t0, 1)
+            results.append(r)
+            for kind, k in list(r["by_kind"].items()) + [("all", r)]:
+                print(f"{op:10s} {n:3d} {kind:12s} {k['rows'] if kind != 'all' else r['rows']:6d} "
+                      f"{k['max_lsb']:8.2f} {k['mean_lsb']:9.3f} {100 * k['rows_within_2lsb']:9.1f}%", flush=True)
+            if "rowsum_max_lsb" in r:
+                print(f"{'':10s} {'':3s} row sum error: max {r['rowsum_max_lsb']} LSB, mean {r['rowsum_mean_lsb']:.2f} LSB")
+    doc = {"command": "make bench-rowwise", "rows_per_unit": a.rows, "seed": a.seed, "results": results}
+    write_atomic(a.out / "rowwise.json", json.dumps(doc, indent=2) + "\n")
+    md = ["# Row-wise units against float", "", f"`make bench-rowwise`, {a.rows} rows per unit and table size, "
+          f"seed {a.seed}. Errors in output LSBs (softmax u8.8, layernorm s8.5).", "",
+          "| unit | entries | rows | kind | max err (LSB) | mean err (LSB) | rows within 2 LSB |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        for kind, k in list(r["by_kind"].items()) + [("all", r)]:
+            md.append(f"| {r['op']} | {r['entries']} | {k['rows'] if kind != 'all' else r['rows']} | {kind} | "
+                      f"{k['max_lsb']:.2f} | {k['mean_lsb']:.3f} | {100 * k['rows_within_2lsb']:.1f} % |")
+    md += ["", "Softmax row-sum error |sum(y) - 256| (LSB): " + ", ".join(
+        f"{r['entries']} entries max {r['rowsum_max_lsb']}, mean {r['rowsum_mean_lsb']:.2f}"
+        for r in results if "rowsum_max_lsb" in r)]
+    write_atomic(a.out / "rowwise.md", "\n".join(md) + "\n")
+    print(f"wrote {a.out}/rowwise.json and rowwise.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
