@@ -97,6 +97,14 @@ def generate(spec: Spec, out: Path, stages: int = DEFAULT_STAGES, lut: str = DEF
                  + (" and reloads the generated table" if lut == "regs" else ""),
         "tools": tool_versions(),
     }
+    if spec.is_fp32:
+        manifest["fp32"] = (
+            "IEEE 754 binary32: y = fl(fl(K[seg] * x) + C[seg]), two roundings to nearest even; "
+            "breakpoints compared with IEEE >= (-0 == +0, NaN compares false); infinities per IEEE; "
+            "any NaN result is the canonical quiet NaN 0x7FC00000; " +
+            ("FTZ: subnormal inputs, table values and results are read/flushed as zero of the same "
+             "sign (after rounding), as many accelerator FP units do" if ftz else
+             "subnormal inputs and results fully supported"))
     if lut == "regs":
         manifest["cfg"] = {"addr_bits": lut_image.addr_bits(spec.entries),
                            "data_bits": lut_image.data_bits(spec),
