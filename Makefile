@@ -30,6 +30,7 @@ help:
 	@echo "  make test               install everything, then run the whole pytest suite"
 	@echo "  make sim-long           >= 10 million random pairs per FP32 component (Verilator harness)"
 	@echo "  make fit OP=gelu        fit only: build/<op>_<format>_e<N>/spec.json + fit.png"
+	@echo "                          METHOD=ga|exact|uniform; FRACS=1-6: one table per input scale 2^-j (_f<j>)"
 	@echo "  make synth-report       Yosys + OpenSTA area/timing/power of every unit, paper Table 6 side by side"
 	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/fit.md)"
 	@echo "  make bench-rowwise      softmax/layernorm accuracy against float (build/bench/rowwise.md)"
@@ -65,7 +66,8 @@ tools: $(STAMP)
 
 # -- user commands -----------------------------------------------------------
 fit: $(STAMP)
-	@$(PY) -m fitter fit $(OP) --entries $(ENTRIES) --format $(FORMAT) --seed $(SEED) --build $(BUILD) $(FITARGS)
+	@$(PY) -m fitter fit $(OP) --entries $(ENTRIES) --format $(FORMAT) --seed $(SEED) --build $(BUILD) \
+	  $(if $(FRACS),--frac $(FRACS)) $(if $(METHOD),--method $(METHOD)) $(FITARGS)
 
 gen: $(STAMP)
 	@$(PY) -m fitter gen $(OP) --format $(FORMAT) --entries $(ENTRIES) --stages $(STAGES) --lut $(LUT) \

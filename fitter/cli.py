@@ -25,7 +25,9 @@ def add_fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"),
                    help="fitting range in x units (default: the op's, see `python -m fitter ops`)")
     p.add_argument("--method", default="ga", choices=METHODS,
-                   help="ga: the GQA-LUT genetic search; uniform: evenly spaced breakpoints (baseline)")
+                   help="ga: the GQA-LUT genetic search; uniform: evenly spaced breakpoints (baseline); "
+                        "exact: optimal segmentation by dynamic programming over the input codes "
+                        "(inputs up to 9 bits; see fitter/exact.py for what is optimal)")
     p.add_argument("--objective", default="hw", choices=["hw", "fp", "rel"],
                    help="hw: score by mse_hw through the golden model (quantization-aware, default); "
                         "fp: score by mse_fp, the reference code's protocol; rel: mse_hw weighted by "
@@ -69,9 +71,75 @@ def _entries(v: int) -> int:
     return v
 
 
+def _fracs(v: str) -> list[int]:
+    """'1..6', '1-6' or '1,3,5' -> input fractional bits."""
+    try:
+        for sep in ("..", "-"):
+            if sep in v:
+                lo, hi = (int(x) for x in v.split(sep))
+                items = list(range(lo, hi + 1))
+                break
+        else:
+            items = [int(x) for x in v.split(",")]
+    except ValueError:
+        raise FitError(f"--frac '{v}' is not a range J..K, J-K or a comma list") from None
+    if not items or any(not 0 <= j <= 16 for j in items):
+        raise FitError(f"--frac '{v}': use input fractional bits in 0..16, e.g. 1..6")
+    return items
+
+
+def _fit_scale(a, fmt: str, j: int):
+    """One table of a multi-scale fit: input frac ``j``, cached like
+    ensure_spec in build/<op>_<format>_e<N>_f<j>/ (wide formats reuse the
+    int8 table of the same scale)."""
+    from fitter.build import FORMAT_OPTS, _cached, _request, write_fit
+    from fitter.fit import datapath, fit
+    from fitter.ga import GAConfig
+    opts = {**fit_opts(a), "in_frac": j}
+    # the range shrinks to what the input format holds at this scale, so mse_fp stays meaningful
+    func = functions.get(a.op)
+    lo, hi = opts["range"] or func.range
+    x = datapath(func, "int8", **{k: opts[k] for k in FORMAT_OPTS if k in opts}).x
+    opts["range"] = [max(lo, x.to_real(x.min_code).item()), min(hi, x.to_real(x.max_code).item())]
+    req = _request(a.op, fmt, a.entries, opts)
+    out = unit_dir(a.build, a.op, fmt, a.entries, f"_f{j}")
+    spec = None if a.force else _cached(out / "spec.json", req)
+    if spec is None:
+        bps8 = _fit_scale(a, "int8", j)[0].arrays()[0] if fmt != "int8" else None
+        ga = GAConfig(population=req["population"], generations=req["generations"], objective=req["objective"],
+                      rule=req["rule"], round_prob=req["round_prob"], quiet=a.quiet)
+        try:
+            spec, prob = fit(a.op, a.entries, fmt, req["seed"], req["method"],
+                             tuple(req["range"]) if req["range"] else None, ga, bps8=bps8,
+                             **{k: req[k] for k in FORMAT_OPTS if k in req})
+        except FitError as e:
+            raise FitError(f"--frac {j}: {e}") from None
+        spec.fit["request"] = req
+        write_fit(spec, prob, out)
+    return spec, out / "spec.json"
+
+
+def cmd_fit_scales(a) -> int:
+    """``fit --frac J..K``: one spec per input scale 2^-j (paper: one table per scale)."""
+    if a.format == "fp32":
+        raise FitError("--frac: an fp32 table has no input scale; use an integer --format")
+    if a.in_frac is not None:
+        raise FitError("--frac and --in-frac both set the input scale; give one")
+    for j in _fracs(a.fracs):
+        t0 = time.perf_counter()
+        spec, path = _fit_scale(a, a.format, j)
+        m = spec.fit["metrics"]
+        print(f"{path}  in {spec.input.label()}  mse_hw {m['mse_hw']:.3e}  mse_fp {m['mse_fp']:.3e}  "
+              f"max_err {m['max_err_lsb']:.2f} LSB  ({time.perf_counter() - t0:.1f} s)", flush=True)
+    return 0
+
+
 def cmd_fit(a) -> int:
     t0 = time.perf_counter()
     functions.get(a.op)
+    _entries(a.entries)
+    if a.fracs is not None:
+        return cmd_fit_scales(a)
     if a.force:
         (unit_dir(a.build, a.op, a.format, a.entries) / "spec.json").unlink(missing_ok=True)
     spec, path, _ = ensure_spec(a.op, a.format, _entries(a.entries), a.build, a.quiet, **fit_opts(a))
@@ -153,6 +221,10 @@ def main(argv=None) -> int:
     p.add_argument("--format", default="int8", choices=list(FORMATS),
                    help="int8 (the paper's unit), int16, int32 (same ranges, 8 or 24 more fractional "
                         "bits, int8 breakpoints), fp32 (binary32 table from the int8 breakpoints)")
+    p.add_argument("--frac", "--fracs", dest="fracs", default=None, metavar="J..K",
+                   help="multi-scale: one table per input scale 2^-j (the paper keeps one per power-of-two "
+                        "scale), j from a range 1..6 or 1-6 or a list 1,3,5; writes "
+                        "build/<op>_<format>_e<N>_f<j>/spec.json; other formats unchanged")
     add_fit_args(p)
     p.set_defaults(func=cmd_fit)
     p = sub.add_parser("gen", help="fit or reuse the spec, then build the unit (what `make gen` runs)",

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from fitter import functions
+from fitter.exact import GIVEN_BREAKPOINTS, best_lines, fit_exact
 from fitter.ga import GAConfig, run_ga
 from fitter.problem import FitError, Problem
 from hw.fixed import Fixed
@@ -17,7 +18,7 @@ from hw.spec import Coeffs, Spec
 #: (same ranges, finer steps); wide tables reuse the INT8 breakpoints.
 WIDEN = {"int8": 0, "int16": 8, "int32": 24}
 FORMATS = tuple(WIDEN) + ("fp32",)
-METHODS = ("ga", "uniform")
+METHODS = ("ga", "uniform", "exact")
 
 
 def _widen(f: Fixed, extra: int) -> Fixed:
@@ -77,22 +78,33 @@ def fit(op: "str | functions.Function", entries: int = 8, fmt: str = "int8", see
     ga = ga or GAConfig()
     ga = replace(ga, seed=seed, round_prob=ga.round_prob if ga.round_prob is not None else func.round_mut_prob)
     base = Problem(func, lo, hi, datapath(func, "int8", **over), entries)
+    exact = None
     if bps8 is None:
         if method == "ga":
             bps8 = run_ga(base, ga)[0]
+        elif method == "exact":
+            exact = fit_exact(base, ga.objective)
+            bps8 = exact.bps
         else:
             bps8 = base.decode(uniform_genes(base))[0]
     prob = base if fmt == "int8" else Problem(func, lo, hi, datapath(func, fmt, **over), entries)
     bps = (np.asarray(bps8, dtype=np.int64) << WIDEN[fmt])[None, :]
-    K, C = prob.coeffs(bps, ga.rule, ga.objective)
+    if method != "exact":
+        K, C = prob.coeffs(bps, ga.rule, ga.objective)
+    elif exact is not None and fmt == "int8":
+        K, C = exact.K[None], exact.C[None]
+    else:                       # wide formats: re-search the lines at full width
+        K, C = best_lines(prob, bps, ga.objective)
     metrics = prob.metrics(bps[0], K[0], C[0])
     dp = prob.dp
     fitinfo = {"method": method, "seed": seed, "range": [float(lo), float(hi)],
-               "objective": ga.objective, "rule": ga.rule,
+               "objective": ga.objective, "rule": "exact" if method == "exact" else ga.rule,
                "domain": ("sampled %d codes" % len(prob.q)) if prob.sampled else "all codes",
                "metrics": metrics}
     if method == "ga":
         fitinfo["ga"] = ga.describe()
+    if method == "exact":
+        fitinfo["exact"] = exact.info if exact is not None and fmt == "int8" else {"optimality": GIVEN_BREAKPOINTS}
     if fmt != "int8":
         fitinfo["breakpoints_from"] = "int8 fit, shifted left by %d" % WIDEN[fmt]
     spec = Spec(func.name, entries, dp.x, tuple(int(b) for b in bps[0]),
