@@ -52,6 +52,9 @@ class GAConfig:
 
 def _evaluate(prob: Problem, genes: np.ndarray, cfg: GAConfig):
     bps = prob.decode(genes)
+    if cfg.rule == "auto":
+        K, C, score = prob.coeffs_scored(bps, cfg.objective)
+        return score, bps, K, C
     K, C = prob.coeffs(bps, cfg.rule, cfg.objective)
     return prob.score(bps, K, C, cfg.objective), bps, K, C
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.pwl_int.model import Datapath, pwl_int, segment
+from hw.pwl_int.model import Datapath, count_le, pwl_int, segment
 
 #: Inputs wider than this are scored on an even sample of this many codes.
 MAX_DOMAIN_CODES = 1 << 16
@@ -61,6 +61,9 @@ class Problem:
                               (w, w * xs, w * xs * xs, w * ts, w * xs * ts)]
         self.xf = np.arange(self.lo, self.hi, 0.01)
         self.tf = self.func(self.xf)
+        xf, tf = self.xf, self.tf
+        self._grid_ps = [np.concatenate([[0.0], np.cumsum(v)]) for v in
+                         (np.ones_like(xf), xf, xf * xf, tf, xf * tf, tf * tf)]
 
     # -- breakpoints ---------------------------------------------------------
     def decode(self, genes: np.ndarray) -> np.ndarray:
@@ -98,11 +101,14 @@ class Problem:
 
     def coeffs_chord(self, bps: np.ndarray):
         """The paper's chord rule: the line through f at both segment ends."""
-        xb = self.dp.x.to_real(bps)
         P = bps.shape[0]
-        left = np.concatenate([np.full((P, 1), self.x[0]), xb], axis=1)
-        right = np.concatenate([xb, np.full((P, 1), self.x[-1])], axis=1)
-        fl, fr = self.func(left), self.func(right)
+        ends = np.concatenate([np.full((P, 1), self.q[0]), bps, np.full((P, 1), self.q[-1])], axis=1)
+        left, right = self.dp.x.to_real(ends[:, :-1]), self.dp.x.to_real(ends[:, 1:])
+        if self.sampled:
+            fl, fr = self.func(left), self.func(right)
+        else:                       # every end is a domain code: f is already tabulated
+            f = self.t[ends - self.qlo]
+            fl, fr = f[:, :-1], f[:, 1:]
         width = right - left
         with np.errstate(invalid="ignore", divide="ignore"):
             k = np.where(width > 0, (fr - fl) / width, 0.0)
@@ -118,21 +124,32 @@ class Problem:
             return lsq
         if rule == "chord":
             return self.coeffs_chord(bps)
-        cands = [lsq, self.coeffs_chord(bps)]
+        return self.coeffs_scored(bps, objective)[:2]
+
+    def coeffs_scored(self, bps: np.ndarray, objective: str = "hw"):
+        """Rule ``auto``: per segment the better of least squares and chord,
+        and the score of the resulting table. Segments do not interact (a
+        code's output depends only on its own segment's line), so the score
+        is the sum of the chosen per-segment errors, each from the golden model."""
+        cands = [self.coeffs_lsq(bps, weighted=objective == "rel"), self.coeffs_chord(bps)]
         errs = [self.segment_errors(bps, K, C, objective) for K, C in cands]
         pick = errs[1] < errs[0]
-        return (np.where(pick, cands[1][0], cands[0][0]),
-                np.where(pick, cands[1][1], cands[0][1]))
+        n_points = len(self.xf) if objective == "fp" else len(self.q)
+        return (np.where(pick, cands[1][0], cands[0][0]), np.where(pick, cands[1][1], cands[0][1]),
+                np.where(pick, errs[1], errs[0]).sum(axis=-1) / n_points)
 
     # -- scoring -------------------------------------------------------------
-    def hw_out(self, bps, K, C) -> np.ndarray:
+    def hw_out(self, bps, K, C, seg=None) -> np.ndarray:
         """Golden-model output codes over the domain, (P, M)."""
-        return pwl_int(self.q, bps, K, C, self.dp)
+        return pwl_int(self.q, bps, K, C, self.dp, seg)
+
+    def _fp_segments(self, bps) -> np.ndarray:
+        """Segment of every point of the 0.01 grid, (P, M')."""
+        return count_le(self.xf, self.dp.x.to_real(np.atleast_2d(bps)))
 
     def fp_out(self, bps, K, C) -> np.ndarray:
         """The float PWL of the dequantized table on the 0.01 grid, (P, M')."""
-        xb = self.dp.x.to_real(bps)
-        seg = np.broadcast_to((self.xf[:, None] >= xb[:, None, :]).sum(-1), (bps.shape[0], len(self.xf)))
+        seg = self._fp_segments(bps)
         k = np.take_along_axis(self.dp.k.to_real(K), seg, -1)
         c = np.take_along_axis(self.dp.c.to_real(C), seg, -1)
         return k * self.xf + c
@@ -140,17 +157,32 @@ class Problem:
     def sq_errors(self, bps, K, C, objective: str):
         """Squared error per point and the segment of each point."""
         if objective in ("hw", "rel"):
-            err = self.dp.y.to_real(self.hw_out(bps, K, C)) - self.t
             seg = segment(self.q, bps)
+            err = self.dp.y.to_real(self.hw_out(bps, K, C, seg)) - self.t
             if objective == "rel":
                 err = err * np.sqrt(self.w_rel)
         else:
             err = self.fp_out(bps, K, C) - self.tf
-            seg = (self.xf[:, None] >= self.dp.x.to_real(bps)[:, None, :]).sum(-1)
+            seg = self._fp_segments(bps)
         return err * err, np.broadcast_to(seg, err.shape)
 
     def segment_errors(self, bps, K, C, objective: str) -> np.ndarray:
-        """Sum of squared errors per segment, (P, N)."""
+        """Sum of squared errors per segment, (P, N).
+
+        For ``fp`` (a float line on the 0.01 grid) the sum is expanded,
+        sum (k x + c - t)^2 = k^2 Sxx + 2kc Sx + c^2 n - 2k Sxt - 2c St + Stt,
+        from prefix sums over the grid: O(N) per table instead of O(grid),
+        equal to the direct sum up to float rounding. ``hw`` and ``rel``
+        always go through the golden model."""
+        if objective == "fp":
+            starts = np.searchsorted(self.xf, self.dp.x.to_real(np.atleast_2d(bps)), side="left")
+            P = starts.shape[0]
+            b = np.concatenate([np.zeros((P, 1), np.int64), starts,
+                                np.full((P, 1), len(self.xf), np.int64)], axis=1)
+            n, sx, sxx, st, sxt, stt = (g[b[:, 1:]] - g[b[:, :-1]] for g in self._grid_ps)
+            k, c = self.dp.k.to_real(K), self.dp.c.to_real(C)
+            e = k * k * sxx + 2 * k * c * sx + c * c * n - 2 * k * sxt - 2 * c * st + stt
+            return np.maximum(e, 0.0)
         e2, seg = self.sq_errors(bps, K, C, objective)
         P, N = e2.shape[0], K.shape[-1]
         flat = (seg + N * np.arange(P)[:, None]).ravel()

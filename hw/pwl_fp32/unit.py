@@ -33,16 +33,13 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from hw import lut_image
+from hw.pwl_common import check_args, drive_output, signature, stager, table
 from hw.fp32.add import addition
 from hw.fp32.cmp import ge
 from hw.fp32.mul import multiply
 from hw.pwl_fp32.model import table_bits
 
-LUT_MODES = ("rom", "regs")
-MAX_STAGES = 3
 _CUTS = {0: (), 1: (), 2: ("select",), 3: ("select", "mul")}
 
 
@@ -74,52 +71,16 @@ class FP32PWL(wiring.Component):
     def __init__(self, spec, stages: int = 0, lut: str = "rom", ftz: bool = False):
         if not spec.is_fp32:
             raise ValueError("FP32PWL needs an fp32 spec; use hw.pwl_int for integer specs")
-        if lut not in LUT_MODES:
-            raise ValueError(f"lut must be one of {LUT_MODES}, not {lut!r}")
-        if not 0 <= stages <= MAX_STAGES:
-            raise ValueError(f"stages must be 0..{MAX_STAGES}, not {stages}")
+        check_args(stages, lut)
         self.spec, self.stages, self.lut, self.ftz = spec, stages, lut, bool(ftz)
         self.latency = stages
-        sig = {"x": In(32), "y": Out(32)}
-        if stages:
-            sig.update(in_valid=In(1), out_valid=Out(1))
-        if lut == "regs":
-            sig.update(cfg_we=In(1), cfg_addr=In(lut_image.addr_bits(spec.entries)),
-                       cfg_data=In(lut_image.data_bits(spec)))
-        super().__init__(sig)
-
-    def _table(self, m: Module):
-        """Breakpoint, slope and intercept words: constants for ``rom``;
-        registers reset to the spec's words and written through cfg for ``regs``."""
-        cols = [[int(w) for w in col] for col in table_bits(self.spec)]
-        if self.lut == "rom":
-            return [[Const(w, 32) for w in col] for col in cols]
-        regs, addr = [], 0
-        for name, col in zip(("bp", "k", "c"), cols):
-            out = []
-            for i, w in enumerate(col):
-                r = Signal(32, name=f"{name}{i}", init=w)
-                with m.If(self.cfg_we & (self.cfg_addr == addr)):
-                    m.d.sync += r.eq(self.cfg_data[:32])
-                out.append(r)
-                addr += 1
-            regs.append(out)
-        return regs
+        super().__init__(signature(spec, stages, lut, 32, 32))
 
     def elaborate(self, platform):
         m = Module()
         ftz = self.ftz
-        bps, ks, cs = self._table(m)
-        cuts = _CUTS[self.stages]
-
-        def stage(cut, name, value):
-            """``value`` as a 32-bit signal, registered when ``cut`` is a pipeline cut."""
-            s = Signal(32, name=name)
-            if cut in cuts:
-                m.d.sync += s.eq(value)
-            else:
-                m.d.comb += s.eq(value)
-            return s
+        bps, ks, cs = table(m, self, [([int(w) for w in col], 32) for col in table_bits(self.spec)])
+        stage = stager(m, _CUTS[self.stages])
 
         # 1-2: comparator bank (x flushed once for FTZ) and table read
         xc = Signal(32, name="x_cmp")
@@ -127,22 +88,12 @@ class FP32PWL(wiring.Component):
         ges = [ge(m, xc, _flush(p) if ftz else p, False, name=f"ge{j}") for j, p in enumerate(bps)]
         seg = Signal(range(len(ks)), name="seg")
         m.d.comb += seg.eq(_popcount(ges))
-        x1 = stage("select", "x1", self.x)
-        k1 = stage("select", "k1", Array(ks)[seg])
-        c1 = stage("select", "c1", Array(cs)[seg])
+        x1 = stage("select", "x1", self.x, 32)
+        k1 = stage("select", "k1", Array(ks)[seg], 32)
+        c1 = stage("select", "c1", Array(cs)[seg], 32)
         # 3: multiply
-        p2 = stage("mul", "p2", multiply(m, k1, x1, ftz, name="mul"))
-        c2 = stage("mul", "c2", c1)
+        p2 = stage("mul", "p2", multiply(m, k1, x1, ftz, name="mul"), 32)
+        c2 = stage("mul", "c2", c1, 32)
         # 4: add
-        y = addition(m, p2, c2, ftz, name="add")
-        if self.stages:
-            m.d.sync += self.y.eq(y)
-            valid = self.in_valid
-            for i in range(self.stages):
-                v = Signal(name=f"valid{i + 1}")
-                m.d.sync += v.eq(valid)
-                valid = v
-            m.d.comb += self.out_valid.eq(valid)
-        else:
-            m.d.comb += self.y.eq(y)
+        drive_output(m, self, addition(m, p2, c2, ftz, name="add"))
         return m

@@ -95,28 +95,55 @@ class Datapath:
         return cls(spec.input, spec.slopes.fmt, spec.intercepts.fmt, spec.output)
 
 
+def count_le(q: np.ndarray, bps: np.ndarray) -> np.ndarray:
+    """Number of ``bps`` entries <= each ``q`` (1-D ``q``; ``bps`` (N-1,) or
+    (P, N-1)), for integers or floats, sorted or not.
+
+    Fast paths, both exact: sorted breakpoints against any ``q`` by binary
+    search; any breakpoints against ascending ``q`` (the fitter's domain and
+    grid) by marking where each breakpoint starts to count and summing
+    along the row. Otherwise every comparison is made."""
+    q = np.asarray(q)
+    squeeze = bps.ndim == 1
+    b2 = bps[None, :] if squeeze else bps
+    P, K = b2.shape
+    if K == 0:
+        out = np.zeros((P, len(q)), dtype=np.int64)
+    elif squeeze and np.all(np.diff(bps) >= 0):
+        out = np.searchsorted(bps, q, side="right")[None, :]
+    elif len(q) > 1 and np.all(np.diff(q) >= 0):
+        starts = np.searchsorted(q, b2, side="left")            # first q >= p_j
+        marks = np.zeros((P, len(q) + 1), dtype=np.int64)
+        np.add.at(marks, (np.repeat(np.arange(P), K), starts.ravel()), 1)
+        out = np.cumsum(marks[:, :-1], axis=1)
+    else:
+        out = (q[None, :, None] >= b2[:, None, :]).sum(axis=-1)
+    out = out.astype(np.int64)
+    return out[0] if squeeze else out
+
+
 def segment(q: np.ndarray, bps: np.ndarray) -> np.ndarray:
-    """Segment index per code: the comparator bank. ``bps`` may carry
-    leading batch dimensions (one table per row); ``q`` is 1-D."""
-    q = np.asarray(q, dtype=np.int64)
-    bps = np.asarray(bps, dtype=np.int64)
-    if bps.ndim == 1:
-        return np.searchsorted(bps, q, side="right").astype(np.int64)
-    return (q[..., None] >= bps[..., None, :]).sum(axis=-1, dtype=np.int64)
+    """Segment index per code: the comparator bank (``seg`` = number of j
+    with q >= p_j). ``bps`` may carry one leading batch dimension (one table
+    per row); ``q`` is 1-D."""
+    return count_le(np.asarray(q, dtype=np.int64), np.asarray(bps, dtype=np.int64))
 
 
-def pwl_int(q, bps, K, C, dp: Datapath) -> np.ndarray:
+def pwl_int(q, bps, K, C, dp: Datapath, seg: np.ndarray | None = None) -> np.ndarray:
     """Outputs of the integer PWL unit for input codes ``q`` (1-D).
 
     ``bps`` (..., N-1), ``K`` and ``C`` (..., N) may share leading batch
     dimensions, giving outputs of shape (..., len(q)): the fitter scores a
     whole population in one call. Arithmetic is int64 when ``dp`` proves it
     cannot overflow (``Datapath.fits_int64``), Python integers otherwise.
+    ``seg``, if given, must be ``segment(q, bps)`` (a caller that needs the
+    segments anyway saves computing them twice).
     """
     q = np.asarray(q, dtype=np.int64)
     K = np.asarray(K, dtype=np.int64)
     C = np.asarray(C, dtype=np.int64)
-    seg = segment(q, bps)
+    if seg is None:
+        seg = segment(q, bps)
     lead = np.broadcast_shapes(seg.shape[:-1], K.shape[:-1], C.shape[:-1])
     seg = np.broadcast_to(seg, lead + seg.shape[-1:])
     k = np.take_along_axis(np.broadcast_to(K, lead + K.shape[-1:]), seg, axis=-1)

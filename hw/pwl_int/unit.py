@@ -26,14 +26,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from hw import lut_image
+from hw.pwl_common import check_args, drive_output, signature, stager, table
 from hw.pwl_int.model import Datapath
-
-LUT_MODES = ("rom", "regs")
-MAX_STAGES = 3
-
 
 def _shape(f):
     return signed(f.bits) if f.signed else unsigned(f.bits)
@@ -50,66 +45,27 @@ class IntPWL(wiring.Component):
     def __init__(self, spec, stages: int = 0, lut: str = "rom"):
         if spec.is_fp32:
             raise ValueError("IntPWL needs an integer spec; use hw.pwl_fp32 for fp32")
-        if lut not in LUT_MODES:
-            raise ValueError(f"lut must be one of {LUT_MODES}, not {lut!r}")
-        if not 0 <= stages <= MAX_STAGES:
-            raise ValueError(f"stages must be 0..{MAX_STAGES}, not {stages}")
+        check_args(stages, lut)
         self.spec, self.stages, self.lut = spec, stages, lut
         self.dp = Datapath.of_spec(spec)
         self.latency = stages
-        sig = {"x": In(_shape(self.dp.x)), "y": Out(_shape(self.dp.y))}
-        if stages:
-            sig.update(in_valid=In(1), out_valid=Out(1))
-        if lut == "regs":
-            sig.update(cfg_we=In(1), cfg_addr=In(lut_image.addr_bits(spec.entries)),
-                       cfg_data=In(lut_image.data_bits(spec)))
-        super().__init__(sig)
-
-    def _table(self, m: Module):
-        """Breakpoints, slopes and intercepts as lists of values: constants
-        for ``rom``, reset-initialised registers written through cfg for ``regs``."""
-        spec, dp = self.spec, self.dp
-        cols = [(spec.breakpoints, _shape(dp.x)), (spec.slopes.values, signed(dp.k.bits)),
-                (spec.intercepts.values, signed(dp.c.bits))]
-        if self.lut == "rom":
-            return [list(vals) for vals, _ in cols]
-        regs, addr = [], 0
-        for name, (vals, shape) in zip(("bp", "k", "c"), cols):
-            col = []
-            for i, v in enumerate(vals):
-                r = Signal(shape, name=f"{name}{i}", init=int(v))
-                with m.If(self.cfg_we & (self.cfg_addr == addr)):
-                    m.d.sync += r.eq(self.cfg_data[:shape.width])
-                col.append(r)
-                addr += 1
-            regs.append(col)
-        return regs
+        super().__init__(signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y)))
 
     def elaborate(self, platform):
         m = Module()
         dp = self.dp
-        bps, ks, cs = self._table(m)
+        spec = self.spec
+        bps, ks, cs = table(m, self, [(spec.breakpoints, _shape(dp.x)), (spec.slopes.values, signed(dp.k.bits)),
+                                      (spec.intercepts.values, signed(dp.c.bits))])
         cuts = {1: (), 2: ("read",), 3: ("read", "prod")}.get(self.stages, ())
-
-        def stage(cut, name, value, shape):
-            """``value`` as a signal, registered when ``cut`` is a pipeline cut."""
-            s = Signal(shape, name=name)
-            if cut in cuts:
-                m.d.sync += s.eq(value)
-            else:
-                m.d.comb += s.eq(value)
-            return s
+        stage = stager(m, cuts)
 
         # 1-2: comparator bank and table read
         seg = Signal(range(len(ks)), name="seg")
         m.d.comb += seg.eq(sum((self.x >= b for b in bps), start=0) if bps else 0)
         x1 = stage("read", "x1", self.x, _shape(dp.x))
-        k1 = Signal(signed(dp.k.bits), name="k")
-        c1 = Signal(signed(dp.c.bits), name="c")
-        if "read" in cuts:
-            m.d.sync += [k1.eq(Array(ks)[seg]), c1.eq(Array(cs)[seg])]
-        else:
-            m.d.comb += [k1.eq(Array(ks)[seg]), c1.eq(Array(cs)[seg])]
+        k1 = stage("read", "k", Array(ks)[seg], signed(dp.k.bits))
+        c1 = stage("read", "c", Array(cs)[seg], signed(dp.c.bits))
         # 3: product (the "prod" cut also carries c forward)
         prod = stage("prod", "prod", k1 * x1, signed(dp.prod_bits))
         c2 = stage("prod", "c2", c1, signed(dp.c.bits))
@@ -120,15 +76,5 @@ class IntPWL(wiring.Component):
         res = Signal(signed(dp.res_bits), name="res")
         m.d.comb += res.eq((acc + (1 << (s - 1))) >> s if s > 0 else acc << -s)
         lo, hi = dp.y.min_code, dp.y.max_code
-        sat = Mux(res > hi, hi, Mux(res < lo, lo, res))
-        if self.stages:
-            m.d.sync += self.y.eq(sat)
-            valid = self.in_valid
-            for i in range(self.stages):
-                v = Signal(name=f"valid{i + 1}")
-                m.d.sync += v.eq(valid)
-                valid = v
-            m.d.comb += self.out_valid.eq(valid)
-        else:
-            m.d.comb += self.y.eq(sat)
+        drive_output(m, self, Mux(res > hi, hi, Mux(res < lo, lo, res)))
         return m
