@@ -77,7 +77,7 @@ sim: tools
 	@$(PY) -m sim run --sim $(SIM) --build $(BUILD) $(if $(filter command line,$(origin OP)),--op $(OP))
 
 test: tools synth-tools
-	@$(PY) -m pytest -q $(PYTEST_ARGS)
+	@$(PY) -m pytest -q -n $(JOBS) $(PYTEST_ARGS)
 
 bench-fit: $(STAMP)
 	@$(PY) -m fitter.bench --out $(BUILD)/bench
