@@ -29,23 +29,12 @@ def datapath(func: functions.Function, fmt: str = "int8", **over) -> Datapath:
     """Formats for ``func`` at ``fmt``; ``over`` may set in_bits, in_frac,
     out_bits, out_frac, slope_frac, intercept_frac, slope_bits,
     intercept_bits (values at int8)."""
-    x, y, k, c = func.input, func.output, func.slopes, func.intercepts
-    if over.get("in_bits") is not None:
-        x = replace(x, bits=over["in_bits"])
-    if over.get("out_bits") is not None:
-        y = replace(y, bits=over["out_bits"])
-    if over.get("in_frac") is not None:
-        x = replace(x, frac=over["in_frac"])
-    if over.get("out_frac") is not None:
-        y = replace(y, frac=over["out_frac"])
-    if over.get("slope_frac") is not None:
-        k = replace(k, frac=over["slope_frac"])
-    if over.get("intercept_frac") is not None:
-        c = replace(c, frac=over["intercept_frac"])
-    if over.get("slope_bits") is not None:
-        k = replace(k, bits=over["slope_bits"])
-    if over.get("intercept_bits") is not None:
-        c = replace(c, bits=over["intercept_bits"])
+    fmts = {"in": func.input, "out": func.output, "slope": func.slopes, "intercept": func.intercepts}
+    for name in fmts:
+        for field in ("bits", "frac"):
+            if over.get(f"{name}_{field}") is not None:
+                fmts[name] = replace(fmts[name], **{field: over[f"{name}_{field}"]})
+    x, y, k, c = fmts["in"], fmts["out"], fmts["slope"], fmts["intercept"]
     for name, f in (("in", x), ("out", y), ("slope", k), ("intercept", c)):
         if not 2 <= f.bits <= 32:
             raise FitError(f"--{name}-bits {f.bits} is out of range: use 2..32")

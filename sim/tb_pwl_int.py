@@ -26,7 +26,7 @@ from hw import lut_image
 from hw.pwl_int.model import evaluate
 from hw.spec import Spec
 from sim.runner import write_summary
-from sim.vectors import int_vectors
+from hw.pwl_int.vectors import int_vectors
 
 MAX_REPORTED = 10
 

@@ -31,10 +31,8 @@ mode so the testbench can prove it catches wrong rounding.
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from hw.fp32.common import INF, NAN, ROUND_MODES, lzc, operand, round_pack
+from hw.fp32.common import INF, NAN, BinaryOp, lzc, operand, round_pack
 
 
 def addition(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "add") -> Signal:
@@ -84,20 +82,7 @@ def addition(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "a
     return res
 
 
-class FP32Add(wiring.Component):
-    """``y = fl(a + b)``, binary32, round to nearest even (see module doc).
+class FP32Add(BinaryOp):
+    """``y = fl(a + b)``, binary32, round to nearest even (see module doc)."""
 
-    ``ftz``: flush subnormal inputs and results to signed zero.
-    ``round``: ``"rne"``; ``"trunc"`` is a broken debug mode for mutation tests.
-    """
-
-    def __init__(self, ftz: bool = False, round: str = "rne"):
-        if round not in ROUND_MODES:
-            raise ValueError(f"round must be one of {ROUND_MODES}, not {round!r}")
-        self.ftz, self.round = bool(ftz), round
-        super().__init__({"a": In(32), "b": In(32), "y": Out(32)})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.y.eq(addition(m, self.a, self.b, self.ftz, self.round))
-        return m
+    build = staticmethod(addition)

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 ROUND_MODES = ("rne", "trunc")   # "trunc" is a deliberately wrong debug mode (mutation test)
 NAN = 0x7FC00000
@@ -108,3 +110,27 @@ def round_pack(m: Module, sig: Value, exp: Value, sticky: Value, round_mode: str
     ovf = Signal(name=f"{name}_overflow")
     m.d.comb += ovf.eq(packed >= INF)
     return packed[:31], ovf
+
+
+class BinaryOp(wiring.Component):
+    """A binary32 operator ``y = op(a, b)`` as a stand-alone component.
+
+    Subclasses set ``build`` to the datapath function (``multiply``,
+    ``addition``) that the FP32 PWL unit also calls, so the component and the
+    unit share every gate. ``ftz``: flush subnormal inputs and results to
+    signed zero. ``round``: ``"rne"``; ``"trunc"`` is a broken debug mode
+    for mutation tests.
+    """
+
+    build = None
+
+    def __init__(self, ftz: bool = False, round: str = "rne"):
+        if round not in ROUND_MODES:
+            raise ValueError(f"round must be one of {ROUND_MODES}, not {round!r}")
+        self.ftz, self.round = bool(ftz), round
+        super().__init__({"a": In(32), "b": In(32), "y": Out(32)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.y.eq(type(self).build(m, self.a, self.b, self.ftz, self.round))
+        return m

@@ -33,10 +33,8 @@ build hardware with it.
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from hw.fp32.common import INF, NAN, ROUND_MODES, lzc, operand, round_pack
+from hw.fp32.common import INF, NAN, BinaryOp, lzc, operand, round_pack
 
 
 def multiply(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "mul") -> Signal:
@@ -81,20 +79,7 @@ def multiply(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "m
     return res
 
 
-class FP32Mul(wiring.Component):
-    """``y = fl(a * b)``, binary32, round to nearest even (see module doc).
+class FP32Mul(BinaryOp):
+    """``y = fl(a * b)``, binary32, round to nearest even (see module doc)."""
 
-    ``ftz``: flush subnormal inputs and results to signed zero.
-    ``round``: ``"rne"``; ``"trunc"`` is a broken debug mode for mutation tests.
-    """
-
-    def __init__(self, ftz: bool = False, round: str = "rne"):
-        if round not in ROUND_MODES:
-            raise ValueError(f"round must be one of {ROUND_MODES}, not {round!r}")
-        self.ftz, self.round = bool(ftz), round
-        super().__init__({"a": In(32), "b": In(32), "y": Out(32)})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.y.eq(multiply(m, self.a, self.b, self.ftz, self.round))
-        return m
+    build = staticmethod(multiply)

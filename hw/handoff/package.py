@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hw.files import write_atomic
 from hw.handoff import datasheet, rtl, tb, vectors
+from hw.pwl_int.vectors import EXHAUSTIVE_MAX_BITS
 from hw.spec import Spec
 
 PACKAGE_FORMAT = "gqa-lut-handoff"
@@ -194,7 +195,7 @@ def build(unit_dir, out=None) -> Path:
         xw, yw = ports["x"], ports["y"]
         files[f"tb/{top}.x.hex"] = vectors.hexwords(x, xw)
         files[f"tb/{top}.y.hex"] = vectors.hexwords(y, yw)
-        kind = ("every input code" if not spec.is_fp32 and spec.input.bits <= vectors.EXHAUSTIVE_MAX_BITS
+        kind = ("every input code" if not spec.is_fp32 and spec.input.bits <= EXHAUSTIVE_MAX_BITS
                 else "special values, breakpoints and neighbours, seeded random")
         doc += [(f"tb/{top}.x.hex", f"inputs, {len(x)} words ({kind})"),
                 (f"tb/{top}.y.hex", "expected outputs (golden model)")]

@@ -21,7 +21,8 @@ import dataclasses
 
 import numpy as np
 
-EXHAUSTIVE_MAX_BITS = 16
+from hw.pwl_int.vectors import int_vectors
+
 N_RANDOM = 10_000     # integer inputs wider than 16 bits
 N_RANDOM_FP32 = 6_000
 SEED = 8
@@ -39,16 +40,7 @@ def hexwords(values, bits: int, comments: list[str] | None = None) -> str:
 # -- elementwise -----------------------------------------------------------------
 
 def int_inputs(spec) -> np.ndarray:
-    f = spec.input
-    if f.bits <= EXHAUSTIVE_MAX_BITS:
-        return f.codes()
-    rng = np.random.default_rng(SEED)
-    special = [f.min_code, f.min_code + 1, -1, 0, 1, f.max_code - 1, f.max_code]
-    for b in spec.breakpoints:
-        special += [b - 1, b, b + 1]
-    rand = rng.integers(f.min_code, f.max_code, N_RANDOM, endpoint=True, dtype=np.int64)
-    v = np.concatenate([np.array(special, dtype=np.int64), rand])
-    return v[(v >= f.min_code) & (v <= f.max_code)]
+    return int_vectors(spec, N_RANDOM, SEED)
 
 
 def fp32_inputs(spec) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Input vectors for integer units: every code up to 16 bits; for wider
+"""Input vectors for integer units (cocotb benches and handoff packages): every code up to 16 bits; for wider
 inputs every breakpoint with its neighbours, the extremes and a seeded
 random set."""
 
