@@ -25,6 +25,8 @@ from pathlib import Path
 from synth import DEFAULT_LIBERTY, SynthError
 
 OPS = ["gelu", "hswish", "silu", "sigmoid", "tanh", "exp", "reciprocal", "rsqrt"]
+# Row-wise units: INT8 only, no LUT choice (their tables are constants); shown with LUT "-".
+ROWWISE = ["softmax", "layernorm"]
 ENTRIES = [8, 16]
 # (label, generator format, ftz)
 FORMATS = [("int8", "int8", False), ("int32", "int32", False), ("fp32", "fp32", False),
@@ -52,7 +54,7 @@ def _build_units(op, fmt, entries, stages, luts, ftzs, build) -> dict:
     for line in r.stdout.splitlines():
         unit = Path(line.split()[0])
         man = json.loads((unit / "manifest.json").read_text())
-        units[(man["lut"], bool(man["ftz"]))] = unit
+        units[(man.get("lut", "rom"), bool(man.get("ftz", False)))] = unit
     return units
 
 
@@ -83,6 +85,8 @@ def run_group(op: str, label_fmts: list[tuple[str, str, bool]], entries: int, lu
                    "ftz": ftz}
             t0 = time.monotonic()
             unit = built.get((fmt, lut, ftz))
+            if op in ROWWISE:
+                row["lut"], row["stages"] = "-", None
             if unit is None:
                 row["status"] = build_error or "not built: the generator did not report this unit"
                 rows.append(row)
@@ -333,7 +337,7 @@ def main(argv=None) -> int:
     ap.add_argument("--period-ns", type=float, default=10.0)
     ap.add_argument("--activity", type=float, default=0.5)
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--ops", default=",".join(OPS))
+    ap.add_argument("--ops", default=",".join(OPS + ROWWISE))
     ap.add_argument("--entries", default=",".join(map(str, ENTRIES)))
     ap.add_argument("--formats", default=",".join(f for f, _, _ in FORMATS))
     ap.add_argument("--luts", default=",".join(LUTS))
@@ -358,9 +362,9 @@ def _main(args) -> int:
     pyosys = _pyosys_version()
     lib = load_liberty(lib_path)
     ops = [o for o in args.ops.split(",") if o]
-    unknown = [o for o in ops if o not in OPS]
+    unknown = [o for o in ops if o not in OPS + ROWWISE]
     if unknown:
-        raise SynthError(f"unknown op(s) {unknown}; the report covers the elementwise ops {OPS}")
+        raise SynthError(f"unknown op(s) {unknown}; the report covers {OPS + ROWWISE}")
     fmt_by_label = {f: (f, g, z) for f, g, z in FORMATS}
     labels = [f for f in args.formats.split(",") if f]
     bad = [f for f in labels if f not in fmt_by_label]
@@ -382,25 +386,28 @@ def _main(args) -> int:
 
     # one task per spec: (op, generator format, entries) with its variants
     tasks = []
-    for op in ops:
+    for op in [o for o in ops if o in ROWWISE]:          # slowest first: big row buffers
+        for n in entries:
+            tasks.append((op, [fmt_by_label["int8"]], n, ["rom"]))
+    for op in [o for o in ops if o in OPS]:
         for n in entries:
             gens: dict[str, list] = {}
             for lab in labels:
                 f = fmt_by_label[lab]
                 gens.setdefault(f[1], []).append(f)
             for g, lf in gens.items():
-                tasks.append((op, lf, n))
-    total = sum(len(lf) * len(luts) for _, lf, _ in tasks)
+                tasks.append((op, lf, n, luts))
+    total = sum(len(lf) * len(lu) for _, lf, _, lu in tasks)
     rows: list[dict] = []
     done = 0
     if args.jobs > 1:
         pool = cf.ProcessPoolExecutor(max_workers=args.jobs)
-        futs = [pool.submit(run_group, op, lf, n, luts, cfg) for op, lf, n in tasks]
+        futs = [pool.submit(run_group, op, lf, n, lu, cfg) for op, lf, n, lu in tasks]
         it = cf.as_completed(futs)
         results = (f.result() for f in it)
     else:
         pool = None
-        results = (run_group(op, lf, n, luts, cfg) for op, lf, n in tasks)
+        results = (run_group(op, lf, n, lu, cfg) for op, lf, n, lu in tasks)
     try:
         for group in results:
             for r in group:
@@ -410,9 +417,10 @@ def _main(args) -> int:
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
-    key = {o: i for i, o in enumerate(OPS)}
+    key = {o: i for i, o in enumerate(OPS + ROWWISE)}
     fkey = {f: i for i, (f, _, _) in enumerate(FORMATS)}
-    rows.sort(key=lambda r: (key[r["op"]], r["entries"], LUTS.index(r["lut"]), fkey[r["format"]]))
+    rows.sort(key=lambda r: (key[r["op"]], r["entries"], LUTS.index(r["lut"]) if r["lut"] in LUTS else -1,
+                             fkey[r["format"]]))
     ok = [r for r in rows if r["status"] == "ok"]
     any_ok = ok[0] if ok else None
     nand2 = lib.nand2
