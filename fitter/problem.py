@@ -57,13 +57,13 @@ class Problem:
         xs, ts = self.x, self.t
         self._ps = {}
         for name, w in (("hw", np.ones_like(xs)), ("rel", self.w_rel)):
-            self._ps[name] = [np.concatenate([[0.0], np.cumsum(v)]) for v in
-                              (w, w * xs, w * xs * xs, w * ts, w * xs * ts)]
+            self._ps[name] = np.stack([np.concatenate([[0.0], np.cumsum(v)]) for v in
+                                       (w, w * xs, w * xs * xs, w * ts, w * xs * ts)])
         self.xf = np.arange(self.lo, self.hi, 0.01)
         self.tf = self.func(self.xf)
         xf, tf = self.xf, self.tf
-        self._grid_ps = [np.concatenate([[0.0], np.cumsum(v)]) for v in
-                         (np.ones_like(xf), xf, xf * xf, tf, xf * tf, tf * tf)]
+        self._grid_ps = np.stack([np.concatenate([[0.0], np.cumsum(v)]) for v in
+                                  (np.ones_like(xf), xf, xf * xf, tf, xf * tf, tf * tf)])
 
     # -- breakpoints ---------------------------------------------------------
     def decode(self, genes: np.ndarray) -> np.ndarray:
@@ -90,11 +90,13 @@ class Problem:
         slope quantized, then the intercept refitted for the quantized slope
         and quantized."""
         b = self._bounds(bps)
-        n, sx, sxx, sy, sxy = (s[b[:, 1:]] - s[b[:, :-1]] for s in self._ps["rel" if weighted else "hw"])
+        g = self._ps["rel" if weighted else "hw"][:, b]          # one gather for all five sums
+        return self._lsq_from_sums(*(g[..., 1:] - g[..., :-1]))
+
+    def _lsq_from_sums(self, n, sx, sxx, sy, sxy):
         n = np.maximum(n, 1e-300)
         den = n * sxx - sx * sx
-        with np.errstate(invalid="ignore", divide="ignore"):
-            k = np.where(den > 1e-12 * n * sxx, (n * sxy - sx * sy) / den, 0.0)
+        k = np.divide(n * sxy - sx * sy, den, out=np.zeros_like(den), where=den > 1e-12 * n * sxx)
         K = self.dp.k.quantize(k)
         c = (sy - self.dp.k.to_real(K) * sx) / n
         return K, self.dp.c.quantize(c)
@@ -110,8 +112,7 @@ class Problem:
             f = self.t[ends - self.qlo]
             fl, fr = f[:, :-1], f[:, 1:]
         width = right - left
-        with np.errstate(invalid="ignore", divide="ignore"):
-            k = np.where(width > 0, (fr - fl) / width, 0.0)
+        k = np.divide(fr - fl, width, out=np.zeros_like(width), where=width > 0)
         K = self.dp.k.quantize(k)
         return K, self.dp.c.quantize(fl - self.dp.k.to_real(K) * left)
 
@@ -131,8 +132,16 @@ class Problem:
         and the score of the resulting table. Segments do not interact (a
         code's output depends only on its own segment's line), so the score
         is the sum of the chosen per-segment errors, each from the golden model."""
-        cands = [self.coeffs_lsq(bps, weighted=objective == "rel"), self.coeffs_chord(bps)]
-        errs = [self.segment_errors(bps, K, C, objective) for K, C in cands]
+        cands = [None if objective == "fp" else self.coeffs_lsq(bps, weighted=objective == "rel"),
+                 self.coeffs_chord(bps)]
+        if objective == "fp":
+            # the fp objective lives on the 0.01 grid: fit the lines there too,
+            # and score both candidates from the same grid sums
+            sums = self._fp_sums(bps)
+            cands[0] = self._lsq_from_sums(*sums[:5])
+            errs = [self._fp_errors(sums, K, C) for K, C in cands]
+        else:
+            errs = [self.segment_errors(bps, K, C, objective) for K, C in cands]
         pick = errs[1] < errs[0]
         n_points = len(self.xf) if objective == "fp" else len(self.q)
         return (np.where(pick, cands[1][0], cands[0][0]), np.where(pick, cands[1][1], cands[0][1]),
@@ -175,18 +184,25 @@ class Problem:
         equal to the direct sum up to float rounding. ``hw`` and ``rel``
         always go through the golden model."""
         if objective == "fp":
-            starts = np.searchsorted(self.xf, self.dp.x.to_real(np.atleast_2d(bps)), side="left")
-            P = starts.shape[0]
-            b = np.concatenate([np.zeros((P, 1), np.int64), starts,
-                                np.full((P, 1), len(self.xf), np.int64)], axis=1)
-            n, sx, sxx, st, sxt, stt = (g[b[:, 1:]] - g[b[:, :-1]] for g in self._grid_ps)
-            k, c = self.dp.k.to_real(K), self.dp.c.to_real(C)
-            e = k * k * sxx + 2 * k * c * sx + c * c * n - 2 * k * sxt - 2 * c * st + stt
-            return np.maximum(e, 0.0)
+            return self._fp_errors(self._fp_sums(bps), K, C)
         e2, seg = self.sq_errors(bps, K, C, objective)
         P, N = e2.shape[0], K.shape[-1]
         flat = (seg + N * np.arange(P)[:, None]).ravel()
         return np.bincount(flat, weights=e2.ravel(), minlength=P * N).reshape(P, N)
+
+    def _fp_sums(self, bps) -> np.ndarray:
+        """Grid sums (n, Sx, Sxx, St, Sxt, Stt) per segment, (6, P, N)."""
+        starts = np.searchsorted(self.xf, self.dp.x.to_real(np.atleast_2d(bps)), side="left")
+        P = starts.shape[0]
+        b = np.concatenate([np.zeros((P, 1), np.int64), starts,
+                            np.full((P, 1), len(self.xf), np.int64)], axis=1)
+        g = self._grid_ps[:, b]
+        return g[..., 1:] - g[..., :-1]
+
+    def _fp_errors(self, sums, K, C) -> np.ndarray:
+        n, sx, sxx, st, sxt, stt = sums
+        k, c = self.dp.k.to_real(K), self.dp.c.to_real(C)
+        return np.maximum(k * k * sxx + 2 * k * c * sx + c * c * n - 2 * k * sxt - 2 * c * st + stt, 0.0)
 
     def score(self, bps, K, C, objective: str = "hw") -> np.ndarray:
         """Mean squared error per individual under ``objective`` (hw, fp or rel)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,7 @@ class Fixed:
 
     @property
     def lsb(self) -> float:
-        return 2.0 ** -self.frac
+        return math.ldexp(1.0, -self.frac)
 
     def fits(self, code: int) -> bool:
         return self.min_code <= code <= self.max_code
@@ -42,8 +43,8 @@ class Fixed:
     def quantize(self, x):
         """Nearest code to real ``x``, ties rounded up (towards +inf, the
         same half-up rule the datapath uses), saturated to the format."""
-        q = np.floor(np.asarray(x, dtype=np.float64) * 2.0 ** self.frac + 0.5)
-        return np.clip(q, self.min_code, self.max_code).astype(np.int64)
+        q = np.floor(np.asarray(x, dtype=np.float64) * math.ldexp(1.0, self.frac) + 0.5)
+        return np.minimum(np.maximum(q, self.min_code), self.max_code).astype(np.int64)
 
     def to_json(self) -> dict:
         return {"bits": self.bits, "signed": self.signed, "frac": self.frac}
