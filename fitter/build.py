@@ -3,8 +3,8 @@
 The fitter is the upstream end of the flow (fitter -> hw), so building a
 unit lives here: :func:`ensure_spec` returns the cached spec when one with
 the same request (op, format, entries, seed, method, range, search and
-format options) is already in ``build/<op>_<format>_e<N>/spec.json`` and fits
-otherwise; :func:`build_unit` then calls :func:`hw.gen.generate`.
+format options) is already in ``build/<op>_<format>_e<N>[_v<hash>]/spec.json``
+and fits otherwise (see :func:`variant_tag`); :func:`build_unit` then calls :func:`hw.gen.generate`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,22 @@ FIT_DEFAULTS = {"seed": 0, "method": "ga", "range": None, "objective": "hw", "ru
 FORMAT_OPTS = ("in_bits", "in_frac", "out_bits", "out_frac", "slope_frac", "intercept_frac", "slope_bits", "intercept_bits")
 
 
-def fit_dir(build: Path, op: str, fmt: str, entries: int) -> Path:
-    return Path(build) / f"{op}_{fmt}_e{entries}"
+def variant_tag(req: dict) -> str:
+    """``""`` for a request with every fit option at its default, else
+    ``_v`` + 6 hex digits of a hash of the non-default options: two requests
+    that differ (say GELU at input frac 10 and at 11) get two spec and unit
+    directories and two module names instead of overwriting each other. The
+    options themselves are in the spec (``fit.request``) and the manifest."""
+    import hashlib
+    import json
+    diff = {k: req[k] for k, v in FIT_DEFAULTS.items() if req.get(k, v) != v}
+    if not diff:
+        return ""
+    return "_v" + hashlib.sha256(json.dumps(diff, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def fit_dir(build: Path, op: str, fmt: str, entries: int, tag: str = "") -> Path:
+    return Path(build) / f"{op}_{fmt}_e{entries}{tag}"
 
 
 def _request(op, fmt, entries, opts) -> dict:
@@ -52,7 +66,7 @@ def ensure_spec(op: str, fmt: str = "int8", entries: int = 8, build: Path = Path
                 quiet: bool = False, log=sys.stderr, **opts) -> tuple[Spec, Path, bool]:
     """The spec for this request: (spec, its path, True if it was fitted now)."""
     req = _request(op, fmt, entries, opts)
-    out = fit_dir(build, op, fmt, entries)
+    out = fit_dir(build, op, fmt, entries, variant_tag(req))
     spec = _cached(out / "spec.json", req)
     if spec is not None:
         if not quiet:
@@ -94,19 +108,25 @@ def write_fit(spec: Spec, prob, out: Path) -> list[Path]:
 
 
 def build_unit(op: str, fmt: str = "int8", entries: int = 8, stages: int = 1, lut: str = "rom",
-               ftz: bool = False, build: Path = Path("build"), quiet: bool = True, **opts) -> Path:
-    """Fit or reuse the spec, generate the unit; returns its directory."""
+               ftz: bool = False, build: Path = Path("build"), quiet: bool = True,
+               row: int | None = None, ln=None, sm_in_frac: int = 4, **opts) -> Path:
+    """Fit or reuse the spec, generate the unit; returns its directory.
+    Row-wise ops take ``row`` (softmax ROW_MAX / layernorm row length) and
+    ``ln`` (:class:`fitter.composite.LNOptions`) and softmax ``sm_in_frac``
+    (scores s8.F) instead of fmt/stages/lut."""
     from hw.gen import generate, unit_name
     from fitter.composite import COMPOSITES, rowwise_model
     if op in COMPOSITES:
-        from hw.gen import generate_rowwise
-        model, tabs = rowwise_model(op, entries, build, quiet, seed=opts.get("seed", 0))
-        out = Path(build) / f"{op}_int8_e{entries}"
+        from hw.gen import generate_rowwise, rowwise_name
+        model, tabs = rowwise_model(op, entries, build, quiet, seed=opts.get("seed", 0), row=row, ln=ln,
+                                    sm_in_frac=sm_in_frac)
+        out = Path(build) / rowwise_name(op, model, entries)
         generate_rowwise(op, model, out, entries, tabs)
         return out
     spec, spec_path, _ = ensure_spec(op, fmt, entries, build, quiet, **opts)
-    out = Path(build) / unit_name(op, fmt, entries, stages, lut, ftz)
-    generate(spec, out, stages, lut, ftz)
+    tag = variant_tag(spec.fit["request"])
+    out = Path(build) / unit_name(op, fmt, entries, stages, lut, ftz, tag)
+    generate(spec, out, stages, lut, ftz, variant=tag)
     for extra in ("fit.png",):
         src = spec_path.parent / extra
         if src.is_file() and out != spec_path.parent:

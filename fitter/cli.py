@@ -160,6 +160,37 @@ def _list(v: str, conv, what: str, allowed=None) -> list:
     return items
 
 
+def _ln_options(a, ops):
+    """LayerNorm generator options of parsed ``gen`` arguments."""
+    from fitter.composite import LNOptions, parse_fixed
+    given = [f"--ln-{k}" for k in ("in", "out", "eps", "gamma", "beta", "params", "rsqrt")
+             if getattr(a, "ln_" + k) is not None] + (["--ln-affine"] if a.ln_affine else [])
+    if given and "layernorm" not in ops:
+        raise FitError(f"{given[0]} applies to layernorm only")
+    try:
+        kw = {}
+        for key, opt, what in (("input", a.ln_in, "--ln-in"), ("out", a.ln_out, "--ln-out"),
+                               ("gamma_fmt", a.ln_gamma, "--ln-gamma"), ("beta_fmt", a.ln_beta, "--ln-beta")):
+            if opt is not None:
+                kw[key] = parse_fixed(opt, what)
+        if a.ln_eps is not None:
+            if not 0 <= a.ln_eps < 1:
+                raise ValueError(f"--ln-eps {a.ln_eps:g} is out of range: use 0 <= eps < 1")
+            kw["eps"] = a.ln_eps
+        if a.ln_params is not None:
+            if not a.ln_params.is_file():
+                raise ValueError(f"--ln-params {a.ln_params}: no such file")
+            kw["params"] = a.ln_params
+        if a.ln_rsqrt is not None:
+            kw["rsqrt"] = a.ln_rsqrt
+        affine = a.ln_affine or a.ln_params is not None
+        if not affine and (a.ln_gamma or a.ln_beta):
+            raise ValueError("--ln-gamma/--ln-beta need --ln-affine (or --ln-params)")
+        return LNOptions(affine=affine, **kw)
+    except ValueError as e:
+        raise FitError(str(e)) from None
+
+
 def cmd_gen(a) -> int:
     from fitter.build import build_unit
     from fitter.composite import COMPOSITES
@@ -168,6 +199,17 @@ def cmd_gen(a) -> int:
     for op in ops:
         if op not in known:
             raise functions.UnknownOp(op, known)
+    ln = _ln_options(a, ops)
+    if a.sm_in_frac is not None:
+        if "softmax" not in ops:
+            raise FitError("--sm-in-frac applies to softmax only")
+        if not 0 <= a.sm_in_frac <= 7:
+            raise FitError(f"--sm-in-frac {a.sm_in_frac} is out of range: use 0..7 (scores s8.F)")
+    if a.row is not None:
+        if not any(op in COMPOSITES for op in ops):
+            raise FitError("--row applies to softmax and layernorm only")
+        if not 2 <= a.row <= 4096:
+            raise FitError(f"--row {a.row} is out of range: use 2..4096")
     fmts = _list(a.format, str, "format", FORMATS)
     entries = [_entries(e) for e in _list(a.entries, int, "entries")]
     stages = _list(a.stages, int, "stages", [0, 1, 2, 3])
@@ -189,7 +231,16 @@ def cmd_gen(a) -> int:
                                 continue
                             done.add(key)
                             t0 = time.perf_counter()
-                            out = build_unit(op, fmt, n, st, lut, ftz, a.build, a.quiet, **opts)
+                            if op in COMPOSITES:
+                                try:
+                                    out = build_unit(op, fmt, n, st, lut, ftz, a.build, a.quiet, row=a.row,
+                                                     ln=ln if op == "layernorm" else None,
+                                                     sm_in_frac=4 if a.sm_in_frac is None else a.sm_in_frac,
+                                                     **opts)
+                                except ValueError as e:     # an impossible row-wise configuration
+                                    raise FitError(str(e)) from None
+                            else:
+                                out = build_unit(op, fmt, n, st, lut, ftz, a.build, a.quiet, **opts)
                             m = json.loads((out / "manifest.json").read_text())
                             print(f"{out}/  top {m['top']}  latency {m['latency_cycles']}  "
                                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
@@ -238,6 +289,34 @@ def main(argv=None) -> int:
     p.add_argument("--stages", default="1", help="pipeline registers 0..3, comma list (default 1)")
     p.add_argument("--lut", default="rom", help="rom|regs, comma list (default rom)")
     p.add_argument("--ftz", default="0", help="fp32 only: 1 = flush subnormals to zero; comma list (default 0)")
+    g = p.add_argument_group("row-wise units (softmax, layernorm)",
+                             "Non-default values add a suffix to the unit's name (hw.gen.rowwise_name).")
+    g.add_argument("--row", type=int, default=None, metavar="N",
+                   help="softmax: longest row ROW_MAX (default 128, suffix _r<N>); layernorm: the row "
+                        "length (default 64, suffix _n<N>); 2..4096")
+    g.add_argument("--sm-in-frac", type=int, default=None, metavar="F",
+                   help="softmax: scores are s8.F, F in 0..7 (default 4); the exp table is fitted over "
+                        "[-2^(7-F), 0] and the unit is named _i8f<F>")
+    g.add_argument("--ln-in", default=None, metavar="sB.F",
+                   help="layernorm input format, signed, 2..16 bits (default s8.4; suffix _i<B>f<F>)")
+    g.add_argument("--ln-out", default=None, metavar="sB.F",
+                   help="layernorm output format, signed, 2..16 bits (default s8.5; suffix _o<B>f<F>); fewer "
+                        "fractional bits than the rsqrt table's output (8 at int8, 16 at int16)")
+    g.add_argument("--ln-rsqrt", default=None, choices=["auto", "int8", "int16"],
+                   help="layernorm rsqrt table: int8 (u8.6 -> u9.8), int16 (u16.14 -> u17.16), or auto "
+                        "(default: int16 when --ln-out is wider than 8 bits); the unit is named after it")
+    g.add_argument("--ln-eps", type=float, default=None, help="layernorm eps (default 1e-5)")
+    g.add_argument("--ln-affine", action="store_true",
+                   help="layernorm with per-channel gamma and beta: y = sat(round(z*gamma + beta)), "
+                        "tables in registers reset to the initial contents, written through "
+                        "cfg_we/cfg_addr/cfg_data (suffix _aff)")
+    g.add_argument("--ln-gamma", default=None, metavar="sB.F", help="gamma format (default s8.6)")
+    g.add_argument("--ln-beta", default=None, metavar="sB.F",
+                   help="beta format, at most the output's fractional bits (default s8.5)")
+    g.add_argument("--ln-params", type=Path, default=None, metavar="FILE",
+                   help="initial gamma/beta (implies --ln-affine): JSON {\"gamma\": [...], \"beta\": [...]} "
+                        "or .npy of shape (2, row) in real units, rounded to the formats "
+                        "(default gamma 1, beta 0; other contents add _p<hash>)")
     add_fit_args(p)
     p.set_defaults(func=cmd_gen)
     p = sub.add_parser("ops", help="list the known ops with their default ranges and formats")

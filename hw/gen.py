@@ -24,11 +24,12 @@ DEFAULT_LUT = "rom"
 
 
 def unit_name(op: str, fmt: str, entries: int, stages: int = DEFAULT_STAGES,
-              lut: str = DEFAULT_LUT, ftz: bool = False) -> str:
-    """``<op>_<format>_e<N>`` plus ``_s<stages>``, ``_regs``, ``_ftz`` for
+              lut: str = DEFAULT_LUT, ftz: bool = False, variant: str = "") -> str:
+    """``<op>_<format>_e<N>`` plus ``variant`` (the fitter's ``_v<hash>`` for
+    non-default fit options) and ``_s<stages>``, ``_regs``, ``_ftz`` for
     non-default choices; the build directory is this name and the Verilog
     module is ``gqa_`` + this name."""
-    name = f"{op}_{fmt}_e{entries}"
+    name = f"{op}_{fmt}_e{entries}{variant}"
     if stages != DEFAULT_STAGES:
         name += f"_s{stages}"
     if lut != DEFAULT_LUT:
@@ -72,12 +73,13 @@ def _fmt(f) -> dict:
 
 
 def generate(spec: Spec, out: Path, stages: int = DEFAULT_STAGES, lut: str = DEFAULT_LUT,
-             ftz: bool = False, extra_files: dict | None = None) -> dict:
+             ftz: bool = False, extra_files: dict | None = None, variant: str = "") -> dict:
     """Write the unit for ``spec`` into ``out``; returns the manifest.
-    Files whose content is unchanged are not rewritten."""
+    Files whose content is unchanged are not rewritten. ``variant`` is
+    appended to the module name (see :func:`unit_name`)."""
     from amaranth.back import verilog
 
-    name = unit_name(spec.op, spec.format_name, spec.entries, stages, lut, ftz)
+    name = unit_name(spec.op, spec.format_name, spec.entries, stages, lut, ftz, variant)
     top = "gqa_" + name
     comp = build_component(spec, stages, lut, ftz)
     text = verilog.convert(comp, name=top, emit_src=False)
@@ -114,6 +116,56 @@ def generate(spec: Spec, out: Path, stages: int = DEFAULT_STAGES, lut: str = DEF
     return manifest
 
 
+def _fmt_tag(f) -> str:
+    """``s16.8`` -> ``16f8``: a format in a Verilog identifier (no dots)."""
+    return f"{f.bits}f{f.frac}"
+
+
+def rowwise_name(op: str, model, entries: int) -> str:
+    """``<op>_<table format>_e<N>`` plus a suffix per non-default generator
+    parameter, so that every configuration has its own build directory and
+    module name: softmax ``_r<row_max>``, ``_i8f<F>`` (scores s8.F); layernorm ``_n<row_len>``,
+    ``_i<bits>f<frac>`` / ``_o<bits>f<frac>`` (input / output format),
+    ``_eps<eps>``, and with gamma/beta ``_aff`` (``_g..``/``_b..`` for
+    non-default formats, ``_p<hash>`` for non-default initial tables)."""
+    if op == "softmax":
+        return (f"softmax_int8_e{entries}" + ("" if model.row_max == 128 else f"_r{model.row_max}")
+                + ("" if model.input.frac == 4 else f"_i8f{model.input.frac}"))
+    if op != "layernorm":
+        raise ValueError(f"unknown row-wise op '{op}'")
+    import hashlib
+
+    from hw.layernorm import model as lnm
+    name = f"layernorm_{model.rsqrt.format_name}_e{entries}"
+    if model.row_len != 64:
+        name += f"_n{model.row_len}"
+    if model.input != lnm.DEFAULT_IN:
+        name += f"_i{_fmt_tag(model.input)}"
+    if model.out != lnm.DEFAULT_OUT:
+        name += f"_o{_fmt_tag(model.out)}"
+    if model.eps != 1e-5:
+        name += "_eps" + f"{model.eps:g}".replace("-", "m").replace("+", "").replace(".", "p")
+    if model.affine:
+        name += "_aff"
+        if model.gamma_fmt != lnm.DEFAULT_GAMMA:
+            name += f"_g{_fmt_tag(model.gamma_fmt)}"
+        if model.beta_fmt != lnm.DEFAULT_BETA:
+            name += f"_b{_fmt_tag(model.beta_fmt)}"
+        one = 1 << model.gamma_fmt.frac
+        if any(g != one for g in model.gamma) or any(model.beta):
+            tag = json.dumps([list(model.gamma), list(model.beta)]).encode()
+            name += "_p" + hashlib.sha256(tag).hexdigest()[:8]
+    return name
+
+
+#: Clocks of the row-wise units as a*n + b (n: the row's length), with
+#: in_valid and out_ready always high; sim/tb_rowwise.py measures both.
+ROWWISE_TIMING = {
+    "softmax": {"cycles_per_row": [2, 1], "last_in_to_first_out": [1, 2]},
+    "layernorm": {"cycles_per_row": [1, 0], "last_in_to_first_out": [0, 2]},
+}
+
+
 def generate_rowwise(op: str, model, out: Path, entries: int, tables: dict) -> dict:
     """Write a row-wise unit (softmax or layernorm) built from ``model``
     (its golden model object, which carries every parameter) into ``out``:
@@ -123,31 +175,53 @@ def generate_rowwise(op: str, model, out: Path, entries: int, tables: dict) -> d
     if op == "softmax":
         from hw.softmax.unit import SoftmaxUnit as Unit
         params = {"row_max": model.row_max}
-        cycles = "3n + 1 for a row of n (load n, sum n, normalize 1, output n with out_ready high)"
-        suffix = "" if model.row_max == 128 else f"_r{model.row_max}"
+        cycles = ("2n + 1 per row of n in steady state (sum n, normalize 1, output n; the next row loads "
+                  "into the other buffer meanwhile), in_valid and out_ready high")
+        latency = ("n + 2 clocks from a row's last input to its first output when the unit is idle "
+                   "(sum n, normalize 1, then output); 2n + 1 between consecutive rows' outputs")
     elif op == "layernorm":
         from hw.layernorm.unit import LayerNormUnit as Unit
-        params = {"row_len": model.row_len, "eps": model.eps, "eps_code": model.eps_code}
-        cycles = "2n + 1 for a row of n = row_len (load n, rsqrt 1, output n with out_ready high)"
-        suffix = "" if model.row_len == 64 else f"_n{model.row_len}"
+        params = {"row_len": model.row_len, "eps": model.eps, "eps_code": model.eps_code,
+                  "affine": model.affine}
+        cycles = ("n per row of n = row_len in steady state (load, rsqrt 1 and output overlap on two "
+                  "buffers), in_valid and out_ready high")
+        latency = ("2 clocks from a row's last input to its first output (rsqrt 1, then output); "
+                   "n + 1 from its first input")
     else:
         raise ValueError(f"unknown row-wise op '{op}'")
     comp = Unit(model)
-    top = f"gqa_{op}_int8_e{entries}{suffix}"
+    top = "gqa_" + rowwise_name(op, model, entries)
     text = verilog.convert(comp, name=top, emit_src=False)
     out = Path(out)
     write_atomic(out / f"{top}.v", text)
     for name, spec in tables.items():
         write_atomic(out / f"{name}.spec.json", spec.dumps())
+    fmts = {"input": model.input.to_json(), "output": model.out.to_json()}
     manifest = {
-        "top": top, "verilog": [f"{top}.v"], "op": op, "format": "int8", "entries": entries,
+        "top": top, "verilog": [f"{top}.v"], "op": op,
+        "format": next(iter(tables.values())).format_name if op == "layernorm" else "int8",
+        "entries": entries,
         "specs": {name: f"{name}.spec.json" for name in tables},
-        "stages": None, "latency_cycles": cycles, "cycles_per_row": cycles,
+        "stages": None, "latency_cycles": latency, "cycles_per_row": cycles,
+        "timing": dict(ROWWISE_TIMING[op], note="a*n + b clocks, n = the row's length"),
         "parameters": params, "ports": _ports(text, comp),
-        "formats": {"input": model.input.to_json(), "output": model.out.to_json()},
-        "reset": "synchronous, active high (rst); drops a partial row",
+        "formats": fmts,
+        "reset": "synchronous, active high (rst); drops every row in flight"
+                 + ("; reloads the generated gamma/beta" if op == "layernorm" and model.affine else ""),
         "tools": tool_versions(),
     }
+    if op == "layernorm" and model.affine:
+        from hw.layernorm.unit import cfg_addr_bits, cfg_data_bits
+        n = model.row_len
+        fmts.update(gamma=model.gamma_fmt.to_json(), beta=model.beta_fmt.to_json())
+        params.update(gamma=list(model.gamma), beta=list(model.beta))
+        words = [int(g) & ((1 << model.gamma_fmt.bits) - 1) for g in model.gamma]
+        words += [int(b) & ((1 << model.beta_fmt.bits) - 1) for b in model.beta]
+        manifest["affine"] = {
+            "addr_bits": cfg_addr_bits(n), "data_bits": cfg_data_bits(model),
+            "map": f"gamma_i at i (0..{n - 1}), beta_i at {n} + i ({n}..{2 * n - 1}); two's complement "
+                   "in the low bits of cfg_data; one word per clock with cfg_we=1; rst reloads this image",
+            "image": [[a, w] for a, w in enumerate(words)]}
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
 

@@ -1,13 +1,29 @@
 """cocotb bench of the row-wise units (softmax, layernorm): every output of
-every row == golden model, under random input gaps and output back-pressure.
+every row == golden model, bit for bit, in three phases of one test (one
+test, so ``make sim`` counts one per unit):
+
+1. **throughput**: back-to-back rows of one length with ``in_valid`` and
+   ``out_ready`` always high; the clocks between consecutive rows' last
+   outputs must equal the manifest's ``timing.cycles_per_row`` (a*n + b)
+   exactly, and the first row's last-input-to-first-output delay its
+   ``timing.last_in_to_first_out``;
+2. **random**: rows of every kind with random gaps on ``in_valid`` (a
+   rate per row, some rows without gaps) and random ``out_ready``
+   back-pressure (a rate changing over time), both at once, so rows are
+   loaded while the previous one is stalled;
+3. **affine layernorm only**: random gamma/beta (extremes included) are
+   written through ``cfg_*`` and phase 2's kind of rows run again against
+   the model with those tables. Phases 1-2 check the generated contents.
 
 ``GQA_UNIT_DIR`` names the unit directory; ``GQA_SEED`` the random seed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
+from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
@@ -34,27 +50,39 @@ def softmax_rows(md, rng: random.Random) -> list[list[int]]:
     rows.append([rng.choice([lo, hi]) for _ in range(33)])           # saturating inputs
     rows.append([rng.randint(lo, hi) for _ in range(n + 5)])         # too long: flagged
     rows.append([rng.randint(lo, hi) for _ in range(9)])             # and the next row is fine
+    rows += [[max(lo, min(hi, round(rng.gauss(0, 16)))) for _ in range(rng.randint(1, 12))]
+             for _ in range(6)]                                      # short rows: buffers swap fast
     return rows
 
 
 def layernorm_rows(md, rng: random.Random) -> list[list[int]]:
     lo, hi, n = md.input.min_code, md.input.max_code, md.row_len
+    sc = 1 << max(md.input.bits - 8, 0)                              # wider inputs: same shapes, scaled
     rows = []
-    for _ in range(6):
-        mu, sd = rng.uniform(-30, 30), rng.choice([1, 5, 20, 60])
+    for _ in range(8):
+        mu, sd = rng.uniform(-30, 30) * sc, rng.choice([1, 5, 20, 60]) * sc
         rows.append([max(lo, min(hi, round(rng.gauss(mu, sd)))) for _ in range(n)])
-    rows += [[-7] * n, [0] * n, [hi] * n, [lo] * n]                  # identical values -> 0
+    rows += [[-7] * n, [0] * n, [hi] * n, [lo] * n]                  # identical values -> 0 (or beta)
     rows.append([rng.choice([lo, hi]) for _ in range(n)])            # saturating inputs
     rows.append([lo] + [hi] * (n - 1))                               # one outlier
+    rows.append([rng.randint(lo, hi) for _ in range(n)])
+    rows.append([rng.choice([0, 1]) for _ in range(n)])              # tiny variance: small k
     return rows
 
 
-async def drive(dut, rows, lasts, rng):
-    for row, row_lasts in zip(rows, lasts):
+def expected(md, rows, lasts):
+    """[(codes, flag)] per row: softmax's overflow, layernorm's in_last error."""
+    if hasattr(md, "row_max"):
+        return [md.row(r) for r in rows]
+    return [(md.row(r), not (a[-1] and not any(a[:-1]))) for r, a in zip(rows, lasts)]
+
+
+async def drive(dut, rows, lasts, rng, gap_rates):
+    for row, row_lasts, gap in zip(rows, lasts, gap_rates):
         for v, last in zip(row, row_lasts):
             while True:
                 await FallingEdge(dut.clk)
-                if rng.random() < 0.25:                              # a gap
+                if rng.random() < gap:                               # a gap
                     dut.in_valid.value = 0
                     continue
                 dut.in_valid.value, dut.in_data.value, dut.in_last.value = 1, int(v), int(last)
@@ -67,9 +95,12 @@ async def drive(dut, rows, lasts, rng):
 
 async def collect(dut, n_rows, flag, signed, rng, limit):
     rows, cur = [], []
-    for _ in range(limit):
+    stall = 0.3
+    for cyc in range(limit):
         await FallingEdge(dut.clk)
-        dut.out_ready.value = int(rng.random() >= 0.3)               # back-pressure
+        if cyc % 40 == 0:
+            stall = rng.choice([0.0, 0.3, 0.7, 0.9])                 # back-pressure comes and goes
+        dut.out_ready.value = int(rng.random() >= stall)
         await ReadOnly()
         if dut.out_valid.value and dut.out_ready.value:
             v = dut.out_data.value
@@ -82,48 +113,149 @@ async def collect(dut, n_rows, flag, signed, rng, limit):
     return rows
 
 
-@cocotb.test()
-async def rowwise_exact(dut):
-    md = model_from_dir(os.environ["GQA_UNIT_DIR"])
-    rng = random.Random(int(os.environ.get("GQA_SEED", "1")))
-    softmax = hasattr(md, "row_max")
-    if softmax:
-        rows = softmax_rows(md, rng)
-        lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
-        want = [md.row(r) for r in rows]                             # (codes, overflow)
-        flag = "out_overflow"
-    else:
-        rows = layernorm_rows(md, rng)
-        lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
-        lasts[2][5] = True                                           # in_last early: flagged
-        lasts[3][-1] = False                                         # in_last missing: flagged
-        want = [(md.row(r), not (a[-1] and not any(a[:-1]))) for r, a in zip(rows, lasts)]
-        flag = "out_error"
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value, dut.in_valid.value, dut.out_ready.value = 1, 0, 0
-    dut.in_data.value, dut.in_last.value = 0, 0
-    await RisingEdge(dut.clk)
-    await RisingEdge(dut.clk)
+async def stream_full_rate(dut, rows, flag, signed):
+    """Every row back to back, in_valid and out_ready always high; returns
+    the outputs per row and, per row, the clock of its last input transfer,
+    its first output and its last output (clock 0: the first transfer)."""
+    stream = [(v, j == len(r) - 1, i) for i, r in enumerate(rows) for j, v in enumerate(r)]
+    got = [[] for _ in rows]
+    t_in, t_first, t_last = {}, {}, {}
+    k, cyc, limit = 0, 0, 10 * len(stream) + 1000
+    while len(t_last) < len(rows) and cyc < limit:
+        await FallingEdge(dut.clk)
+        if k < len(stream):
+            v, last, _ = stream[k]
+            dut.in_valid.value, dut.in_data.value, dut.in_last.value = 1, int(v), int(last)
+        else:
+            dut.in_valid.value = 0
+        dut.out_ready.value = 1
+        await ReadOnly()
+        if k < len(stream) and dut.in_ready.value:
+            t_in[stream[k][2]] = cyc
+            k += 1
+        if dut.out_valid.value:
+            row = len(t_last)
+            t_first.setdefault(row, cyc)
+            v = dut.out_data.value
+            got[row].append((v.to_signed() if signed else v.to_unsigned(), int(getattr(dut, flag).value)))
+            if dut.out_last.value:
+                t_last[row] = cyc
+        cyc += 1
     await FallingEdge(dut.clk)
-    dut.rst.value = 0
-    cocotb.start_soon(drive(dut, rows, lasts, random.Random(rng.random())))
-    limit = 20 * sum(len(r) + 4 for r in rows) + 1000
-    got = await collect(dut, len(rows), flag, md.out.signed, random.Random(rng.random()), limit)
-    mism = abs(len(got) - len(rows))
+    dut.in_valid.value = 0
+    return got, t_in, t_first, t_last
+
+
+def compare(dut, got, want, rows, tag) -> int:
+    mism = abs(len(got) - len(want))
     if mism:
-        dut._log.error(f"{len(got)} rows out for {len(rows)} rows in")
+        dut._log.error(f"{tag}: {len(got)} rows out for {len(want)} rows in")
     reported = 0
     for i, (g, (y, fl)) in enumerate(zip(got, want)):
         codes = [c for c, _ in g]
         flags = {f for _, f in g}
-        bad = len(codes) != len(y) or flags != {int(fl)} or any(int(a) != int(b) for a, b in zip(codes, y))
-        if bad:
+        if len(codes) != len(y) or flags != {int(fl)} or any(int(a) != int(b) for a, b in zip(codes, y)):
             mism += 1
             if reported < MAX_REPORTED:
                 reported += 1
-                dut._log.error(f"row {i} (len {len(rows[i])}): got {codes[:8]}.. flag {flags}, "
-                               f"want {list(map(int, y[:8]))}.. flag {int(fl)}")
-    vectors = sum(len(y) for y, _ in want)
-    write_summary(vectors=vectors, mismatches=mism, rows=len(rows))
-    dut._log.info(f"{len(rows)} rows, {vectors} outputs, {mism} mismatching rows")
+                bad = next((j for j, (a, b) in enumerate(zip(codes, y)) if int(a) != int(b)), None)
+                dut._log.error(f"{tag} row {i} (len {len(rows[i])}): got {codes[:8]}.. flag {flags}, "
+                               f"want {list(map(int, y[:8]))}.. flag {int(fl)}; first difference at {bad}")
+    return mism
+
+
+async def write_params(dut, md, gamma, beta):
+    """gamma_i at address i, beta_i at row_len + i, one word per clock."""
+    words = [(i, g & ((1 << md.gamma_fmt.bits) - 1)) for i, g in enumerate(gamma)]
+    words += [(md.row_len + i, b & ((1 << md.beta_fmt.bits) - 1)) for i, b in enumerate(beta)]
+    for a, w in words:
+        await FallingEdge(dut.clk)
+        dut.cfg_we.value, dut.cfg_addr.value, dut.cfg_data.value = 1, a, w
+    await FallingEdge(dut.clk)
+    dut.cfg_we.value = 0
+
+
+async def random_phase(dut, md, rows, lasts, flag, rng, tag) -> int:
+    gaps = [rng.choice([0.0, 0.0, 0.25, 0.6]) for _ in rows]
+    want = expected(md, rows, lasts)
+    cocotb.start_soon(drive(dut, rows, lasts, random.Random(rng.random()), gaps))
+    limit = 40 * sum(len(r) + 4 for r in rows) + 1000
+    got = await collect(dut, len(rows), flag, md.out.signed, random.Random(rng.random()), limit)
+    return compare(dut, got, want, rows, tag)
+
+
+@cocotb.test()
+async def rowwise_exact(dut):
+    unit_dir = Path(os.environ["GQA_UNIT_DIR"])
+    md = model_from_dir(unit_dir)
+    timing = json.loads((unit_dir / "manifest.json").read_text())["timing"]
+    rng = random.Random(int(os.environ.get("GQA_SEED", "1")))
+    softmax = hasattr(md, "row_max")
+    flag = "out_overflow" if softmax else "out_error"
+    affine = getattr(md, "affine", False)
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    dut.rst.value, dut.in_valid.value, dut.out_ready.value = 1, 0, 0
+    dut.in_data.value, dut.in_last.value = 0, 0
+    if affine:
+        dut.cfg_we.value, dut.cfg_addr.value, dut.cfg_data.value = 0, 0, 0
+    await RisingEdge(dut.clk)
+    await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+    mism, vectors, n_rows, problems = 0, 0, 0, []
+
+    # 1. throughput and latency against the manifest's figures
+    measured = {}
+    lengths = [5, min(md.row_max, 37)] if softmax else [md.row_len]
+    for n in lengths:
+        lo, hi = md.input.min_code, md.input.max_code
+        rows = [[rng.randint(lo, hi) for _ in range(n)] for _ in range(6)]
+        lasts = [[j == n - 1 for j in range(n)] for _ in rows]
+        got, t_in, t_first, t_last = await stream_full_rate(dut, rows, flag, md.out.signed)
+        want = expected(md, rows, lasts)
+        mism += compare(dut, got, want, rows, f"full-rate n={n}")
+        vectors += sum(len(y) for y, _ in want)
+        n_rows += len(rows)
+        a, b = timing["cycles_per_row"]
+        periods = sorted({t_last[i] - t_last[i - 1] for i in range(1, len(rows)) if i in t_last})
+        a2, b2 = timing["last_in_to_first_out"]
+        lat = t_first.get(0, -1) - t_in.get(0, 0)
+        measured[n] = {"cycles_per_row": periods, "last_in_to_first_out": lat}
+        dut._log.info(f"n={n}: clocks per row {periods} (documented {a * n + b}), "
+                      f"last input to first output {lat} (documented {a2 * n + b2})")
+        if periods != [a * n + b]:
+            problems.append(f"n={n}: measured {periods} clocks per row, documented {a * n + b}")
+        if lat != a2 * n + b2:
+            problems.append(f"n={n}: last input to first output {lat} clocks, documented {a2 * n + b2}")
+
+    # 2. random gaps and back-pressure, every kind of row
+    rows = softmax_rows(md, rng) if softmax else layernorm_rows(md, rng)
+    lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
+    if not softmax:
+        lasts[2][5] = True                                           # in_last early: flagged
+        lasts[3][-1] = False                                         # in_last missing: flagged
+    mism += await random_phase(dut, md, rows, lasts, flag, rng, "random")
+    vectors += sum(len(y) for y, _ in expected(md, rows, lasts))
+    n_rows += len(rows)
+
+    # 3. gamma/beta loaded through the write port
+    if affine:
+        gf, bf = md.gamma_fmt, md.beta_fmt
+        gamma = [rng.choice([gf.min_code, gf.max_code, 0, 1 << gf.frac]) if rng.random() < 0.2
+                 else rng.randint(gf.min_code, gf.max_code) for _ in range(md.row_len)]
+        beta = [rng.choice([bf.min_code, bf.max_code, 0]) if rng.random() < 0.2
+                else rng.randint(bf.min_code, bf.max_code) for _ in range(md.row_len)]
+        await write_params(dut, md, gamma, beta)
+        md2 = md.with_params(gamma, beta)
+        rows = layernorm_rows(md2, rng)
+        lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
+        mism += await random_phase(dut, md2, rows, lasts, flag, rng, "loaded gamma/beta")
+        vectors += sum(len(y) for y, _ in expected(md2, rows, lasts))
+        n_rows += len(rows)
+
+    write_summary(vectors=vectors, mismatches=mism, rows=n_rows, timing=measured)
+    dut._log.info(f"{n_rows} rows, {vectors} outputs, {mism} mismatching rows")
+    for p in problems:
+        dut._log.error(p)
     assert mism == 0, f"{mism} rows differ from the golden model"
+    assert not problems, "; ".join(problems)

@@ -4,9 +4,10 @@
 LUT=rom and LUT=regs, STAGES 0 and 2, all 256 input codes each, plus a
 16-bit unit (all 65,536 codes) and an INT32 unit (breakpoints, extremes and
 100,000 random codes), and softmax and layernorm at 8 and 16 entries
-(rows of every kind, random gaps and back-pressure). A ``LUT=regs`` unit is loaded through its cfg port
-with a second table of the same formats (:data:`PARTNER`) and then with its
-own.
+(rows of every kind, random gaps and back-pressure, and back-to-back rows
+at full rate, whose clocks per row must equal the manifest's figure). A
+``LUT=regs`` unit is loaded through its cfg port with a second table of the
+same formats (:data:`PARTNER`) and then with its own.
 """
 
 from __future__ import annotations

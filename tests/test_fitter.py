@@ -1,7 +1,9 @@
 """The GQA-LUT fitter: determinism, round trip, metrics, beating uniform tables."""
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,15 +23,38 @@ def fitter_cli(*args):
     return subprocess.run([sys.executable, "-m", "fitter", *args], capture_output=True, text=True)
 
 
+def _spec_path(r) -> Path:
+    """The spec file `fit` printed (first word of its line)."""
+    return Path(r.stdout.split()[0])
+
+
 def test_same_seed_same_spec_bytes(tmp_path):
     outs = []
     for run in ("a", "b"):
         r = fitter_cli("fit", "gelu", "--seed", "7", "--generations", "60", "-q", "--build", str(tmp_path / run))
         assert r.returncode == 0, r.stderr
-        outs.append((tmp_path / run / "gelu_int8_e8" / "spec.json").read_bytes())
+        outs.append(_spec_path(r).read_bytes())
     assert outs[0] == outs[1]
     r = fitter_cli("fit", "gelu", "--seed", "8", "--generations", "60", "-q", "--build", str(tmp_path / "c"))
-    assert (tmp_path / "c" / "gelu_int8_e8" / "spec.json").read_bytes() != outs[0]
+    assert _spec_path(r).read_bytes() != outs[0]
+
+
+def test_non_default_options_get_their_own_directory(tmp_path):
+    """Two fits of one op/format/size with different options must not
+    overwrite each other; the defaults keep the plain name."""
+    from fitter.build import FIT_DEFAULTS, _request, variant_tag
+    assert variant_tag(_request("gelu", "int8", 8, {})) == ""
+    assert variant_tag(_request("gelu", "int8", 8, dict(FIT_DEFAULTS))) == ""
+    a = variant_tag(_request("gelu", "int16", 16, {"in_frac": 2, "objective": "fp"}))
+    b = variant_tag(_request("gelu", "int16", 16, {"in_frac": 3, "objective": "fp"}))
+    assert a.startswith("_v") and len(a) == 8 and a != b
+    r1 = fitter_cli("gen", "gelu", "--generations", "10", "-q", "--build", str(tmp_path))
+    r2 = fitter_cli("gen", "gelu", "--seed", "3", "--generations", "10", "-q", "--build", str(tmp_path))
+    assert r1.returncode == 0 and r2.returncode == 0, r1.stderr + r2.stderr
+    u1, u2 = Path(r1.stdout.split()[0]), Path(r2.stdout.split()[0])
+    assert u1.name == "gelu_int8_e8_v" + variant_tag(_request("gelu", "int8", 8, {"generations": 10}))[2:]
+    assert u1 != u2 and (u1 / "spec.json").is_file() and (u2 / "spec.json").is_file()
+    assert json.loads((u2 / "manifest.json").read_text())["top"] == "gqa_" + u2.name
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -72,7 +97,7 @@ def test_elitism_keeps_best_monotone():
 def test_range_option_and_errors(tmp_path):
     r = fitter_cli("fit", "gelu", "--range", "-2", "2", "--generations", "10", "-q", "--build", str(tmp_path))
     assert r.returncode == 0, r.stderr
-    assert Spec.load(tmp_path / "gelu_int8_e8" / "spec.json").fit["range"] == [-2.0, 2.0]
+    assert Spec.load(_spec_path(r)).fit["range"] == [-2.0, 2.0]
     for args, words in ((["fit", "nosuchop"], "known ops: gelu"),
                         (["fit", "gelu", "--range", "3", "1"], "empty"),
                         (["fit", "gelu", "--entries", "0"], "out of range"),

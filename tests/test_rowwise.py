@@ -73,3 +73,121 @@ def test_bench_fails_on_wrong_table(op, table, build_dir, tmp_path):
     f.write_text(json.dumps(doc))
     r = verify(UnitReq(op), tmp_path, unit_dir=bad)
     assert r.mismatches > 0 and not r.ok, r.line()
+
+
+# -- double buffering, gamma/beta, wide I/O ---------------------------------------------
+
+import dataclasses                                      # noqa: E402
+
+from fitter.cli import main as fitter_main              # noqa: E402
+from fitter.composite import LNOptions, parse_fixed     # noqa: E402
+from hw.gen import rowwise_name                         # noqa: E402
+from hw.layernorm.batch import rows as ln_rows          # noqa: E402
+
+WIDE = LNOptions(input=parse_fixed("s16.8", "in"), out=parse_fixed("s16.13", "out"))
+
+
+def _random_params(md, rng):
+    gf, bf = md.gamma_fmt, md.beta_fmt
+    return (rng.integers(gf.min_code, gf.max_code + 1, md.row_len),
+            rng.integers(bf.min_code, bf.max_code + 1, md.row_len))
+
+
+def test_layernorm_affine_model(build_dir):
+    """gamma 1, beta 0 is the plain unit; random tables: batch == row, and
+    within 1.5 LSB of float LayerNorm with the same (quantized) gamma/beta."""
+    md, _ = rowwise_model("layernorm", 8, build_dir, ln=LNOptions(affine=True))
+    plain = dataclasses.replace(md, gamma=None, beta=None)
+    rng = np.random.default_rng(7)
+    x = np.clip(np.round(rng.normal(rng.normal(0, 20, (40, 1)), rng.uniform(2, 40, (40, 1)), (40, 64))), -128, 127)
+    assert (ln_rows(md, x) == ln_rows(plain, x)).all()
+    md2 = md.with_params(*_random_params(md, rng))
+    assert (ln_rows(md2, x) == np.array([md2.row(r) for r in x])).all()
+    for r in x:
+        ref = np.clip(md2.reference(r), md2.out.min_code, md2.out.max_code)
+        assert np.abs(md2.row(r) - ref).max() <= 1.5
+    with pytest.raises(ValueError, match="finer than the output"):
+        dataclasses.replace(md, beta_fmt=parse_fixed("s8.6", "beta"))
+
+
+def test_rowwise_names_are_distinct(build_dir):
+    ln = lambda **kw: rowwise_model("layernorm", 8, build_dir, **kw)[0]     # noqa: E731
+    names = [rowwise_name("layernorm", m, 8) for m in (
+        ln(), ln(row=32), ln(ln=LNOptions(affine=True)), ln(ln=WIDE),
+        ln(ln=dataclasses.replace(WIDE, rsqrt="int8", out=parse_fixed("s16.7", "out"))),
+        ln(ln=LNOptions(out=parse_fixed("s8.6", "out"))), ln(ln=LNOptions(eps=1e-12)))]
+    names.append(rowwise_name("layernorm", ln(ln=LNOptions(affine=True)).with_params([64] * 63 + [65], [0] * 64), 8))
+    assert names[0] == "layernorm_int8_e8" and len(set(names)) == len(names), names
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--ln-in", "s16"], "not a signed format"), (["--ln-out", "s40.8"], "out of range"),
+    (["--ln-in", "u8.4"], "not a signed format"), (["--ln-out", "s8.9"], "fewer"),
+    (["--ln-affine", "--ln-beta", "s8.7"], "finer than the output"), (["--row", "1"], "out of range"),
+    (["--ln-params", "/nonexistent.json"], "no such file"), (["--ln-gamma", "s8.6"], "need --ln-affine")])
+def test_gen_rejects_bad_layernorm_options(args, msg, tmp_path, capsys):
+    assert fitter_main(["gen", "layernorm", "-q", "--build", str(tmp_path / "b")] + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and msg in err and "\n" not in err
+    assert not (tmp_path / "b").exists()
+
+
+def test_gen_rejects_out_of_range_params(tmp_path, capsys):
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({"gamma": [1.0] * 63 + [2.5]}))
+    assert fitter_main(["gen", "layernorm", "-q", "--build", str(tmp_path / "b"), "--ln-params", str(f)]) == 2
+    assert "gamma[63] = 2.5 is outside s8.6" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.fixture(scope="module")
+def param_file(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    f = tmp_path_factory.mktemp("lnparams") / "params.npy"
+    np.save(f, np.stack([rng.uniform(-1.9, 1.9, 64), rng.uniform(-3.9, 3.9, 64)]))
+    return f
+
+
+@pytest.mark.parametrize("kind", ["affine", "affine-init-file", "io16"])
+def test_layernorm_variants_bit_exact(kind, build_dir, param_file):
+    """Through the bench: full-rate throughput (n clocks per row), random gaps
+    with back-pressure, and for affine units the generated tables and random
+    ones written through cfg_*; every output bit for bit."""
+    ln = {"affine": LNOptions(affine=True), "io16": WIDE,
+          "affine-init-file": LNOptions(affine=True, params=param_file)}[kind]
+    out = build_unit("layernorm", entries=8, build=build_dir, ln=ln)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["timing"]["cycles_per_row"] == [1, 0]
+    if kind == "io16":
+        assert out.name == "layernorm_int16_e8_i16f8_o16f13" and man["formats"]["output"]["bits"] == 16
+    if kind == "affine-init-file":
+        assert len(set(man["parameters"]["gamma"])) > 10
+    r = verify(UnitReq("layernorm"), build_dir, unit_dir=out)
+    assert r.ok, r.line()
+    assert r.detail["timing"] == {"64": {"cycles_per_row": [64], "last_in_to_first_out": 2}}
+    assert r.detail["rows"] >= (38 if "affine" in kind else 22)
+
+
+def test_bench_fails_on_gamma_one_lsb_off(build_dir, tmp_path):
+    """RTL with the generated gamma, golden model with gamma_0 one LSB higher."""
+    out = build_unit("layernorm", entries=8, build=build_dir, ln=LNOptions(affine=True))
+    bad = tmp_path / out.name
+    shutil.copytree(out, bad)
+    man = json.loads((bad / "manifest.json").read_text())
+    man["parameters"]["gamma"][0] += 1
+    (bad / "manifest.json").write_text(json.dumps(man))
+    r = verify(UnitReq("layernorm"), tmp_path, unit_dir=bad)
+    assert r.mismatches > 0 and not r.ok, r.line()
+
+
+def test_bench_fails_on_wrong_documented_throughput(build_dir, tmp_path):
+    """The bench checks the manifest's clocks per row exactly: claim one less."""
+    out = build_unit("softmax", entries=8, build=build_dir)
+    bad = tmp_path / out.name
+    shutil.copytree(out, bad)
+    man = json.loads((bad / "manifest.json").read_text())
+    assert man["timing"]["cycles_per_row"] == [2, 1]
+    man["timing"]["cycles_per_row"] = [2, 0]
+    (bad / "manifest.json").write_text(json.dumps(man))
+    r = verify(UnitReq("softmax"), tmp_path, unit_dir=bad)
+    assert r.mismatches == 0 and r.failed == 1 and not r.ok, r.line()

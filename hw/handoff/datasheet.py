@@ -9,7 +9,7 @@ OP_TEXT = {
     "sigmoid": "logistic sigmoid, 1 / (1 + e^-x)", "tanh": "hyperbolic tangent", "exp": "e^x for x <= 0",
     "reciprocal": "1 / x on a normalized mantissa", "rsqrt": "1 / sqrt(x) on a normalized mantissa",
     "softmax": "row-wise softmax, p_i = e^(x_i - max) / sum_j e^(x_j - max)",
-    "layernorm": "row-wise layer normalization, (x_i - mean) / sqrt(var + eps), no gamma/beta",
+    "layernorm": "row-wise layer normalization, (x_i - mean) / sqrt(var + eps), optional per-channel gamma/beta",
 }
 
 
@@ -186,7 +186,7 @@ def render(ctx: dict) -> str:
     L += ["## Latency and throughput", ""]
     if rowwise:
         L += [f"Valid/ready streams: a transfer happens at a rising edge where valid and ready are both high. "
-              f"{man.get('cycles_per_row')}. The next row is accepted after the last output of the previous one. "
+              f"{man.get('cycles_per_row')}. "
               "`out_valid` holds its data until `out_ready`.", ""]
     elif man["stages"] == 0:
         L += ["Latency 0: purely combinational from `x` to `y`"

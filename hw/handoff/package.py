@@ -186,7 +186,8 @@ def build(unit_dir, out=None) -> Path:
                  f"{{{flag}, out_last, out_data}}")]
         n_vec = len(out_words)
         bound = 12 * (len(in_words) + len(out_words)) + 50 * len(v["rows"]) + 1000
-        files[P["tb"]] = tb.rowwise(top, iw, ow, md.out.signed, flag, len(in_words), len(out_words), bound)
+        files[P["tb"]] = tb.rowwise(top, iw, ow, md.out.signed, flag, len(in_words), len(out_words), bound,
+                                    {k: ports[k] for k in ("cfg_addr", "cfg_data") if "cfg_we" in ports})
     else:
         spec = Spec.load(unit_dir / man.get("spec", "spec.json"))
         specs = {"spec": spec}

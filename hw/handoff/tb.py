@@ -229,10 +229,18 @@ def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: 
 
 
 def rowwise(top: str, in_bits: int, out_bits: int, out_signed: bool, flag: str, n_in: int, n_out: int,
-            cycles_bound: int) -> str:
+            cycles_bound: int, cfg: dict | None = None) -> str:
     """Bench of a streaming row-wise unit: every input at full rate and every
     output with ``out_ready`` high for the first half of the outputs, then
-    pseudo-random input gaps and output back-pressure (3 in 4 cycles ready)."""
+    pseudo-random input gaps and output back-pressure (3 in 4 cycles ready).
+    ``cfg`` ({"cfg_addr": width, "cfg_data": width}) for a unit with a
+    parameter write port (affine LayerNorm): the port is held idle, so the
+    unit runs on its reset contents, which the expected outputs assume."""
+    cfg_decl, cfg_conn = "", ""
+    if cfg:
+        cfg_decl = (f"\n  wire cfg_we = 1'b0;\n  wire [{cfg['cfg_addr'] - 1}:0] cfg_addr = {cfg['cfg_addr']}'d0;"
+                    f"\n  wire [{cfg['cfg_data'] - 1}:0] cfg_data = {cfg['cfg_data']}'d0;")
+        cfg_conn = ", .cfg_we(cfg_we), .cfg_addr(cfg_addr), .cfg_data(cfg_data)"
     dec = ", $signed(o_data)" if out_signed else ", o_data"
     dec_w = ", $signed(outs[out_i][OW-1:0])" if out_signed else ", outs[out_i][OW-1:0]"
     body = f"""
@@ -250,10 +258,10 @@ def rowwise(top: str, in_bits: int, out_bits: int, out_signed: bool, flag: str, 
   wire in_last = cur[IW];
   wire [IW-1:0] in_data = cur[IW-1:0];
   wire in_ready, out_valid, out_last, o_flag;
-  wire [OW-1:0] o_data;
+  wire [OW-1:0] o_data;{cfg_decl}
   {top} dut (.clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
     .in_last(in_last), .out_valid(out_valid), .out_ready(out_ready), .out_data(o_data),
-    .out_last(out_last), .{flag}(o_flag));
+    .out_last(out_last), .{flag}(o_flag){cfg_conn});
 
   // ---- handshakes: a transfer at a rising edge where valid and ready are both high ----
   always @(posedge clk) begin

@@ -8,6 +8,10 @@ exponent leading-one normalization of ``W`` (``bit_length`` exact via
 ``numpy.frexp``, W < 2**53 asserted), the rsqrt table through the PWL
 golden model, and the per-row half-up shift. int64 throughout, with the
 bound on every intermediate checked first (``LayerNorm.w_bits``).
+
+With gamma/beta it uses the unit's form of the model's single rounding,
+``round_half_up(D*r*g, s) + b * 2**(f_y - f_b)`` (the same integer, see
+``hw/layernorm/model.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,13 @@ def rows(ln, x) -> np.ndarray:
     d = n * x - sx[:, None]
     shift = ln.rsqrt.output.frac + k - ln.out.frac
     big = max(-ln.input.min_code, ln.input.max_code)
-    check_bits((2 * n * big).bit_length() + ln.rsqrt.output.bits, shift, "layernorm")   # |D| <= 2n*big
-    y = round_half_up(d * r[:, None], shift[:, None])
+    if not ln.affine:
+        check_bits((2 * n * big).bit_length() + ln.rsqrt.output.bits, shift, "layernorm")   # |D| <= 2n*big
+        y = round_half_up(d * r[:, None], shift[:, None])
+        return np.asarray(saturate(y, ln.out), dtype=np.int64)
+    shift = shift + ln.gamma_fmt.frac
+    check_bits((2 * n * big).bit_length() + ln.rsqrt.output.bits + ln.gamma_fmt.bits, shift, "layernorm")
+    g = np.asarray(ln.gamma, dtype=np.int64)
+    b = np.asarray(ln.beta, dtype=np.int64) << (ln.out.frac - ln.beta_fmt.frac)
+    y = round_half_up(d * r[:, None] * g[None, :], shift[:, None]) + b[None, :]
     return np.asarray(saturate(y, ln.out), dtype=np.int64)

@@ -12,9 +12,19 @@ For a row of ``n`` input codes (``n`` = the generator's ``row_len``), with
 * ``W = m * 4**k * 2**-f_m`` with ``m`` in [1, 4) (leading one, even
   exponent, truncation) and ``r = RSQRT(m)`` (rsqrt PWL table on [1, 4));
   ``1/sqrt(W) = r * 2**-(f_r + k)``;
-* ``y_i = sat(round_half_up(D_i * r, f_r + k - f_y))``.
+* without gamma/beta: ``y_i = sat(round_half_up(D_i * r, f_r + k - f_y))``;
+* with per-channel gamma ``g_i`` (``f_g`` fractional bits) and beta ``b_i``
+  (``f_b``), one rounding of the exact affine value:
+  ``s = f_r + k + f_g - f_y``,
+  ``y_i = sat(round_half_up(D_i * r * g_i + b_i * 2**(s + f_y - f_b), s))``.
+  ``f_b <= f_y`` is required, so ``b_i`` is a whole number of output LSBs
+  and the rounding commutes with adding it: the unit computes
+  ``round_half_up(D_i * r * g_i, s) + b_i * 2**(f_y - f_b)``, which is the
+  same integer (adding a multiple of ``2**s`` before a half-up shift by
+  ``s`` adds that multiple divided by ``2**s`` after it).
 
-A row of identical values has ``D_i = 0`` and gives exactly 0.
+A row of identical values has ``D_i = 0`` and gives exactly 0 (``b_i`` with
+gamma/beta).
 """
 
 from __future__ import annotations
@@ -29,6 +39,12 @@ from hw.pwl_int.model import evaluate
 
 DEFAULT_IN = Fixed(8, True, 4)
 DEFAULT_OUT = Fixed(8, True, 5)
+#: gamma s8.6: [-2, 1.98] in steps of 1/64 holds the per-channel scales of
+#: trained Transformers (mostly 0.2..1.5) with 1.6 % resolution at 1.0;
+#: beta s8.5: [-4, 3.97], on the default output's grid (s8.5), so adding it
+#: costs no extra rounding.
+DEFAULT_GAMMA = Fixed(8, True, 6)
+DEFAULT_BETA = Fixed(8, True, 5)
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,34 @@ class LayerNorm:
     input: Fixed = DEFAULT_IN
     out: Fixed = DEFAULT_OUT
     eps: float = 1e-5
+    gamma: tuple | None = None     # per-channel gamma codes (affine unit), or None
+    beta: tuple | None = None      # per-channel beta codes; given together with gamma
+    gamma_fmt: Fixed = DEFAULT_GAMMA
+    beta_fmt: Fixed = DEFAULT_BETA
+
+    def __post_init__(self):
+        if (self.gamma is None) != (self.beta is None):
+            raise ValueError("gamma and beta come together (both None: no affine step)")
+        if not self.input.signed or not self.out.signed:
+            raise ValueError("layernorm input and output formats must be signed (sB.F)")
+        if self.affine:
+            for name, vals, f in (("gamma", self.gamma, self.gamma_fmt), ("beta", self.beta, self.beta_fmt)):
+                if len(vals) != self.row_len:
+                    raise ValueError(f"{name} has {len(vals)} entries; the row length is {self.row_len}")
+                bad = [i for i, v in enumerate(vals) if not f.fits(int(v))]
+                if bad:
+                    raise ValueError(f"{name}[{bad[0]}] = {vals[bad[0]]} does not fit {f.label()}")
+            if not self.beta_fmt.signed or not self.gamma_fmt.signed:
+                raise ValueError("gamma and beta formats must be signed (sB.F)")
+            if self.beta_fmt.frac > self.out.frac:
+                raise ValueError(f"beta {self.beta_fmt.label()} is finer than the output {self.out.label()}: "
+                                 f"use at most {self.out.frac} fractional bits for beta")
+            if self.rsqrt.output.frac + self.gamma_fmt.frac <= self.out.frac:
+                raise ValueError("the rsqrt table and gamma together need more fractional bits than the output")
+
+    @property
+    def affine(self) -> bool:
+        return self.gamma is not None
 
     @property
     def eps_code(self) -> int:
@@ -49,6 +93,11 @@ class LayerNorm:
         big = max(-self.input.min_code, self.input.max_code)
         return (self.row_len ** 2 * big * big + self.eps_code).bit_length()
 
+    def with_params(self, gamma, beta) -> "LayerNorm":
+        """The same unit with other gamma/beta codes (what the write port loads)."""
+        from dataclasses import replace
+        return replace(self, gamma=tuple(int(v) for v in gamma), beta=tuple(int(v) for v in beta))
+
     def row(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.int64)
         if len(x) != self.row_len:
@@ -59,9 +108,19 @@ class LayerNorm:
         m, k = normalize(w, self.rsqrt.input.frac, step=2)
         r = int(evaluate(self.rsqrt, [m])[0])
         d = n * x - sx
-        y = round_half_up(d * r, self.rsqrt.output.frac + k - self.out.frac)
+        if not self.affine:
+            y = round_half_up(d * r, self.rsqrt.output.frac + k - self.out.frac)
+            return np.asarray(saturate(y, self.out), dtype=np.int64)
+        s = self.rsqrt.output.frac + k + self.gamma_fmt.frac - self.out.frac
+        g = np.array(self.gamma, dtype=object)
+        b = np.array(self.beta, dtype=object)
+        acc = d.astype(object) * r * g + b * (1 << (s + self.out.frac - self.beta_fmt.frac))
+        y = round_half_up(acc, s)
         return np.asarray(saturate(y, self.out), dtype=np.int64)
 
     def reference(self, x) -> np.ndarray:
         v = np.asarray(x, dtype=np.float64) * self.input.lsb
-        return (v - v.mean()) / np.sqrt(v.var() + self.eps) * 2.0 ** self.out.frac
+        z = (v - v.mean()) / np.sqrt(v.var() + self.eps)
+        if self.affine:
+            z = z * self.gamma_fmt.to_real(self.gamma) + self.beta_fmt.to_real(self.beta)
+        return z * 2.0 ** self.out.frac

@@ -2,24 +2,48 @@
 
 Rows have the generator's fixed length n (``row_len``), so no divider is
 needed: the unit works with ``D_i = n*x_i - Sx`` and ``W = n*Sxx - Sx^2 + E``
-(see the model), all exact integers.
+(see the model), all exact integers. Three stages run concurrently on two
+row buffers (ping-pong), so a row is loaded while the previous one is
+being output:
 
-* **load** (``in_ready=1``): store x_i, accumulate ``Sx`` and ``Sxx``;
-  the n-th element ends the row. ``in_last`` is checked, not obeyed: if it
-  is high on any other element, or low on the n-th, ``out_error`` is high on
-  every output of that row;
-* **calc** (one clock): ``W``, its leading one with an even exponent, the
-  mantissa in [1, 4) into the rsqrt PWL unit; ``r`` and ``k`` registered;
-* **out**: ``y_i = sat(round_half_up(D_i * r, f_r + k - f_y))`` with
-  ``out_valid``/``out_ready`` handshake and ``out_last`` on the n-th output.
+* **load** (``in_ready=1``): store x_i in the loading buffer, accumulate
+  ``Sx`` and ``Sxx``; the n-th element ends the row and hands ``Sx``,
+  ``Sxx`` and the error flag to the calc stage. ``in_last`` is checked, not
+  obeyed: if it is high on any other element, or low on the n-th,
+  ``out_error`` is high on every output of that row;
+* **calc** (one clock, the clock after a row's last input): ``W``, its
+  leading one with an even exponent, the mantissa in [1, 4) into the rsqrt
+  PWL unit; the row's ``Sx``, ``r``, ``k`` and error flag are kept per
+  buffer, since the output stage may still be busy with the other buffer;
+* **out**: ``y_i = sat(round_half_up(D_i * r, f_r + k - f_y))`` (with
+  gamma/beta: ``sat(round_half_up(D_i * r * g_i, f_r + k + f_g - f_y) +
+  b_i * 2**(f_y - f_b))``, see the model), ``out_valid``/``out_ready``
+  handshake, ``out_last`` on the n-th output.
 
-Cycles per row with ``out_ready`` always high: n + 1 + n = 2n + 1; the
-next row is accepted after the last output.
+A buffer is free for the next row once its row has been output. The load
+stage may also start writing a buffer whose row is still being output, at
+an index the output stage has already passed (``in_ready`` then follows the
+output stage's position; it depends on registers only, never
+combinationally on ``out_ready``). With ``in_valid`` and ``out_ready``
+always high the unit therefore takes **n clocks per row** in steady state
+(row_len >= 2): a row's first output comes n + 1 clocks after its first
+input is taken (2 clocks after its last), and consecutive rows' outputs
+follow each other without a gap.
+
+Gamma/beta (generator option ``affine``): two per-channel tables of
+``row_len`` registers, reset by ``rst`` to the generated contents (as the
+``LUT=regs`` tables are). Write port: hold ``cfg_we=1`` with
+``cfg_addr``/``cfg_data`` for one clock per word; gamma_i at address i,
+beta_i at ``row_len + i``, each word the two's-complement code in the low
+bits of ``cfg_data``; addresses past ``2*row_len - 1`` are ignored. A
+write takes effect for outputs presented after the clock edge that
+performs it, so write between rows (or accept that the rest of a row in
+flight uses the new value).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -28,83 +52,170 @@ from hw.pwl_int.unit import IntPWL
 from hw.softmax.unit import leading_one, round_shift
 
 
+def cfg_addr_bits(row_len: int) -> int:
+    return max(1, (2 * row_len - 1).bit_length())
+
+
+def cfg_data_bits(model) -> int:
+    return max(model.gamma_fmt.bits, model.beta_fmt.bits)
+
+
 class LayerNormUnit(wiring.Component):
-    """Streaming INT8 LayerNorm for a :class:`hw.layernorm.model.LayerNorm`."""
+    """Streaming LayerNorm for a :class:`hw.layernorm.model.LayerNorm`
+    (double-buffered; gamma/beta tables and their write port when the model
+    is affine)."""
 
     def __init__(self, model):
         self.model = model
         fin, fo = model.input, model.out
         if model.rsqrt.output.frac <= fo.frac:
-            raise ValueError("the rsqrt table needs more fractional bits than the output")
-        super().__init__({
+            raise ValueError(f"the rsqrt table's output (u{model.rsqrt.output.bits}.{model.rsqrt.output.frac}) "
+                             f"needs more fractional bits than the unit's output {fo.label()}")
+        sig = {
             "in_valid": In(1), "in_ready": Out(1), "in_data": In(signed(fin.bits)), "in_last": In(1),
             "out_valid": Out(1), "out_ready": In(1), "out_data": Out(signed(fo.bits)), "out_last": Out(1),
             "out_error": Out(1),
-        })
+        }
+        if model.affine:
+            sig.update({"cfg_we": In(1), "cfg_addr": In(cfg_addr_bits(model.row_len)),
+                        "cfg_data": In(cfg_data_bits(model))})
+        super().__init__(sig)
 
     def elaborate(self, platform):
         m = Module()
         md = self.model
         n = md.row_len
         xb = md.input.bits
+        fr, fy = md.rsqrt.output.frac, md.out.frac
         m.submodules.rsqrt = rsqrt = IntPWL(md.rsqrt, stages=0)
-        m.submodules.buf = buf = Memory(shape=signed(xb), depth=n, init=[])
+        m.submodules.buf = buf = Memory(shape=signed(xb), depth=2 * n, init=[])
         wr = buf.write_port()
         rd = buf.read_port(domain="comb")
 
-        count = Signal(range(n + 1))
-        idx = Signal(range(n + 1))
-        err = Signal()
         big = max(-md.input.min_code, md.input.max_code)
-        sx = Signal(signed((n * big).bit_length() + 1))
-        sxx = Signal((n * big * big).bit_length())
-        r = Signal(md.rsqrt.output.bits)
-        k_r = Signal(range(md.w_bits + 1))
-        m.d.comb += rd.addr.eq(idx)
+        sx_shape = signed((n * big).bit_length() + 1)
+        sxx_shape = unsigned((n * big * big).bit_length())
+        k_shape = range(md.w_bits + 1)
+        r_shape = unsigned(md.rsqrt.output.bits)
 
-        # W = n*Sxx - Sx^2 + E >= 0, normalized to m in [1, 4) with an even exponent
+        full = Signal(2)          # buffer holds a whole row that is not fully output yet
+        ready = Signal(2)         # ... and its calc is done: the output stage may read it
+        rbank = Signal()          # output stage: buffer and index
+        ridx = Signal(range(n))
+        out_done = Signal()       # the row's last output is transferred this clock
+
+        # -- load ------------------------------------------------------------------
+        wbank = Signal()
+        count = Signal(range(n))
+        sx = Signal(sx_shape)
+        sxx = Signal(sxx_shape)
+        err = Signal()
+        full_w = Mux(wbank, full[1], full[0])
+        # writing index `count` of a buffer the output stage is still reading is
+        # safe once it has read past that index
+        m.d.comb += self.in_ready.eq(~full_w | ((rbank == wbank) & (ridx > count)))
+        take = Signal()
+        last_in = Signal()
+        m.d.comb += [take.eq(self.in_valid & self.in_ready), last_in.eq(count == n - 1)]
+        x = self.in_data
+        sx_n = Signal(sx_shape)
+        sxx_n = Signal(sxx_shape)
+        err_n = Signal()
+        m.d.comb += [sx_n.eq(sx + x), sxx_n.eq(sxx + x * x), err_n.eq(err | (self.in_last != last_in))]
+        m.d.comb += [wr.addr.eq(Mux(wbank, count + n, count)), wr.data.eq(x), wr.en.eq(take)]
+
+        c_v = Signal()            # calc slot: one row between load and calc
+        c_bank = Signal()
+        c_sx = Signal(sx_shape)
+        c_sxx = Signal(sxx_shape)
+        c_err = Signal()
+        m.d.sync += c_v.eq(0)
+        with m.If(take):
+            with m.If(last_in):
+                m.d.sync += [c_v.eq(1), c_bank.eq(wbank), c_sx.eq(sx_n), c_sxx.eq(sxx_n), c_err.eq(err_n),
+                             count.eq(0), sx.eq(0), sxx.eq(0), err.eq(0), wbank.eq(~wbank)]
+            with m.Else():
+                m.d.sync += [count.eq(count + 1), sx.eq(sx_n), sxx.eq(sxx_n), err.eq(err_n)]
+
+        # -- calc: W = n*Sxx - Sx^2 + E >= 0, normalized to m in [1, 4) with an even exponent
         w = Signal(md.w_bits)
-        m.d.comb += w.eq(n * sxx - sx * sx + md.eps_code)
+        m.d.comb += w.eq(n * c_sxx - c_sx * c_sx + md.eps_code)
         lead = leading_one(m, w, "lead")
-        k = Signal.like(k_r)
+        k = Signal(k_shape)
         m.d.comb += k.eq(lead >> 1)
         fm = md.rsqrt.input.frac
         mant = Signal(md.rsqrt.input.bits)
         m.d.comb += [mant.eq((w << fm) >> (k << 1)), rsqrt.x.eq(mant)]
+        b_sx = [Signal(sx_shape, name=f"sx_b{b}") for b in (0, 1)]
+        b_r = [Signal(r_shape, name=f"r_b{b}") for b in (0, 1)]
+        b_k = [Signal(k_shape, name=f"k_b{b}") for b in (0, 1)]
+        b_err = [Signal(name=f"err_b{b}") for b in (0, 1)]
+        for b in (0, 1):
+            with m.If(c_v & (c_bank == b)):
+                m.d.sync += [b_sx[b].eq(c_sx), b_r[b].eq(rsqrt.y), b_k[b].eq(k), b_err[b].eq(c_err)]
 
-        # y_i = sat(round_half_up(D_i * r, f_r + k - f_y)), D_i = n*x_i - Sx
-        d = Signal(signed(len(sx) + 1))
-        m.d.comb += d.eq(n * rd.data - sx)
-        prod = Signal(signed(len(d) + len(r) + 1))
-        m.d.comb += prod.eq(d * r)
-        shift = Signal(range(md.w_bits + md.rsqrt.output.frac + 1))
-        m.d.comb += shift.eq(k_r + (md.rsqrt.output.frac - md.out.frac))
+        # -- buffer flags (set and clear never meet on one buffer: see in_ready)
+        for b in (0, 1):
+            with m.If(take & last_in & (wbank == b)):
+                m.d.sync += full[b].eq(1)
+            with m.Elif(out_done & (rbank == b)):
+                m.d.sync += full[b].eq(0)
+            with m.If(c_v & (c_bank == b)):
+                m.d.sync += ready[b].eq(1)
+            with m.Elif(out_done & (rbank == b)):
+                m.d.sync += ready[b].eq(0)
+
+        # -- out: D_i = n*x_i - Sx, y_i = sat(round_half_up(D_i * r [* g_i], s) [+ b_i << (f_y - f_b)])
+        m.d.comb += rd.addr.eq(Mux(rbank, ridx + n, ridx))
+        cur_sx = Mux(rbank, b_sx[1], b_sx[0])
+        cur_r = Mux(rbank, b_r[1], b_r[0])
+        cur_k = Mux(rbank, b_k[1], b_k[0])
+        d = Signal(signed(sx_shape.width + 1))      # |D| <= 2n * max|x|
+        m.d.comb += d.eq(n * rd.data - cur_sx)
+        if md.affine:
+            g, beta = self._tables(m, ridx)
+            fg, fb = md.gamma_fmt.frac, md.beta_fmt.frac
+            prod = Signal(signed(len(d) + r_shape.width + 1 + md.gamma_fmt.bits))
+            m.d.comb += prod.eq(d * cur_r * g)
+            const = fr + fg - fy
+        else:
+            prod = Signal(signed(len(d) + r_shape.width + 1))
+            m.d.comb += prod.eq(d * cur_r)
+            const = fr - fy
+        shift = Signal(range(md.w_bits + const + 1))
+        m.d.comb += shift.eq(cur_k + const)
         rounded = Signal(signed(len(prod) + 1))
         m.d.comb += rounded.eq(round_shift(prod, shift))
+        if md.affine:
+            res = Signal(signed(max(len(rounded), md.beta_fmt.bits + fy - fb) + 1))
+            m.d.comb += res.eq(rounded + (beta << (fy - fb)))
+        else:
+            res = rounded
         lo, hi = md.out.min_code, md.out.max_code
-        m.d.comb += self.out_data.eq(Mux(rounded > hi, hi, Mux(rounded < lo, lo, rounded)))
-
-        with m.FSM(name="phase"):
-            with m.State("LOAD"):
-                m.d.comb += self.in_ready.eq(1)
-                with m.If(self.in_valid):
-                    last = count == n - 1
-                    m.d.comb += [wr.addr.eq(count), wr.data.eq(self.in_data), wr.en.eq(1)]
-                    m.d.sync += [count.eq(count + 1), sx.eq(sx + self.in_data),
-                                 sxx.eq(sxx + self.in_data * self.in_data)]
-                    with m.If(self.in_last != last):
-                        m.d.sync += err.eq(1)
-                    with m.If(last):
-                        m.next = "CALC"
-            with m.State("CALC"):
-                m.d.sync += [r.eq(rsqrt.y), k_r.eq(k), idx.eq(0)]
-                m.next = "OUT"
-            with m.State("OUT"):
-                last = idx == n - 1
-                m.d.comb += [self.out_valid.eq(1), self.out_last.eq(last), self.out_error.eq(err)]
-                with m.If(self.out_ready):
-                    m.d.sync += idx.eq(idx + 1)
-                    with m.If(last):
-                        m.d.sync += [count.eq(0), err.eq(0), sx.eq(0), sxx.eq(0)]
-                        m.next = "LOAD"
+        m.d.comb += self.out_data.eq(Mux(res > hi, hi, Mux(res < lo, lo, res)))
+        last_out = ridx == n - 1
+        m.d.comb += [self.out_valid.eq(Mux(rbank, ready[1], ready[0])), self.out_last.eq(last_out),
+                     self.out_error.eq(Mux(rbank, b_err[1], b_err[0])),
+                     out_done.eq(self.out_valid & self.out_ready & last_out)]
+        with m.If(self.out_valid & self.out_ready):
+            with m.If(last_out):
+                m.d.sync += [ridx.eq(0), rbank.eq(~rbank)]
+            with m.Else():
+                m.d.sync += ridx.eq(ridx + 1)
         return m
+
+    def _tables(self, m, idx):
+        """Gamma and beta registers (reset to the generated contents): read at
+        the output index, written through cfg_*."""
+        md = self.model
+        n = md.row_len
+        gam = [Signal(signed(md.gamma_fmt.bits), init=int(v), name=f"gamma{i}") for i, v in enumerate(md.gamma)]
+        bet = [Signal(signed(md.beta_fmt.bits), init=int(v), name=f"beta{i}") for i, v in enumerate(md.beta)]
+        with m.If(self.cfg_we):
+            with m.Switch(self.cfg_addr):
+                for i in range(n):
+                    with m.Case(i):
+                        m.d.sync += gam[i].eq(self.cfg_data[:md.gamma_fmt.bits])
+                    with m.Case(n + i):
+                        m.d.sync += bet[i].eq(self.cfg_data[:md.beta_fmt.bits])
+        return Array(gam)[idx], Array(bet)[idx]

@@ -1,21 +1,33 @@
 """Amaranth generator of the streaming softmax unit (golden model: ``model.py``).
 
-Three passes over a row buffer, one element per clock each:
+Two row buffers (ping-pong): the load stage fills one while the compute
+stage works on the other, so a row is taken in while the previous one is
+still being summed or output.
 
-* **load** (``in_ready=1``): store the scores, track the running maximum;
-  elements past ``row_max`` are consumed but not stored, and the row is
-  flagged (``out_overflow`` is high on every output of that row);
-* **sum**: ``S += EXP(max(x_i - max, d_min))`` through the exp PWL unit;
-* **norm** (one clock): leading one of ``S``, mantissa in [1, 2) into the
+* **load** (``in_ready=1`` while the loading buffer is free): store the
+  scores, track the running maximum; elements past ``row_max`` are consumed
+  but not stored, and the row is flagged (``out_overflow`` is high on every
+  output of that row). ``in_last`` hands the buffer, its length, maximum
+  and flag to the compute stage;
+* compute, one row after another, one element per clock in each pass:
+  **sum**: ``S += EXP(max(x_i - max, d_min))`` through the exp PWL unit;
+  **norm** (one clock): leading one of ``S``, mantissa in [1, 2) into the
   reciprocal PWL unit, ``r`` and the exponent registered;
-* **out**: ``p_i = sat(round_half_up(EXP(d_i) * r, f_r + L - f_out))``,
+  **out**: ``p_i = sat(round_half_up(EXP(d_i) * r, f_r + L - f_out))``,
   recomputing ``EXP(d_i)`` rather than storing it; ``out_valid`` holds
-  until ``out_ready``; ``out_last`` marks the row's last output.
+  until ``out_ready``; ``out_last`` marks the row's last output. The
+  buffer is free for the next row after its last output.
 
-Cycles per row of n elements with ``out_ready`` always high: n (load) +
-n (sum) + 1 (norm) + n (out) = 3n + 1; the next row is accepted after the
-last output (``in_ready`` is low during sum, norm and out). Throughput: one
-row per 3n + 1 clocks.
+The sum needs every element before the first probability exists, so each
+element passes the one exp table twice (sum, then out): the compute stage
+takes n + 1 + n clocks per row of n, and that is the throughput: **2n + 1
+clocks per row** with ``in_valid`` and ``out_ready`` always high (steady
+state, rows of n <= row_max; loading, n clocks, is hidden behind the
+previous row's compute). A second exp table would let the sum of one row
+overlap the output of the previous one (about n clocks per row with three
+buffers), at the cost of the unit's largest part. When the compute stage
+is idle, a row's first output comes n + 2 clocks after its last input
+(the sum starts the clock after ``in_last``).
 """
 
 from __future__ import annotations
@@ -65,22 +77,56 @@ class SoftmaxUnit(wiring.Component):
         n_max = md.row_max
         m.submodules.exp = exp = IntPWL(md.exp, stages=0)
         m.submodules.recip = recip = IntPWL(md.recip, stages=0)
-        m.submodules.buf = buf = Memory(shape=self.in_data.shape(), depth=n_max, init=[])
+        m.submodules.buf = buf = Memory(shape=self.in_data.shape(), depth=2 * n_max, init=[])
         wr = buf.write_port()
         rd = buf.read_port(domain="comb")
 
+        full = Signal(2)                        # buffer holds a loaded row not yet fully output
+        done = Signal()                         # compute stage: last output transferred this clock
+        # per-buffer row state, written by the load stage at in_last
+        b_cnt = [Signal(range(n_max + 1), name=f"count_b{b}") for b in (0, 1)]
+        b_mx = [Signal.like(self.in_data, name=f"max_b{b}") for b in (0, 1)]
+        b_ovf = [Signal(name=f"overflow_b{b}") for b in (0, 1)]
+
+        # -- load ------------------------------------------------------------------
+        wbank = Signal()
         count = Signal(range(n_max + 1))        # elements stored
-        idx = Signal(range(n_max + 1))
         mx = Signal.like(self.in_data)
         overflow = Signal()
+        m.d.comb += self.in_ready.eq(~Mux(wbank, full[1], full[0]))
+        take = Signal()
+        m.d.comb += take.eq(self.in_valid & self.in_ready)
+        store = count < n_max
+        mx_n = Signal.like(self.in_data)
+        m.d.comb += mx_n.eq(Mux(store & ((count == 0) | (self.in_data > mx)), self.in_data, mx))
+        m.d.comb += [wr.addr.eq(Mux(wbank, count + n_max, count)), wr.data.eq(self.in_data),
+                     wr.en.eq(take & store)]
+        with m.If(take):
+            with m.If(self.in_last):
+                m.d.sync += [count.eq(0), overflow.eq(0), wbank.eq(~wbank)]
+                for b in (0, 1):
+                    with m.If(wbank == b):
+                        m.d.sync += [b_cnt[b].eq(Mux(store, count + 1, count)), b_mx[b].eq(mx_n),
+                                     b_ovf[b].eq(overflow | ~store)]
+            with m.Else():
+                m.d.sync += mx.eq(mx_n)
+                with m.If(store):
+                    m.d.sync += count.eq(count + 1)
+                with m.Else():
+                    m.d.sync += overflow.eq(1)
+
+        # -- compute ---------------------------------------------------------------
+        ebank = Signal()
+        idx = Signal(range(n_max + 1))
         ssum = Signal(md.sum_bits)
         r = Signal(md.recip.output.bits)
         lead_r = Signal(range(max(md.sum_bits, 2)))
-        m.d.comb += rd.addr.eq(idx)
+        cnt = Mux(ebank, b_cnt[1], b_cnt[0])
+        m.d.comb += rd.addr.eq(Mux(ebank, idx + n_max, idx))
 
         # d_i = max(x_i - max, d_min), into the shared exp unit
         diff = Signal(signed(fin.bits + 2))
-        m.d.comb += diff.eq(rd.data - mx)
+        m.d.comb += diff.eq(rd.data - Mux(ebank, b_mx[1], b_mx[0]))
         dmin = md.exp.input.min_code
         m.d.comb += exp.x.eq(Mux(diff < dmin, dmin, diff))
 
@@ -99,33 +145,29 @@ class SoftmaxUnit(wiring.Component):
         m.d.comb += rounded.eq(round_shift(prod, shift))
         m.d.comb += self.out_data.eq(Mux(rounded > md.out.max_code, md.out.max_code, rounded))
 
+        for b in (0, 1):                        # load sets, compute clears: never both on one buffer
+            with m.If(take & self.in_last & (wbank == b)):
+                m.d.sync += full[b].eq(1)
+            with m.Elif(done & (ebank == b)):
+                m.d.sync += full[b].eq(0)
+
         with m.FSM(name="phase"):
-            with m.State("LOAD"):
-                m.d.comb += self.in_ready.eq(1)
-                with m.If(self.in_valid):
-                    with m.If(count < n_max):
-                        m.d.comb += [wr.addr.eq(count), wr.data.eq(self.in_data), wr.en.eq(1)]
-                        m.d.sync += count.eq(count + 1)
-                        with m.If((count == 0) | (self.in_data > mx)):
-                            m.d.sync += mx.eq(self.in_data)
-                    with m.Else():
-                        m.d.sync += overflow.eq(1)
-                    with m.If(self.in_last):
-                        m.d.sync += [idx.eq(0), ssum.eq(0)]
-                        m.next = "SUM"
-            with m.State("SUM"):
-                m.d.sync += [ssum.eq(ssum + exp.y), idx.eq(idx + 1)]
-                with m.If(idx == count - 1):
-                    m.next = "NORM"
+            with m.State("SUM"):                # waits here until its buffer is full
+                with m.If(Mux(ebank, full[1], full[0])):
+                    m.d.sync += [ssum.eq(ssum + exp.y), idx.eq(idx + 1)]
+                    with m.If(idx == cnt - 1):
+                        m.next = "NORM"
             with m.State("NORM"):
                 m.d.sync += [r.eq(recip.y), lead_r.eq(lead), idx.eq(0)]
                 m.next = "OUT"
             with m.State("OUT"):
-                last = idx == count - 1
-                m.d.comb += [self.out_valid.eq(1), self.out_last.eq(last), self.out_overflow.eq(overflow)]
+                last = idx == cnt - 1
+                m.d.comb += [self.out_valid.eq(1), self.out_last.eq(last),
+                             self.out_overflow.eq(Mux(ebank, b_ovf[1], b_ovf[0])),
+                             done.eq(self.out_ready & last)]
                 with m.If(self.out_ready):
                     m.d.sync += idx.eq(idx + 1)
                     with m.If(last):
-                        m.d.sync += [count.eq(0), overflow.eq(0)]
-                        m.next = "LOAD"
+                        m.d.sync += [idx.eq(0), ssum.eq(0), ebank.eq(~ebank)]
+                        m.next = "SUM"
         return m
