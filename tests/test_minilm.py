@@ -89,6 +89,31 @@ def test_layernorm_batch_equals_row_model(uniform_tables, bits, in_frac, out_fra
             assert np.array_equal(y[i], ln.row(x[i])), x[i].tolist()
 
 
+@pytest.mark.parametrize("bits,in_frac,out_frac,gamma,beta", [
+    (16, 9, 12, "s16.14", "s16.10"), (16, 13, 10, "s8.6", "s8.5"), (8, 3, 3, "s8.6", "s8.3")])
+def test_affine_layernorm_batch_equals_row_model(uniform_tables, build_dir, bits, in_frac, out_frac, gamma, beta):
+    """The evaluation's LayerNorm units (row 384, eps 1e-12, per-channel
+    gamma/beta in its formats, the int16 rsqrt table at 16 bits) through
+    the batch model equal the row model, random gamma/beta over the whole
+    code range included."""
+    from fitter.composite import parse_fixed
+    rs = uniform_tables["rsqrt"] if bits == 8 else ensure_spec(
+        "rsqrt", "int16", 16, Path(build_dir) / "minilm_uniform" / "rsqrt", True, method="uniform",
+        **_opts("layernorm", "rsqrt"))[0]
+    gf, bf = parse_fixed(gamma, "gamma"), parse_fixed(beta, "beta")
+    rng = np.random.default_rng(bits * 100 + in_frac)
+    g = rng.integers(gf.min_code, gf.max_code + 1, 384)
+    b = rng.integers(bf.min_code, bf.max_code + 1, 384)
+    ln = LayerNorm(rs, row_len=384, input=Fixed(bits, True, in_frac), out=Fixed(bits, True, out_frac), eps=1e-12,
+                   gamma=tuple(int(v) for v in g), beta=tuple(int(v) for v in b), gamma_fmt=gf, beta_fmt=bf)
+    lo, hi = ln.input.min_code, ln.input.max_code
+    for _ in range(4):
+        x = _random_rows(rng, 20, 384, lo, hi)
+        y = ln_batch.rows(ln, x)
+        for i in range(len(x)):
+            assert np.array_equal(y[i], ln.row(x[i])), x[i].tolist()
+
+
 def test_batch_normalize_and_rounding_match_scalar_rules():
     from hw.fixed import round_half_up
     from hw.norm import normalize
@@ -153,25 +178,97 @@ def test_matches_torch_reference_if_available(model, corpus_sentences):
     assert res["ok"], res
 
 
-# Measured on the 8 sentences below (calibration on only 4 others, so some
-# tensors saturate), uniform 16-entry tables (instant to build): all replaced
-# with the rsqrt-in-float LayerNorm 0.915 mean cosine; with 16-bit GELU
-# output and LayerNorm I/O 0.969; INT8 LayerNorm unit 0.589 (BERT's residual
-# outliers force a coarse input scale; see build/eval/minilm.md).
-BOUNDS = {"all (LN rsqrt)": 0.89, "all (LN unit), wide I/O": 0.95, "all (LN unit)": 0.45}
+# Measured on the 8 sentences below, calibration on only 4 others (so some
+# tensors saturate). (variant, I/O, tables): lower bound of the mean cosine.
+# Every "LN unit" row runs the LayerNorm unit with its own gamma/beta stage.
+# The wide configuration is the one that meets issue 9's target on the full
+# corpus (build/eval/minilm.md), with its real GA tables (~15 s to fit):
+# 0.99975 here; with uniform tables 0.9967, with the 8-bit default gamma/beta
+# formats 0.9968 (bound below), so a worse table or worse gamma/beta formats
+# fail the wide bound. The INT8 rows use uniform tables (instant): LN unit
+# 0.543 (BERT's residual outliers force a coarse input scale), rsqrt-in-float
+# LN 0.915.
+BOUNDS = {
+    ("all (LN unit)", "wide", "ga"): 0.9993,
+    ("all (LN unit)", "wide, gamma/beta s8", "ga"): 0.99,
+    ("all (LN unit)", "int8", "uniform"): 0.5,
+    ("all (LN rsqrt)", "int8", "uniform"): 0.89,
+}
 
 
-@pytest.mark.parametrize("variant", sorted(BOUNDS))
-def test_replaced_model_end_to_end(model, corpus_sentences, build_dir, variant):
-    from sim.minilm.replace import VARIANTS, WIDE_VARIANTS, Replaced, TableSet, calibrate
+@pytest.fixture(scope="module")
+def calibration(model, corpus_sentences):
+    from sim.minilm.replace import calibrate
+    return calibrate(model, corpus_sentences[300:304])
+
+
+def _make_vars(cmd: str) -> dict:
+    return dict(w.split("=", 1) for w in cmd.split()[2:] if "=" in w and not w.startswith("GENARGS"))
+
+
+@pytest.mark.parametrize("variant,io,tables", sorted(BOUNDS))
+def test_replaced_model_end_to_end(model, corpus_sentences, calibration, build_dir, variant, io, tables):
+    from sim.minilm.replace import IOS, VARIANTS, Replaced, TableSet, gen_commands
     from sim.minilm.run import metrics
-    sents, calib = corpus_sentences[:8], corpus_sentences[300:304]
-    cal = calibrate(model, calib)
-    ts = TableSet(Path(build_dir) / "minilm_eval_tables", 16, "uniform")
-    ops = Replaced(ts, cal, **{**VARIANTS, **WIDE_VARIANTS}[variant])
+    sents = corpus_sentences[:8]
+    ts = TableSet(Path(build_dir) / "minilm_eval_tables", 16, tables,
+                  params_dir=Path(build_dir) / "minilm_ln_params")
+    ops = Replaced(ts, calibration, io=IOS[io], **VARIANTS[variant])
     m = metrics(model.embed(sents), model.embed(sents, ops))
-    assert m["cos_mean"] >= BOUNDS[variant], m
+    assert m["cos_mean"] >= BOUNDS[(variant, io, tables)], m
     assert m["cos_min"] > 0.0
+    lns = ops.layernorm_units()
+    if variant == "all (LN unit)":
+        assert len(lns) == 13 and all(ln.affine for ln, _ in lns.values())
+    if io != "wide":
+        return
+    # the formats the report tells the chip team to generate
+    f = ops.formats()
+    assert all(g.startswith("s16.") for g in f["gelu"]) and f["rsqrt"] == "u16.14 -> u17.16", f
+    assert all(x.startswith("s16.") and " -> s16." in x for x in f["layernorm"]), f
+    assert f["gamma/beta"] == ["s16.14 / s16.10"], f
+    assert m["cos_min"] >= 0.999, m
+    assert not any(k.endswith(".out") for k in ops.saturated), ops.saturated   # the output holds gamma*z + beta
+    # each LayerNorm command line of the report, run through the generator's own
+    # model builder, gives the unit evaluated here, bit for bit (gamma/beta codes
+    # rounded from the written file, rsqrt table from the same cache)
+    from fitter.composite import LNOptions, parse_fixed, rowwise_model
+    cmds = {g["used_by"][0]: _make_vars(g["command"]) for g in gen_commands(ops, 16) if g["op"] == "layernorm"}
+    assert sorted(cmds) == sorted(lns)
+    for site, (ln, params) in lns.items():
+        v = cmds[site]
+        assert Path(v["LN_PARAMS"]).resolve() == Path(params).resolve() and v["LN_AFFINE"] == "1"
+        opts = LNOptions(input=parse_fixed(v["LN_IN"], "in"), out=parse_fixed(v["LN_OUT"], "out"),
+                         eps=float(v["LN_EPS"]), affine=True, gamma_fmt=parse_fixed(v["LN_GAMMA"], "gamma"),
+                         beta_fmt=parse_fixed(v["LN_BETA"], "beta"), params=Path(v["LN_PARAMS"]),
+                         rsqrt=v["LN_RSQRT"])
+        gen, _ = rowwise_model("layernorm", 16, Path(ts.build) / "ga", row=int(v["ROW"]), ln=opts)
+        assert gen.rsqrt.to_json() == ln.rsqrt.to_json(), site
+        assert (gen.gamma, gen.beta, gen.gamma_fmt, gen.beta_fmt) == (ln.gamma, ln.beta, ln.gamma_fmt, ln.beta_fmt)
+        assert (gen.input, gen.out, gen.eps, gen.row_len) == (ln.input, ln.out, ln.eps, ln.row_len), site
+
+
+@pytest.mark.parametrize("io", ["int8", "wide", "wide, gamma/beta s8", "wide, rsqrt int8"])
+def test_layernorm_formats_are_generatable(model, calibration, build_dir, io):
+    """Every LayerNorm the evaluation builds satisfies the unit's rules:
+    f_r > f_y (it rounds by f_r + k + f_g - f_y and the generator refuses
+    f_y >= f_r; the default u9.8 rsqrt table caps a 16-bit output at 7
+    fractional bits), beta no finer than the output, gamma/beta in range,
+    and the formats hold the calibrated input and gamma*z + beta."""
+    from sim.minilm.replace import IOS, TableSet
+    ts = TableSet(Path(build_dir) / "minilm_eval_tables", 16, "uniform",
+                  params_dir=Path(build_dir) / "minilm_ln_params")
+    gb = {"emb": (model.emb_g, model.emb_b)}
+    for i, L in enumerate(model.layers):
+        gb[f"L{i}.attn"], gb[f"L{i}.ffn"] = (L.ln1_g, L.ln1_b), (L.ln2_g, L.ln2_b)
+    for site, (g, b) in gb.items():
+        c = {k: calibration[f"layernorm.{site}.{k}"]["maxabs"] for k in ("in", "affine")}
+        ln = ts.layernorm(c["in"], c["affine"], 384, 1e-12, IOS[io], ts.params_file(site, g, b))
+        assert ln.affine and ln.rsqrt.output.frac > ln.out.frac, (site, ln.out, ln.rsqrt.output)
+        assert ln.beta_fmt.frac <= ln.out.frac
+        assert ln.input.bits == ln.out.bits == (8 if io == "int8" else 16)
+        assert ln.input.max_code * ln.input.lsb >= c["in"] and ln.out.max_code * ln.out.lsb >= c["affine"]
+        assert np.abs(ln.gamma_fmt.to_real(np.asarray(ln.gamma)) - g).max() <= ln.gamma_fmt.lsb / 2
 
 
 def test_cli_help():

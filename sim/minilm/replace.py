@@ -15,12 +15,19 @@ calibration (the paper's constraint), and its output codes are dequantized:
   One sentence's rows are at most ROW_MAX = 128 long (sentences are
   truncated to 128 tokens). Evaluated with ``hw.softmax.batch.rows``,
   tested bit-equal to ``Softmax.row``. Output u8.8 probabilities.
-* **LayerNorm, unit** (every one, 13 in all): input quantized with a
-  calibrated frac, ``row_len`` 384, output s8 with the frac that holds the
-  calibrated max of the normalized values (at most sqrt(383) = 19.6); the
-  model's gamma and beta are then applied in float (the unit has none).
+* **LayerNorm, unit** (every one, 13 in all): the unit with its
+  per-channel gamma/beta stage (``--ln-affine``): input quantized with a
+  calibrated frac, ``row_len`` 384, output with the frac that holds the
+  calibrated max of ``gamma*z + beta``; gamma and beta are the model's,
+  written to ``<params_dir>/<site>.json`` and rounded to their formats by
+  ``fitter.composite.ln_params`` (what ``--ln-params`` does), so the unit
+  is the one ``make gen ... LN_PARAMS=<site>.json`` builds.
   eps is the model's 1e-12 (the unit's ``E`` term, 0 or 1 code at these scales).
   Evaluated with ``hw.layernorm.batch.rows``, tested bit-equal to ``LayerNorm.row``.
+* **LayerNorm, unit + float gamma/beta** (control only): the unit without
+  the affine stage (output frac for the max of ``z``), gamma and beta
+  applied in float to its dequantized output: what quantizing gamma and
+  beta (and rounding once more) costs.
 * **LayerNorm, rsqrt only**: float LayerNorm whose ``1/sqrt(var + eps)`` is
   the unit's rsqrt table: ``var + eps = m * 4**k`` with ``m`` in [1, 4),
   ``m`` truncated to the table's input format as the unit does, result
@@ -30,11 +37,12 @@ calibration (the paper's constraint), and its output codes are dequantized:
 function on the same codes and rounds it to the same output format: an
 ideal table, which separates the cost of INT8 I/O from the cost of the PWL.
 
-``wide=True`` (diagnostic rows): the same generators at wider I/O where the
-INT8 I/O is what costs accuracy in this model: GELU keeps its INT8 input
-but has a 16-bit output (and 16-bit coefficients), LayerNorm takes 16-bit
-input and gives 16-bit output (same calibrated ranges, 8 more fractional
-bits).
+Unit formats (``IO``): ``INT8`` above is the paper's setting. ``WIDE``
+replaces the same ops by the same generators at 16 bits where INT8 I/O is
+what costs accuracy in this model (the ``float`` rows show it): the int16
+GELU unit (16-bit input and output), a LayerNorm unit with 16-bit input
+and output and an int16 rsqrt table; softmax stays the INT8-input unit.
+Each is a unit the generator builds; ``IO`` says which.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ from hw.fixed import Fixed
 from sim.minilm.model import Ops, gelu_float, softmax_float
 
 S8 = 8
+#: Fitting range of the int16 GELU tables (see ``TableSet.gelu``).
+GELU_WIDE_RANGE = 8.0
 
 
 def frac_for(maxabs: float, bits: int = S8) -> int:
@@ -80,6 +90,8 @@ class Recorder(Ops):
         x64 = x.astype(np.float64)
         z = (x64 - x64.mean(-1, keepdims=True)) / np.sqrt(x64.var(-1, keepdims=True) + eps)
         self._up(f"layernorm.{site}.out", np.abs(z).max())
+        # the affine unit's output range; can exceed max|z| (BERT's outlier channels)
+        self._up(f"layernorm.{site}.affine", np.abs(z * gamma + beta).max())
         return super().layernorm(x, gamma, beta, eps, site)
 
 
@@ -88,6 +100,66 @@ def calibrate(model, sentences) -> dict:
     rec = Recorder()
     model.embed(sentences, rec)
     return {k: {"maxabs": v, "frac": frac_for(v)} for k, v in sorted(rec.stats.items())}
+
+
+@dataclass(frozen=True)
+class IO:
+    """Formats of the units one configuration uses; every choice is a unit
+    the generator builds (``make gen``), named by what it would be told.
+
+    * ``gelu``: "int8" (s8 in/out with the calibrated frac, the paper's
+      unit) or "int16" (``--format int16``: the int8 fit's breakpoints
+      shifted left by 8, lines re-derived: s16 in/out with 8 more
+      fractional bits, s16.14 slopes and intercepts);
+    * ``layernorm``: "int8" or "int16" in and out (8 more fractional bits
+      at the input; at the output as many as the calibrated range allows,
+      but fewer than the rsqrt table's: the unit rounds ``D*r`` by a right
+      shift of ``f_r + k - f_y``, and refuses ``f_r <= f_y``);
+    * ``rsqrt``: the LayerNorm unit's table, "int8" (the unit's default
+      u8.6 -> u9.8) or "int16" (same fit at ``--format int16``: u16.14 ->
+      u17.16, s16.15 slopes, s18.16 intercepts);
+    * softmax is always the INT8-input unit (s8 scores, u8.8 out): alone
+      it costs 0.0002 in cosine.
+    """
+
+    name: str = "int8"
+    gelu: str = "int8"
+    layernorm: str = "int8"
+    rsqrt: str = "int8"
+    #: LayerNorm gamma/beta formats (``--ln-gamma``/``--ln-beta``); beta's
+    #: frac is lowered to the output's where the output is coarser, since
+    #: the unit needs f_b <= f_y
+    ln_gamma: str = "s8.6"
+    ln_beta: str = "s8.5"
+
+    def describe(self) -> str:
+        gb = f"gamma {self.ln_gamma}, beta {self.ln_beta} or coarser, at most the output's frac"
+        if self == IO():
+            return f"the paper's setting, every unit INT8 (LN {gb})"
+        return f"GELU {self.gelu}, LN {self.layernorm} (rsqrt {self.rsqrt}, {gb}), softmax int8"
+
+    @property
+    def gamma_fmt(self) -> Fixed:
+        from fitter.composite import parse_fixed
+        return parse_fixed(self.ln_gamma, "gamma")
+
+    def beta_fmt(self, out: Fixed) -> Fixed:
+        from fitter.composite import parse_fixed
+        b = parse_fixed(self.ln_beta, "beta")
+        return Fixed(b.bits, True, min(b.frac, out.frac))
+
+
+INT8 = IO()
+#: The configuration judged against the target when it is measured. gamma
+#: s16.14 / beta s16.10: see WIDE_GB8 for the 8-bit defaults.
+WIDE = IO("wide", gelu="int16", layernorm="int16", rsqrt="int16", ln_gamma="s16.14", ln_beta="s16.10")
+#: As WIDE with the generator's default 8-bit gamma/beta formats.
+WIDE_GB8 = IO("wide, gamma/beta s8", gelu="int16", layernorm="int16", rsqrt="int16")
+#: Wide I/O but the LayerNorm unit keeps its default rsqrt table, which caps
+#: its 16-bit output at 7 fractional bits and leaves ~2^-7 relative error.
+WIDE_RS8 = IO("wide, rsqrt int8", gelu="int16", layernorm="int16", rsqrt="int8",
+              ln_gamma=WIDE.ln_gamma, ln_beta=WIDE.ln_beta)
+IOS = {io.name: io for io in (INT8, WIDE, WIDE_GB8, WIDE_RS8)}
 
 
 @dataclass
@@ -101,52 +173,104 @@ class TableSet:
     method: str = "ga"
     seed: int = 0
     quiet: bool = True
+    #: where the per-site gamma/beta JSON files go (default <build>/ln_params)
+    params_dir: Path | None = None
     _cache: dict = field(default_factory=dict)
 
     @property
     def fit_method(self) -> str:
         return "ga" if self.method == "float" else self.method
 
-    def _spec(self, op: str, key: str, **opts):
+    def _spec(self, op: str, key: str, fmt: str = "int8", **opts):
         from fitter.build import ensure_spec
-        k = (op, key)
+        k = (op, key, fmt)
         if k not in self._cache:
             d = Path(self.build) / self.fit_method / key
-            self._cache[k] = ensure_spec(op, "int8", self.entries, d, self.quiet, seed=self.seed,
+            self._cache[k] = ensure_spec(op, fmt, self.entries, d, self.quiet, seed=self.seed,
                                          method=self.fit_method, **opts)[0]
         return self._cache[k]
 
-    def gelu(self, frac: int, wide: bool = False):
+    def gelu(self, frac: int, fmt: str = "int8"):
+        """GELU table for the int8 input frac ``frac``.
+
+        int8: fitted over the whole code range ``[-2**(7-f), 2**(7-f)]`` with
+        the default (``hw``) objective, the paper's setting. int16: the
+        int8 breakpoints shifted left by 8 with re-derived lines, so the
+        placement is all that the int8 search contributes, and the ``hw``
+        objective cannot judge it: at 8-bit output half an LSB of rounding
+        hides where the breakpoints sit (at s8.2 the search spends 8 of 15
+        on the linear tails, 108 LSB max error at s16.10). The int16 table
+        is therefore searched with the ``fp`` objective (the paper's: the
+        lines themselves, in float) over [-8, 8] (the end lines extrapolate
+        GELU's linear asymptotes beyond; [-4, 4] and [-6, 6] were measured
+        worse, the whole range too)."""
         half = 2.0 ** (7 - frac)
-        if wide:        # INT8 input, 16-bit output and coefficients
-            return self._spec("gelu", f"gelu_f{frac}_o16", in_frac=frac, out_bits=16, out_frac=frac + 8,
-                              slope_bits=16, slope_frac=14, intercept_bits=16, intercept_frac=14,
-                              range=[-half, half])
-        return self._spec("gelu", f"gelu_f{frac}", in_frac=frac, out_frac=frac, range=[-half, half])
+        if fmt == "int8":
+            return self._spec("gelu", f"gelu_f{frac}", in_frac=frac, out_frac=frac, range=[-half, half])
+        r = min(half, GELU_WIDE_RANGE)
+        return self._spec("gelu", f"gelu_f{frac}_fp{r:g}", fmt, in_frac=frac, out_frac=frac, range=[-r, r],
+                          objective="fp")
 
     def softmax(self, frac: int, row_max: int = 128):
-        from fitter.composite import COMPOSITES
+        from fitter.composite import COMPOSITES, softmax_exp_options
         from hw.softmax.model import Softmax
-        ex = {k: v for k, v in COMPOSITES["softmax"]["exp"].items() if k != "op"}
-        if frac != 4:
-            ex.update(in_frac=frac, range=[-(2.0 ** (7 - frac)), 0.0])
+        ex = softmax_exp_options(frac)      # what `make gen OP=softmax SM_IN_FRAC=frac` fits
         rc = {k: v for k, v in COMPOSITES["softmax"]["recip"].items() if k != "op"}
         return Softmax(self._spec("exp", f"softmax_exp_f{frac}", **ex),
                        self._spec("reciprocal", "softmax_recip", **rc), row_max=row_max)
 
-    def rsqrt(self):
+    def rsqrt(self, fmt: str = "int8"):
         from fitter.composite import COMPOSITES
         rs = {k: v for k, v in COMPOSITES["layernorm"]["rsqrt"].items() if k != "op"}
-        return self._spec("rsqrt", "layernorm_rsqrt", **rs)
+        # the directory fitter.composite.tables uses, so that rowwise_model(build=<build>/<method>)
+        # finds this very spec (tests compare the two)
+        return self._spec("rsqrt", "layernorm_tables", fmt, **rs)
 
-    def layernorm(self, in_frac: int, out_frac: int, row_len: int, eps: float, bits: int = S8):
+    def params_file(self, site: str, gamma, beta) -> Path:
+        """Write the model's real gamma/beta of ``site`` as the generator's
+        ``--ln-params`` JSON (float32 values print exactly) and return it."""
+        import json
+        d = Path(self.params_dir) if self.params_dir else Path(self.build) / "ln_params"
+        path = d / f"{site}.json"
+        text = json.dumps({"gamma": [float(v) for v in np.asarray(gamma, dtype=np.float32)],
+                           "beta": [float(v) for v in np.asarray(beta, dtype=np.float32)]}) + "\n"
+        if not path.is_file() or path.read_text() != text:
+            d.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+        return path
+
+    def ln_options(self, in_max: float, out_max: float, eps: float, io: IO = INT8,
+                   params: Path | None = None):
+        """``fitter.composite.LNOptions`` of the unit for a site's calibrated
+        input max and output max (of ``gamma*z + beta`` with ``params``, of
+        ``z`` without): what ``make gen OP=layernorm LN_...`` is told."""
+        from fitter.composite import COMPOSITES, LNOptions
+        bits = 16 if io.layernorm == "int16" else S8
+        f_r = COMPOSITES["layernorm"]["rsqrt"]["out_frac"] + (8 if io.rsqrt == "int16" else 0)
+        out = Fixed(bits, True, min(frac_for(out_max, bits), f_r - 1))
+        kw = {}
+        if params is not None:
+            kw = dict(affine=True, gamma_fmt=io.gamma_fmt, beta_fmt=io.beta_fmt(out), params=Path(params))
+        return LNOptions(input=Fixed(bits, True, frac_for(in_max, bits)), out=out, eps=eps, rsqrt=io.rsqrt, **kw)
+
+    def layernorm(self, in_max: float, out_max: float, row_len: int, eps: float, io: IO = INT8,
+                  params: Path | None = None):
+        """The LayerNorm unit (golden model) for :meth:`ln_options`; with
+        ``params`` its gamma/beta codes come from ``fitter.composite.ln_params``,
+        the generator's own rounding of that file."""
+        from fitter.composite import ln_params
         from hw.layernorm.model import LayerNorm
-        extra = bits - S8       # wider formats keep the calibrated range, finer steps
-        return LayerNorm(self.rsqrt(), row_len=row_len, input=Fixed(bits, True, in_frac + extra),
-                         out=Fixed(bits, True, out_frac + extra), eps=eps)
+        o = self.ln_options(in_max, out_max, eps, io, params)
+        kw = {}
+        if o.affine:
+            g, b = ln_params(o, row_len)
+            kw = dict(gamma=g, beta=b, gamma_fmt=o.gamma_fmt, beta_fmt=o.beta_fmt)
+        return LayerNorm(self.rsqrt(o.rsqrt_format), row_len=row_len, input=o.input, out=o.out, eps=eps, **kw)
 
     def specs(self) -> list:
-        """[((op, key), spec)] of every table used so far, sorted."""
+        """[((op, key, fmt), spec)] of every table used so far, sorted."""
         return sorted(self._cache.items(), key=lambda kv: kv[0])
 
 
@@ -172,16 +296,20 @@ def rsqrt_float_ln(x, gamma, beta, eps, rsqrt_spec, exact: bool = False):
 class Replaced(Ops):
     """Ops with the chosen operations on the golden models.
 
-    ``layernorm``: None (float), "unit" or "rsqrt"."""
+    ``layernorm``: None (float), "unit" (the unit with its own gamma/beta),
+    "unit-float-affine" (control: the unit without them, gamma/beta in
+    float) or "rsqrt"; ``io``: the unit formats."""
 
     def __init__(self, tables: TableSet, cal: dict, gelu: bool = False, softmax: bool = False,
-                 layernorm: str | None = None, row_max: int = 128, wide: bool = False):
+                 layernorm: str | None = None, row_max: int = 128, io: IO = INT8):
         self.t, self.cal = tables, cal
         self.do_gelu, self.do_softmax, self.ln_mode = gelu, softmax, layernorm
         self.row_max = row_max
-        self.wide = wide
+        self.io = io
         self.exact = tables.method == "float"
         self._lut: dict = {}
+        self._lns: dict = {}
+        self._ln_files: dict = {}
         self.saturated: dict[str, int] = {}
         self.overflow_rows = 0
 
@@ -193,7 +321,31 @@ class Replaced(Ops):
             elif self.do_softmax and k.startswith("softmax."):
                 self.t.softmax(c["frac"], self.row_max)
         if self.ln_mode:
-            self.t.rsqrt()
+            self.t.rsqrt(self.io.rsqrt if self.ln_mode != "rsqrt" else "int8")
+
+    def formats(self) -> dict:
+        """The unit formats this variant uses (for the report)."""
+        out = {}
+        if self.do_gelu:
+            out["gelu"] = sorted({f"{s.input.label()} -> {s.output.label()}"
+                                  for s in (self._gelu_lut(c["frac"])[1] for k, c in self.cal.items()
+                                            if k.startswith("gelu."))})
+        if self.do_softmax:
+            sm = self.t.softmax(4, self.row_max)
+            out["softmax"] = f"s8 scores -> {sm.out.label()}"
+        if self.ln_mode in ("unit", "unit-float-affine"):
+            lns = self._lns.values()
+            rs = self.t.rsqrt(self.io.rsqrt)
+            out["layernorm"] = sorted({f"{ln.input.label()} -> {ln.out.label()}" for ln in lns})
+            out["rsqrt"] = f"{rs.input.label()} -> {rs.output.label()}"
+            if self.ln_mode == "unit":
+                out["gamma/beta"] = sorted({f"{ln.gamma_fmt.label()} / {ln.beta_fmt.label()}" for ln in lns})
+            else:
+                out["gamma/beta"] = "float, on the dequantized output (control)"
+        elif self.ln_mode == "rsqrt":
+            rs = self.t.rsqrt("int8")
+            out["rsqrt"] = f"{rs.input.label()} -> {rs.output.label()} in float LayerNorm"
+        return out
 
     # -- helpers
     def _quantize(self, key: str, fmt: Fixed, x) -> np.ndarray:
@@ -204,10 +356,10 @@ class Replaced(Ops):
         return q
 
     def _gelu_lut(self, frac: int) -> tuple[np.ndarray, Fixed]:
-        """Output code for each of the 256 input codes (the unit is
+        """Output code for each input code (256 or 65536; the unit is
         elementwise, so a lookup of ``evaluate`` over all codes is exact)."""
         if frac not in self._lut:
-            spec = self.t.gelu(frac, self.wide)
+            spec = self.t.gelu(frac, self.io.gelu)
             codes = spec.input.codes()
             if self.exact:
                 out = spec.output.quantize(gelu_float(spec.input.to_real(codes)))
@@ -216,6 +368,23 @@ class Replaced(Ops):
                 out = evaluate(spec, codes)
             self._lut[frac] = (out, spec)
         return self._lut[frac]
+
+    def _ln(self, site: str, row_len: int, eps: float, gamma, beta):
+        if site not in self._lns:
+            c = self.cal
+            if self.ln_mode == "unit":
+                params = self.t.params_file(site, gamma, beta)
+                out_max = c[f"layernorm.{site}.affine"]["maxabs"]
+            else:
+                params, out_max = None, c[f"layernorm.{site}.out"]["maxabs"]
+            self._lns[site] = self.t.layernorm(c[f"layernorm.{site}.in"]["maxabs"], out_max, row_len, eps,
+                                               self.io, params)
+            self._ln_files[site] = params
+        return self._lns[site]
+
+    def layernorm_units(self) -> dict:
+        """{site: (LayerNorm, gamma/beta file or None)} of the sites run so far."""
+        return {k: (self._lns[k], self._ln_files[k]) for k in sorted(self._lns)}
 
     # -- ops
     def gelu(self, x, layer):
@@ -243,21 +412,28 @@ class Replaced(Ops):
             return super().layernorm(x, gamma, beta, eps, site)
         if self.ln_mode == "rsqrt":
             return rsqrt_float_ln(x, gamma, beta, eps, self.t.rsqrt(), exact=self.exact)
-        ln = self.t.layernorm(self.cal[f"layernorm.{site}.in"]["frac"], self.cal[f"layernorm.{site}.out"]["frac"],
-                              x.shape[-1], eps, bits=16 if self.wide else S8)
+        ln = self._ln(site, x.shape[-1], eps, gamma, beta)
         q = self._quantize(f"layernorm.{site}", ln.input, x)
         if self.exact:
             y = ln.out.quantize(_ln_ref(ln, q))
         else:
             from hw.layernorm.batch import rows
             y = rows(ln, q)
+        n = int(np.count_nonzero((y == ln.out.min_code) | (y == ln.out.max_code)))
+        if n:
+            self.saturated[f"layernorm.{site}.out"] = self.saturated.get(f"layernorm.{site}.out", 0) + n
+        if ln.affine:
+            return ln.out.to_real(y).astype(np.float32)
         return (ln.out.to_real(y) * gamma + beta).astype(np.float32)
 
 
 def _ln_ref(ln, q) -> np.ndarray:
-    """``LayerNorm.reference`` of every row, in real units."""
+    """``LayerNorm.reference`` of every row, in real units (with the unit's
+    quantized gamma/beta when it has them)."""
     v = ln.input.to_real(q)
     z = (v - v.mean(axis=-1, keepdims=True)) / np.sqrt(v.var(axis=-1, keepdims=True) + ln.eps)
+    if ln.affine:
+        z = z * ln.gamma_fmt.to_real(np.asarray(ln.gamma)) + ln.beta_fmt.to_real(np.asarray(ln.beta))
     return z
 
 
@@ -270,10 +446,68 @@ VARIANTS = {
     "all (LN rsqrt)": dict(gelu=True, softmax=True, layernorm="rsqrt"),
 }
 
-#: Diagnostic rows: the same generators at wider I/O where INT8 I/O is what
-#: costs accuracy (GELU output, LayerNorm input and output); 16 entries.
-WIDE_VARIANTS = {
-    "gelu, 16-bit output": dict(gelu=True, wide=True),
-    "layernorm (unit), 16-bit in/out": dict(layernorm="unit", wide=True),
-    "all (LN unit), wide I/O": dict(gelu=True, softmax=True, layernorm="unit", wide=True),
+#: Control: as "all (LN unit)" but the unit without its gamma/beta stage and
+#: gamma/beta in float (how the evaluation ran before the unit had them).
+CONTROL_VARIANTS = {
+    "all (LN unit, float gamma/beta)": dict(gelu=True, softmax=True, layernorm="unit-float-affine"),
 }
+
+#: Rows at the wider unit formats (``IO`` other than INT8): each op alone
+#: where its I/O is what limits accuracy, and all together.
+WIDE_VARIANTS = {
+    "gelu": dict(gelu=True),
+    "layernorm (unit)": dict(layernorm="unit"),
+    "all (LN unit)": dict(gelu=True, softmax=True, layernorm="unit"),
+}
+
+
+def _rel(path: Path) -> str:
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+def gen_commands(ops: Replaced, entries: int) -> list[dict]:
+    """The ``make gen`` command lines that build the units ``ops`` ran (after
+    it ran: the LayerNorm sites are known then), one per distinct unit:
+    [{"op", "used_by", "command"}]. Only for fitted tables ("ga", "uniform")."""
+    out = []
+    cal = ops.cal
+    method = "" if ops.t.fit_method == "ga" else f" --method {ops.t.fit_method}"
+    if ops.do_gelu:
+        by_frac: dict = {}
+        for k, c in cal.items():
+            if k.startswith("gelu."):
+                by_frac.setdefault(c["frac"], []).append(k.split(".", 1)[1])
+        for f, layers in sorted(by_frac.items()):
+            req = ops._gelu_lut(f)[1].fit.get("request", {})
+            args = f"--in-frac {req['in_frac']} --out-frac {req['out_frac']}"
+            if req.get("range"):
+                args += f" --range {req['range'][0]:g} {req['range'][1]:g}"
+            if req.get("objective", "hw") != "hw":
+                args += f" --objective {req['objective']}"
+            fmt = "" if ops.io.gelu == "int8" else f" FORMAT={ops.io.gelu}"
+            out.append({"op": "gelu", "used_by": layers,
+                        "command": f'make gen OP=gelu{fmt} ENTRIES={entries} GENARGS="{args}{method}"'})
+    if ops.do_softmax:
+        by_frac = {}
+        for k, c in cal.items():
+            if k.startswith("softmax."):
+                by_frac.setdefault(c["frac"], []).append(k.split(".", 1)[1])
+        for f, layers in sorted(by_frac.items()):
+            row = "" if ops.row_max == 128 else f" ROW={ops.row_max}"
+            extra = f' GENARGS="{method.strip()}"' if method else ""
+            out.append({"op": "softmax", "used_by": layers,
+                        "command": f"make gen OP=softmax ENTRIES={entries}{row} SM_IN_FRAC={f}{extra}"})
+    for site, (ln, params) in ops.layernorm_units().items():
+        cmd = (f"make gen OP=layernorm ENTRIES={entries} ROW={ln.row_len} LN_IN={ln.input.label()} "
+               f"LN_OUT={ln.out.label()} LN_RSQRT={ln.rsqrt.format_name} LN_EPS={ln.eps:g}")
+        if ln.affine:
+            cmd += (f" LN_AFFINE=1 LN_GAMMA={ln.gamma_fmt.label()} LN_BETA={ln.beta_fmt.label()} "
+                    f"LN_PARAMS={_rel(params)}")
+        if method:
+            cmd += f' GENARGS="{method.strip()}"'
+        out.append({"op": "layernorm", "used_by": [site], "command": cmd})
+    return out
