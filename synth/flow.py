@@ -35,6 +35,9 @@ PLACEHOLDERS = ("LIBERTY", "VERILOG", "TOP", "PERIOD_PS", "NETLIST", "STAT_JSON"
 DEFAULT_PERIOD_NS = 10.0
 # Bump when the meaning of a cached result changes (result fields, parsing).
 FLOW_REVISION = 1
+# "gqa": the script's ABC line as written; "yosys": the same line without its
+# -script argument, i.e. Yosys's built-in default ABC script (slower, see the .ys)
+ABC_CHOICES = ("gqa", "yosys")
 
 
 # -- liberty ------------------------------------------------------------------
@@ -350,7 +353,9 @@ def _yosys_path(p: str | os.PathLike) -> str:
     return s
 
 
-def render_commands(values: dict[str, str]) -> list[str]:
+def render_commands(values: dict[str, str], abc: str = "gqa") -> list[str]:
+    if abc not in ABC_CHOICES:
+        raise SynthError(f"unknown ABC script '{abc}'; choose from {', '.join(ABC_CHOICES)}")
     missing = set(PLACEHOLDERS) - set(values)
     if missing:
         raise ValueError(f"missing placeholders {sorted(missing)}")
@@ -360,6 +365,8 @@ def render_commands(values: dict[str, str]) -> list[str]:
             cmd = cmd.replace(f"@{k}@", str(values[k]))
         if "@" in cmd and re.search(r"@[A-Z_]+@", cmd):
             raise ValueError(f"unknown placeholder in {cmd!r}")
+        if abc == "yosys" and cmd.startswith("abc "):
+            cmd = re.sub(r"\s+-script\s+\S+", "", cmd)
         out.append(cmd)
     return out
 
@@ -425,11 +432,12 @@ def _digest(parts: list[bytes]) -> str:
 
 def synthesize(verilog: list[str | os.PathLike], top: str, out_dir: str | os.PathLike,
                liberty: str | os.PathLike | None = None, period_ns: float = DEFAULT_PERIOD_NS,
-               reuse: bool = True, timeout: float = 1800) -> SynthResult:
+               reuse: bool = True, timeout: float = 1800, abc: str = "gqa") -> SynthResult:
     """Run gqa_synth.ys on ``verilog`` (top module ``top``), writing
     synth.ys, yosys.log, netlist.v, stat.json, stat.txt and synth.json into
     ``out_dir``. With ``reuse``, an ``out_dir`` whose synth.json was made
-    from identical inputs is read back instead of rerun."""
+    from identical inputs is read back instead of rerun. ``abc`` picks the
+    ABC script (:data:`ABC_CHOICES`)."""
     from hw.files import write_atomic
 
     lib_path = check_liberty(liberty)
@@ -452,7 +460,7 @@ def synthesize(verilog: list[str | os.PathLike], top: str, out_dir: str | os.Pat
         "STAT_JSON": _yosys_path(out / "stat.json"),
         "STAT_TXT": _yosys_path(out / "stat.txt"),
     }
-    cmds = render_commands(values)
+    cmds = render_commands(values, abc)
     script = "# generated from synth/gqa_synth.ys by synth.flow\n" + "\n".join(cmds) + "\n"
     st = lib_path.stat()
     key = _digest([script.encode(), pyosys_ver.encode(), str(FLOW_REVISION).encode(),
@@ -554,7 +562,10 @@ def main(argv=None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--unit", required=True, help="unit directory holding manifest.json")
         p.add_argument("--liberty", default=None, help=f"liberty file (default {DEFAULT_LIBERTY})")
-        p.add_argument("--period-ns", type=float, default=DEFAULT_PERIOD_NS)
+        p.add_argument("--period-ns", type=float, default=DEFAULT_PERIOD_NS,
+                       help=f"clock period for ABC's delay target, ns (default {DEFAULT_PERIOD_NS})")
+        p.add_argument("--abc", default="gqa", choices=ABC_CHOICES,
+                       help="ABC script: gqa = the one in gqa_synth.ys (default), yosys = Yosys's built-in default")
         if name == "run":
             p.add_argument("--out", default=None, help="output directory (default build/synth/<unit>)")
     p = sub.add_parser("_yosys")
@@ -570,10 +581,10 @@ def main(argv=None) -> int:
             vals = {"LIBERTY": str(lib), "VERILOG": " ".join(str((unit / v).resolve()) for v in man["verilog"]),
                     "TOP": man["top"], "PERIOD_PS": str(int(round(args.period_ns * 1000))),
                     "NETLIST": "netlist.v", "STAT_JSON": "stat.json", "STAT_TXT": "stat.txt"}
-            print("\n".join(render_commands(vals)))
+            print("\n".join(render_commands(vals, args.abc)))
             return 0
         out = Path(args.out) if args.out else unit.parent / "synth" / unit.name
-        res = synthesize_unit(unit, out, liberty=args.liberty, period_ns=args.period_ns)
+        res = synthesize_unit(unit, out, liberty=args.liberty, period_ns=args.period_ns, abc=args.abc)
         print(json.dumps(res.to_json(), indent=1))
         return 0
     except SynthError as e:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from synth import DEFAULT_LIBERTY, SynthError
+from synth.flow import ABC_CHOICES
 
 OPS = ["gelu", "hswish", "silu", "sigmoid", "tanh", "exp", "reciprocal", "rsqrt"]
 # Row-wise units: INT8 only, no LUT choice (their tables are constants); shown with LUT "-".
@@ -94,7 +95,7 @@ def run_group(op: str, label_fmts: list[tuple[str, str, bool]], entries: int, lu
             try:
                 man = read_manifest(unit)
                 out = Path(cfg["out"]) / Path(unit).name
-                syn = synthesize_unit(unit, out, liberty=cfg["liberty"], period_ns=cfg["period_ns"])
+                syn = synthesize_unit(unit, out, liberty=cfg["liberty"], period_ns=cfg["period_ns"], abc=cfg["abc"])
                 sta = run_sta(syn.netlist, syn.top, syn.liberty, man, out, cfg["period_ns"],
                               cfg["activity"], cells_by_type=syn.cells_by_type)
             except SynthError as e:
@@ -249,7 +250,9 @@ def _markdown(rows, meta, t6) -> str:
     pc = meta.get("power_crosscheck") or {}
     L = ["# GQA-LUT synthesis report", "",
          f"- liberty: `{meta['liberty']}` (NAND2 equivalent: {meta['nand2_cell']} = {meta['nand2_area_um2']} um2)",
-         f"- tools: {meta['yosys']}, {meta['sta']}; script `synth/gqa_synth.ys`",
+         f"- tools: {meta['yosys']}, {meta['sta']}; script `synth/gqa_synth.ys`, ABC script "
+         + ("as written there (Yosys's default with SAT sweeping capped at 1000 conflicts)"
+            if meta.get("abc_script", "gqa") == "gqa" else "Yosys's built-in default (--abc yosys)"),
          f"- clock: {meta['period_ns']} ns ({1000 / meta['period_ns']:.0f} MHz) for ABC's delay target, "
          f"the timing constraint and the power figure; STAGES={STAGES}",
          f"- power: vectorless (OpenSTA), data inputs toggling {meta['activity']} times per cycle "
@@ -332,15 +335,26 @@ def _area_png(rows, meta) -> bytes | None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m synth.report", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--build", default="build")
+    ap.add_argument("--build", default="build",
+                    help="build root: units are generated (or reused) there, the report goes to <build>/synth "
+                         "(default build)")
     ap.add_argument("--liberty", default=None, help=f"liberty file (default {DEFAULT_LIBERTY})")
-    ap.add_argument("--period-ns", type=float, default=10.0)
-    ap.add_argument("--activity", type=float, default=0.5)
-    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--ops", default=",".join(OPS + ROWWISE))
-    ap.add_argument("--entries", default=",".join(map(str, ENTRIES)))
-    ap.add_argument("--formats", default=",".join(f for f, _, _ in FORMATS))
-    ap.add_argument("--luts", default=",".join(LUTS))
+    ap.add_argument("--period-ns", type=float, default=10.0,
+                    help="clock period in ns: ABC's delay target, the STA clock and the power clock (default 10)")
+    ap.add_argument("--activity", type=float, default=0.5,
+                    help="input toggle rate per clock for the power estimate, 0..1 (default 0.5)")
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                    help="units synthesized in parallel (default min(2, CPUs))")
+    ap.add_argument("--abc", default="gqa", choices=ABC_CHOICES,
+                    help="ABC script: gqa = the one in synth/gqa_synth.ys (default), "
+                         "yosys = Yosys's built-in default (same area within about 1 %%, 2-3x slower on FP32)")
+    ap.add_argument("--ops", default=",".join(OPS + ROWWISE),
+                    help="comma list of ops (default: every elementwise op, softmax and layernorm)")
+    ap.add_argument("--entries", default=",".join(map(str, ENTRIES)),
+                    help="comma list of table sizes (default 8,16)")
+    ap.add_argument("--formats", default=",".join(f for f, _, _ in FORMATS),
+                    help="comma list among " + ", ".join(f for f, _, _ in FORMATS) + " (default all)")
+    ap.add_argument("--luts", default=",".join(LUTS), help="comma list among rom, regs (default both)")
     args = ap.parse_args(argv)
     try:
         return _main(args)
@@ -357,6 +371,12 @@ def _main(args) -> int:
     from synth.flow import _pyosys_version, check_liberty, load_liberty
 
     t0 = time.monotonic()
+    if not 0.0 <= args.activity <= 1.0:
+        raise SynthError(f"--activity {args.activity} is not a toggle rate; give a value in 0..1")
+    if not args.period_ns > 0:
+        raise SynthError(f"--period-ns {args.period_ns} must be positive")
+    if args.jobs < 1:
+        raise SynthError(f"--jobs {args.jobs} must be at least 1")
     lib_path = check_liberty(args.liberty)
     sta_mod.sta_command()
     pyosys = _pyosys_version()
@@ -378,7 +398,7 @@ def _main(args) -> int:
     out = build / "synth"
     out.mkdir(parents=True, exist_ok=True)
     cfg = {"build": str(build), "out": str(out), "liberty": str(lib_path), "period_ns": args.period_ns,
-           "activity": args.activity}
+           "activity": args.activity, "abc": args.abc}
 
     print(f"synth-report: liberty {lib_path}, clock {args.period_ns} ns, activity {args.activity}, "
           f"{args.jobs} job(s)", flush=True)
@@ -397,6 +417,11 @@ def _main(args) -> int:
                 gens.setdefault(f[1], []).append(f)
             for g, lf in gens.items():
                 tasks.append((op, lf, n, luts))
+    # biggest groups first, so that the last group to finish is a small one
+    # and neither worker idles at the end (FP32 units take 5-10x an INT8 unit)
+    weight = {"fp32": 10, "int32": 4, "int8": 1}
+    tasks.sort(key=lambda t: -(sum(weight[g] for _, g, _ in t[1]) * len(t[3]) * t[2]
+                               + (60 if t[0] in ROWWISE else 0)))
     total = sum(len(lf) * len(lu) for _, lf, _, lu in tasks)
     rows: list[dict] = []
     done = 0
@@ -434,7 +459,7 @@ def _main(args) -> int:
         "activity": args.activity, "duty": 0.5,
         "input_transition_ns": sta_mod.DEFAULT_INPUT_TRANSITION_NS,
         "output_load_pf": sta_mod.DEFAULT_OUTPUT_LOAD_PF,
-        "stages": STAGES, "jobs": args.jobs,
+        "stages": STAGES, "jobs": args.jobs, "abc_script": args.abc,
         "units_ok": len(ok), "units_failed": len(rows) - len(ok),
         "power_crosscheck": crosscheck,
         "runtime_s": round(time.monotonic() - t0, 1),

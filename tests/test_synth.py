@@ -76,6 +76,28 @@ def test_bigger_unit_has_more_area(tmp_path):
     assert big.flip_flops == 16 and small.flip_flops == 8
 
 
+def test_abc_script_choice(tmp_path):
+    """The default ABC line carries the capped-sweep script; --abc yosys drops
+    exactly that argument and both map the same multiplier correctly sized."""
+    from synth.flow import render_commands, synthesize_unit
+
+    vals = {k: k.lower() for k in ("LIBERTY", "VERILOG", "TOP", "PERIOD_PS", "NETLIST", "STAT_JSON", "STAT_TXT")}
+    ours = [c for c in render_commands(vals) if c.startswith("abc ")]
+    theirs = [c for c in render_commands(vals, "yosys") if c.startswith("abc ")]
+    assert len(ours) == len(theirs) == 1
+    assert "&fraig,-x,-C,1000" in ours[0] and "-script" not in theirs[0]
+    assert ours[0].split(" -script ")[0] == theirs[0] == "abc -liberty liberty -D period_ps"
+    with pytest.raises(SynthError, match="unknown ABC script"):
+        render_commands(vals, "fast")
+    unit = _mul_unit(tmp_path, 6)[0]
+    a = synthesize_unit(unit, tmp_path / "gqa")
+    b = synthesize_unit(unit, tmp_path / "yosys", abc="yosys")
+    assert a.flip_flops == b.flip_flops == 12
+    assert 0.8 < a.area_um2 / b.area_um2 < 1.2
+    assert "-script" in (tmp_path / "gqa" / "synth.ys").read_text()
+    assert "-script" not in (tmp_path / "yosys" / "synth.ys").read_text()
+
+
 def test_sta_on_a_generated_unit(tmp_path):
     """One real unit end to end: build, synthesize, time, power."""
     from synth.flow import read_manifest, synthesize_unit
