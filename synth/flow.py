@@ -35,8 +35,9 @@ PLACEHOLDERS = ("LIBERTY", "VERILOG", "TOP", "PERIOD_PS", "NETLIST", "STAT_JSON"
 DEFAULT_PERIOD_NS = 10.0
 # Bump when the meaning of a cached result changes (result fields, parsing).
 FLOW_REVISION = 1
-# "gqa": the script's ABC line as written; "yosys": the same line without its
-# -script argument, i.e. Yosys's built-in default ABC script (slower, see the .ys)
+# "gqa": the script's ABC lines as written; "yosys": the same lines without
+# their -script argument, i.e. Yosys's built-in default ABC script (slower,
+# see the .ys)
 ABC_CHOICES = ("gqa", "yosys")
 
 

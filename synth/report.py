@@ -251,7 +251,7 @@ def _markdown(rows, meta, t6) -> str:
     L = ["# GQA-LUT synthesis report", "",
          f"- liberty: `{meta['liberty']}` (NAND2 equivalent: {meta['nand2_cell']} = {meta['nand2_area_um2']} um2)",
          f"- tools: {meta['yosys']}, {meta['sta']}; script `synth/gqa_synth.ys`, ABC script "
-         + ("as written there (Yosys's default with SAT sweeping capped at 1000 conflicts)"
+         + ("as written there (Yosys's default with ABC's ifraig as the SAT sweep)"
             if meta.get("abc_script", "gqa") == "gqa" else "Yosys's built-in default (--abc yosys)"),
          f"- clock: {meta['period_ns']} ns ({1000 / meta['period_ns']:.0f} MHz) for ABC's delay target, "
          f"the timing constraint and the power figure; STAGES={STAGES}",
@@ -347,7 +347,7 @@ def main(argv=None) -> int:
                     help="units synthesized in parallel (default min(2, CPUs))")
     ap.add_argument("--abc", default="gqa", choices=ABC_CHOICES,
                     help="ABC script: gqa = the one in synth/gqa_synth.ys (default), "
-                         "yosys = Yosys's built-in default (same area within about 1 %%, 2-3x slower on FP32)")
+                         "yosys = Yosys's built-in default (area within a few %%, 2-4x slower on FP32)")
     ap.add_argument("--ops", default=",".join(OPS + ROWWISE),
                     help="comma list of ops (default: every elementwise op, softmax and layernorm)")
     ap.add_argument("--entries", default=",".join(map(str, ENTRIES)),
