@@ -71,14 +71,16 @@ class LNOptions:
 
 def parse_fixed(v: str, what: str, max_bits: int = 16) -> Fixed:
     """``s16.8`` -> a signed 16-bit format with 8 fractional bits (layernorm
-    formats are signed); raises ValueError naming ``what`` otherwise."""
+    formats are signed); raises ValueError naming ``what`` otherwise. The
+    fractional part may be negative (``s8.-1``: codes count steps of 2), as
+    a calibrated power-of-two scale of a wide-ranged tensor can be."""
     import re
-    mt = re.fullmatch(r"s(\d+)\.(\d+)", v.strip())
+    mt = re.fullmatch(r"s(\d+)\.(-?\d+)", v.strip())
     if not mt:
         raise ValueError(f"{what} '{v}' is not a signed format sB.F (e.g. s16.8)")
     bits, frac = int(mt.group(1)), int(mt.group(2))
-    if not 2 <= bits <= max_bits or frac > 31:
-        raise ValueError(f"{what} '{v}' is out of range: use 2..{max_bits} bits and 0..31 fractional bits")
+    if not 2 <= bits <= max_bits or not -8 <= frac <= 31:
+        raise ValueError(f"{what} '{v}' is out of range: use 2..{max_bits} bits and -8..31 fractional bits")
     return Fixed(bits, True, frac)
 
 

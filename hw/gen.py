@@ -117,8 +117,9 @@ def generate(spec: Spec, out: Path, stages: int = DEFAULT_STAGES, lut: str = DEF
 
 
 def _fmt_tag(f) -> str:
-    """``s16.8`` -> ``16f8``: a format in a Verilog identifier (no dots)."""
-    return f"{f.bits}f{f.frac}"
+    """``s16.8`` -> ``16f8``, ``s8.-1`` -> ``8fm1``: a format in a Verilog
+    identifier (no dots, no minus)."""
+    return f"{f.bits}f{f.frac}".replace("-", "m")
 
 
 def rowwise_name(op: str, model, entries: int) -> str:

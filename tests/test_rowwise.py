@@ -148,18 +148,22 @@ def param_file(tmp_path_factory):
     return f
 
 
-@pytest.mark.parametrize("kind", ["affine", "affine-init-file", "io16"])
+@pytest.mark.parametrize("kind", ["affine", "affine-init-file", "io16", "neg-frac"])
 def test_layernorm_variants_bit_exact(kind, build_dir, param_file):
     """Through the bench: full-rate throughput (n clocks per row), random gaps
     with back-pressure, and for affine units the generated tables and random
     ones written through cfg_*; every output bit for bit."""
     ln = {"affine": LNOptions(affine=True), "io16": WIDE,
-          "affine-init-file": LNOptions(affine=True, params=param_file)}[kind]
+          "affine-init-file": LNOptions(affine=True, params=param_file),
+          # a calibrated scale of a wide-ranged tensor: codes in steps of 2
+          "neg-frac": LNOptions(input=parse_fixed("s8.-1", "in"), out=parse_fixed("s8.3", "out"))}[kind]
     out = build_unit("layernorm", entries=8, build=build_dir, ln=ln)
     man = json.loads((out / "manifest.json").read_text())
     assert man["timing"]["cycles_per_row"] == [1, 0]
     if kind == "io16":
         assert out.name == "layernorm_int16_e8_i16f8_o16f13" and man["formats"]["output"]["bits"] == 16
+    if kind == "neg-frac":
+        assert out.name == "layernorm_int8_e8_i8fm1_o8f3" and man["formats"]["input"]["frac"] == -1
     if kind == "affine-init-file":
         assert len(set(man["parameters"]["gamma"])) > 10
     r = verify(UnitReq("layernorm"), build_dir, unit_dir=out)
