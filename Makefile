@@ -41,8 +41,9 @@ help:
 	@echo
 	@echo "Variables: OP=$(OP) FORMAT=$(FORMAT) (int8|int16|int32|fp32) ENTRIES=$(ENTRIES) STAGES=$(STAGES) (0..3)"
 	@echo "           LUT=$(LUT) (rom|regs) SEED=$(SEED) FTZ=$(FTZ) SIM=$(SIM) (icarus|verilator) BUILD=$(BUILD)"
-	@echo "  row-wise: ROW=N  SM_IN_FRAC=4 (softmax scores s8.F)  LN_IN=s8.4 LN_OUT=s8.5 (e.g. s16.8, s16.13)  LN_AFFINE=1 [LN_GAMMA=s8.6 LN_BETA=s8.5"
-	@echo "            LN_PARAMS=file.json|.npy]  LN_RSQRT=auto|int8|int16  LN_EPS=1e-5  (python -m fitter gen --help)"
+	@echo "  row-wise: ROW=N  ROW_BUFFERS=2|1 (1: 30-40 % less area, fewer rows per clock)  SM_IN_FRAC=4 (softmax scores s8.F)"
+	@echo "            LN_IN=s8.4 LN_OUT=s8.5 (e.g. s16.8, s16.13)  LN_AFFINE=1 [LN_GAMMA=s8.6 LN_BETA=s8.5 LN_PARAMS=file.json|.npy]"
+	@echo "            LN_RSQRT=auto|int8|int16  LN_EPS=1e-5  (python -m fitter gen --help)"
 
 # -- bootstrap ---------------------------------------------------------------
 # apt_need CMD PKG: install Debian package PKG when CMD is missing (root only;
@@ -85,10 +86,11 @@ fit: $(STAMP)
 	  $(if $(FRACS),--frac $(FRACS)) $(if $(METHOD),--method $(METHOD)) $(FITARGS)
 
 # Row-wise generator options (empty: the default unit). ROW: softmax ROW_MAX or
-# layernorm row length; SM_IN_FRAC: softmax scores s8.F (default 4); LN_IN/LN_OUT: layernorm formats sB.F (e.g. s16.8,
+# layernorm row length; ROW_BUFFERS=1: one row buffer instead of two (30-40 % less
+# area, fewer rows per clock); SM_IN_FRAC: softmax scores s8.F (default 4); LN_IN/LN_OUT: layernorm formats sB.F (e.g. s16.8,
 # s16.13); LN_AFFINE=1: per-channel gamma/beta (LN_GAMMA, LN_BETA formats,
 # LN_PARAMS: initial contents, .json or .npy); LN_RSQRT: auto|int8|int16; LN_EPS.
-ROWWISE_ARGS = $(if $(ROW),--row $(ROW)) $(if $(SM_IN_FRAC),--sm-in-frac $(SM_IN_FRAC)) $(if $(LN_IN),--ln-in $(LN_IN)) $(if $(LN_OUT),--ln-out $(LN_OUT)) \
+ROWWISE_ARGS = $(if $(ROW),--row $(ROW)) $(if $(ROW_BUFFERS),--row-buffers $(ROW_BUFFERS)) $(if $(SM_IN_FRAC),--sm-in-frac $(SM_IN_FRAC)) $(if $(LN_IN),--ln-in $(LN_IN)) $(if $(LN_OUT),--ln-out $(LN_OUT)) \
   $(if $(LN_RSQRT),--ln-rsqrt $(LN_RSQRT)) $(if $(LN_EPS),--ln-eps $(LN_EPS)) \
   $(if $(filter 1,$(LN_AFFINE)),--ln-affine) $(if $(LN_GAMMA),--ln-gamma $(LN_GAMMA)) \
   $(if $(LN_BETA),--ln-beta $(LN_BETA)) $(if $(LN_PARAMS),--ln-params $(LN_PARAMS))

@@ -109,19 +109,22 @@ def write_fit(spec: Spec, prob, out: Path) -> list[Path]:
 
 def build_unit(op: str, fmt: str = "int8", entries: int = 8, stages: int = 1, lut: str = "rom",
                ftz: bool = False, build: Path = Path("build"), quiet: bool = True,
-               row: int | None = None, ln=None, sm_in_frac: int = 4, **opts) -> Path:
+               row: int | None = None, ln=None, sm_in_frac: int = 4, row_buffers: int = 2, **opts) -> Path:
     """Fit or reuse the spec, generate the unit; returns its directory.
-    Row-wise ops take ``row`` (softmax ROW_MAX / layernorm row length) and
-    ``ln`` (:class:`fitter.composite.LNOptions`) and softmax ``sm_in_frac``
-    (scores s8.F) instead of fmt/stages/lut."""
+    Row-wise ops take ``row`` (softmax ROW_MAX / layernorm row length),
+    ``ln`` (:class:`fitter.composite.LNOptions`), softmax ``sm_in_frac``
+    (scores s8.F) and ``row_buffers`` (2, or 1 for the smaller, slower
+    unit) instead of fmt/stages/lut."""
     from hw.gen import generate, unit_name
     from fitter.composite import COMPOSITES, rowwise_model
     if op in COMPOSITES:
         from hw.gen import generate_rowwise, rowwise_name
+        from hw.softmax.unit import check_row_buffers
+        check_row_buffers(row_buffers)          # before any table is fitted
         model, tabs = rowwise_model(op, entries, build, quiet, seed=opts.get("seed", 0), row=row, ln=ln,
                                     sm_in_frac=sm_in_frac)
-        out = Path(build) / rowwise_name(op, model, entries)
-        generate_rowwise(op, model, out, entries, tabs)
+        out = Path(build) / rowwise_name(op, model, entries, row_buffers)
+        generate_rowwise(op, model, out, entries, tabs, row_buffers)
         return out
     spec, spec_path, _ = ensure_spec(op, fmt, entries, build, quiet, **opts)
     tag = variant_tag(spec.fit["request"])

@@ -122,16 +122,19 @@ def _fmt_tag(f) -> str:
     return f"{f.bits}f{f.frac}".replace("-", "m")
 
 
-def rowwise_name(op: str, model, entries: int) -> str:
+def rowwise_name(op: str, model, entries: int, row_buffers: int = 2) -> str:
     """``<op>_<table format>_e<N>`` plus a suffix per non-default generator
     parameter, so that every configuration has its own build directory and
     module name: softmax ``_r<row_max>``, ``_i8f<F>`` (scores s8.F); layernorm ``_n<row_len>``,
     ``_i<bits>f<frac>`` / ``_o<bits>f<frac>`` (input / output format),
     ``_eps<eps>``, and with gamma/beta ``_aff`` (``_g..``/``_b..`` for
-    non-default formats, ``_p<hash>`` for non-default initial tables)."""
+    non-default formats, ``_p<hash>`` for non-default initial tables); last,
+    for both ops, ``_b1`` for one row buffer (default two: no suffix)."""
+    from hw.softmax.unit import check_row_buffers
+    buffers = "" if check_row_buffers(row_buffers) == 2 else f"_b{row_buffers}"
     if op == "softmax":
         return (f"softmax_int8_e{entries}" + ("" if model.row_max == 128 else f"_r{model.row_max}")
-                + ("" if model.input.frac == 4 else f"_i8f{model.input.frac}"))
+                + ("" if model.input.frac == 4 else f"_i8f{model.input.frac}") + buffers)
     if op != "layernorm":
         raise ValueError(f"unknown row-wise op '{op}'")
     import hashlib
@@ -156,42 +159,69 @@ def rowwise_name(op: str, model, entries: int) -> str:
         if any(g != one for g in model.gamma) or any(model.beta):
             tag = json.dumps([list(model.gamma), list(model.beta)]).encode()
             name += "_p" + hashlib.sha256(tag).hexdigest()[:8]
-    return name
+    return name + buffers
 
 
 #: Clocks of the row-wise units as a*n + b (n: the row's length), with
 #: in_valid and out_ready always high; sim/tb_rowwise.py measures both.
+#: Two row buffers (the default):
 ROWWISE_TIMING = {
     "softmax": {"cycles_per_row": [2, 1], "last_in_to_first_out": [1, 2]},
     "layernorm": {"cycles_per_row": [1, 0], "last_in_to_first_out": [0, 2]},
 }
+#: One row buffer: softmax loads only while nothing else runs; layernorm's
+#: next row still follows the output through the buffer (see the units).
+ROWWISE_TIMING_B1 = {
+    "softmax": {"cycles_per_row": [3, 1], "last_in_to_first_out": [1, 2]},
+    "layernorm": {"cycles_per_row": [1, 2], "last_in_to_first_out": [0, 2]},
+}
 
 
-def generate_rowwise(op: str, model, out: Path, entries: int, tables: dict) -> dict:
+def generate_rowwise(op: str, model, out: Path, entries: int, tables: dict, row_buffers: int = 2) -> dict:
     """Write a row-wise unit (softmax or layernorm) built from ``model``
-    (its golden model object, which carries every parameter) into ``out``:
-    Verilog, one ``<table>.spec.json`` per table, manifest."""
+    (its golden model object, which carries every parameter) with
+    ``row_buffers`` (2: ping-pong, or 1: half the row memory, lower
+    throughput) into ``out``: Verilog, one ``<table>.spec.json`` per table,
+    manifest. The golden model does not depend on the buffers; the
+    manifest's ``parameters.row_buffers`` is present only for one buffer,
+    so that a default unit's files stay as they were."""
     from amaranth.back import verilog
 
+    from hw.softmax.unit import check_row_buffers
+    one = check_row_buffers(row_buffers) == 1
     if op == "softmax":
         from hw.softmax.unit import SoftmaxUnit as Unit
         params = {"row_max": model.row_max}
-        cycles = ("2n + 1 per row of n in steady state (sum n, normalize 1, output n; the next row loads "
-                  "into the other buffer meanwhile), in_valid and out_ready high")
-        latency = ("n + 2 clocks from a row's last input to its first output when the unit is idle "
-                   "(sum n, normalize 1, then output); 2n + 1 between consecutive rows' outputs")
+        if one:
+            cycles = ("3n + 1 per row of n in steady state (load n, sum n, normalize 1, output n, one after "
+                      "the other: one row buffer, in_ready low from in_last until the row's last output), "
+                      "in_valid and out_ready high")
+            latency = ("n + 2 clocks from a row's last input to its first output (sum n, normalize 1, then "
+                       "output); 3n + 1 between consecutive rows' outputs")
+        else:
+            cycles = ("2n + 1 per row of n in steady state (sum n, normalize 1, output n; the next row loads "
+                      "into the other buffer meanwhile), in_valid and out_ready high")
+            latency = ("n + 2 clocks from a row's last input to its first output when the unit is idle "
+                       "(sum n, normalize 1, then output); 2n + 1 between consecutive rows' outputs")
     elif op == "layernorm":
         from hw.layernorm.unit import LayerNormUnit as Unit
         params = {"row_len": model.row_len, "eps": model.eps, "eps_code": model.eps_code,
                   "affine": model.affine}
-        cycles = ("n per row of n = row_len in steady state (load, rsqrt 1 and output overlap on two "
-                  "buffers), in_valid and out_ready high")
+        if one:
+            cycles = ("n + 2 per row of n = row_len in steady state (one row buffer: the next row loads "
+                      "one index behind the output, its last element waits for the row's last output, "
+                      "then rsqrt 1), in_valid and out_ready high")
+        else:
+            cycles = ("n per row of n = row_len in steady state (load, rsqrt 1 and output overlap on two "
+                      "buffers), in_valid and out_ready high")
         latency = ("2 clocks from a row's last input to its first output (rsqrt 1, then output); "
                    "n + 1 from its first input")
     else:
         raise ValueError(f"unknown row-wise op '{op}'")
-    comp = Unit(model)
-    top = "gqa_" + rowwise_name(op, model, entries)
+    if one:
+        params["row_buffers"] = 1
+    comp = Unit(model, row_buffers=row_buffers)
+    top = "gqa_" + rowwise_name(op, model, entries, row_buffers)
     text = verilog.convert(comp, name=top, emit_src=False)
     out = Path(out)
     write_atomic(out / f"{top}.v", text)
@@ -204,7 +234,8 @@ def generate_rowwise(op: str, model, out: Path, entries: int, tables: dict) -> d
         "entries": entries,
         "specs": {name: f"{name}.spec.json" for name in tables},
         "stages": None, "latency_cycles": latency, "cycles_per_row": cycles,
-        "timing": dict(ROWWISE_TIMING[op], note="a*n + b clocks, n = the row's length"),
+        "timing": dict((ROWWISE_TIMING_B1 if one else ROWWISE_TIMING)[op],
+                       note="a*n + b clocks, n = the row's length"),
         "parameters": params, "ports": _ports(text, comp),
         "formats": fmts,
         "reset": "synchronous, active high (rst); drops every row in flight"

@@ -195,3 +195,62 @@ def test_bench_fails_on_wrong_documented_throughput(build_dir, tmp_path):
     (bad / "manifest.json").write_text(json.dumps(man))
     r = verify(UnitReq("softmax"), tmp_path, unit_dir=bad)
     assert r.mismatches == 0 and r.failed == 1 and not r.ok, r.line()
+
+
+# -- one row buffer (ROW_BUFFERS=1): same unit code, half the row memory ----------------
+
+from hw.gen import ROWWISE_TIMING, ROWWISE_TIMING_B1, generate_rowwise    # noqa: E402
+
+
+@pytest.mark.parametrize("op", ["softmax", "layernorm"])
+def test_single_buffer_unit_bit_exact(op, build_dir):
+    """Through the bench: every output bit for bit, and the clocks per row
+    measured at full rate equal to the manifest's (softmax 3n + 1, layernorm
+    n + 2) with the idle latency unchanged."""
+    out = build_unit(op, entries=8, build=build_dir, row_buffers=1)
+    man = json.loads((out / "manifest.json").read_text())
+    assert out.name == f"{op}_int8_e8_b1" and man["top"] == f"gqa_{op}_int8_e8_b1"
+    assert man["parameters"]["row_buffers"] == 1
+    assert {k: v for k, v in man["timing"].items() if k != "note"} == ROWWISE_TIMING_B1[op]
+    depth = 128 if op == "softmax" else 64                       # n, not 2n
+    assert f"\\buf  [{depth - 1}:0]" in (out / man["verilog"][0]).read_text()
+    r = verify(UnitReq(op), build_dir, unit_dir=out)
+    assert r.ok, r.line()
+    want = ({"5": {"cycles_per_row": [16], "last_in_to_first_out": 7},
+             "37": {"cycles_per_row": [112], "last_in_to_first_out": 39}} if op == "softmax"
+            else {"64": {"cycles_per_row": [66], "last_in_to_first_out": 2}})
+    assert r.detail["timing"] == want
+
+
+@pytest.mark.parametrize("op", ["softmax", "layernorm"])
+def test_default_build_has_two_buffers_unchanged(op, build_dir, tmp_path):
+    """The default is the double-buffered unit as it was: no suffix, no
+    row_buffers entry, the two-buffer timing and memory, and the same bytes
+    as an explicit row_buffers=2."""
+    out = build_unit(op, entries=8, build=build_dir)
+    man = json.loads((out / "manifest.json").read_text())
+    assert out.name == f"{op}_int8_e8" and "_b1" not in man["top"] and "row_buffers" not in man["parameters"]
+    assert {k: v for k, v in man["timing"].items() if k != "note"} == ROWWISE_TIMING[op]
+    assert man["timing"]["cycles_per_row"] == ([2, 1] if op == "softmax" else [1, 0])
+    depth = 2 * (128 if op == "softmax" else 64)
+    text = (out / man["verilog"][0]).read_text()
+    assert f"\\buf  [{depth - 1}:0]" in text and "wbank" in text
+    md, tabs = rowwise_model(op, 8, build_dir)
+    generate_rowwise(op, md, tmp_path, 8, tabs, row_buffers=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in out.iterdir() if p.is_file())
+    for f in tmp_path.iterdir():
+        assert f.read_bytes() == (out / f.name).read_bytes(), f.name
+    assert rowwise_name(op, md, 8, 2) == out.name and rowwise_name(op, md, 8, 1) == out.name + "_b1"
+    with pytest.raises(ValueError, match="use 1 or 2"):
+        rowwise_name(op, md, 8, 3)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["softmax", "--row-buffers", "3"], "--row-buffers 3 is out of range: use 1 or 2"),
+    (["layernorm", "--row-buffers", "0"], "--row-buffers 0 is out of range: use 1 or 2"),
+    (["gelu", "--row-buffers", "1"], "--row-buffers applies to softmax and layernorm only")])
+def test_gen_rejects_bad_row_buffers(args, msg, tmp_path, capsys):
+    assert fitter_main(["gen", "-q", "--build", str(tmp_path / "b")] + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {msg}"
+    assert not (tmp_path / "b").exists()

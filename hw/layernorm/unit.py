@@ -3,7 +3,8 @@
 Rows have the generator's fixed length n (``row_len``), so no divider is
 needed: the unit works with ``D_i = n*x_i - Sx`` and ``W = n*Sxx - Sx^2 + E``
 (see the model), all exact integers. Three stages run concurrently on two
-row buffers (ping-pong), so a row is loaded while the previous one is
+row buffers (ping-pong; ``row_buffers=1`` halves the row memory, see
+the throughput below), so a row is loaded while the previous one is
 being output:
 
 * **load** (``in_ready=1``): store x_i in the loading buffer, accumulate
@@ -30,6 +31,14 @@ always high the unit therefore takes **n clocks per row** in steady state
 input is taken (2 clocks after its last), and consecutive rows' outputs
 follow each other without a gap.
 
+With one row buffer the bank selects are constant 0 and the same rule lets
+the next row follow the output through the one buffer, one index behind:
+only its n-th element has to wait for the row's last output (the row ends
+there, and the calc slot and per-row registers are single). That costs
+the calc clock and the wait: **n + 2 clocks per row** (n >= 2) with
+``in_valid`` and ``out_ready`` always high; the latency from a row's last
+input to its first output is unchanged (2 clocks).
+
 Gamma/beta (generator option ``affine``): two per-channel tables of
 ``row_len`` registers, reset by ``rst`` to the generated contents (as the
 ``LUT=regs`` tables are). Write port: hold ``cfg_we=1`` with
@@ -49,7 +58,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.pwl_int.unit import IntPWL
-from hw.softmax.unit import leading_one, round_shift
+from hw.softmax.unit import bank_signal, check_row_buffers, copy_bank, flip, leading_one, pick, round_shift
 
 
 def cfg_addr_bits(row_len: int) -> int:
@@ -62,11 +71,12 @@ def cfg_data_bits(model) -> int:
 
 class LayerNormUnit(wiring.Component):
     """Streaming LayerNorm for a :class:`hw.layernorm.model.LayerNorm`
-    (double-buffered; gamma/beta tables and their write port when the model
-    is affine)."""
+    (``row_buffers`` 2, double-buffered, n clocks per row, or 1, n + 2;
+    gamma/beta tables and their write port when the model is affine)."""
 
-    def __init__(self, model):
+    def __init__(self, model, row_buffers: int = 2):
         self.model = model
+        self.row_buffers = check_row_buffers(row_buffers)
         fin, fo = model.input, model.out
         if model.rsqrt.output.frac <= fo.frac:
             raise ValueError(f"the rsqrt table's output (u{model.rsqrt.output.bits}.{model.rsqrt.output.frac}) "
@@ -85,10 +95,11 @@ class LayerNormUnit(wiring.Component):
         m = Module()
         md = self.model
         n = md.row_len
+        nb = self.row_buffers
         xb = md.input.bits
         fr, fy = md.rsqrt.output.frac, md.out.frac
         m.submodules.rsqrt = rsqrt = IntPWL(md.rsqrt, stages=0)
-        m.submodules.buf = buf = Memory(shape=signed(xb), depth=2 * n, init=[])
+        m.submodules.buf = buf = Memory(shape=signed(xb), depth=nb * n, init=[])
         wr = buf.write_port()
         rd = buf.read_port(domain="comb")
 
@@ -98,19 +109,22 @@ class LayerNormUnit(wiring.Component):
         k_shape = range(md.w_bits + 1)
         r_shape = unsigned(md.rsqrt.output.bits)
 
-        full = Signal(2)          # buffer holds a whole row that is not fully output yet
-        ready = Signal(2)         # ... and its calc is done: the output stage may read it
-        rbank = Signal()          # output stage: buffer and index
+        full = Signal(nb)         # buffer holds a whole row that is not fully output yet
+        ready = Signal(nb)        # ... and its calc is done: the output stage may read it
+        rbank = bank_signal(nb, "rbank")    # output stage: buffer and index
         ridx = Signal(range(n))
         out_done = Signal()       # the row's last output is transferred this clock
 
         # -- load ------------------------------------------------------------------
-        wbank = Signal()
+        wbank = bank_signal(nb, "wbank")
         count = Signal(range(n))
         sx = Signal(sx_shape)
         sxx = Signal(sxx_shape)
         err = Signal()
-        full_w = Mux(wbank, full[1], full[0])
+        full_w = pick(wbank, [full[b] for b in range(nb)])
+
+        def addr(bank, i):
+            return i if nb == 1 else Mux(bank, i + n, i)
         # writing index `count` of a buffer the output stage is still reading is
         # safe once it has read past that index
         m.d.comb += self.in_ready.eq(~full_w | ((rbank == wbank) & (ridx > count)))
@@ -122,18 +136,18 @@ class LayerNormUnit(wiring.Component):
         sxx_n = Signal(sxx_shape)
         err_n = Signal()
         m.d.comb += [sx_n.eq(sx + x), sxx_n.eq(sxx + x * x), err_n.eq(err | (self.in_last != last_in))]
-        m.d.comb += [wr.addr.eq(Mux(wbank, count + n, count)), wr.data.eq(x), wr.en.eq(take)]
+        m.d.comb += [wr.addr.eq(addr(wbank, count)), wr.data.eq(x), wr.en.eq(take)]
 
         c_v = Signal()            # calc slot: one row between load and calc
-        c_bank = Signal()
+        c_bank = bank_signal(nb, "c_bank")
         c_sx = Signal(sx_shape)
         c_sxx = Signal(sxx_shape)
         c_err = Signal()
         m.d.sync += c_v.eq(0)
         with m.If(take):
             with m.If(last_in):
-                m.d.sync += [c_v.eq(1), c_bank.eq(wbank), c_sx.eq(sx_n), c_sxx.eq(sxx_n), c_err.eq(err_n),
-                             count.eq(0), sx.eq(0), sxx.eq(0), err.eq(0), wbank.eq(~wbank)]
+                m.d.sync += [c_v.eq(1), *copy_bank(c_bank, wbank, nb), c_sx.eq(sx_n), c_sxx.eq(sxx_n),
+                             c_err.eq(err_n), count.eq(0), sx.eq(0), sxx.eq(0), err.eq(0), *flip(wbank, nb)]
             with m.Else():
                 m.d.sync += [count.eq(count + 1), sx.eq(sx_n), sxx.eq(sxx_n), err.eq(err_n)]
 
@@ -146,16 +160,16 @@ class LayerNormUnit(wiring.Component):
         fm = md.rsqrt.input.frac
         mant = Signal(md.rsqrt.input.bits)
         m.d.comb += [mant.eq((w << fm) >> (k << 1)), rsqrt.x.eq(mant)]
-        b_sx = [Signal(sx_shape, name=f"sx_b{b}") for b in (0, 1)]
-        b_r = [Signal(r_shape, name=f"r_b{b}") for b in (0, 1)]
-        b_k = [Signal(k_shape, name=f"k_b{b}") for b in (0, 1)]
-        b_err = [Signal(name=f"err_b{b}") for b in (0, 1)]
-        for b in (0, 1):
+        b_sx = [Signal(sx_shape, name=f"sx_b{b}") for b in range(nb)]
+        b_r = [Signal(r_shape, name=f"r_b{b}") for b in range(nb)]
+        b_k = [Signal(k_shape, name=f"k_b{b}") for b in range(nb)]
+        b_err = [Signal(name=f"err_b{b}") for b in range(nb)]
+        for b in range(nb):
             with m.If(c_v & (c_bank == b)):
                 m.d.sync += [b_sx[b].eq(c_sx), b_r[b].eq(rsqrt.y), b_k[b].eq(k), b_err[b].eq(c_err)]
 
         # -- buffer flags (set and clear never meet on one buffer: see in_ready)
-        for b in (0, 1):
+        for b in range(nb):
             with m.If(take & last_in & (wbank == b)):
                 m.d.sync += full[b].eq(1)
             with m.Elif(out_done & (rbank == b)):
@@ -166,10 +180,10 @@ class LayerNormUnit(wiring.Component):
                 m.d.sync += ready[b].eq(0)
 
         # -- out: D_i = n*x_i - Sx, y_i = sat(round_half_up(D_i * r [* g_i], s) [+ b_i << (f_y - f_b)])
-        m.d.comb += rd.addr.eq(Mux(rbank, ridx + n, ridx))
-        cur_sx = Mux(rbank, b_sx[1], b_sx[0])
-        cur_r = Mux(rbank, b_r[1], b_r[0])
-        cur_k = Mux(rbank, b_k[1], b_k[0])
+        m.d.comb += rd.addr.eq(addr(rbank, ridx))
+        cur_sx = pick(rbank, b_sx)
+        cur_r = pick(rbank, b_r)
+        cur_k = pick(rbank, b_k)
         d = Signal(signed(sx_shape.width + 1))      # |D| <= 2n * max|x|
         m.d.comb += d.eq(n * rd.data - cur_sx)
         if md.affine:
@@ -194,12 +208,12 @@ class LayerNormUnit(wiring.Component):
         lo, hi = md.out.min_code, md.out.max_code
         m.d.comb += self.out_data.eq(Mux(res > hi, hi, Mux(res < lo, lo, res)))
         last_out = ridx == n - 1
-        m.d.comb += [self.out_valid.eq(Mux(rbank, ready[1], ready[0])), self.out_last.eq(last_out),
-                     self.out_error.eq(Mux(rbank, b_err[1], b_err[0])),
+        m.d.comb += [self.out_valid.eq(pick(rbank, [ready[b] for b in range(nb)])), self.out_last.eq(last_out),
+                     self.out_error.eq(pick(rbank, b_err)),
                      out_done.eq(self.out_valid & self.out_ready & last_out)]
         with m.If(self.out_valid & self.out_ready):
             with m.If(last_out):
-                m.d.sync += [ridx.eq(0), rbank.eq(~rbank)]
+                m.d.sync += [ridx.eq(0)] + flip(rbank, nb)
             with m.Else():
                 m.d.sync += ridx.eq(ridx + 1)
         return m

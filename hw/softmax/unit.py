@@ -1,8 +1,10 @@
 """Amaranth generator of the streaming softmax unit (golden model: ``model.py``).
 
-Two row buffers (ping-pong): the load stage fills one while the compute
-stage works on the other, so a row is taken in while the previous one is
-still being summed or output.
+Two row buffers (ping-pong, the default): the load stage fills one while the
+compute stage works on the other, so a row is taken in while the previous
+one is still being summed or output. With one buffer (``row_buffers=1``:
+half the row memory, and the row memory is most of the unit's area where
+it is flip-flops) the same stages take turns: see the throughput below.
 
 * **load** (``in_ready=1`` while the loading buffer is free): store the
   scores, track the running maximum; elements past ``row_max`` are consumed
@@ -28,6 +30,12 @@ overlap the output of the previous one (about n clocks per row with three
 buffers), at the cost of the unit's largest part. When the compute stage
 is idle, a row's first output comes n + 2 clocks after its last input
 (the sum starts the clock after ``in_last``).
+
+With one row buffer the bank selects are constant 0 and ``in_ready`` is low
+from a row's ``in_last`` until that row's last output transfers, so load,
+sum, normalize and output follow each other: **3n + 1 clocks per row**
+(load n, sum n, normalize 1, output n) under the same conditions; the
+latency from the last input to the first output is unchanged (n + 2).
 """
 
 from __future__ import annotations
@@ -49,6 +57,36 @@ def leading_one(m: Module, v, name: str):
     return lead
 
 
+ROW_BUFFERS = (1, 2)
+
+
+def check_row_buffers(row_buffers) -> int:
+    if row_buffers not in ROW_BUFFERS:
+        raise ValueError(f"row buffers {row_buffers!r}: use 1 or 2")
+    return row_buffers
+
+
+def bank_signal(row_buffers: int, name: str):
+    """A buffer select: a register with two buffers, constant 0 with one
+    (nothing to select, nothing to flip)."""
+    return Signal(name=name) if row_buffers == 2 else Const(0, 1)
+
+
+def pick(bank, items):
+    """``items[bank]`` for a list of one or two per-buffer values."""
+    return items[0] if len(items) == 1 else Mux(bank, items[1], items[0])
+
+
+def flip(bank, row_buffers: int) -> list:
+    """Statements that hand over to the other buffer (none with one)."""
+    return [bank.eq(~bank)] if row_buffers == 2 else []
+
+
+def copy_bank(dst, src, row_buffers: int) -> list:
+    """``dst = src`` for bank selects (none with one buffer: both are 0)."""
+    return [dst.eq(src)] if row_buffers == 2 else []
+
+
 def round_shift(v, s):
     """``round_half_up(v, s)`` for a variable shift ``s >= 1``: the rounding
     constant is ``(1 << s) >> 1``; the shift is arithmetic for signed ``v``."""
@@ -56,10 +94,12 @@ def round_shift(v, s):
 
 
 class SoftmaxUnit(wiring.Component):
-    """Streaming INT8 softmax for a :class:`hw.softmax.model.Softmax`."""
+    """Streaming INT8 softmax for a :class:`hw.softmax.model.Softmax`;
+    ``row_buffers`` 2 (ping-pong, 2n + 1 clocks per row) or 1 (3n + 1)."""
 
-    def __init__(self, model):
+    def __init__(self, model, row_buffers: int = 2):
         self.model = model
+        self.row_buffers = check_row_buffers(row_buffers)
         fin = model.input
         if model.recip.output.frac <= model.out.frac:
             raise ValueError("the reciprocal table needs more fractional bits than the output")
@@ -75,36 +115,41 @@ class SoftmaxUnit(wiring.Component):
         md = self.model
         fin, fe = md.input, md.exp.output
         n_max = md.row_max
+        nb = self.row_buffers
         m.submodules.exp = exp = IntPWL(md.exp, stages=0)
         m.submodules.recip = recip = IntPWL(md.recip, stages=0)
-        m.submodules.buf = buf = Memory(shape=self.in_data.shape(), depth=2 * n_max, init=[])
+        m.submodules.buf = buf = Memory(shape=self.in_data.shape(), depth=nb * n_max, init=[])
         wr = buf.write_port()
         rd = buf.read_port(domain="comb")
 
-        full = Signal(2)                        # buffer holds a loaded row not yet fully output
+        full = Signal(nb)                       # buffer holds a loaded row not yet fully output
         done = Signal()                         # compute stage: last output transferred this clock
         # per-buffer row state, written by the load stage at in_last
-        b_cnt = [Signal(range(n_max + 1), name=f"count_b{b}") for b in (0, 1)]
-        b_mx = [Signal.like(self.in_data, name=f"max_b{b}") for b in (0, 1)]
-        b_ovf = [Signal(name=f"overflow_b{b}") for b in (0, 1)]
+        b_cnt = [Signal(range(n_max + 1), name=f"count_b{b}") for b in range(nb)]
+        b_mx = [Signal.like(self.in_data, name=f"max_b{b}") for b in range(nb)]
+        b_ovf = [Signal(name=f"overflow_b{b}") for b in range(nb)]
+        full_b = [full[b] for b in range(nb)]
+
+        def addr(bank, i):
+            return i if nb == 1 else Mux(bank, i + n_max, i)
 
         # -- load ------------------------------------------------------------------
-        wbank = Signal()
+        wbank = bank_signal(nb, "wbank")
         count = Signal(range(n_max + 1))        # elements stored
         mx = Signal.like(self.in_data)
         overflow = Signal()
-        m.d.comb += self.in_ready.eq(~Mux(wbank, full[1], full[0]))
+        m.d.comb += self.in_ready.eq(~pick(wbank, full_b))
         take = Signal()
         m.d.comb += take.eq(self.in_valid & self.in_ready)
         store = count < n_max
         mx_n = Signal.like(self.in_data)
         m.d.comb += mx_n.eq(Mux(store & ((count == 0) | (self.in_data > mx)), self.in_data, mx))
-        m.d.comb += [wr.addr.eq(Mux(wbank, count + n_max, count)), wr.data.eq(self.in_data),
+        m.d.comb += [wr.addr.eq(addr(wbank, count)), wr.data.eq(self.in_data),
                      wr.en.eq(take & store)]
         with m.If(take):
             with m.If(self.in_last):
-                m.d.sync += [count.eq(0), overflow.eq(0), wbank.eq(~wbank)]
-                for b in (0, 1):
+                m.d.sync += [count.eq(0), overflow.eq(0)] + flip(wbank, nb)
+                for b in range(nb):
                     with m.If(wbank == b):
                         m.d.sync += [b_cnt[b].eq(Mux(store, count + 1, count)), b_mx[b].eq(mx_n),
                                      b_ovf[b].eq(overflow | ~store)]
@@ -116,17 +161,17 @@ class SoftmaxUnit(wiring.Component):
                     m.d.sync += overflow.eq(1)
 
         # -- compute ---------------------------------------------------------------
-        ebank = Signal()
+        ebank = bank_signal(nb, "ebank")
         idx = Signal(range(n_max + 1))
         ssum = Signal(md.sum_bits)
         r = Signal(md.recip.output.bits)
         lead_r = Signal(range(max(md.sum_bits, 2)))
-        cnt = Mux(ebank, b_cnt[1], b_cnt[0])
-        m.d.comb += rd.addr.eq(Mux(ebank, idx + n_max, idx))
+        cnt = pick(ebank, b_cnt)
+        m.d.comb += rd.addr.eq(addr(ebank, idx))
 
         # d_i = max(x_i - max, d_min), into the shared exp unit
         diff = Signal(signed(fin.bits + 2))
-        m.d.comb += diff.eq(rd.data - Mux(ebank, b_mx[1], b_mx[0]))
+        m.d.comb += diff.eq(rd.data - pick(ebank, b_mx))
         dmin = md.exp.input.min_code
         m.d.comb += exp.x.eq(Mux(diff < dmin, dmin, diff))
 
@@ -145,7 +190,7 @@ class SoftmaxUnit(wiring.Component):
         m.d.comb += rounded.eq(round_shift(prod, shift))
         m.d.comb += self.out_data.eq(Mux(rounded > md.out.max_code, md.out.max_code, rounded))
 
-        for b in (0, 1):                        # load sets, compute clears: never both on one buffer
+        for b in range(nb):                     # load sets, compute clears: never both on one buffer
             with m.If(take & self.in_last & (wbank == b)):
                 m.d.sync += full[b].eq(1)
             with m.Elif(done & (ebank == b)):
@@ -153,7 +198,7 @@ class SoftmaxUnit(wiring.Component):
 
         with m.FSM(name="phase"):
             with m.State("SUM"):                # waits here until its buffer is full
-                with m.If(Mux(ebank, full[1], full[0])):
+                with m.If(pick(ebank, full_b)):
                     m.d.sync += [ssum.eq(ssum + exp.y), idx.eq(idx + 1)]
                     with m.If(idx == cnt - 1):
                         m.next = "NORM"
@@ -163,11 +208,11 @@ class SoftmaxUnit(wiring.Component):
             with m.State("OUT"):
                 last = idx == cnt - 1
                 m.d.comb += [self.out_valid.eq(1), self.out_last.eq(last),
-                             self.out_overflow.eq(Mux(ebank, b_ovf[1], b_ovf[0])),
+                             self.out_overflow.eq(pick(ebank, b_ovf)),
                              done.eq(self.out_ready & last)]
                 with m.If(self.out_ready):
                     m.d.sync += idx.eq(idx + 1)
                     with m.If(last):
-                        m.d.sync += [idx.eq(0), ssum.eq(0), ebank.eq(~ebank)]
+                        m.d.sync += [idx.eq(0), ssum.eq(0)] + flip(ebank, nb)
                         m.next = "SUM"
         return m
