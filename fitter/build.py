@@ -119,7 +119,7 @@ def build_unit(op: str, fmt: str = "int8", entries: int = 8, stages: int = 1, lu
     from fitter.composite import COMPOSITES, rowwise_model
     if op in COMPOSITES:
         from hw.gen import generate_rowwise, rowwise_name
-        from hw.softmax.unit import check_row_buffers
+        from hw.rowbuf import check_row_buffers
         check_row_buffers(row_buffers)          # before any table is fitted
         model, tabs = rowwise_model(op, entries, build, quiet, seed=opts.get("seed", 0), row=row, ln=ln,
                                     sm_in_frac=sm_in_frac)

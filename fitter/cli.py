@@ -193,28 +193,30 @@ def _ln_options(a, ops):
 
 def cmd_gen(a) -> int:
     from fitter.build import build_unit
-    from fitter.composite import COMPOSITES
+    from fitter.composite import COMPOSITES, check_sm_in_frac
+    from hw.rowbuf import check_row_buffers
     known = list(functions.FUNCTIONS) + list(COMPOSITES)
     ops = known if a.op == "all" else a.op.split(",")
     for op in ops:
         if op not in known:
             raise functions.UnknownOp(op, known)
     ln = _ln_options(a, ops)
-    if a.sm_in_frac is not None:
-        if "softmax" not in ops:
-            raise FitError("--sm-in-frac applies to softmax only")
-        if not 0 <= a.sm_in_frac <= 7:
-            raise FitError(f"--sm-in-frac {a.sm_in_frac} is out of range: use 0..7 (scores s8.F)")
+    if a.sm_in_frac is not None and "softmax" not in ops:
+        raise FitError("--sm-in-frac applies to softmax only")
     if a.row is not None:
         if not any(op in COMPOSITES for op in ops):
             raise FitError("--row applies to softmax and layernorm only")
         if not 2 <= a.row <= 4096:
             raise FitError(f"--row {a.row} is out of range: use 2..4096")
-    if a.row_buffers is not None:
-        if not any(op in COMPOSITES for op in ops):
-            raise FitError("--row-buffers applies to softmax and layernorm only")
-        if a.row_buffers not in (1, 2):
-            raise FitError(f"--row-buffers {a.row_buffers} is out of range: use 1 or 2")
+    if a.row_buffers is not None and not any(op in COMPOSITES for op in ops):
+        raise FitError("--row-buffers applies to softmax and layernorm only")
+    try:                    # the generator's own checks, before anything is fitted or written
+        if a.sm_in_frac is not None:
+            check_sm_in_frac(a.sm_in_frac, "--sm-in-frac")
+        if a.row_buffers is not None:
+            check_row_buffers(a.row_buffers, "--row-buffers")
+    except ValueError as e:
+        raise FitError(str(e)) from None
     fmts = _list(a.format, str, "format", FORMATS)
     entries = [_entries(e) for e in _list(a.entries, int, "entries")]
     stages = _list(a.stages, int, "stages", [0, 1, 2, 3])

@@ -125,14 +125,21 @@ def ln_params(opts: LNOptions, n: int) -> tuple[tuple, tuple]:
 SM_IN_FRACS = range(0, 8)
 
 
+def check_sm_in_frac(in_frac, what: str = "softmax input frac") -> int:
+    """``in_frac`` if it is a score format s8.F the generator takes;
+    ValueError naming ``what`` otherwise."""
+    if in_frac not in SM_IN_FRACS:
+        raise ValueError(f"{what} {in_frac} is out of range: use {SM_IN_FRACS[0]}..{SM_IN_FRACS[-1]} "
+                         "(scores s8.F)")
+    return in_frac
+
+
 def softmax_exp_options(in_frac: int = 4) -> dict:
     """Fit options of the softmax exp table for scores in s8.``in_frac``.
     The table covers the whole code range of d = x - max <= 0, i.e.
     [-2^(7-F), 0]; at F = 4 that is exp's registry range [-8, 0], so the
     default unit's request is the table above, unchanged."""
-    if in_frac not in SM_IN_FRACS:
-        raise ValueError(f"softmax input frac {in_frac} is out of range: use {SM_IN_FRACS[0]}..{SM_IN_FRACS[-1]} "
-                         "(scores s8.F)")
+    check_sm_in_frac(in_frac)
     ex = {k: v for k, v in COMPOSITES["softmax"]["exp"].items() if k != "op"}
     if in_frac != 4:
         ex.update(in_frac=in_frac, range=[-(2.0 ** (7 - in_frac)), 0.0])

@@ -130,7 +130,7 @@ def rowwise_name(op: str, model, entries: int, row_buffers: int = 2) -> str:
     ``_eps<eps>``, and with gamma/beta ``_aff`` (``_g..``/``_b..`` for
     non-default formats, ``_p<hash>`` for non-default initial tables); last,
     for both ops, ``_b1`` for one row buffer (default two: no suffix)."""
-    from hw.softmax.unit import check_row_buffers
+    from hw.rowbuf import check_row_buffers
     buffers = "" if check_row_buffers(row_buffers) == 2 else f"_b{row_buffers}"
     if op == "softmax":
         return (f"softmax_int8_e{entries}" + ("" if model.row_max == 128 else f"_r{model.row_max}")
@@ -187,7 +187,7 @@ def generate_rowwise(op: str, model, out: Path, entries: int, tables: dict, row_
     so that a default unit's files stay as they were."""
     from amaranth.back import verilog
 
-    from hw.softmax.unit import check_row_buffers
+    from hw.rowbuf import check_row_buffers
     one = check_row_buffers(row_buffers) == 1
     if op == "softmax":
         from hw.softmax.unit import SoftmaxUnit as Unit

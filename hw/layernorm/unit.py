@@ -58,7 +58,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.pwl_int.unit import IntPWL
-from hw.softmax.unit import bank_signal, check_row_buffers, copy_bank, flip, leading_one, pick, round_shift
+from hw.rowbuf import bank_signal, buf_addr, check_row_buffers, copy_bank, flip, leading_one, pick, round_shift
 
 
 def cfg_addr_bits(row_len: int) -> int:
@@ -122,9 +122,6 @@ class LayerNormUnit(wiring.Component):
         sxx = Signal(sxx_shape)
         err = Signal()
         full_w = pick(wbank, [full[b] for b in range(nb)])
-
-        def addr(bank, i):
-            return i if nb == 1 else Mux(bank, i + n, i)
         # writing index `count` of a buffer the output stage is still reading is
         # safe once it has read past that index
         m.d.comb += self.in_ready.eq(~full_w | ((rbank == wbank) & (ridx > count)))
@@ -136,7 +133,7 @@ class LayerNormUnit(wiring.Component):
         sxx_n = Signal(sxx_shape)
         err_n = Signal()
         m.d.comb += [sx_n.eq(sx + x), sxx_n.eq(sxx + x * x), err_n.eq(err | (self.in_last != last_in))]
-        m.d.comb += [wr.addr.eq(addr(wbank, count)), wr.data.eq(x), wr.en.eq(take)]
+        m.d.comb += [wr.addr.eq(buf_addr(wbank, count, n)), wr.data.eq(x), wr.en.eq(take)]
 
         c_v = Signal()            # calc slot: one row between load and calc
         c_bank = bank_signal(nb, "c_bank")
@@ -146,8 +143,8 @@ class LayerNormUnit(wiring.Component):
         m.d.sync += c_v.eq(0)
         with m.If(take):
             with m.If(last_in):
-                m.d.sync += [c_v.eq(1), *copy_bank(c_bank, wbank, nb), c_sx.eq(sx_n), c_sxx.eq(sxx_n),
-                             c_err.eq(err_n), count.eq(0), sx.eq(0), sxx.eq(0), err.eq(0), *flip(wbank, nb)]
+                m.d.sync += [c_v.eq(1), *copy_bank(c_bank, wbank), c_sx.eq(sx_n), c_sxx.eq(sxx_n),
+                             c_err.eq(err_n), count.eq(0), sx.eq(0), sxx.eq(0), err.eq(0), *flip(wbank)]
             with m.Else():
                 m.d.sync += [count.eq(count + 1), sx.eq(sx_n), sxx.eq(sxx_n), err.eq(err_n)]
 
@@ -180,7 +177,7 @@ class LayerNormUnit(wiring.Component):
                 m.d.sync += ready[b].eq(0)
 
         # -- out: D_i = n*x_i - Sx, y_i = sat(round_half_up(D_i * r [* g_i], s) [+ b_i << (f_y - f_b)])
-        m.d.comb += rd.addr.eq(addr(rbank, ridx))
+        m.d.comb += rd.addr.eq(buf_addr(rbank, ridx, n))
         cur_sx = pick(rbank, b_sx)
         cur_r = pick(rbank, b_r)
         cur_k = pick(rbank, b_k)
@@ -213,7 +210,7 @@ class LayerNormUnit(wiring.Component):
                      out_done.eq(self.out_valid & self.out_ready & last_out)]
         with m.If(self.out_valid & self.out_ready):
             with m.If(last_out):
-                m.d.sync += [ridx.eq(0)] + flip(rbank, nb)
+                m.d.sync += [ridx.eq(0)] + flip(rbank)
             with m.Else():
                 m.d.sync += ridx.eq(ridx + 1)
         return m

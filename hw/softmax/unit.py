@@ -40,57 +40,13 @@ latency from the last input to the first output is unchanged (n + 2).
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.pwl_int.unit import IntPWL
-
-
-def leading_one(m: Module, v, name: str):
-    """Index of the highest set bit of ``v`` (0 when v is 0)."""
-    lead = Signal(range(max(len(v), 2)), name=name)
-    for i in range(len(v)):                  # later assignments win: the highest bit
-        with m.If(v[i]):
-            m.d.comb += lead.eq(i)
-    return lead
-
-
-ROW_BUFFERS = (1, 2)
-
-
-def check_row_buffers(row_buffers) -> int:
-    if row_buffers not in ROW_BUFFERS:
-        raise ValueError(f"row buffers {row_buffers!r}: use 1 or 2")
-    return row_buffers
-
-
-def bank_signal(row_buffers: int, name: str):
-    """A buffer select: a register with two buffers, constant 0 with one
-    (nothing to select, nothing to flip)."""
-    return Signal(name=name) if row_buffers == 2 else Const(0, 1)
-
-
-def pick(bank, items):
-    """``items[bank]`` for a list of one or two per-buffer values."""
-    return items[0] if len(items) == 1 else Mux(bank, items[1], items[0])
-
-
-def flip(bank, row_buffers: int) -> list:
-    """Statements that hand over to the other buffer (none with one)."""
-    return [bank.eq(~bank)] if row_buffers == 2 else []
-
-
-def copy_bank(dst, src, row_buffers: int) -> list:
-    """``dst = src`` for bank selects (none with one buffer: both are 0)."""
-    return [dst.eq(src)] if row_buffers == 2 else []
-
-
-def round_shift(v, s):
-    """``round_half_up(v, s)`` for a variable shift ``s >= 1``: the rounding
-    constant is ``(1 << s) >> 1``; the shift is arithmetic for signed ``v``."""
-    return (v + ((Const(1, 1) << s) >> 1)) >> s
+from hw.rowbuf import bank_signal, buf_addr, check_row_buffers, flip, leading_one, pick, round_shift
 
 
 class SoftmaxUnit(wiring.Component):
@@ -130,9 +86,6 @@ class SoftmaxUnit(wiring.Component):
         b_ovf = [Signal(name=f"overflow_b{b}") for b in range(nb)]
         full_b = [full[b] for b in range(nb)]
 
-        def addr(bank, i):
-            return i if nb == 1 else Mux(bank, i + n_max, i)
-
         # -- load ------------------------------------------------------------------
         wbank = bank_signal(nb, "wbank")
         count = Signal(range(n_max + 1))        # elements stored
@@ -144,11 +97,11 @@ class SoftmaxUnit(wiring.Component):
         store = count < n_max
         mx_n = Signal.like(self.in_data)
         m.d.comb += mx_n.eq(Mux(store & ((count == 0) | (self.in_data > mx)), self.in_data, mx))
-        m.d.comb += [wr.addr.eq(addr(wbank, count)), wr.data.eq(self.in_data),
+        m.d.comb += [wr.addr.eq(buf_addr(wbank, count, n_max)), wr.data.eq(self.in_data),
                      wr.en.eq(take & store)]
         with m.If(take):
             with m.If(self.in_last):
-                m.d.sync += [count.eq(0), overflow.eq(0)] + flip(wbank, nb)
+                m.d.sync += [count.eq(0), overflow.eq(0)] + flip(wbank)
                 for b in range(nb):
                     with m.If(wbank == b):
                         m.d.sync += [b_cnt[b].eq(Mux(store, count + 1, count)), b_mx[b].eq(mx_n),
@@ -167,7 +120,7 @@ class SoftmaxUnit(wiring.Component):
         r = Signal(md.recip.output.bits)
         lead_r = Signal(range(max(md.sum_bits, 2)))
         cnt = pick(ebank, b_cnt)
-        m.d.comb += rd.addr.eq(addr(ebank, idx))
+        m.d.comb += rd.addr.eq(buf_addr(ebank, idx, n_max))
 
         # d_i = max(x_i - max, d_min), into the shared exp unit
         diff = Signal(signed(fin.bits + 2))
@@ -213,6 +166,6 @@ class SoftmaxUnit(wiring.Component):
                 with m.If(self.out_ready):
                     m.d.sync += idx.eq(idx + 1)
                     with m.If(last):
-                        m.d.sync += [idx.eq(0), ssum.eq(0)] + flip(ebank, nb)
+                        m.d.sync += [idx.eq(0), ssum.eq(0)] + flip(ebank)
                         m.next = "SUM"
         return m
