@@ -222,6 +222,19 @@ def test_single_buffer_unit_bit_exact(op, build_dir):
     assert r.detail["timing"] == want
 
 
+@pytest.mark.parametrize("frac", [1, 6])
+def test_softmax_score_format_bit_exact(frac, build_dir):
+    """SM_IN_FRAC: scores s8.F with the exp table fitted over [-2^(7-F), 0];
+    through the bench, every output bit for bit against the golden model."""
+    out = build_unit("softmax", entries=8, build=build_dir, sm_in_frac=frac)
+    man = json.loads((out / "manifest.json").read_text())
+    assert out.name == f"softmax_int8_e8_i8f{frac}" and man["formats"]["input"]["frac"] == frac
+    md = model_from_dir(out)
+    assert md.exp.input.frac == frac and md.exp.fit["range"] == [-(2.0 ** (7 - frac)), 0.0]
+    r = verify(UnitReq("softmax"), build_dir, unit_dir=out)
+    assert r.ok, r.line()
+
+
 @pytest.mark.parametrize("op", ["softmax", "layernorm"])
 def test_default_build_has_two_buffers_unchanged(op, build_dir, tmp_path):
     """The default is the double-buffered unit as it was: no suffix, no
