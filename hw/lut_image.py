@@ -14,6 +14,23 @@ A field narrower than ``cfg_data`` takes the low bits of the word; the
 upper bits are ignored. Writing ``cfg_we=1`` with ``cfg_addr``/``cfg_data``
 updates the word at the next clock edge; the table takes effect for inputs
 presented after that edge. Addresses past 3N-2 are ignored.
+
+``impl: "uniform"`` units (no breakpoints; 2N words)::
+
+    0 .. N-1      slope i      (two's complement)
+    N .. 2N-1     intercept i  (two's complement)
+
+``impl: "table"`` units (2^bits words, one per input code)::
+
+    a = code - min_code   output code of input ``code`` (two's complement /
+                          unsigned bits of the output format), i.e. a is the
+                          index into the spec's ``values``; for a signed input
+                          a is the code's two's-complement bits with the top
+                          bit inverted, for an unsigned input the code itself
+
+Same write protocol, same low-bits rule; addresses past the last word are
+ignored. :func:`cfg_addr_bits`, :func:`data_bits`, :func:`image` and
+:func:`map_text` take any spec and dispatch on ``spec.impl``.
 """
 
 from __future__ import annotations
@@ -33,12 +50,42 @@ def addr_bits(entries: int) -> int:
 
 
 def data_bits(spec) -> int:
+    if getattr(spec, "impl", "pwl") == "table":
+        return spec.output.bits
+    if getattr(spec, "impl", "pwl") == "uniform":
+        return max(spec.slopes.fmt.bits, spec.intercepts.fmt.bits)
     return max(field_widths(spec))
+
+
+def cfg_addr_bits(spec) -> int:
+    """Width of ``cfg_addr`` for any spec (:func:`addr_bits` for pwl)."""
+    if getattr(spec, "impl", "pwl") == "table":
+        return spec.input.bits
+    if getattr(spec, "impl", "pwl") == "uniform":
+        return max(1, (2 * spec.entries - 1).bit_length())
+    return addr_bits(spec.entries)
+
+
+def map_text(spec) -> str:
+    """The register map in one line (the manifest's ``cfg.map``)."""
+    n = spec.entries
+    if getattr(spec, "impl", "pwl") == "table":
+        return (f"output code of input code q at q - min_code (0..{n - 1}, the index into the spec's values; "
+                f"{'the code with its top bit inverted' if spec.input.signed else 'the code itself'})")
+    if getattr(spec, "impl", "pwl") == "uniform":
+        return f"slopes at 0..{n - 1}, intercepts at {n}..{2 * n - 1}"
+    return "breakpoints at 0..N-2, slopes at N-1..2N-2, intercepts at 2N-1..3N-2"
 
 
 def image(spec) -> list[tuple[int, int]]:
     """(address, word) pairs that program ``spec`` into a regs unit; each
     word is the field's bit pattern (unsigned, field width)."""
+    if getattr(spec, "impl", "pwl") == "table":
+        return [(a, int(v) & ((1 << spec.output.bits) - 1)) for a, v in enumerate(spec.values)]
+    if getattr(spec, "impl", "pwl") == "uniform":
+        wk, wc = spec.slopes.fmt.bits, spec.intercepts.fmt.bits
+        words = [int(k) & ((1 << wk) - 1) for k in spec.slopes.values]
+        return list(enumerate(words + [int(c) & ((1 << wc) - 1) for c in spec.intercepts.values]))
     wb, wk, wc = field_widths(spec)
 
     def bits(v, w):

@@ -1,4 +1,9 @@
-"""cocotb bench of the integer PWL unit: RTL output == golden model, bit for bit.
+"""cocotb bench of the integer element-wise units: RTL output == golden model, bit for bit.
+
+Every integer implementation (``spec.impl``: pwl, uniform, table) runs
+here: the expected values come from :func:`hw.impls.evaluate` and a
+``LUT=regs`` unit is programmed with :func:`hw.impls.image`, both of which
+dispatch on the spec's impl.
 
 Environment (set by :mod:`sim.units`):
 
@@ -6,7 +11,8 @@ Environment (set by :mod:`sim.units`):
 ``GQA_GOLDEN``      spec the expected values come from (default: the unit's);
                     the negative test points it at the true table while the
                     RTL was built from a corrupted one
-``GQA_SPEC2``       ``LUT=regs`` only: a second table to load through cfg
+``GQA_SPEC2``       ``LUT=regs`` only: a second table to load through cfg (same
+                    impl and formats as the unit's spec)
 ``GQA_RANDOM``      random vectors for inputs wider than 16 bits
 """
 
@@ -22,8 +28,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
-from hw import lut_image
-from hw.pwl_int.model import evaluate
+from hw.impls import evaluate, image
 from hw.spec import Spec
 from sim.runner import write_summary
 from hw.pwl_int.vectors import int_vectors
@@ -45,7 +50,7 @@ def _read(sig, signed: bool) -> int:
 
 async def _program(dut, spec):
     """Write every word of ``spec``'s image through the cfg port."""
-    for addr, word in lut_image.image(spec):
+    for addr, word in image(spec):
         dut.cfg_we.value = 1
         dut.cfg_addr.value = addr
         dut.cfg_data.value = word
@@ -134,6 +139,9 @@ async def pwl_int_exact(dut):
     if manifest["lut"] == "regs" and os.environ.get("GQA_SPEC2"):
         # one unit, two functions: load another table, check, load ours back
         spec2 = Spec.load(os.environ["GQA_SPEC2"])
+        assert spec2.impl == golden.impl and spec2.entries == golden.entries, (
+            f"GQA_SPEC2 is a {spec2.impl} table of {spec2.entries} entries; the unit is {golden.impl} "
+            f"with {golden.entries}: the second table must have the same impl, entries and formats")
         await _program(dut, spec2)
         mism += await _check(dut, manifest, spec2, int_vectors(spec2), f"{spec2.op} loaded via cfg", 1)
         await _program(dut, golden)

@@ -1,5 +1,0 @@
-import sys
-
-from fitter.cli import main
-
-sys.exit(main())

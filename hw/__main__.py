@@ -1,5 +1,0 @@
-import sys
-
-from hw.gen import main
-
-sys.exit(main())

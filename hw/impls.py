@@ -1,0 +1,143 @@
+"""Registry of the element-wise unit implementations, one entry per ``spec.impl``.
+
+==========  ==========================================  ==============================
+impl        hardware                                    golden model
+==========  ==========================================  ==============================
+pwl         comparator bank + K*x + C (IntPWL; FP32PWL   :mod:`hw.pwl_int.model`
+            for fp32 specs)                              (:mod:`hw.pwl_fp32.model`)
+uniform     2^k equal segments by the input's top bits   :mod:`hw.uniform.model`
+            + the same K*x + C datapath (UniformPWL)
+table       direct lookup of every input code            :mod:`hw.table.model`
+            (TableUnit, inputs up to 12 bits)
+==========  ==========================================  ==============================
+
+Every implementation has the same ports, ``stages`` (0..3, latency =
+stages) and ``lut`` (``rom`` | ``regs``) options. Callers use one entry
+point per job and never branch on the implementation themselves:
+
+* :func:`evaluate` ``(spec, codes)``: golden output codes (benches, fitter);
+* :func:`build_component` ``(spec, stages, lut, ftz=False)``: the Amaranth
+  component to convert to Verilog;
+* :func:`cfg` ``(spec)``: the manifest's ``cfg`` block for ``LUT=regs``
+  (address/data widths, one-line register map, programming image);
+  :func:`image` ``(spec)`` alone is the (address, word) list;
+* :func:`formats` ``(spec)``: the manifest's ``formats`` block.
+
+The golden models are numpy only and importing this module imports no
+Amaranth (components are imported when built).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from hw import lut_image
+from hw.spec import IMPLS as SPEC_IMPLS
+
+
+@dataclass(frozen=True)
+class Impl:
+    name: str
+    evaluate: Callable          # (spec, codes) -> int64 output codes (fp32: uint32 bit patterns)
+    component: Callable         # (spec, stages, lut) -> amaranth wiring.Component
+    image: Callable             # spec -> [(address, word)] for LUT=regs
+    doc: str
+
+
+def _pwl_evaluate(spec, codes):
+    if spec.is_fp32:
+        from hw.pwl_fp32.model import evaluate as fp32_evaluate
+        return fp32_evaluate(spec, codes)
+    from hw.pwl_int.model import evaluate as int_evaluate
+    return int_evaluate(spec, codes)
+
+
+def _pwl_component(spec, stages: int, lut: str, ftz: bool = False):
+    if spec.is_fp32:
+        from hw.pwl_fp32.unit import FP32PWL
+        return FP32PWL(spec, stages=stages, lut=lut, ftz=ftz)
+    if ftz:
+        raise ValueError("FTZ applies to fp32 units only")
+    from hw.pwl_int.unit import IntPWL
+    return IntPWL(spec, stages=stages, lut=lut)
+
+
+def _uniform_evaluate(spec, codes):
+    from hw.uniform.model import evaluate as uniform_evaluate
+    return uniform_evaluate(spec, codes)
+
+
+def _uniform_component(spec, stages: int, lut: str, ftz: bool = False):
+    if ftz:
+        raise ValueError("FTZ applies to fp32 units only")
+    from hw.uniform.unit import UniformPWL
+    return UniformPWL(spec, stages=stages, lut=lut)
+
+
+def _table_evaluate(spec, codes):
+    from hw.table.model import evaluate as table_evaluate
+    return table_evaluate(spec, codes)
+
+
+def _table_component(spec, stages: int, lut: str, ftz: bool = False):
+    if ftz:
+        raise ValueError("FTZ applies to fp32 units only")
+    from hw.table.unit import TableUnit
+    return TableUnit(spec, stages=stages, lut=lut)
+
+
+IMPLS: dict[str, Impl] = {
+    "pwl": Impl("pwl", _pwl_evaluate, _pwl_component, lut_image.image,
+                "piecewise linear, comparator bank over N-1 breakpoints"),
+    "uniform": Impl("uniform", _uniform_evaluate, _uniform_component, lut_image.image,
+                    "piecewise linear, 2^k equal segments addressed by the input's top k bits"),
+    "table": Impl("table", _table_evaluate, _table_component, lut_image.image,
+                  "direct lookup, one stored output code per input code"),
+}
+assert set(IMPLS) == set(SPEC_IMPLS)
+
+
+def get(name: str) -> Impl:
+    try:
+        return IMPLS[name]
+    except KeyError:
+        raise ValueError(f"unknown impl '{name}'; known: {', '.join(IMPLS)}") from None
+
+
+def of(spec) -> Impl:
+    """The implementation a spec asks for (``spec.impl``, default pwl)."""
+    return get(getattr(spec, "impl", "pwl"))
+
+
+def evaluate(spec, codes) -> np.ndarray:
+    """Golden output codes of ``spec``'s unit for input ``codes``, whatever its impl."""
+    return of(spec).evaluate(spec, codes)
+
+
+def build_component(spec, stages: int, lut: str, ftz: bool = False):
+    """The unit's Amaranth component (``ftz`` for fp32 pwl specs only)."""
+    return of(spec).component(spec, stages, lut, ftz)
+
+
+def image(spec) -> list[tuple[int, int]]:
+    """(address, word) pairs that program ``spec`` into its ``LUT=regs`` unit."""
+    return of(spec).image(spec)
+
+
+def cfg(spec) -> dict:
+    """The manifest's ``cfg`` block of a ``LUT=regs`` unit (same keys for every impl)."""
+    return {"addr_bits": lut_image.cfg_addr_bits(spec), "data_bits": lut_image.data_bits(spec),
+            "map": lut_image.map_text(spec), "image": [[a, w] for a, w in image(spec)]}
+
+
+def formats(spec) -> dict:
+    """The manifest's ``formats`` block: input, output, and (pwl/uniform) slopes, intercepts."""
+    def fmt(f):
+        return {"type": "fp32"} if f is None else f.to_json()
+    out = {"input": fmt(spec.input), "output": fmt(spec.output)}
+    if getattr(spec, "impl", "pwl") != "table":
+        out.update(slopes=fmt(spec.slopes.fmt), intercepts=fmt(spec.intercepts.fmt))
+    return out

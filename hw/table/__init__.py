@@ -1,0 +1,1 @@
+"""Direct-lookup units (``impl: "table"``): the output code of every input code."""

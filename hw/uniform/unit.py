@@ -1,0 +1,80 @@
+"""Amaranth generator of the uniform-segment PWL unit (``impl: "uniform"``).
+
+The integer PWL datapath of :class:`hw.pwl_int.unit.IntPWL` with its
+comparator bank replaced by wiring: ``entries`` = N = 2^k equal segments,
+``seg`` = the top k bits of the input code in offset binary (``x -
+min_code``: for a signed input the top bit inverted). Then, widths from
+:class:`hw.pwl_int.model.Datapath` (golden model :mod:`hw.uniform.model`):
+
+1. table read ``k = K[seg]``, ``c = C[seg]`` (constants or registers);
+2. ``prod = k * x``; 3. ``acc = (prod << shift_prod) + (c << shift_c)``;
+4. round half up ``(acc + 2^(s-1)) >>> s``; 5. saturate.
+
+``LUT=regs``: slopes at cfg addresses 0..N-1, intercepts at N..2N-1
+(:mod:`hw.lut_image`), registers reset to the generated table. Pipelining
+exactly as IntPWL: 0 combinational, 1 output register, 2 adds a register
+after the table read, 3 adds one after the product; ``rst`` clears the
+valid bits (and reloads the table for ``LUT=regs``).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+
+from hw.pwl_common import check_args, drive_output, stager, table
+from hw.pwl_int.model import Datapath
+from hw.table.unit import unit_signature
+from hw.uniform.model import seg_shift
+
+
+def _shape(f):
+    return signed(f.bits) if f.signed else unsigned(f.bits)
+
+
+class UniformPWL(wiring.Component):
+    """Uniform-segment PWL unit for an integer ``impl: "uniform"`` spec.
+
+    Ports as :class:`hw.pwl_int.unit.IntPWL`; ``cfg_addr`` is
+    ``(2N-1).bit_length()`` bits wide, ``cfg_data`` the wider coefficient.
+    """
+
+    def __init__(self, spec, stages: int = 0, lut: str = "rom"):
+        if spec.impl != "uniform" or spec.is_fp32:
+            raise ValueError("UniformPWL needs an integer spec with impl 'uniform'")
+        check_args(stages, lut)
+        self.spec, self.stages, self.lut = spec, stages, lut
+        self.dp = Datapath.of_spec(spec)
+        self.shift = seg_shift(spec.input, spec.entries)
+        self.latency = stages
+        super().__init__(unit_signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y)))
+
+    def elaborate(self, platform):
+        m = Module()
+        dp, spec = self.dp, self.spec
+        # no breakpoint column: slopes start at cfg address 0
+        _, ks, cs = table(m, self, [((), _shape(dp.x)), (spec.slopes.values, signed(dp.k.bits)),
+                                    (spec.intercepts.values, signed(dp.c.bits))])
+        cuts = {1: (), 2: ("read",), 3: ("read", "prod")}.get(self.stages, ())
+        stage = stager(m, cuts)
+
+        # 1: segment = top k bits of x - min_code, table read
+        bits = dp.x.bits
+        seg = Signal(range(len(ks)), name="seg")
+        off = self.x.as_unsigned() ^ ((1 << (bits - 1)) if dp.x.signed else 0)
+        m.d.comb += seg.eq(off[self.shift:] if len(ks) > 1 else 0)
+        x1 = stage("read", "x1", self.x, _shape(dp.x))
+        k1 = stage("read", "k", Array(ks)[seg], signed(dp.k.bits))
+        c1 = stage("read", "c", Array(cs)[seg], signed(dp.c.bits))
+        # 2: product (the "prod" cut also carries c forward)
+        prod = stage("prod", "prod", k1 * x1, signed(dp.prod_bits))
+        c2 = stage("prod", "c2", c1, signed(dp.c.bits))
+        # 3-5: align, add, round, saturate
+        acc = Signal(signed(dp.acc_bits), name="acc")
+        m.d.comb += acc.eq((prod << dp.shift_prod) + (c2 << dp.shift_c))
+        s = dp.out_shift
+        res = Signal(signed(dp.res_bits), name="res")
+        m.d.comb += res.eq((acc + (1 << (s - 1))) >> s if s > 0 else acc << -s)
+        lo, hi = dp.y.min_code, dp.y.max_code
+        drive_output(m, self, Mux(res > hi, hi, Mux(res < lo, lo, res)))
+        return m
