@@ -1,7 +1,10 @@
 """OpenSTA (Debian package ``opensta``, command ``sta``) on a mapped netlist:
 worst path, maximum clock, power at a stated clock and input activity.
 
-Constraints (one set for every unit, stated in the report):
+Constraints: the unit's SDC file, written by :func:`synth.sdc.unit_sdc`
+into the work directory (``<top>.sdc``) and read with ``read_sdc``; the
+handoff package ships the same text. In short (one set for every unit,
+stated in the report):
 
 - registered units: clock ``clk`` at ``period_ns``; combinational units: a
   virtual clock of that period. Inputs arrive at the clock edge (input delay 0,
@@ -11,6 +14,9 @@ Constraints (one set for every unit, stated in the report):
   its inverse.
 - inputs driven with ``input_transition_ns`` slew, the clock with the same
   transition, each output loaded with ``output_load_pf``.
+- analysis settings that are not constraints stay in the Tcl script: the
+  clock is propagated (for the power figure, below); an SDC warning fails
+  the run, so the report proves the file reads cleanly.
 - power: OpenSTA's probabilistic propagation (this OpenSTA has no VCD
   reader). Data inputs toggle with ``activity`` transitions per clock cycle
   (0.5 = uniformly random data) at duty 0.5; control inputs are static
@@ -34,10 +40,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from synth import STA_PACKAGE, SynthError
+# the characterisation environment (input slew, output load) is part of the constraints
+from synth.sdc import DEFAULT_INPUT_TRANSITION_NS, DEFAULT_OUTPUT_LOAD_PF, unit_sdc
 
 DEFAULT_ACTIVITY = 0.5
-DEFAULT_INPUT_TRANSITION_NS = 0.1
-DEFAULT_OUTPUT_LOAD_PF = 0.01
 
 # Inputs held static in the power analysis: name -> duty (probability of 1).
 STATIC_INPUTS = {"rst": 0.0, "in_valid": 1.0, "cfg_we": 0.0, "cfg_addr": 0.0, "cfg_data": 0.0,
@@ -92,13 +98,12 @@ def _tcl_quote(s: str) -> str:
 
 
 def make_tcl(netlist: str, top: str, liberty: str, inputs: list[str], outputs: list[str],
-             registered: bool, period_ns: float, activity: float, duty: float = 0.5,
-             input_transition_ns: float = DEFAULT_INPUT_TRANSITION_NS,
-             output_load_pf: float = DEFAULT_OUTPUT_LOAD_PF,
+             registered: bool, sdc: str, activity: float, duty: float = 0.5,
              static_inputs: dict[str, float] | None = None, timing: bool = True) -> str:
-    """The OpenSTA script. ``inputs``/``outputs`` are port base names
-    (without bit indices); ``clk`` among the inputs is the clock when
-    ``registered``."""
+    """The OpenSTA script: reads the netlist and the unit's SDC file ``sdc``
+    (see :func:`synth.sdc.unit_sdc`), then reports. ``inputs``/``outputs``
+    are port base names (without bit indices); ``clk`` among the inputs is
+    the clock when ``registered``."""
     static = dict(STATIC_INPUTS if static_inputs is None else static_inputs)
     data_in = [p for p in inputs if p != "clk" and p not in static]
     ctl_in = [p for p in inputs if p != "clk" and p in static]
@@ -108,7 +113,8 @@ def make_tcl(netlist: str, top: str, liberty: str, inputs: list[str], outputs: l
     a(f"read_liberty {_tcl_quote(liberty)}")
     a(f"read_verilog {_tcl_quote(netlist)}")
     a(f"link_design {top}")
-    # command units fixed so the numbers below mean the same for any liberty
+    # command units fixed so the numbers below (and the SDC's, which states
+    # set_units ns/pF) mean the same for any liberty
     a("set_cmd_units -time ns -capacitance pF")
     a("proc gqa_bits {name} {")
     a("  set b [get_ports -quiet \"${name}\\[*\\]\"]")
@@ -116,24 +122,15 @@ def make_tcl(netlist: str, top: str, liberty: str, inputs: list[str], outputs: l
     a("  return [get_ports $name]")
     a("}")
     a("proc gqa_ports {names} { set r {}; foreach n $names { set r [concat $r [gqa_bits $n]] }; return $r }")
+    # every constraint (clock, input/output delays, input slew, output load)
+    a(f"read_sdc {_tcl_quote(sdc)}")
     if registered:
-        a(f"create_clock -name clk -period {period_ns} [get_ports clk]")
-        # a propagated clock driven like the data inputs: the flip-flops see
-        # a real clock slew (OpenSTA 2.0.17 uses zero slew for an ideal
-        # clock in power analysis, whatever set_clock_transition says)
+        # analysis setting, not a constraint: a propagated clock driven like
+        # the data inputs (the SDC's input slew), so the flip-flops see a
+        # real clock slew (OpenSTA 2.0.17 uses zero slew for an ideal clock
+        # in power analysis, whatever set_clock_transition says)
         a("set_propagated_clock [get_clocks clk]")
-        a(f"set_input_transition {input_transition_ns} [get_ports clk]")
-    else:
-        a(f"create_clock -name vclk -period {period_ns}")
-    clk = "clk" if registered else "vclk"
-    nonclk = data_in + ctl_in
-    a(f"set gqa_in [gqa_ports {{{' '.join(nonclk)}}}]")
     a(f"set gqa_data [gqa_ports {{{' '.join(data_in)}}}]")
-    a(f"set gqa_out [gqa_ports {{{' '.join(outputs)}}}]")
-    a(f"set_input_delay 0 -clock {clk} $gqa_in")
-    a(f"set_output_delay 0 -clock {clk} $gqa_out")
-    a(f"set_input_transition {input_transition_ns} $gqa_in")
-    a(f"set_load {output_load_pf} $gqa_out")
     if timing:
         a("report_checks -path_delay max -digits 4 -fields {slew capacitance}")
         a("set gqa_pe [lindex [find_timing_paths -path_delay max -group_count 1] 0]")
@@ -170,7 +167,10 @@ def _run_tcl(exe: str, tcl: str, path: Path, top: str, timeout: float) -> str:
         raise SynthError(f"OpenSTA did not finish {top} within {timeout:.0f} s") from None
     log = proc.stdout + proc.stderr
     write_atomic(log_path, log)
-    errors = [ln for ln in log.splitlines() if ln.startswith("Error")]
+    # a warning on the SDC file (a port it names is missing, a unit mismatch) is an error here:
+    # the constraints shipped with the package must read cleanly
+    errors = [ln for ln in log.splitlines() if ln.startswith("Error")
+              or (ln.startswith("Warning") and ".sdc" in ln)]
     if proc.returncode != 0 or errors:
         raise SynthError(f"OpenSTA failed on {top}: {errors[0] if errors else 'exit ' + str(proc.returncode)}"
                          f" (log: {log_path})")
@@ -193,6 +193,33 @@ def _port_names(manifest: dict, netlist_text: str) -> tuple[list[str], list[str]
     return ins, outs
 
 
+def _netlist_widths(netlist_text: str) -> dict[str, int]:
+    widths = {}
+    for rng, n in re.findall(r"^\s*(?:input|output)\s+(\[[^\]]*\])?\s*(\w+)\s*;", netlist_text, re.M):
+        m = re.fullmatch(r"\[\s*(\d+)\s*:\s*(\d+)\s*\]", rng or "")
+        widths[n] = abs(int(m.group(1)) - int(m.group(2))) + 1 if m else 1
+    return widths
+
+
+def write_sdc(manifest: dict, netlist_text: str, top: str, period_ns: float, path: str | os.PathLike,
+              **kw) -> Path:
+    """Write the unit's SDC (:func:`synth.sdc.unit_sdc`) to ``path``. Ports
+    come from the manifest; a manifest without ports or widths (a test
+    design) is completed from the netlist's port declarations."""
+    from hw.files import write_atomic
+
+    widths = _netlist_widths(netlist_text)
+    ports = manifest.get("ports")
+    if ports:
+        ports = [p if p.get("width") is not None else {**p, "width": widths.get(p["name"], 1)} for p in ports]
+    else:
+        ports = [{"name": n, "dir": d, "width": widths[n]} for d, n in
+                 re.findall(r"^\s*(in|out)put\s+(?:\[[^\]]*\]\s*)?(\w+)\s*;", netlist_text, re.M)]
+    path = Path(path).resolve()
+    write_atomic(path, unit_sdc({**manifest, "top": top, "ports": ports}, period_ns, **kw))
+    return path
+
+
 def run_sta(netlist: str | os.PathLike, top: str, liberty: str | os.PathLike, manifest: dict,
             out_dir: str | os.PathLike, period_ns: float, activity: float = DEFAULT_ACTIVITY,
             duty: float = 0.5, input_transition_ns: float = DEFAULT_INPUT_TRANSITION_NS,
@@ -209,11 +236,12 @@ def run_sta(netlist: str | os.PathLike, top: str, liberty: str | os.PathLike, ma
     ins, outs = _port_names(manifest, text)
     registered = "clk" in ins
     static = dict(STATIC_INPUTS if static_inputs is None else static_inputs)
-    args = (str(netlist), top, str(Path(liberty).resolve()), ins, outs, registered, period_ns)
-    kw = dict(duty=duty, input_transition_ns=input_transition_ns, output_load_pf=output_load_pf,
-              static_inputs=static)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    sdc = write_sdc(manifest, text, top, period_ns, out / f"{top}.sdc",
+                    input_transition_ns=input_transition_ns, output_load_pf=output_load_pf)
+    args = (str(netlist), top, str(Path(liberty).resolve()), ins, outs, registered, str(sdc))
+    kw = dict(duty=duty, static_inputs=static)
     log = _run_tcl(exe, make_tcl(*args, activity, **kw), out / "sta.tcl", top, timeout)
     # idle power (every input static) in a fresh process: OpenSTA 2.0.17
     # keeps register activities from an earlier report_power

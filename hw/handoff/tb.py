@@ -3,7 +3,9 @@
 One module ``tb_<top>`` per unit, no ports. It reads its vectors with
 ``$readmemh`` (paths: parameter ``VECDIR``, default ``tb/``, and for
 ``LUT=regs`` units ``PROGDIR``, default ``prog/``, both relative to the
-directory the simulator runs in), drives the unit at full rate, checks every
+directory the simulator runs in; the package's FuseSoC core copies the files
+to those paths in FuseSoC's work directory with ``copyto``, so the defaults
+hold there too), drives the unit at full rate, checks every
 output and its timing, prints ``PASS <n> vectors`` or the first mismatches
 and ``FAIL <count> mismatches in <n> vectors``, and then ends with
 ``$finish`` (pass) or ``$fatal`` (fail, non-zero exit status). With
@@ -23,10 +25,12 @@ PERIOD = 10          # ns; the clock toggles every PERIOD/2
 
 #: the run commands written into the bench's header (set by the package writer)
 RUN_COMMANDS = {"icarus": "sh run_tb.sh icarus", "verilator": "sh run_tb.sh verilator"}
+_FUSESOC_DEFAULT = "fusesoc --cores-root . run --target sim <the VLNV in the .core file>"
 
 
 def _sub(text: str, values: dict) -> str:
-    values = {**values, "CMD_ICARUS": RUN_COMMANDS["icarus"], "CMD_VERILATOR": RUN_COMMANDS["verilator"]}
+    values = {**values, "CMD_ICARUS": RUN_COMMANDS["icarus"], "CMD_VERILATOR": RUN_COMMANDS["verilator"],
+              "CMD_FUSESOC": RUN_COMMANDS.get("fusesoc", _FUSESOC_DEFAULT)}
     for k, v in values.items():
         text = text.replace(f"@{k}@", str(v))
     if "@" in text.replace("@(", "").replace("@ (", ""):
@@ -40,6 +44,8 @@ _HEAD = """\
 // directory, which holds the vectors (see DATASHEET.md):
 //   with Icarus:    @CMD_ICARUS@
 //   with Verilator: @CMD_VERILATOR@
+//   with FuseSoC:   @CMD_FUSESOC@
+//                   (the core copies the vector files to tb/ and prog/ of FuseSoC's work directory)
 // No `timescale (like the RTL): delays are in the simulator's default time unit.
 // Prints "PASS <n> vectors", or the first mismatches and "FAIL <count> mismatches in <n> vectors"
 // and then stops with $fatal (exit status non-zero).
