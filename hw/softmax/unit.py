@@ -1,41 +1,56 @@
 """Amaranth generator of the streaming softmax unit (golden model: ``model.py``).
 
-Two row buffers (ping-pong, the default): the load stage fills one while the
-compute stage works on the other, so a row is taken in while the previous
-one is still being summed or output. With one buffer (``row_buffers=1``:
-half the row memory, and the row memory is most of the unit's area where
-it is flip-flops) the same stages take turns: see the throughput below.
+Three stages run concurrently, each one element per clock, handing rows on
+in order: **load** (into a row buffer), **sum** and **out** (both read the
+row back from its buffer). Two row buffers (the default) and two exp PWL
+units, one per pass, so that one row's output overlaps the next row's sum
+and the row after that loads behind the output; with one buffer
+(``row_buffers=1``: half the row memory, and the row memory is most of the
+unit's area where it is flip-flops) the sum and the output of a row can
+never overlap the next one's, so the two passes share one exp unit.
 
-* **load** (``in_ready=1`` while the loading buffer is free): store the
-  scores, track the running maximum; elements past ``row_max`` are consumed
-  but not stored, and the row is flagged (``out_overflow`` is high on every
-  output of that row). ``in_last`` hands the buffer, its length, maximum
-  and flag to the compute stage;
-* compute, one row after another, one element per clock in each pass:
-  **sum**: ``S += EXP(max(x_i - max, d_min))`` through the exp PWL unit;
-  **norm** (one clock): leading one of ``S``, mantissa in [1, 2) into the
-  reciprocal PWL unit, ``r`` and the exponent registered;
-  **out**: ``p_i = sat(round_half_up(EXP(d_i) * r, f_r + L - f_out))``,
-  recomputing ``EXP(d_i)`` rather than storing it; ``out_valid`` holds
-  until ``out_ready``; ``out_last`` marks the row's last output. The
-  buffer is free for the next row after its last output.
+* **load** (``in_ready=1``): store the scores, track the running maximum;
+  elements past ``row_max`` are consumed but not stored, and the row is
+  flagged (``out_overflow`` is high on every output of that row). The
+  loading buffer may still hold the previous row of that buffer while it
+  is being output: index j is written only once the output stage has read
+  past it (``in_ready`` follows the output stage's position; it depends on
+  registers only, never combinationally on ``out_ready``). ``in_last``
+  commits the row (its length, maximum and flag, kept per buffer) to the
+  sum stage once the buffer's previous row has been output; until then a
+  row whose ``in_last`` came early (a shorter row) waits with ``in_ready``
+  low;
+* **sum**: ``S += EXP(max(x_i - max, d_min))`` through the sum pass's exp
+  PWL unit; then **norm** (one clock, once the output stage is free):
+  leading one of ``S``, mantissa in [1, 2) into the reciprocal PWL unit,
+  ``r`` and the exponent registered for the output stage;
+* **out**: ``p_i = sat(round_half_up(EXP(d_i) * r, f_r + L - f_out))``,
+  recomputing ``EXP(d_i)`` through the output pass's exp unit;
+  ``out_valid`` holds until ``out_ready``; ``out_last`` marks the row's
+  last output. The buffer is free for the next row after its last output.
 
-The sum needs every element before the first probability exists, so each
-element passes the one exp table twice (sum, then out): the compute stage
-takes n + 1 + n clocks per row of n, and that is the throughput: **2n + 1
-clocks per row** with ``in_valid`` and ``out_ready`` always high (steady
-state, rows of n <= row_max; loading, n clocks, is hidden behind the
-previous row's compute). A second exp table would let the sum of one row
-overlap the output of the previous one (about n clocks per row with three
-buffers), at the cost of the unit's largest part. When the compute stage
-is idle, a row's first output comes n + 2 clocks after its last input
-(the sum starts the clock after ``in_last``).
+Why a second exp table rather than storing each ``EXP(d_i)`` of the sum
+pass for the output pass: the stored values are 16 bits (the exp table's
+output format), so a buffer of them costs twice a score buffer, and the
+scores must still be kept for the sum (it needs the row's maximum first).
+Where the buffers are flip-flops a 128 x 8 score buffer is about 220,000
+um2 on OSU 0.18 um, so a 128 x 16 exp buffer alone is about 440,000,
+while the second exp table and the stage control cost 68,000 (625,000 um2
+against the 557,000 of the former 2n + 1 unit).
 
-With one row buffer the bank selects are constant 0 and ``in_ready`` is low
-from a row's ``in_last`` until that row's last output transfers, so load,
-sum, normalize and output follow each other: **3n + 1 clocks per row**
-(load n, sum n, normalize 1, output n) under the same conditions; the
-latency from the last input to the first output is unchanged (n + 2).
+Throughput with ``in_valid`` and ``out_ready`` always high (steady state,
+rows of n <= row_max): the sum stage is the bottleneck at n + 1 clocks per
+row (sum n, norm 1); the output stage takes n, and the row after next
+finishes loading one clock after the last output of the row whose buffer
+it shares, just in time for the sum stage: **n + 1 clocks per row**. When
+the unit is idle a row's first output comes n + 2 clocks after its last
+input (the sum starts the clock after ``in_last``).
+
+With one row buffer the bank selects are constant 0: the next row loads
+behind the output through the one buffer, its last element waits for the
+row's last output, then sum n, norm 1, output: **2n + 2 clocks per row**
+under the same conditions; the latency from the last input to the first
+output is unchanged (n + 2).
 """
 
 from __future__ import annotations
@@ -46,12 +61,13 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.pwl_int.unit import IntPWL
-from hw.rowbuf import bank_signal, buf_addr, check_row_buffers, flip, leading_one, pick, round_shift
+from hw.rowbuf import bank_signal, check_row_buffers, copy_bank, flip, leading_one, pick, round_shift
 
 
 class SoftmaxUnit(wiring.Component):
     """Streaming INT8 softmax for a :class:`hw.softmax.model.Softmax`;
-    ``row_buffers`` 2 (ping-pong, 2n + 1 clocks per row) or 1 (3n + 1)."""
+    ``row_buffers`` 2 (ping-pong, two exp units, n + 1 clocks per row) or
+    1 (one exp unit, 2n + 2)."""
 
     def __init__(self, model, row_buffers: int = 2):
         self.model = model
@@ -72,100 +88,134 @@ class SoftmaxUnit(wiring.Component):
         fin, fe = md.input, md.exp.output
         n_max = md.row_max
         nb = self.row_buffers
-        m.submodules.exp = exp = IntPWL(md.exp, stages=0)
+        m.submodules.exp = exp_o = IntPWL(md.exp, stages=0)        # output pass (both passes with one buffer)
+        exp_s = exp_o
+        if nb == 2:
+            m.submodules.exp_sum = exp_s = IntPWL(md.exp, stages=0)
         m.submodules.recip = recip = IntPWL(md.recip, stages=0)
-        m.submodules.buf = buf = Memory(shape=self.in_data.shape(), depth=nb * n_max, init=[])
-        wr = buf.write_port()
-        rd = buf.read_port(domain="comb")
+        # one memory per buffer with one read port each: the sum and the output
+        # stage read different buffers, and a second read port on one memory of
+        # both buffers would double the read multiplexer
+        ports = []
+        for b in range(nb):
+            mem = Memory(shape=self.in_data.shape(), depth=n_max, init=[])
+            m.submodules["buf" if nb == 1 else f"buf{b}"] = mem
+            ports.append((mem.write_port(), mem.read_port(domain="comb")))
 
-        full = Signal(nb)                       # buffer holds a loaded row not yet fully output
-        done = Signal()                         # compute stage: last output transferred this clock
-        # per-buffer row state, written by the load stage at in_last
+        full = Signal(nb)                       # buffer holds a committed row not yet fully output
+        tosum = Signal(nb)                      # ... not yet summed
+        # per-buffer row state, written when the load stage commits a row
         b_cnt = [Signal(range(n_max + 1), name=f"count_b{b}") for b in range(nb)]
         b_mx = [Signal.like(self.in_data, name=f"max_b{b}") for b in range(nb)]
         b_ovf = [Signal(name=f"overflow_b{b}") for b in range(nb)]
         full_b = [full[b] for b in range(nb)]
+        tosum_b = [tosum[b] for b in range(nb)]
+
+        # output stage: buffer, index (0 when idle), busy
+        obank = bank_signal(nb, "obank")
+        oidx = Signal(range(max(n_max, 2)))
+        o_busy = Signal()
+        done = Signal()                         # the row's last output transfers this clock
+        # sum stage
+        sbank = bank_signal(nb, "sbank")
+        sidx = Signal(range(max(n_max, 2)))
+        norm = Signal()                         # hands the summed row to the output stage this clock
 
         # -- load ------------------------------------------------------------------
         wbank = bank_signal(nb, "wbank")
         count = Signal(range(n_max + 1))        # elements stored
         mx = Signal.like(self.in_data)
         overflow = Signal()
-        m.d.comb += self.in_ready.eq(~pick(wbank, full_b))
+        pend = Signal()                         # a whole row taken, waiting for its buffer
+        full_w = pick(wbank, full_b)
+        store = count < n_max
+        # index `count` of a buffer whose row is being output is free once read
+        passed = (obank == wbank) & (oidx > count)
+        m.d.comb += self.in_ready.eq(~pend & (~full_w | ~store | passed))
         take = Signal()
         m.d.comb += take.eq(self.in_valid & self.in_ready)
-        store = count < n_max
         mx_n = Signal.like(self.in_data)
         m.d.comb += mx_n.eq(Mux(store & ((count == 0) | (self.in_data > mx)), self.in_data, mx))
-        m.d.comb += [wr.addr.eq(buf_addr(wbank, count, n_max)), wr.data.eq(self.in_data),
-                     wr.en.eq(take & store)]
-        with m.If(take):
-            with m.If(self.in_last):
-                m.d.sync += [count.eq(0), overflow.eq(0)] + flip(wbank)
-                for b in range(nb):
-                    with m.If(wbank == b):
-                        m.d.sync += [b_cnt[b].eq(Mux(store, count + 1, count)), b_mx[b].eq(mx_n),
-                                     b_ovf[b].eq(overflow | ~store)]
-            with m.Else():
-                m.d.sync += mx.eq(mx_n)
-                with m.If(store):
-                    m.d.sync += count.eq(count + 1)
-                with m.Else():
-                    m.d.sync += overflow.eq(1)
+        cnt_n = Mux(store, count + 1, count)
+        ovf_n = overflow | ~store
+        for b, (wr, _) in enumerate(ports):
+            m.d.comb += [wr.addr.eq(count), wr.data.eq(self.in_data), wr.en.eq(take & store & (wbank == b))]
+        commit = Signal()
+        m.d.comb += commit.eq(((take & self.in_last) | pend) & ~full_w)
+        with m.If(commit):
+            m.d.sync += [count.eq(0), overflow.eq(0), pend.eq(0)] + flip(wbank)
+            for b in range(nb):
+                with m.If(wbank == b):
+                    m.d.sync += [b_cnt[b].eq(Mux(pend, count, cnt_n)), b_mx[b].eq(Mux(pend, mx, mx_n)),
+                                 b_ovf[b].eq(Mux(pend, overflow, ovf_n))]
+        with m.Elif(take):
+            m.d.sync += [mx.eq(mx_n), count.eq(cnt_n), overflow.eq(ovf_n), pend.eq(self.in_last)]
 
-        # -- compute ---------------------------------------------------------------
-        ebank = bank_signal(nb, "ebank")
-        idx = Signal(range(n_max + 1))
+        # buffer flags: a commit needs its buffer free (not full, so neither
+        # summed nor output there on the same clock)
+        for b in range(nb):
+            with m.If(commit & (wbank == b)):
+                m.d.sync += [full[b].eq(1), tosum[b].eq(1)]
+            with m.If(done & (obank == b)):
+                m.d.sync += full[b].eq(0)
+            with m.If(norm & (sbank == b)):
+                m.d.sync += tosum[b].eq(0)
+
+        # -- row reads and the exp units: d_i = max(x_i - max, d_min) ------------------
+        dmin = md.exp.input.min_code
+
+        def feed(unit, x, bank, name):
+            diff = Signal(signed(fin.bits + 2), name=name)
+            m.d.comb += [diff.eq(x - pick(bank, b_mx)), unit.x.eq(Mux(diff < dmin, dmin, diff))]
+
+        if nb == 1:                             # the passes never overlap: one port, one exp unit
+            rd = ports[0][1]
+            m.d.comb += rd.addr.eq(Mux(o_busy, oidx, sidx))
+            feed(exp_o, rd.data, obank, "diff")
+        else:                                   # sum and output never read the same buffer at once
+            for b, (_, rd) in enumerate(ports):
+                m.d.comb += rd.addr.eq(Mux(o_busy & (obank == b), oidx, sidx))
+            data = [rd.data for _, rd in ports]
+            feed(exp_s, pick(sbank, data), sbank, "diff_sum")
+            feed(exp_o, pick(obank, data), obank, "diff")
+
+        # -- sum and norm --------------------------------------------------------------
         ssum = Signal(md.sum_bits)
         r = Signal(md.recip.output.bits)
         lead_r = Signal(range(max(md.sum_bits, 2)))
-        cnt = pick(ebank, b_cnt)
-        m.d.comb += rd.addr.eq(buf_addr(ebank, idx, n_max))
-
-        # d_i = max(x_i - max, d_min), into the shared exp unit
-        diff = Signal(signed(fin.bits + 2))
-        m.d.comb += diff.eq(rd.data - pick(ebank, b_mx))
-        dmin = md.exp.input.min_code
-        m.d.comb += exp.x.eq(Mux(diff < dmin, dmin, diff))
-
-        # normalization of the sum and the reciprocal table
         fm = md.recip.input.frac
         lead = leading_one(m, ssum, "lead")
         mant = Signal(md.recip.input.bits)
         m.d.comb += [mant.eq((ssum << fm) >> lead), recip.x.eq(mant)]
+        with m.FSM(name="phase"):
+            with m.State("SUM"):                # waits here until its buffer holds a row to sum
+                with m.If(pick(sbank, tosum_b)):
+                    m.d.sync += [ssum.eq(ssum + exp_s.y), sidx.eq(sidx + 1)]
+                    with m.If(sidx == pick(sbank, b_cnt) - 1):
+                        m.d.sync += sidx.eq(0)
+                        m.next = "NORM"
+            with m.State("NORM"):               # waits here until the output stage is free
+                m.d.comb += norm.eq(~o_busy)
+                with m.If(~o_busy):
+                    m.d.sync += [r.eq(recip.y), lead_r.eq(lead), o_busy.eq(1), ssum.eq(0),
+                                 *copy_bank(obank, sbank), *flip(sbank)]
+                    m.next = "SUM"
 
-        # output: p = sat(round_half_up(e * r, f_r + L - f_out))
+        # -- out: p = sat(round_half_up(e * r, f_r + L - f_out)) --------------------------
         prod = Signal(fe.bits + md.recip.output.bits)
-        m.d.comb += prod.eq(exp.y * r)
+        m.d.comb += prod.eq(exp_o.y * r)
         shift = Signal(range(md.sum_bits + md.recip.output.frac + 1))
         m.d.comb += shift.eq(lead_r + (md.recip.output.frac - md.out.frac))
         rounded = Signal(len(prod) + 1)
         m.d.comb += rounded.eq(round_shift(prod, shift))
         m.d.comb += self.out_data.eq(Mux(rounded > md.out.max_code, md.out.max_code, rounded))
-
-        for b in range(nb):                     # load sets, compute clears: never both on one buffer
-            with m.If(take & self.in_last & (wbank == b)):
-                m.d.sync += full[b].eq(1)
-            with m.Elif(done & (ebank == b)):
-                m.d.sync += full[b].eq(0)
-
-        with m.FSM(name="phase"):
-            with m.State("SUM"):                # waits here until its buffer is full
-                with m.If(pick(ebank, full_b)):
-                    m.d.sync += [ssum.eq(ssum + exp.y), idx.eq(idx + 1)]
-                    with m.If(idx == cnt - 1):
-                        m.next = "NORM"
-            with m.State("NORM"):
-                m.d.sync += [r.eq(recip.y), lead_r.eq(lead), idx.eq(0)]
-                m.next = "OUT"
-            with m.State("OUT"):
-                last = idx == cnt - 1
-                m.d.comb += [self.out_valid.eq(1), self.out_last.eq(last),
-                             self.out_overflow.eq(pick(ebank, b_ovf)),
-                             done.eq(self.out_ready & last)]
-                with m.If(self.out_ready):
-                    m.d.sync += idx.eq(idx + 1)
-                    with m.If(last):
-                        m.d.sync += [idx.eq(0), ssum.eq(0)] + flip(ebank)
-                        m.next = "SUM"
+        last = oidx == pick(obank, b_cnt) - 1
+        m.d.comb += [self.out_valid.eq(o_busy), self.out_last.eq(o_busy & last),
+                     self.out_overflow.eq(o_busy & pick(obank, b_ovf)),
+                     done.eq(o_busy & self.out_ready & last)]
+        with m.If(o_busy & self.out_ready):
+            with m.If(last):
+                m.d.sync += [oidx.eq(0), o_busy.eq(0)]
+            with m.Else():
+                m.d.sync += oidx.eq(oidx + 1)
         return m
