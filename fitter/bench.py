@@ -1,6 +1,6 @@
 """Fitter benchmark (issue 7): accuracy and speed per op, entries and method.
 
-``python -m fitter.bench`` (``make bench-fit``) writes ``fit.json``,
+``gqa-lut bench-fit`` (``make bench-fit``) writes ``fit.json``,
 ``fit.md``, the fitted specs under ``specs/``, and one plot per op
 (``<op>.png``: error across the input range for ga, exact and uniform).
 
@@ -278,7 +278,7 @@ def markdown(doc) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fitter.bench", description=__doc__,
+    ap = argparse.ArgumentParser(prog="gqa-lut bench-fit", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("build/bench"), help="output directory (default build/bench)")
     ap.add_argument("--ops", default="gelu,hswish,silu,exp,reciprocal,rsqrt", help="comma list of ops")
@@ -309,7 +309,7 @@ def main(argv=None) -> int:
         print(HEADER)
     rows, tables = run_main(ops, entries, methods, a.out, a.quiet, strict=not a.no_strict)
     scales = run_scales(ops, fracs, 8, scale_methods, a.out, a.quiet) if fracs else []
-    doc = {"command": "make bench-fit  (python -m fitter.bench " + " ".join(argv if argv is not None else sys.argv[1:]) + ")",
+    doc = {"command": "make bench-fit  (gqa-lut bench-fit " + " ".join(argv if argv is not None else sys.argv[1:]) + ")",
            "protocol": "mse_fp on numpy.arange(lo, hi, 0.01) of the dequantized table; tables fitted directly on "
                        "the op's range; input s8.5 (s9.5 for exp, u8.6 for positive ranges); coefficients on the "
                        "2^-6 grid, 8 bits except where the reference code itself exceeded 8 bits (see fitter/bench.py); "

@@ -16,7 +16,8 @@ from hw.spec import Coeffs, Spec
 
 #: Integer formats and how many bits they add to every INT8 default format
 #: (same ranges, finer steps); wide tables reuse the INT8 breakpoints.
-WIDEN = {"int8": 0, "int16": 8, "int32": 24}
+#: int10/int12 (issue 13): 2/4 more bits, e.g. for direct-lookup tables.
+WIDEN = {"int8": 0, "int10": 2, "int12": 4, "int16": 8, "int32": 24}
 FORMATS = tuple(WIDEN) + ("fp32",)
 METHODS = ("ga", "uniform", "exact")
 
@@ -100,3 +101,16 @@ def fit(op: "str | functions.Function", entries: int = 8, fmt: str = "int8", see
                 Coeffs(dp.k, tuple(int(v) for v in K[0])), Coeffs(dp.c, tuple(int(v) for v in C[0])),
                 dp.y, fitinfo)
     return spec, prob
+
+
+def spec_metrics(spec: Spec) -> dict | None:
+    """The metrics of any integer PWL spec of a registry op, measured on its
+    own table over its fit range (the op's range when the spec has none);
+    None where there is no float reference (unknown op, fp32)."""
+    if spec.is_fp32 or spec.op not in functions.FUNCTIONS or getattr(spec, "impl", "pwl") != "pwl":
+        return None
+    func = functions.get(spec.op)
+    lo, hi = (spec.fit.get("range") or func.range)
+    dp = Datapath(spec.input, spec.slopes.fmt, spec.intercepts.fmt, spec.output)
+    bps, K, C = spec.arrays()
+    return Problem(func, float(lo), float(hi), dp, spec.entries).metrics(bps, K, C)

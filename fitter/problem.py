@@ -3,7 +3,7 @@
 Holds the domain (input codes inside the range), the float targets, and the
 vectorized pieces every search method shares: breakpoint decoding,
 coefficient derivation (chord and least squares), scoring through the
-hardware golden model, and the DESIGN.md metrics.
+hardware golden model, and the metrics of DESIGN.md, "Accuracy metrics".
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ class Problem:
         return e2.mean(axis=-1)
 
     def metrics(self, bps, K, C) -> dict:
-        """DESIGN.md metrics of one table (1-D arrays)."""
+        """The metrics (DESIGN.md, "Accuracy metrics") of one table (1-D arrays)."""
         bps, K, C = (np.atleast_2d(a) for a in (bps, K, C))
         y = self.hw_out(bps, K, C)[0]             # one golden-model run serves both hw metrics
         err_lsb = np.abs(y - self.t * 2.0 ** self.dp.y.frac)

@@ -1,6 +1,6 @@
 """Accuracy of the softmax and LayerNorm units against float, in output LSBs.
 
-``python -m fitter.bench_rowwise`` (``make bench-rowwise``) fits or reuses
+``gqa-lut bench-rowwise`` (``make bench-rowwise``) fits or reuses
 the tables at 8 and 16 entries, runs the bit-exact golden models (the ones
 the RTL is proven against) over random rows, and prints a table; it writes
 ``rowwise.json`` and ``rowwise.md`` under ``--out``.
@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fitter.composite import rowwise_model
+from flow.build import rowwise_model
+from flow.config import LayerNorm, Softmax
 from hw.files import write_atomic
 
 
@@ -61,7 +62,7 @@ def layernorm_rows(md, n_rows: int, rng):
 
 
 def measure(op: str, entries: int, n_rows: int, build: Path, seed: int) -> dict:
-    md, _ = rowwise_model(op, entries, build)
+    md, _ = rowwise_model(Softmax(entries) if op == "softmax" else LayerNorm(entries), build)
     rng = np.random.default_rng(seed)
     rows = softmax_rows(md, n_rows, rng) if op == "softmax" else layernorm_rows(md, n_rows, rng)
     per: dict[str, list] = {}
@@ -86,7 +87,7 @@ def measure(op: str, entries: int, n_rows: int, build: Path, seed: int) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fitter.bench_rowwise", description=__doc__,
+    ap = argparse.ArgumentParser(prog="gqa-lut bench-rowwise", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10000, help="random rows per unit and table size (default 10000)")
     ap.add_argument("--build", type=Path, default=Path("build"), help="where tables are fitted or reused")

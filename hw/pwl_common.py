@@ -21,7 +21,7 @@ def check_args(stages: int, lut: str) -> None:
 
 
 def signature(spec, stages: int, lut: str, x_shape, y_shape) -> dict:
-    """Ports of an element-wise unit (names fixed by DESIGN.md)."""
+    """Ports of an element-wise unit (names fixed by DESIGN.md, "Element-wise units")."""
     sig = {"x": In(x_shape), "y": Out(y_shape)}
     if stages:
         sig.update(in_valid=In(1), out_valid=Out(1))

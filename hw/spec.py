@@ -1,6 +1,6 @@
 """The LUT spec: one piecewise-linear table for one input format.
 
-The JSON field names are fixed by the design contract (``DESIGN.md``) and
+The JSON field names are fixed by the design contract (``DESIGN.md``, "The LUT spec") and
 read by chip teams' tools; extra fields are kept on load and written back.
 Loading validates everything and raises :class:`SpecError` naming the field
 and the offending value, so no hardware is ever built from a bad spec.
@@ -19,6 +19,26 @@ Slopes and intercepts are always signed. An FP32 spec has
 ``"input": {"type": "fp32"}``, ``"output": {"type": "fp32"}``, and binary32
 values (floats exactly representable in binary32) in ``breakpoints``,
 ``slopes.values`` and ``intercepts.values``.
+
+Implementations (optional field ``"impl"``, integer formats only for the
+last two; absent means ``"pwl"``, and a pwl spec is written without it, so
+every existing spec file stays byte-identical):
+
+* ``"pwl"``: the comparator-bank PWL unit above (``hw/pwl_int``).
+* ``"uniform"``: the same fields, but ``entries`` = 2^k (2..2^bits) equal
+  segments addressed by the top k bits of ``code - min_code``; the
+  ``breakpoints`` must be exactly those segment boundaries,
+  ``min_code + j * 2^(bits-k)`` for j = 1..N-1 (validated), so readers of
+  the contract still see where each segment starts (``hw/uniform``).
+* ``"table"``: a direct lookup, one output code per input code::
+
+      {"format": "gqa-lut-spec", "version": 1, "op": "gelu", "impl": "table",
+       "entries": 256, "input": {...}, "output": {...},
+       "values": [2^bits output codes, for input codes min_code, min_code+1, ...]}
+
+  ``entries`` = 2^bits (input bits <= 12); no ``breakpoints``, ``slopes``
+  or ``intercepts`` (``Spec.slopes`` and ``Spec.intercepts`` are None).
+  ``values`` belongs to table specs only (``hw/table``).
 """
 
 from __future__ import annotations
@@ -38,6 +58,9 @@ SPEC_FORMAT = "gqa-lut-spec"
 SPEC_VERSION = 1
 MAX_BITS = 32          # widest integer input / coefficient / output supported
 MAX_ENTRIES = 256
+MAX_FILE_BYTES = 16 << 20   # a spec of 4096 table values is well under 1 MiB
+IMPLS = ("pwl", "table", "uniform")
+MAX_TABLE_BITS = 12    # a table spec holds 2^bits values
 _OP_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -46,7 +69,10 @@ class SpecError(ValueError):
 
     def __init__(self, field: str, value, problem: str):
         self.field, self.value, self.problem = field, value, problem
-        super().__init__(f"spec field '{field}': {problem} (got {value!r})")
+        got = repr(value)
+        if len(got) > 80:           # a message is one readable line, whatever the input holds
+            got = got[:77] + "..."
+        super().__init__(f"spec field '{field}': {problem} (got {got})")
 
 
 @dataclass(frozen=True)
@@ -63,11 +89,13 @@ class Spec:
     entries: int
     input: Fixed | None            # None: binary32
     breakpoints: tuple
-    slopes: Coeffs
-    intercepts: Coeffs
+    slopes: Coeffs | None          # None for a table spec
+    intercepts: Coeffs | None      # None for a table spec
     output: Fixed | None
     fit: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)   # unknown top-level fields, kept
+    impl: str = "pwl"              # one of IMPLS
+    values: tuple | None = None    # table only: output code per input code, from min_code
 
     @property
     def is_fp32(self) -> bool:
@@ -88,15 +116,15 @@ class Spec:
             return {"bits": c.fmt.bits, "frac": c.fmt.frac, "values": [int(v) for v in c.values]}
 
         conv = float if self.is_fp32 else int
-        doc = {
-            "format": SPEC_FORMAT, "version": SPEC_VERSION,
-            "op": self.op, "entries": self.entries,
-            "input": fmt(self.input),
-            "breakpoints": [conv(b) for b in self.breakpoints],
-            "slopes": coeffs(self.slopes),
-            "intercepts": coeffs(self.intercepts),
-            "output": fmt(self.output),
-        }
+        doc = {"format": SPEC_FORMAT, "version": SPEC_VERSION, "op": self.op}
+        if self.impl != "pwl":
+            doc["impl"] = self.impl
+        doc.update(entries=self.entries, input=fmt(self.input))
+        if self.impl == "table":
+            doc.update(output=fmt(self.output), values=[int(v) for v in self.values])
+        else:
+            doc.update(breakpoints=[conv(b) for b in self.breakpoints], slopes=coeffs(self.slopes),
+                       intercepts=coeffs(self.intercepts), output=fmt(self.output))
         if self.fit:
             doc["fit"] = self.fit
         doc.update(self.extra)
@@ -118,16 +146,31 @@ class Spec:
     def load(cls, path) -> "Spec":
         path = Path(path)
         try:
-            doc = json.loads(path.read_text())
+            if path.is_dir():
+                raise SpecError("<file>", str(path), "is a directory, need a spec file")
+            if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+                raise SpecError("<file>", str(path), f"larger than {MAX_FILE_BYTES >> 20} MiB: not a spec")
+            doc = json.loads(path.read_bytes().decode("utf-8"))
         except FileNotFoundError:
             raise SpecError("<file>", str(path), "no such spec file") from None
+        except UnicodeDecodeError:
+            raise SpecError("<file>", str(path), "not a text file (UTF-8 JSON expected)") from None
         except json.JSONDecodeError as e:
             raise SpecError("<file>", str(path), f"not valid JSON: {e}") from None
-        return validate_doc(doc)
+        except RecursionError:
+            raise SpecError("<file>", str(path), "nested too deeply to be a spec") from None
+        except OSError as e:
+            raise SpecError("<file>", str(path), f"cannot read: {e.strerror or e}") from None
+        try:
+            return validate_doc(doc)
+        except RecursionError:
+            raise SpecError("<file>", str(path), "nested too deeply to be a spec") from None
 
     # -- views used by models and generators --------------------------------
     def arrays(self):
         """(breakpoints, slopes, intercepts) as numpy arrays (int64 or float32)."""
+        if self.impl == "table":
+            raise ValueError("a table spec has no breakpoints, slopes or intercepts (see Spec.values)")
         dt = np.float32 if self.is_fp32 else np.int64
         return (np.array(self.breakpoints, dtype=dt).reshape(-1),
                 np.array(self.slopes.values, dtype=dt),
@@ -203,8 +246,35 @@ def _coeffs(doc, path: str, n: int, fp32: bool) -> Coeffs:
     return Coeffs(fmt, tuple(out))
 
 
-_KNOWN = {"format", "version", "op", "entries", "input", "breakpoints",
-          "slopes", "intercepts", "output", "fit"}
+_KNOWN = {"format", "version", "op", "impl", "entries", "input", "breakpoints",
+          "slopes", "intercepts", "output", "fit", "values"}
+
+
+def _table_values(doc: dict, inp: Fixed, out: Fixed, n: int) -> tuple:
+    """``values`` of a table spec: 2^bits integers that fit the output."""
+    for key in ("breakpoints", "slopes", "intercepts"):
+        if key in doc:
+            raise SpecError(key, doc[key], "a table spec (impl 'table') has no breakpoints, slopes or "
+                                           "intercepts; its outputs are in 'values'")
+    vals = _get(doc, "values", "values")
+    if not isinstance(vals, list):
+        raise SpecError("values", vals, "must be a list")
+    if len(vals) != n:
+        raise SpecError("values", f"{len(vals)} values",
+                        f"must hold one output code per input code, 2^{inp.bits} = {n} values")
+    for i, v in enumerate(vals):
+        _int(v, f"values[{i}]")
+        if not out.fits(v):
+            raise SpecError(f"values[{i}]", v, f"does not fit the output format {out.label()} "
+                                               f"({out.min_code}..{out.max_code})")
+    return tuple(vals)
+
+
+def uniform_boundaries(inp: Fixed, entries: int) -> list[int]:
+    """Segment starts of a uniform table (its breakpoints): ``min_code + j *
+    2^(bits - k)`` for j = 1..entries-1, ``entries = 2^k``."""
+    step = (1 << inp.bits) // entries
+    return [inp.min_code + j * step for j in range(1, entries)]
 
 
 def validate_doc(doc) -> Spec:
@@ -218,12 +288,36 @@ def validate_doc(doc) -> Spec:
     op = _get(doc, "op", "op")
     if not isinstance(op, str) or not _OP_RE.match(op):
         raise SpecError("op", op, "must be a lower-case identifier ([a-z][a-z0-9_]*)")
-    n = _int(_get(doc, "entries", "entries"), "entries", 1, MAX_ENTRIES)
+    impl = doc.get("impl", "pwl")
+    if not isinstance(impl, str) or impl not in IMPLS:
+        raise SpecError("impl", impl, f"must be one of {', '.join(repr(i) for i in IMPLS)}")
+    # a table's entries are bounded by its input width, checked below
+    n = _get(doc, "entries", "entries")
+    n = _int(n, "entries") if impl == "table" else _int(n, "entries", 1, MAX_ENTRIES)
     inp = _number_format(_get(doc, "input", "input"), "input")
     out = _number_format(_get(doc, "output", "output"), "output")
     fp32 = inp is None
     if (out is None) != fp32:
         raise SpecError("output", doc["output"], "an fp32 spec needs fp32 input and output")
+    if impl != "pwl" and fp32:
+        raise SpecError("impl", impl, f"impl '{impl}' needs integer input and output formats")
+    if impl == "table":
+        if inp.bits > MAX_TABLE_BITS:
+            raise SpecError("input.bits", inp.bits, f"a table spec holds one value per input code: "
+                                                    f"at most {MAX_TABLE_BITS} input bits")
+        if n != 1 << inp.bits:
+            raise SpecError("entries", n, f"a table spec of a {inp.bits}-bit input has 2^{inp.bits} = "
+                                          f"{1 << inp.bits} entries")
+        vals = _table_values(doc, inp, out, n)
+        fit = doc.get("fit", {})
+        _obj(fit, "fit")
+        extra = {k: v for k, v in doc.items() if k not in _KNOWN}
+        return Spec(op, n, inp, (), None, None, out, fit, extra, impl="table", values=vals)
+    if "values" in doc:
+        raise SpecError("values", doc["values"], "only a table spec (impl 'table') has 'values'")
+    if impl == "uniform" and (n < 2 or n & (n - 1) or n > 1 << inp.bits):
+        raise SpecError("entries", n, f"a uniform spec needs a power of two 2..2^{inp.bits} entries "
+                                      f"(equal segments addressed by the input's top bits)")
 
     bps = _get(doc, "breakpoints", "breakpoints")
     if not isinstance(bps, list):
@@ -243,9 +337,15 @@ def validate_doc(doc) -> Spec:
             raise SpecError(p, b, f"breakpoints must be strictly increasing (previous is {checked[-1]!r})")
         checked.append(b)
 
+    if impl == "uniform":
+        for j, (b, want) in enumerate(zip(checked, uniform_boundaries(inp, n))):
+            if b != want:
+                raise SpecError(f"breakpoints[{j}]", b, f"a uniform spec's breakpoints are its segment "
+                                                        f"boundaries min_code + {j + 1} * 2^"
+                                                        f"{inp.bits - n.bit_length() + 1} = {want}")
     slopes = _coeffs(_get(doc, "slopes", "slopes"), "slopes", n, fp32)
     icpts = _coeffs(_get(doc, "intercepts", "intercepts"), "intercepts", n, fp32)
     fit = doc.get("fit", {})
     _obj(fit, "fit")
     extra = {k: v for k, v in doc.items() if k not in _KNOWN}
-    return Spec(op, n, inp, tuple(checked), slopes, icpts, out, fit, extra)
+    return Spec(op, n, inp, tuple(checked), slopes, icpts, out, fit, extra, impl=impl)

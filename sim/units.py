@@ -13,12 +13,12 @@ same formats (:data:`PARTNER`) and then with its own.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from fitter import functions
-from fitter.build import build_unit, ensure_spec
-from fitter.composite import COMPOSITES
+from flow.build import build as build_unit
+from flow.build import ensure_spec
+from flow.config import ROWWISE, Elementwise, FitOptions, LayerNorm, Softmax, UnitConfig
 from sim.runner import BenchResult, run_bench
 
 #: A second op with exactly the same formats, for the two-function regs test;
@@ -27,56 +27,61 @@ PARTNER = {"gelu": "hswish", "hswish": "silu", "silu": "gelu", "sigmoid": "exp",
            "reciprocal": "rsqrt", "rsqrt": "reciprocal", "tanh": "tanh"}
 
 
-@dataclass(frozen=True)
-class UnitReq:
-    op: str
-    fmt: str = "int8"
-    entries: int = 8
-    stages: int = 1
-    lut: str = "rom"
-    ftz: bool = False
-
-
-def matrix(ops=None) -> list[UnitReq]:
-    rowwise = ops or list(COMPOSITES)
+def matrix(ops=None) -> list[UnitConfig]:
+    rowwise = ops or list(ROWWISE)
     ops = [op for op in (ops or functions.FUNCTIONS) if op in functions.FUNCTIONS]
-    units = [UnitReq(op, "int8", n, st, lut) for op in ops for n in (8, 16)
-             for lut in ("rom", "regs") for st in (0, 2)]
+    units: list[UnitConfig] = [Elementwise(op, "int8", n, st, lut) for op in ops for n in (8, 16)
+                               for lut in ("rom", "regs") for st in (0, 2)]
     if "gelu" in ops:
-        units += [UnitReq("gelu", "int16", 8, 1, "rom"), UnitReq("gelu", "int32", 8, 1, "rom"),
-                  UnitReq("gelu", "fp32", 8, 1, "rom"), UnitReq("gelu", "fp32", 8, 2, "regs", True)]
-    units += [UnitReq(op, "int8", n) for op in ("softmax", "layernorm") if op in rowwise for n in (8, 16)]
+        units += [Elementwise("gelu", "int16", 8, 1, "rom"), Elementwise("gelu", "int32", 8, 1, "rom"),
+                  Elementwise("gelu", "fp32", 8, 1, "rom"), Elementwise("gelu", "fp32", 8, 2, "regs", True)]
+    units += [Softmax(n) for n in (8, 16) if "softmax" in rowwise]
+    units += [LayerNorm(n) for n in (8, 16) if "layernorm" in rowwise]
     return units
 
 
-def partner_spec(req: UnitReq, build: Path) -> Path:
-    other = PARTNER[req.op]
-    method = "uniform" if other == req.op else "ga"
-    spec, path, _ = ensure_spec(other, req.fmt, req.entries, build / "partners" / method, quiet=True,
-                                method=method)
-    return path
+def partner_spec(cfg: Elementwise, build: Path) -> Path:
+    """The second table a ``LUT=regs`` unit is loaded with: the partner op's
+    table of the same formats and the same impl (a table unit takes a table,
+    a uniform one a uniform table of as many segments; their format options
+    are the unit's own), fitted once and cached under ``build/partners/``."""
+    other = PARTNER[cfg.op]
+    if cfg.impl != "pwl":
+        from dataclasses import replace
+
+        from flow.config import FORMAT_OPTS
+        # the unit's format overrides, so that the formats match (the range is the partner op's own)
+        fit = FitOptions(**{k: getattr(cfg.fit, k) for k in FORMAT_OPTS})
+        if other == cfg.op and cfg.impl == "uniform":    # tanh: its own table with the other line rule
+            fit = replace(fit, rule="chord" if cfg.fit.rule != "chord" else "lsq")
+        partner = replace(cfg.table(), op=other, fit=fit)
+        return ensure_spec(partner, Path(build) / "partners" / cfg.impl)[1]
+    method = "uniform" if other == cfg.op else "ga"
+    partner = Elementwise(other, cfg.format, cfg.entries, fit=FitOptions(method=method))
+    return ensure_spec(partner, Path(build) / "partners" / method)[1]
 
 
-def verify(req: UnitReq, build: Path, sim: str = "icarus", golden: Path | None = None,
+def verify(cfg: UnitConfig, build: Path, sim: str = "icarus", golden: Path | None = None,
            unit_dir: Path | None = None) -> BenchResult:
     """Build (or reuse) the unit and run its bench."""
-    build = Path(build)
-    unit = unit_dir or build_unit(req.op, req.fmt, req.entries, req.stages, req.lut, req.ftz, build)
     import json
+    build = Path(build)
+    unit = unit_dir or build_unit(cfg, build)
     man = json.loads((unit / "manifest.json").read_text())
     env = {"GQA_UNIT_DIR": unit.resolve()}
     testcase = None
     if golden:
         env["GQA_GOLDEN"] = Path(golden).resolve()
-    if req.lut == "regs" and req.op not in COMPOSITES:
-        env["GQA_SPEC2"] = env["GQA_FP32_SPEC2"] = partner_spec(req, build).resolve()
-    if req.op in COMPOSITES:
+    rowwise = cfg.kind in ROWWISE
+    if not rowwise and cfg.lut == "regs":
+        env["GQA_SPEC2"] = env["GQA_FP32_SPEC2"] = partner_spec(cfg, build).resolve()
+    if rowwise:
         module = "sim.tb_rowwise"
-    elif req.fmt == "fp32":
+    elif cfg.format == "fp32":
         module, testcase = "sim.tb_fp32", "test_pwl"
-        env.update(GQA_FP32_SPEC=Path(golden or unit / "spec.json").resolve(), GQA_FP32_STAGES=req.stages,
-                   GQA_FP32_LUT=req.lut, GQA_FP32_FTZ=int(req.ftz), GQA_FP32_RANDOM=20_000,
-                   GQA_FP32_SEED=req.stages)
+        env.update(GQA_FP32_SPEC=Path(golden or unit / "spec.json").resolve(), GQA_FP32_STAGES=cfg.stages,
+                   GQA_FP32_LUT=cfg.lut, GQA_FP32_FTZ=int(cfg.ftz), GQA_FP32_RANDOM=20_000,
+                   GQA_FP32_SEED=cfg.stages)
     else:
         module = "sim.tb_pwl_int"
     return run_bench(man["top"], [unit / v for v in man["verilog"]], man["top"], module,
@@ -89,9 +94,10 @@ def main(argv=None) -> int:
     import time
 
     from fitter.problem import FitError
+    from flow.config import ConfigError
     from hw.spec import SpecError
     from sim.runner import SimError
-    ap = argparse.ArgumentParser(prog="python -m sim", description="Run the cocotb benches (make sim).")
+    ap = argparse.ArgumentParser(prog="gqa-lut sim", description="Run the cocotb benches (make sim).")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("run", help="verify the default matrix (or --op's part of it)")
     p.add_argument("--op", help="restrict to this op (comma list)")
@@ -104,15 +110,15 @@ def main(argv=None) -> int:
         if a.op:
             ops = a.op.split(",")
             for op in ops:
-                if op not in COMPOSITES:
+                if op not in ROWWISE:
                     functions.get(op)
         t0 = time.perf_counter()
         results = []
-        for req in matrix(ops):
-            r = verify(req, a.build, a.sim)
+        for cfg in matrix(ops):
+            r = verify(cfg, a.build, a.sim)
             print(r.line(), flush=True)
             results.append(r)
-    except (functions.UnknownOp, SimError, SpecError, FitError) as e:
+    except (functions.UnknownOp, SimError, SpecError, FitError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     bad = [r for r in results if not r.ok]

@@ -45,12 +45,13 @@ def _build_units(op, fmt, entries, stages, luts, ftzs, build) -> dict:
     command in a subprocess -- synth reads Verilog and manifests only and
     never imports the generator -- and map (lut, ftz) to unit directories."""
     import subprocess
-    cmd = [sys.executable, "-m", "fitter", "gen", op, "--format", fmt, "--entries", str(entries),
-           "--stages", str(stages), "--lut", ",".join(luts), "--ftz", ",".join(str(int(f)) for f in ftzs),
-           "--build", str(build), "-q"]
+    cmd = [sys.executable, "-m", "flow", "gen", op, "--entries", str(entries), "--build", str(build), "-q"]
+    if op not in ROWWISE:       # row-wise units have formats and timing of their own
+        cmd += ["--format", fmt, "--stages", str(stages), "--lut", ",".join(luts),
+                "--ftz", ",".join(str(int(f)) for f in ftzs)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise SynthError((r.stderr.strip().splitlines() or ["fitter gen failed"])[-1])
+        raise SynthError((r.stderr.strip().splitlines() or ["gqa-lut gen failed"])[-1])
     units = {}
     for line in r.stdout.splitlines():
         unit = Path(line.split()[0])

@@ -11,15 +11,15 @@ SYNTH_LIBERTY_PKG     := qflow-tech-osu018
 synth-tools: $(STAMP)
 	$(call apt_need,sta,opensta)
 	@# the default liberty is a file, not a command: check the file itself
-	@if [ -z "$(LIBERTY)" ] && [ ! -f $(SYNTH_LIBERTY_DEFAULT) ]; then \
+	@if [ -z "$$LIBERTY" ] && [ ! -f $(SYNTH_LIBERTY_DEFAULT) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian package $(SYNTH_LIBERTY_PKG) (for $(SYNTH_LIBERTY_DEFAULT))"; \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYNTH_LIBERTY_PKG) >/dev/null; } \
 	      || { echo "error: apt-get install $(SYNTH_LIBERTY_PKG) failed" >&2; exit 2; }; \
 	  else echo "error: $(SYNTH_LIBERTY_DEFAULT) not found; install it with: sudo apt-get install $(SYNTH_LIBERTY_PKG) (or pass LIBERTY=path)" >&2; exit 2; fi; \
 	fi
-	@if [ -n "$(LIBERTY)" ] && [ ! -f "$(LIBERTY)" ]; then \
-	  echo "error: LIBERTY=$(LIBERTY) does not exist" >&2; exit 2; fi
+	@if [ -n "$$LIBERTY" ] && [ ! -f "$$LIBERTY" ]; then \
+	  echo "error: LIBERTY=$$LIBERTY does not exist" >&2; exit 2; fi
 
 synth-report: $(STAMP) synth-tools
-	@$(PY) -m synth.report --build $(BUILD) $(if $(LIBERTY),--liberty $(LIBERTY)) --jobs $(JOBS) $(SYNTHARGS)
+	@set -f; $(GQA) synth --build "$${BUILD:-build}" $${LIBERTY:+--liberty "$$LIBERTY"} --jobs "$${JOBS:-2}" $$SYNTHARGS

@@ -21,7 +21,7 @@ GA_QUICK = GAConfig(generations=60, quiet=True)
 
 
 def fitter_cli(*args):
-    return subprocess.run([sys.executable, "-m", "fitter", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "flow", *args], capture_output=True, text=True)
 
 
 @pytest.mark.parametrize("op", ["gelu", "exp", "reciprocal"])

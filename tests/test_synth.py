@@ -102,9 +102,10 @@ def test_sta_on_a_generated_unit(tmp_path):
     """One real unit end to end: build, synthesize, time, power."""
     from synth.flow import read_manifest, synthesize_unit
     from synth.sta import run_sta
-    from fitter.build import build_unit
+    from flow.build import build as build_unit
+    from flow.config import Elementwise
 
-    unit = build_unit("gelu", fmt="int8", entries=8, stages=1, lut="rom", build=tmp_path, quiet=True)
+    unit = build_unit(Elementwise("gelu"), tmp_path)
     syn = synthesize_unit(unit, tmp_path / "synth")
     sta = run_sta(syn.netlist, syn.top, syn.liberty, read_manifest(unit), tmp_path / "synth", 10.0,
                   cells_by_type=syn.cells_by_type)

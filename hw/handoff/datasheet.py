@@ -100,8 +100,30 @@ def _wavedrom(man: dict) -> tuple[str, str]:
     return json.dumps(wave, indent=1), text
 
 
+#: a direct-lookup table up to this many input bits is printed in full (16 codes a row)
+TABLE_PRINT_MAX_BITS = 8
+
+
+def _lookup_md(spec) -> list[str]:
+    """A direct-lookup table: its output codes, 16 input codes a row (up to
+    TABLE_PRINT_MAX_BITS input bits; wider ones are named, not printed)."""
+    x, y = spec.input, spec.output
+    head = (f"Output codes ({y.label()}, real value = code * 2^-{y.frac}) for every input code x "
+            f"({x.label()}, x = code * 2^-{x.frac}); row r, column c holds input code r + c.")
+    if x.bits > TABLE_PRINT_MAX_BITS:
+        return [f"{spec.entries} output codes ({y.label()}), one per input code from {x.min_code} to "
+                f"{x.max_code}: the `values` of the generator's spec.json, and the expected outputs "
+                "`tb/*.y.hex` of the bench (every input code in that order)."]
+    L = [head, "", "| x | " + " | ".join(f"+{c}" for c in range(16)) + " |", "|---:|" + "---:|" * 16]
+    for r in range(0, spec.entries, 16):
+        L.append(f"| {x.min_code + r} | " + " | ".join(str(int(v)) for v in spec.values[r:r + 16]) + " |")
+    return L
+
+
 def _table_md(spec) -> list[str]:
     """The PWL table of ``spec`` in codes and real units."""
+    if getattr(spec, "impl", "pwl") == "table":
+        return _lookup_md(spec)
     bps, K, C = spec.arrays()
     L = ["| segment | input range | slope | intercept |", "|---:|---|---|---|"]
     if spec.is_fp32:
@@ -132,6 +154,43 @@ def _accuracy_md(spec) -> list[str]:
     return L
 
 
+def _integration_md(ctx: dict) -> list[str]:
+    """FuseSoC core, SDC and synthesis script (ctx["integration"], set by the package writer)."""
+    it = ctx.get("integration")
+    if not it:
+        return []
+    top, f, c = ctx["top"], ctx["files"], it["commands"]
+    per = f"{it['period_ns']:g} ns ({1000 / it['period_ns']:g} MHz)"
+    clock = (f"`clk` at {per}" if it["clocked"] else
+             f"a virtual clock `vclk` of {per} for the input/output delays and `set_max_delay` of one period "
+             "from every input to every output (combinational unit)")
+    L = ["## FuseSoC, timing constraints, synthesis", "",
+         f"- **FuseSoC** (2.4 or later, edalize flow API): `{f['core']}` is the core `{it['vlnv']}` (version: "
+         "the major number is the package format). In this directory:", "", "  ```sh",
+         f"  {c['fusesoc_sim']}", f"  {c['fusesoc_lint']}", "  ```", "",
+         "  `sim` builds and runs this bench on Icarus (the core copies the vector files into FuseSoC's work "
+         "directory, where the bench reads them) and fails on a mismatch; `lint` is Verilator `-Wall` with "
+         f"the waivers; `default` is the RTL alone, for a core that depends on this one (`depend: "
+         f"[\"gqa-lut:units:{top}\"]`). FuseSoC works in `build/` (`--build-root DIR` after `run` moves it).",
+         f"- **Timing constraints** `{f['sdc']}`: {clock}, the clock of the generator's synthesis flow "
+         "(section Area and timing; its report reads this same file); "
+         + ("every other input" if it["clocked"] else "every input")
+         + (" (`rst` too: it is synchronous)" if "rst" in {p["name"] for p in ctx["manifest"]["ports"]} else "")
+         + " and every output gets an external delay of `gqa_io_fraction` x period, "
+         f"{it['io_fraction']:g} as characterised (the unit's logic has the whole period): set it to your "
+         "interface budget, and `gqa_period` for another clock. Input slew and output load are the "
+         "characterisation's (0.1 ns, 0.01 pF); units ns and pF.",
+         f"- **Synthesis on your liberty**: `{c['synth']}` fills in and runs `{f['synth_ys']}`, the "
+         "generator's own Yosys script for this unit (Yosys 0.70, as the figures above; releases without "
+         "`check -nolatches`, e.g. 0.23, stop there), and writes the mapped netlist, area and log to "
+         f"`synth_out/`. Time the netlist with the SDC, e.g. in OpenSTA: `read_liberty cells.lib; "
+         f"read_verilog synth_out/{top}_netlist.v; link_design {top}; read_sdc {f['sdc']}; report_checks`"
+         + (" (the generator's figures also propagate the clock, `set_propagated_clock [get_clocks clk]`, for "
+            "the power analysis; the setup times then differ from an ideal clock's by some 10 ps)."
+            if it["clocked"] else "."), ""]
+    return L
+
+
 def render(ctx: dict) -> str:
     """``ctx``: top, manifest (unit), specs {name: Spec}, files (package
     paths by role), commands, regen, synth (row or None), version."""
@@ -156,13 +215,29 @@ def render(ctx: dict) -> str:
     if not rowwise:
         spec = ctx["specs"]["spec"]
         rng = spec.fit.get("range")
-        L += ["", f"A piecewise-linear (PWL) table of {spec.entries} segments"
-              + (f", fitted on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + ". "
-              "`seg` = number of breakpoints `p_j <= x`; "
-              + ("`y = fl(fl(K[seg] * x) + C[seg])` in IEEE binary32." if spec.is_fp32 else
-                 "`y = sat(round_half_up(K[seg] * x + C[seg]))`, every fractional alignment exact, no internal "
-                 "wrap-around.")]
-        if spec.is_fp32:
+        impl = getattr(spec, "impl", "pwl")
+        if impl == "table":
+            L += ["", f"A direct lookup table: one stored output code per input code ({spec.entries} codes), "
+                  "`y = T[x - min_code]`. Each value is the function at that input, rounded half up (ties toward "
+                  "+infinity) to the output format and saturated to its range (correctly rounded)"
+                  + (f"; accuracy measured on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + "."]
+        elif impl == "uniform":
+            k = spec.entries.bit_length() - 1
+            L += ["", f"A piecewise-linear table of {spec.entries} equal segments"
+                  + (f", fitted on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + ". "
+                  f"`seg` = the top {k} bits of `x - min_code` (`(x - min_code) >> {spec.input.bits - k}`, no "
+                  "comparators); `y = sat(round_half_up(K[seg] * x + C[seg]))`, every fractional alignment exact, "
+                  "no internal wrap-around."]
+        else:
+            L += ["", f"A piecewise-linear (PWL) table of {spec.entries} segments"
+                  + (f", fitted on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + ". "
+                  "`seg` = number of breakpoints `p_j <= x`; "
+                  + ("`y = fl(fl(K[seg] * x) + C[seg])` in IEEE binary32." if spec.is_fp32 else
+                     "`y = sat(round_half_up(K[seg] * x + C[seg]))`, every fractional alignment exact, no internal "
+                     "wrap-around.")]
+        if impl == "table":
+            pass
+        elif spec.is_fp32:
             L += ["", man.get("fp32", "")]
         else:
             L += ["", "Rounding: half up (ties toward +infinity) at the single final rounding. "
@@ -204,10 +279,9 @@ def render(ctx: dict) -> str:
           "```json", wave, "```", ""]
     if "cfg" in man:
         cfg = man["cfg"]
-        n = man["entries"]
         L += ["## Programming the table (LUT=regs)", "",
               f"The table lives in registers, reset to the fitted table by `rst`. Register map "
-              f"({3 * n - 1} words, `cfg_addr` {cfg['addr_bits']} bits, `cfg_data` {cfg['data_bits']} bits): "
+              f"({len(cfg['image'])} words, `cfg_addr` {cfg['addr_bits']} bits, `cfg_data` {cfg['data_bits']} bits): "
               f"{cfg['map']}; each word is the field's two's-complement (or binary32) bits in the low bits of "
               "`cfg_data`; addresses past the last word are ignored.", "",
               "Load sequence: for each (address, word) of the image, hold `cfg_we=1`, `cfg_addr`, `cfg_data` "
@@ -216,8 +290,8 @@ def render(ctx: dict) -> str:
               "while a table is half loaded.", "",
               f"The image: `{ctx['files']['prog_hex']}` (`$readmemh`, word i at address i) and "
               f"`{ctx['files']['prog_h']}` (C header: address/word pairs). The testbench first loads a second "
-              "table (the slopes and intercepts in reverse order) and checks it, then loads this image and "
-              "checks every vector.", ""]
+              "table (" + ("the values" if man.get("impl") == "table" else "the slopes and intercepts")
+              + " in reverse order) and checks it, then loads this image and checks every vector.", ""]
     L += ["## The table", ""]
     for name, spec in ctx["specs"].items():
         if rowwise:
@@ -247,11 +321,18 @@ def render(ctx: dict) -> str:
     else:
         L += ["Not measured for this package: run `make synth-report` in the generator, then regenerate "
               "the package, to have area and timing here.", ""]
+    L += _integration_md(ctx)
     L += ["## Checks", "",
           f"- Verilator lint: `{ctx['commands']['lint']}` (waivers, each with its reason: "
           f"`{ctx['files']['waivers']}`)",
           f"- Yosys: `yosys -s {ctx['files']['ys']}` (`synth`, then `check -assert`, no latches)", "",
-          "## Regenerate", "", "From the generator's repository:", "", "```sh", ctx["regen"], "```", "",
-          f"Generator version `{ctx['version']}`; tool versions and every file's sha256 in `manifest.json`. "
+          "## Regenerate", "",
+          "From the generator's repository (add `BUILD=dir` to build elsewhere; the package is then "
+          "`dir/" + ctx["manifest"]["top"][4:] + "/handoff/`):", "", "```sh", ctx["regen"], "```", ""]
+    if ctx.get("regen_inputs"):
+        L += ["The command reads " + ", ".join(f"`{f}`" for f in ctx["regen_inputs"])
+              + " from the current directory: copy " + ("it" if len(ctx["regen_inputs"]) == 1 else "them")
+              + " from this package first.", ""]
+    L += [f"Generator version `{ctx['version']}`; tool versions and every file's sha256 in `manifest.json`. "
           "Regenerating with the same inputs gives byte-identical files.", ""]
     return "\n".join(L)

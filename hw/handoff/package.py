@@ -15,9 +15,11 @@ import subprocess
 from pathlib import Path
 
 from hw.files import write_atomic
-from hw.handoff import datasheet, rtl, tb, vectors
+from hw.handoff import datasheet, fusesoc, rtl, tb, vectors
 from hw.pwl_int.vectors import EXHAUSTIVE_MAX_BITS
 from hw.spec import Spec
+from synth.flow import DEFAULT_PERIOD_NS, PACKAGE_OUT, package_script
+from synth.sdc import IO_FRACTION, unit_sdc
 
 PACKAGE_FORMAT = "gqa-lut-handoff"
 PACKAGE_VERSION = 1
@@ -66,22 +68,30 @@ def _ports(man: dict) -> dict:
 
 
 def _field_comments(spec) -> list[str]:
+    """One comment per word of the image (hw.impls.image), in address order."""
+    impl = getattr(spec, "impl", "pwl")
+    if impl == "table":
+        x, y = spec.input, spec.output
+        return [f"x = {x.min_code + a} ({(x.min_code + a) * 2.0 ** -x.frac:g}): y = {int(v)} "
+                f"({int(v) * 2.0 ** -y.frac:g})" for a, v in enumerate(spec.values)]
     n = spec.entries
     bps, K, C = spec.arrays()
+    if impl == "uniform":       # no breakpoint words: the segment is the input's top bits
+        bps = bps[:0]
     if spec.is_fp32:
         return ([f"breakpoint {j} = {float(v):.9g}" for j, v in enumerate(bps)]
                 + [f"slope {i} = {float(v):.9g}" for i, v in enumerate(K)]
                 + [f"intercept {i} = {float(v):.9g}" for i, v in enumerate(C)])
     fx, fk, fc = spec.input.frac, spec.slopes.fmt.frac, spec.intercepts.fmt.frac
-    assert len(bps) == n - 1
+    assert len(bps) == (0 if impl == "uniform" else n - 1)
     return ([f"breakpoint {j} = {int(v)} (x = {int(v) * 2.0 ** -fx:g})" for j, v in enumerate(bps)]
             + [f"slope {i} = {int(v)} ({int(v) * 2.0 ** -fk:g})" for i, v in enumerate(K)]
             + [f"intercept {i} = {int(v)} ({int(v) * 2.0 ** -fc:g})" for i, v in enumerate(C)])
 
 
 def _image(spec) -> list[tuple[int, int]]:
-    from hw import lut_image
-    return lut_image.image(spec)
+    from hw import impls
+    return impls.image(spec)
 
 
 def _c_header(top: str, spec, cfg: dict) -> str:
@@ -104,6 +114,53 @@ def _c_header(top: str, spec, cfg: dict) -> str:
     return "\n".join(L)
 
 
+def _synth_sh(top: str, ys: str, period_ns: float) -> str:
+    """The wrapper that fills the package's Yosys script with the user's
+    liberty (and delay target) and runs it."""
+    o = PACKAGE_OUT
+    ps = int(round(period_ns * 1000))
+    return "\n".join([
+        "#!/bin/sh",
+        f"# Synthesize {top} onto your standard cells with Yosys:",
+        "#   LIBERTY=/path/to/cells.lib sh synth.sh",
+        f"# Optional: PERIOD_PS=<ps> (ABC's delay target, default {ps} = the SDC's clock period), YOSYS=<command>.",
+        f"# Fills @LIBERTY@ and @PERIOD_PS@ of {ys} (the generator's flow script for this unit),",
+        f"# runs it in this directory and writes {o}/: {top}.ys (the script as run), {top}_yosys.log,",
+        f"# {top}_netlist.v (mapped netlist), {top}_stat.txt / {top}_stat.json (area, cells).",
+        "# Exit status non-zero if Yosys fails (its checks include: no latches, fully mapped).",
+        "set -e",
+        'case "${LIBERTY:-}" in',
+        '  "") echo "usage: LIBERTY=/path/to/cells.lib sh synth.sh" >&2; exit 2 ;;',
+        '  /*) ;;',
+        '  *) LIBERTY="$(pwd)/$LIBERTY" ;;',
+        "esac",
+        'cd "$(dirname "$0")"',
+        'if [ ! -f "$LIBERTY" ]; then echo "synth.sh: liberty $LIBERTY not found" >&2; exit 2; fi',
+        'case "$LIBERTY" in *" "*) echo "synth.sh: Yosys cannot take a liberty path with spaces" >&2; exit 2 ;; esac',
+        f'PERIOD_PS="${{PERIOD_PS:-{ps}}}"',
+        'case "$PERIOD_PS" in ""|*[!0-9]*) echo "synth.sh: PERIOD_PS must be a whole number of ps" >&2; exit 2 ;; esac',
+        f"mkdir -p {o}",
+        r"""lib=$(printf '%s' "$LIBERTY" | sed 's/[&|\\]/\\&/g')""",    # escaped for sed's replacement
+        f'sed -e "s|@LIBERTY@|$lib|g" -e "s|@PERIOD_PS@|$PERIOD_PS|g" {ys} > {o}/{top}.ys',
+        f'"${{YOSYS:-yosys}}" -q -l {o}/{top}_yosys.log -s {o}/{top}.ys',
+        f'grep -i "chip area" {o}/{top}_stat.txt || true',
+        f'echo "netlist: {o}/{top}_netlist.v  (timing: read it with synth/{top}.sdc in your STA)"',
+        ""])
+
+
+def _core_description(man: dict) -> str:
+    parts = [f"GQA-LUT {man['op']} unit"]
+    if man.get("format"):
+        parts.append(str(man["format"]).upper())
+    if man.get("entries"):
+        parts.append(f"{man['entries']} entries")
+    if man.get("stages") is not None:
+        parts.append(f"STAGES={man['stages']}")
+    if man.get("lut"):
+        parts.append(f"LUT={man['lut']}")
+    return ", ".join(parts) + " (RTL handoff package)"
+
+
 def _synth_row(unit_dir: Path):
     rep = unit_dir.parent / "synth" / "report.json"
     try:
@@ -119,17 +176,22 @@ def _synth_row(unit_dir: Path):
     return None
 
 
-def _regen(man: dict, spec) -> str:
-    op = man["op"]
-    if man.get("stages") is None:
-        args = f"OP={op} ENTRIES={man['entries']}"
-    else:
-        args = (f"OP={op} FORMAT={man['format']} ENTRIES={man['entries']} STAGES={man['stages']} "
-                f"LUT={man['lut']}" + (" FTZ=1" if man.get("ftz") else ""))
-    seed = (spec.fit.get("request") or {}).get("seed", 0) if spec is not None else 0
-    if seed:
-        args += f" SEED={seed}"
-    return f"make handoff {args}"
+def _regen(man: dict, unit_dir: Path) -> tuple[str, dict[str, bytes]]:
+    """The unit's regenerate line (written by its configuration into the
+    manifest) and the input files it names, which travel in the package."""
+    line = man.get("regenerate")
+    if not line:
+        raise HandoffError(f"{unit_dir}: manifest.json has no 'regenerate' line (rebuild the unit: make gen)")
+    req = man.get("request", {})
+    inputs = {}
+    for key in ("spec", "params"):
+        name = req.get(key)
+        if name:
+            try:
+                inputs[name] = (unit_dir / name).read_bytes()
+            except OSError:
+                raise HandoffError(f"{unit_dir}: {name}, named by the unit's request, is missing") from None
+    return line, inputs
 
 
 def build(unit_dir, out=None) -> Path:
@@ -163,6 +225,7 @@ def build(unit_dir, out=None) -> Path:
         "lint": f"verilator --lint-only -Wall {P['waivers']} -f filelist.f --top-module {top}",
     }
     tb.RUN_COMMANDS = {k: " && ".join(v) for k, v in cmds.items() if k != "lint"}
+    tb.RUN_COMMANDS["fusesoc"] = fusesoc.run_command(top, PACKAGE_VERSION, "sim")
     ports = _ports(man)
     rowwise = man.get("stages") is None
     specs: dict[str, Spec] = {}
@@ -223,7 +286,8 @@ def build(unit_dir, out=None) -> Path:
             files[f"tb/{top}.y_alt.hex"] = vectors.hexwords(y_alt, yw)
             doc += [(P["prog_hex"], "table programming image ($readmemh), one word per address"),
                     (P["prog_h"], "the same image as a C header for firmware"),
-                    (f"tb/{top}.cfg_alt.hex", "a second table (slopes, intercepts reversed) loaded first by the bench"),
+                    (f"tb/{top}.cfg_alt.hex", "a second table ("
+                     + ("values" if spec.impl == "table" else "slopes, intercepts") + " reversed) loaded first by the bench"),
                     (f"tb/{top}.y_alt.hex", f"expected outputs of the first {n_alt} inputs with that table")]
             n_vec += n_alt
         signed_y = None if spec.is_fp32 else spec.output.signed
@@ -247,6 +311,37 @@ def build(unit_dir, out=None) -> Path:
         "stat", ""])
     doc += [(P["waivers"], "Verilator lint waivers (-Wall), each with its reason"),
             (P["ys"], "Yosys synth + check -assert script")]
+
+    # FuseSoC core, timing constraints (the synthesis report reads the same SDC text), and the
+    # flow's Yosys script for the chip team's own liberty
+    syn_row = _synth_row(unit_dir)
+    period_ns = float((syn_row[1].get("period_ns") if syn_row else None) or DEFAULT_PERIOD_NS)
+    P.update({"core": fusesoc.core_name(top), "sdc": f"synth/{top}.sdc", "synth_ys": f"synth/{top}.ys",
+              "synth_sh": "synth.sh"})
+    vlnv = fusesoc.vlnv(top, PACKAGE_VERSION)
+    data_files = sorted(k for k in files if k.endswith(".hex"))
+    files[P["core"]] = fusesoc.core_file(top, PACKAGE_VERSION, _core_description(man), P["rtl"], P["tb"],
+                                         P["waivers"], data_files)
+    files[P["sdc"]] = unit_sdc({**man, "top": top}, period_ns)
+    files[P["synth_ys"]] = package_script(top, [P["rtl"]])
+    files[P["synth_sh"]] = _synth_sh(top, P["synth_ys"], period_ns)
+    flow_cmds = {
+        "fusesoc_sim": fusesoc.run_command(top, PACKAGE_VERSION, "sim"),
+        "fusesoc_lint": fusesoc.run_command(top, PACKAGE_VERSION, "lint"),
+        "synth": "LIBERTY=/path/to/cells.lib sh synth.sh",
+    }
+    flow_ctx = {"vlnv": vlnv, "period_ns": period_ns, "io_fraction": IO_FRACTION, "commands": flow_cmds,
+                "clocked": "clk" in ports}
+    doc += [(P["core"], f"FuseSoC CAPI2 core `{vlnv}`: targets `default` (RTL), `sim` (this bench on Icarus, "
+                        "fails on a mismatch), `lint` (Verilator -Wall with the waivers)"),
+            (P["sdc"], f"timing constraints (SDC): "
+                       + ("`clk`" if "clk" in ports else "virtual clock and max delay")
+                       + f" at {period_ns:g} ns, the period the area/timing figures were measured at; "
+                       "input/output delays, slew, load"),
+            (P["synth_sh"], "synthesis onto your liberty: `LIBERTY=/path/to/cells.lib sh synth.sh` "
+                            f"(Yosys; writes `{PACKAGE_OUT}/`)"),
+            (P["synth_ys"], "the generator's Yosys flow script for this unit, `@LIBERTY@`/`@PERIOD_PS@` left "
+                            "to fill (synth.sh does)")]
 
     files["run_tb.sh"] = "\n".join([
         "#!/bin/sh",
@@ -272,11 +367,17 @@ def build(unit_dir, out=None) -> Path:
         files[plot] = (unit_dir / "fit.png").read_bytes()
         doc.append((plot, "accuracy plot: function, hardware output, error in output LSBs"))
 
+    regen, regen_inputs = _regen(man, unit_dir)
+    for name, data in regen_inputs.items():
+        files.setdefault(name, data)
+        doc.append((name, "input of the regenerate command (copy it beside the generator checkout's Makefile)"))
     version = generator_version()
     ctx = {"top": top, "manifest": man, "specs": specs, "files": P, "files_doc": doc + [
                ("DATASHEET.md", "this file"), ("manifest.json", "file list with sha256, versions")],
            "commands": cmds, "n_vectors": n_vec, "timing": (wave, text_diag), "plot": plot,
-           "synth": _synth_row(unit_dir), "regen": _regen(man, spec), "version": version}
+           "synth": _synth_row(unit_dir), "regen": regen, "regen_inputs": sorted(regen_inputs),
+           "version": version}
+    ctx["integration"] = flow_ctx
     files["DATASHEET.md"] = datasheet.render(ctx)
 
     pkg = {
@@ -293,8 +394,13 @@ def build(unit_dir, out=None) -> Path:
     if "cfg" in man:
         pkg["cfg"] = {k: v for k, v in man["cfg"].items() if k != "image"} | {"image": P["prog_hex"],
                                                                                 "header": P["prog_h"]}
+    pkg["fusesoc"] = {"core": P["core"], "vlnv": vlnv, "targets": ["default", "sim", "lint"]}
+    pkg["constraints"] = {"sdc": P["sdc"], "period_ns": period_ns, "io_fraction": IO_FRACTION}
+    pkg["synthesis"] = {"script": P["synth_ys"], "wrapper": P["synth_sh"], "placeholders": ["LIBERTY", "PERIOD_PS"]}
+    pkg["commands"] = {**pkg["commands"], **flow_cmds}
     files["manifest.json"] = json.dumps(pkg, indent=2) + "\n"
     for name, data in files.items():
         write_atomic(out / name, data)
     (out / "run_tb.sh").chmod(0o755)
+    (out / P["synth_sh"]).chmod(0o755)
     return out

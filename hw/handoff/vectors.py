@@ -65,15 +65,18 @@ def elementwise(spec, ftz: bool = False) -> tuple[np.ndarray, np.ndarray]:
         from hw.pwl_fp32.model import evaluate
         x = fp32_inputs(spec)
         return x.astype(np.int64), np.asarray(evaluate(spec, x, ftz), dtype=np.int64)
-    from hw.pwl_int.model import evaluate
+    from hw.impls import evaluate          # any integer impl: pwl, uniform, table
     x = int_inputs(spec)
     return x, np.asarray(evaluate(spec, x), dtype=np.int64)
 
 
 def alt_spec(spec):
     """A second table of the same formats (slopes and intercepts in reverse
-    order) that the testbench loads first through ``cfg_*``, to show that
-    the load sequence really replaces the table."""
+    order; a direct-lookup table's values in reverse order) that the
+    testbench loads first through ``cfg_*``, to show that the load sequence
+    really replaces the table."""
+    if getattr(spec, "impl", "pwl") == "table":
+        return dataclasses.replace(spec, values=tuple(reversed(spec.values)))
     return dataclasses.replace(
         spec, slopes=dataclasses.replace(spec.slopes, values=tuple(reversed(spec.slopes.values))),
         intercepts=dataclasses.replace(spec.intercepts, values=tuple(reversed(spec.intercepts.values))))
@@ -83,7 +86,7 @@ def evaluate(spec, x, ftz: bool = False) -> np.ndarray:
     if spec.is_fp32:
         from hw.pwl_fp32.model import evaluate as ev
         return np.asarray(ev(spec, np.asarray(x, dtype=np.int64).astype(np.uint32), ftz), dtype=np.int64)
-    from hw.pwl_int.model import evaluate as ev
+    from hw.impls import evaluate as ev
     return np.asarray(ev(spec, np.asarray(x, dtype=np.int64)), dtype=np.int64)
 
 

@@ -86,7 +86,7 @@ class FP32PWL(wiring.Component):
         xc = Signal(32, name="x_cmp")
         m.d.comb += xc.eq(_flush(self.x) if ftz else self.x)
         ges = [ge(m, xc, _flush(p) if ftz else p, False, name=f"ge{j}") for j, p in enumerate(bps)]
-        seg = Signal(range(len(ks)), name="seg")
+        seg = Signal(range(max(len(ks), 2)), name="seg")    # 1 bit even for one entry: no [-1:0] wire
         m.d.comb += seg.eq(_popcount(ges))
         x1 = stage("select", "x1", self.x, 32)
         k1 = stage("select", "k1", Array(ks)[seg], 32)

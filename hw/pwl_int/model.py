@@ -2,7 +2,7 @@
 
 The fitter scores candidate tables with :func:`pwl_int`, the testbenches
 compare the RTL against :func:`evaluate`, and the generator sizes every
-internal signal with :class:`Datapath`. Semantics (DESIGN.md)::
+internal signal with :class:`Datapath`. Semantics (DESIGN.md, "Integer PWL semantics")::
 
     seg  = number of j with q >= p_j
     prod = K[seg] * q                      # f_x + f_k fractional bits

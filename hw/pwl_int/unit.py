@@ -61,7 +61,7 @@ class IntPWL(wiring.Component):
         stage = stager(m, cuts)
 
         # 1-2: comparator bank and table read
-        seg = Signal(range(len(ks)), name="seg")
+        seg = Signal(range(max(len(ks), 2)), name="seg")    # 1 bit even for one entry: no [-1:0] wire
         m.d.comb += seg.eq(sum((self.x >= b for b in bps), start=0) if bps else 0)
         x1 = stage("read", "x1", self.x, _shape(dp.x))
         k1 = stage("read", "k", Array(ks)[seg], signed(dp.k.bits))

@@ -20,7 +20,7 @@ calibration (the paper's constraint), and its output codes are dequantized:
   calibrated frac, ``row_len`` 384, output with the frac that holds the
   calibrated max of ``gamma*z + beta``; gamma and beta are the model's,
   written to ``<params_dir>/<site>.json`` and rounded to their formats by
-  ``fitter.composite.ln_params`` (what ``--ln-params`` does), so the unit
+  ``flow.config.read_params`` (what ``--ln-params`` does), so the unit
   is the one ``make gen ... LN_PARAMS=<site>.json`` builds.
   eps is the model's 1e-12 (the unit's ``E`` term, 0 or 1 code at these scales).
   Evaluated with ``hw.layernorm.batch.rows``, tested bit-equal to ``LayerNorm.row``.
@@ -140,11 +140,11 @@ class IO:
 
     @property
     def gamma_fmt(self) -> Fixed:
-        from fitter.composite import parse_fixed
+        from flow.config import parse_fixed
         return parse_fixed(self.ln_gamma, "gamma")
 
     def beta_fmt(self, out: Fixed) -> Fixed:
-        from fitter.composite import parse_fixed
+        from flow.config import parse_fixed
         b = parse_fixed(self.ln_beta, "beta")
         return Fixed(b.bits, True, min(b.frac, out.frac))
 
@@ -164,7 +164,7 @@ IOS = {io.name: io for io in (INT8, WIDE, WIDE_GB8, WIDE_RS8)}
 
 @dataclass
 class TableSet:
-    """Fits (or reuses, via ``fitter.build.ensure_spec``'s cache) every table
+    """Fits (or reuses, via ``flow.build.ensure_spec``'s cache) every table
     one (entries, method) needs; ``method`` is "ga", "uniform" or "float"
     (no table: the exact function on the same codes)."""
 
@@ -181,14 +181,32 @@ class TableSet:
     def fit_method(self) -> str:
         return "ga" if self.method == "float" else self.method
 
-    def _spec(self, op: str, key: str, fmt: str = "int8", **opts):
-        from fitter.build import ensure_spec
-        k = (op, key, fmt)
-        if k not in self._cache:
-            d = Path(self.build) / self.fit_method / key
-            self._cache[k] = ensure_spec(op, fmt, self.entries, d, self.quiet, seed=self.seed,
-                                         method=self.fit_method, **opts)[0]
-        return self._cache[k]
+    @property
+    def fit(self):
+        from flow.config import FitOptions
+        return FitOptions(seed=self.seed, method=self.fit_method)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.build) / self.fit_method
+
+    def gelu_config(self, frac: int, fmt: str = "int8"):
+        """The configuration of the GELU unit for the int8 input frac ``frac`` (see :meth:`gelu`)."""
+        from dataclasses import replace
+
+        from flow.config import Elementwise
+        half = 2.0 ** (7 - frac)
+        if fmt == "int8":
+            fit = replace(self.fit, in_frac=frac, out_frac=frac, range=(-half, half))
+        else:
+            r = min(half, GELU_WIDE_RANGE)
+            fit = replace(self.fit, in_frac=frac, out_frac=frac, range=(-r, r), objective="fp")
+        return Elementwise("gelu", fmt, self.entries, fit=fit)
+
+    def _cached(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def gelu(self, frac: int, fmt: str = "int8"):
         """GELU table for the int8 input frac ``frac``.
@@ -204,27 +222,26 @@ class TableSet:
         lines themselves, in float) over [-8, 8] (the end lines extrapolate
         GELU's linear asymptotes beyond; [-4, 4] and [-6, 6] were measured
         worse, the whole range too)."""
-        half = 2.0 ** (7 - frac)
-        if fmt == "int8":
-            return self._spec("gelu", f"gelu_f{frac}", in_frac=frac, out_frac=frac, range=[-half, half])
-        r = min(half, GELU_WIDE_RANGE)
-        return self._spec("gelu", f"gelu_f{frac}_fp{r:g}", fmt, in_frac=frac, out_frac=frac, range=[-r, r],
-                          objective="fp")
+        from flow.build import ensure_spec
+        cfg = self.gelu_config(frac, fmt)
+        return self._cached(("gelu", frac, fmt), lambda: ensure_spec(cfg, self.root, self.quiet)[0])
+
+    def softmax_config(self, frac: int, row_max: int = 128):
+        from flow.config import Softmax
+        return Softmax(self.entries, row_max, frac, fit=self.fit)
 
     def softmax(self, frac: int, row_max: int = 128):
-        from fitter.composite import COMPOSITES, softmax_exp_options
-        from hw.softmax.model import Softmax
-        ex = softmax_exp_options(frac)      # what `make gen OP=softmax SM_IN_FRAC=frac` fits
-        rc = {k: v for k, v in COMPOSITES["softmax"]["recip"].items() if k != "op"}
-        return Softmax(self._spec("exp", f"softmax_exp_f{frac}", **ex),
-                       self._spec("reciprocal", "softmax_recip", **rc), row_max=row_max)
+        """The softmax unit's golden model, as `make gen OP=softmax SM_IN_FRAC=frac` builds it."""
+        from flow.build import rowwise_model
+        cfg = self.softmax_config(frac, row_max)
+        return self._cached(("softmax", frac, row_max), lambda: rowwise_model(cfg, self.root, self.quiet)[0])
 
     def rsqrt(self, fmt: str = "int8"):
-        from fitter.composite import COMPOSITES
-        rs = {k: v for k, v in COMPOSITES["layernorm"]["rsqrt"].items() if k != "op"}
-        # the directory fitter.composite.tables uses, so that rowwise_model(build=<build>/<method>)
-        # finds this very spec (tests compare the two)
-        return self._spec("rsqrt", "layernorm_tables", fmt, **rs)
+        """The layernorm unit's rsqrt table at ``fmt`` (the generator's own cache)."""
+        from flow.build import tables
+        from flow.config import LayerNorm
+        cfg = LayerNorm(self.entries, rsqrt=fmt, fit=self.fit)
+        return self._cached(("rsqrt", fmt), lambda: tables(cfg, self.root, self.quiet)["rsqrt"])
 
     def params_file(self, site: str, gamma, beta) -> Path:
         """Write the model's real gamma/beta of ``site`` as the generator's
@@ -241,37 +258,40 @@ class TableSet:
             tmp.replace(path)
         return path
 
-    def ln_options(self, in_max: float, out_max: float, eps: float, io: IO = INT8,
-                   params: Path | None = None):
-        """``fitter.composite.LNOptions`` of the unit for a site's calibrated
+    def ln_config(self, in_max: float, out_max: float, row_len: int, eps: float, io: IO = INT8,
+                  params: Path | None = None):
+        """The ``flow.config.LayerNorm`` of the unit for a site's calibrated
         input max and output max (of ``gamma*z + beta`` with ``params``, of
         ``z`` without): what ``make gen OP=layernorm LN_...`` is told."""
-        from fitter.composite import COMPOSITES, LNOptions
+        from flow.config import RSQRT_OUT_FRAC, LayerNorm
         bits = 16 if io.layernorm == "int16" else S8
-        f_r = COMPOSITES["layernorm"]["rsqrt"]["out_frac"] + (8 if io.rsqrt == "int16" else 0)
+        f_r = RSQRT_OUT_FRAC + (8 if io.rsqrt == "int16" else 0)
         out = Fixed(bits, True, min(frac_for(out_max, bits), f_r - 1))
         kw = {}
         if params is not None:
             kw = dict(affine=True, gamma_fmt=io.gamma_fmt, beta_fmt=io.beta_fmt(out), params=Path(params))
-        return LNOptions(input=Fixed(bits, True, frac_for(in_max, bits)), out=out, eps=eps, rsqrt=io.rsqrt, **kw)
+        return LayerNorm(self.entries, row_len, input=Fixed(bits, True, frac_for(in_max, bits)), out=out,
+                         eps=eps, rsqrt=io.rsqrt, fit=self.fit, **kw)
 
     def layernorm(self, in_max: float, out_max: float, row_len: int, eps: float, io: IO = INT8,
                   params: Path | None = None):
-        """The LayerNorm unit (golden model) for :meth:`ln_options`; with
-        ``params`` its gamma/beta codes come from ``fitter.composite.ln_params``,
-        the generator's own rounding of that file."""
-        from fitter.composite import ln_params
-        from hw.layernorm.model import LayerNorm
-        o = self.ln_options(in_max, out_max, eps, io, params)
-        kw = {}
-        if o.affine:
-            g, b = ln_params(o, row_len)
-            kw = dict(gamma=g, beta=b, gamma_fmt=o.gamma_fmt, beta_fmt=o.beta_fmt)
-        return LayerNorm(self.rsqrt(o.rsqrt_format), row_len=row_len, input=o.input, out=o.out, eps=eps, **kw)
+        """The LayerNorm unit (golden model) of :meth:`ln_config`, built by the
+        generator's own code (gamma/beta rounded from ``params`` as
+        ``--ln-params`` rounds them)."""
+        from flow.build import rowwise_model
+        return rowwise_model(self.ln_config(in_max, out_max, row_len, eps, io, params), self.root, self.quiet)[0]
 
     def specs(self) -> list:
-        """[((op, key, fmt), spec)] of every table used so far, sorted."""
-        return sorted(self._cache.items(), key=lambda kv: kv[0])
+        """[(name, spec)] of every table used so far, sorted by name."""
+        out = {}
+        for key, v in self._cache.items():
+            if key[0] == "softmax":
+                out[f"softmax_exp_f{key[1]}"], out["softmax_recip"] = v.exp, v.recip
+            elif key[0] == "gelu":
+                out[f"gelu_f{key[1]}_{key[2]}"] = v
+            else:
+                out[f"layernorm_rsqrt_{key[1]}"] = v
+        return sorted(out.items())
 
 
 def rsqrt_float_ln(x, gamma, beta, eps, rsqrt_spec, exact: bool = False):
@@ -310,6 +330,7 @@ class Replaced(Ops):
         self._lut: dict = {}
         self._lns: dict = {}
         self._ln_files: dict = {}
+        self._ln_cfgs: dict = {}
         self.saturated: dict[str, int] = {}
         self.overflow_rows = 0
 
@@ -377,14 +398,19 @@ class Replaced(Ops):
                 out_max = c[f"layernorm.{site}.affine"]["maxabs"]
             else:
                 params, out_max = None, c[f"layernorm.{site}.out"]["maxabs"]
-            self._lns[site] = self.t.layernorm(c[f"layernorm.{site}.in"]["maxabs"], out_max, row_len, eps,
-                                               self.io, params)
+            args = (c[f"layernorm.{site}.in"]["maxabs"], out_max, row_len, eps, self.io, params)
+            self._lns[site] = self.t.layernorm(*args)
+            self._ln_cfgs[site] = self.t.ln_config(*args)
             self._ln_files[site] = params
         return self._lns[site]
 
     def layernorm_units(self) -> dict:
-        """{site: (LayerNorm, gamma/beta file or None)} of the sites run so far."""
+        """{site: (LayerNorm golden model, gamma/beta file or None)} of the sites run so far."""
         return {k: (self._lns[k], self._ln_files[k]) for k in sorted(self._lns)}
+
+    def layernorm_configs(self) -> dict:
+        """{site: flow.config.LayerNorm} of the sites run so far."""
+        return {k: self._ln_cfgs[k] for k in sorted(self._lns)}
 
     # -- ops
     def gelu(self, x, layer):
@@ -472,42 +498,23 @@ def _rel(path: Path) -> str:
 def gen_commands(ops: Replaced, entries: int) -> list[dict]:
     """The ``make gen`` command lines that build the units ``ops`` ran (after
     it ran: the LayerNorm sites are known then), one per distinct unit:
-    [{"op", "used_by", "command"}]. Only for fitted tables ("ga", "uniform")."""
+    [{"op", "used_by", "command"}], each the unit configuration's own line.
+    Only for fitted tables ("ga", "uniform")."""
     out = []
-    cal = ops.cal
-    method = "" if ops.t.fit_method == "ga" else f" --method {ops.t.fit_method}"
-    if ops.do_gelu:
+    t = TableSet(ops.t.build, entries, ops.t.fit_method, ops.t.seed)
+    for op, enabled in (("gelu", ops.do_gelu), ("softmax", ops.do_softmax)):
+        if not enabled:
+            continue
         by_frac: dict = {}
-        for k, c in cal.items():
-            if k.startswith("gelu."):
+        for k, c in ops.cal.items():
+            if k.startswith(op + "."):
                 by_frac.setdefault(c["frac"], []).append(k.split(".", 1)[1])
         for f, layers in sorted(by_frac.items()):
-            req = ops._gelu_lut(f)[1].fit.get("request", {})
-            args = f"--in-frac {req['in_frac']} --out-frac {req['out_frac']}"
-            if req.get("range"):
-                args += f" --range {req['range'][0]:g} {req['range'][1]:g}"
-            if req.get("objective", "hw") != "hw":
-                args += f" --objective {req['objective']}"
-            fmt = "" if ops.io.gelu == "int8" else f" FORMAT={ops.io.gelu}"
-            out.append({"op": "gelu", "used_by": layers,
-                        "command": f'make gen OP=gelu{fmt} ENTRIES={entries} GENARGS="{args}{method}"'})
-    if ops.do_softmax:
-        by_frac = {}
-        for k, c in cal.items():
-            if k.startswith("softmax."):
-                by_frac.setdefault(c["frac"], []).append(k.split(".", 1)[1])
-        for f, layers in sorted(by_frac.items()):
-            row = "" if ops.row_max == 128 else f" ROW={ops.row_max}"
-            extra = f' GENARGS="{method.strip()}"' if method else ""
-            out.append({"op": "softmax", "used_by": layers,
-                        "command": f"make gen OP=softmax ENTRIES={entries}{row} SM_IN_FRAC={f}{extra}"})
-    for site, (ln, params) in ops.layernorm_units().items():
-        cmd = (f"make gen OP=layernorm ENTRIES={entries} ROW={ln.row_len} LN_IN={ln.input.label()} "
-               f"LN_OUT={ln.out.label()} LN_RSQRT={ln.rsqrt.format_name} LN_EPS={ln.eps:g}")
-        if ln.affine:
-            cmd += (f" LN_AFFINE=1 LN_GAMMA={ln.gamma_fmt.label()} LN_BETA={ln.beta_fmt.label()} "
-                    f"LN_PARAMS={_rel(params)}")
-        if method:
-            cmd += f' GENARGS="{method.strip()}"'
-        out.append({"op": "layernorm", "used_by": [site], "command": cmd})
+            cfg = t.gelu_config(f, ops.io.gelu) if op == "gelu" else t.softmax_config(f, ops.row_max)
+            out.append({"op": op, "used_by": layers, "command": cfg.make_line()})
+    files = ops.layernorm_units()
+    for site, cfg in ops.layernorm_configs().items():
+        params = files[site][1]
+        out.append({"op": "layernorm", "used_by": [site],
+                    "command": cfg.make_line(params_as=_rel(params) if params is not None else None)})
     return out

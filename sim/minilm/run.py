@@ -228,9 +228,9 @@ def evaluate(n_sentences: int = 300, n_calib: int = 32, build: Path = Path("buil
 
     tables = {}
     for (e, meth), ts in sorted(tablesets.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        for (op, key, fmt), spec in ts.specs():
-            tables[f"{meth if meth != 'float' else 'ga'}/{key}/{fmt}/e{e}"] = {
-                "op": op, "format": fmt, "entries": spec.entries, "method": spec.fit.get("method"),
+        for key, spec in ts.specs():
+            tables[f"{meth if meth != 'float' else 'ga'}/{key}/e{e}"] = {
+                "op": spec.op, "format": spec.format_name, "entries": spec.entries, "method": spec.fit.get("method"),
                 "objective": spec.fit.get("objective"),
                 "input": spec.input.label(), "output": spec.output.label(),
                 "range": spec.fit.get("range"), "metrics": spec.fit.get("metrics")}
@@ -322,7 +322,7 @@ def markdown(res: dict) -> str:
         "(`hw.pwl_int.model.evaluate`, `hw.softmax`, `hw.layernorm`). Every LayerNorm, gamma and beta "
         "included, is the LayerNorm unit with its per-channel gamma/beta stage (`--ln-affine`): the "
         "model's gamma and beta are written to one JSON file per site and rounded to the unit's formats "
-        "by the generator's own code (`fitter.composite.ln_params`, what `--ln-params` runs); the unit's "
+        "by the generator's own code (`flow.config.read_params`, what `--ln-params` runs); the unit's "
         "output format is chosen to hold the calibrated max of gamma*z + beta. The row "
         "`all (LN unit, float gamma/beta)` is a control, not a hardware configuration: the unit without "
         "that stage, gamma and beta applied in float to its dequantized output.",

@@ -1,0 +1,232 @@
+"""Fit-or-reuse, generate, package: what ``make gen`` runs, for every kind of unit.
+
+:func:`build` takes a configuration (:mod:`flow.config`) and returns the
+unit's directory. Tables are fitted once and cached; a cached spec is
+reused only when its ``fit.request`` equals the request *and* its table
+still hashes to the ``fit.digest`` recorded when it was fitted, so a spec
+edited by hand (or written there by anything but the fitter) is refitted,
+never shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from flow.config import (ConfigError, Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit, UnitConfig,
+                         table_digest)
+from fitter import composite
+from fitter.fit import fit
+from fitter.ga import GAConfig
+from fitter.plot import plot_png
+from hw.files import write_atomic
+from hw.spec import Spec, SpecError
+
+
+def _cached(path: Path, req: dict) -> Spec | None:
+    if not path.is_file():
+        return None
+    try:
+        spec = Spec.load(path)
+    except SpecError:
+        return None             # a broken cache entry is refitted, not trusted
+    if spec.fit.get("request") != req or spec.fit.get("digest") != table_digest(spec):
+        return None
+    return spec
+
+
+def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=sys.stderr, out: Path | None = None,
+                bps8=None, force: bool = False) -> tuple[Spec, Path, bool]:
+    """The table of ``cfg``: (spec, its path, True if fitted now). Cached in
+    ``out`` (default ``cfg.fit_dir(build)``); wide and fp32 tables take the
+    int8 fit's breakpoints (``bps8``, fitted or reused when not given)."""
+    req = {"op": cfg.op, "format": cfg.format, "entries": cfg.entries, **cfg.fit.request()}
+    if cfg.impl != "pwl":               # pwl requests stay as they were, so their caches stay valid
+        req["impl"] = cfg.impl
+    out = Path(out) if out is not None else cfg.fit_dir(build)
+    spec = None if force else _cached(out / "spec.json", req)
+    if spec is not None:
+        if not quiet:
+            print(f"reusing {out}/spec.json (same request, table unchanged since its fit)", file=log)
+        return spec, out / "spec.json", False
+    if cfg.impl != "pwl":
+        spec, prob, bps, K, C = _fit_impl(cfg, quiet, log)
+        spec.fit["request"] = req
+        spec.fit["digest"] = table_digest(spec)
+        write_fit(spec, prob, out, (bps, K, C))
+        return spec, out / "spec.json", True
+    if cfg.format != "int8" and bps8 is None:
+        bps8 = ensure_spec(cfg.table("int8"), build, quiet, log, force=force)[0].arrays()[0]
+    if not quiet:
+        print(f"fitting {cfg.op}: {cfg.entries} entries, {cfg.format}, method {cfg.fit.method}, "
+              f"seed {cfg.fit.seed}", file=log)
+    f = cfg.fit
+    ga = GAConfig(population=f.population, generations=f.generations, objective=f.objective, rule=f.rule,
+                  round_prob=f.round_prob, quiet=quiet, log=log)
+    if cfg.format == "fp32":
+        from fitter.fp32 import fit_fp32
+        spec, prob = fit_fp32(cfg.op, cfg.entries, bps8, req)
+    else:
+        from flow.config import FORMAT_OPTS
+        spec, prob = fit(cfg.op, cfg.entries, cfg.format, f.seed, f.method, f.range, ga, bps8=bps8,
+                         **{k: getattr(f, k) for k in FORMAT_OPTS})
+    spec.fit["request"] = req
+    spec.fit["digest"] = table_digest(spec)
+    write_fit(spec, prob, out)
+    return spec, out / "spec.json", True
+
+
+def _fit_impl(cfg: Elementwise, quiet: bool, log):
+    """A ``table`` or ``uniform`` fit (fitter/impls.py) of ``cfg``: the spec,
+    and the problem with the (breakpoints, slopes, intercepts) its plot
+    draws: for a uniform table the segments inside the range, for a table
+    no breakpoints and its values (the problem reads them as outputs)."""
+    import numpy as np
+
+    from fitter import functions
+    from fitter.fit import datapath
+    from fitter.impls import _TableProblem, fit_table, fit_uniform
+    from fitter.problem import Problem
+    from flow.config import FORMAT_OPTS
+    from hw.uniform.model import segment
+    f = cfg.fit
+    over = {k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None}
+    if not quiet:
+        what = "every input code, correctly rounded" if cfg.impl == "table" else \
+            f"{cfg.entries} equal segments, rule {'exact' if f.method == 'exact' else f.rule}"
+        print(f"fitting {cfg.op}: impl {cfg.impl}, {cfg.format}, {what}", file=log)
+    func = functions.get(cfg.op)
+    lo, hi = f.range or func.range
+    if cfg.impl == "table":
+        spec = fit_table(cfg.op, cfg.format, f.range, **over)
+        prob = _TableProblem(func, lo, hi, datapath(func, cfg.format, **over), 1)
+        return spec, prob, np.zeros((1, 0), np.int64), np.zeros((1, 1), np.int64), np.array([spec.values])
+    spec = fit_uniform(cfg.op, cfg.entries, cfg.format, "exact" if f.method == "exact" else f.rule, f.objective,
+                       f.range, **over)
+    prob = Problem(func, lo, hi, datapath(func, cfg.format, **over), 1)
+    seg = segment(prob.q, spec.input, spec.entries)
+    s_lo, s_hi = int(seg[0]), int(seg[-1])
+    bps, K, C = spec.arrays()
+    return spec, prob, bps[s_lo:s_hi], K[s_lo:s_hi + 1], C[s_lo:s_hi + 1]
+
+
+def write_fit(spec: Spec, prob, out: Path, drawn=None) -> None:
+    """spec.json and fit.png (the plot's title names the table's own formats);
+    ``drawn``: the (breakpoints, slopes, intercepts) to plot, default the spec's."""
+    spec.save(out / "spec.json")
+    if prob is not None and not spec.is_fp32:
+        bps, K, C = drawn if drawn is not None else spec.arrays()
+        m = spec.fit["metrics"]
+        size = (f"table of {spec.entries} codes" if spec.impl == "table" else
+                f"{spec.entries} entries" + (" (uniform)" if spec.impl == "uniform" else ""))
+        title = (f"{spec.op}, {size}, in {spec.input.label()} out {spec.output.label()}: "
+                 f"mse_hw {m['mse_hw']:.3g}, max err {m['max_err_lsb']:.3g} LSB")
+        write_atomic(out / "fit.png", plot_png(prob, bps, K, C, title))
+
+
+# -- row-wise tables and golden models -------------------------------------------
+
+def table_configs(cfg: Softmax | LayerNorm) -> dict[str, Elementwise]:
+    """The tables of a row-wise unit as element-wise fit requests."""
+    base = {k: getattr(cfg.fit, k) for k in ("seed", "method", "rule", "population", "generations",
+                                               "round_prob")}
+    out = {}
+    for name, opts in composite.table_options(cfg.op, getattr(cfg, "in_frac", 4)).items():
+        opts = dict(opts)
+        op = opts.pop("op")
+        fmt = cfg.rsqrt_format if cfg.op == "layernorm" else "int8"
+        out[name] = Elementwise(op, fmt, cfg.entries, fit=FitOptions(**base, **opts))
+    return out
+
+
+def tables(cfg: Softmax | LayerNorm, build: Path, quiet: bool = True, force: bool = False) -> dict[str, Spec]:
+    """Fit or reuse every table of a row-wise unit: {name: Spec}."""
+    sub = Path(build) / f"{cfg.op}_tables"
+    return {name: ensure_spec(t, sub, quiet, force=force)[0] for name, t in table_configs(cfg).items()}
+
+
+def rowwise_model(cfg: Softmax | LayerNorm, build: Path, quiet: bool = True, force: bool = False):
+    """The golden model of a row-wise unit (its tables fitted or reused) and the tables."""
+    tabs = tables(cfg, build, quiet, force)
+    if cfg.op == "softmax":
+        from hw.softmax.model import Softmax as Model
+        return Model(tabs["exp"], tabs["recip"], row_max=cfg.row_max), tabs
+    from hw.layernorm.model import LayerNorm as Model
+    kw = {}
+    if cfg.affine:
+        kw = {"gamma": cfg.gamma, "beta": cfg.beta, "gamma_fmt": cfg.gamma_fmt, "beta_fmt": cfg.beta_fmt}
+    return Model(tabs["rsqrt"], row_len=cfg.row_len, input=cfg.input, out=cfg.out, eps=cfg.eps, **kw), tabs
+
+
+# -- building units -------------------------------------------------------------
+
+def _record(cfg: UnitConfig) -> dict:
+    return {"request": cfg.request(), "regenerate": cfg.make_line("handoff")}
+
+
+def _spec_metrics(spec: Spec) -> Spec:
+    """The spec with metrics measured on its own table (a user's spec may
+    carry figures of another table, or none)."""
+    from dataclasses import replace
+
+    from fitter.fit import spec_metrics
+    from fitter.problem import FitError
+    fit = dict(spec.fit)
+    try:
+        m = spec_metrics(spec)
+        why = (f"no float reference for op '{spec.op}'" if spec.impl == "pwl" else
+               f"the generator re-measures pwl tables only (this one is impl '{spec.impl}')")
+    except FitError as e:
+        m, why = None, str(e)
+    if m is None:
+        fit.pop("metrics", None)
+        fit["metrics_note"] = f"accuracy not measured: {why}"
+    else:
+        fit["metrics"] = m
+        fit["metrics_note"] = "measured by the golden model on this table when the unit was built"
+    return replace(spec, fit=fit)
+
+
+def build(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True, force: bool = False,
+          handoff: bool = False) -> Path:
+    """Fit or reuse the tables, generate the unit; returns its directory."""
+    from hw import gen
+    build_root = Path(build_root)
+    out = cfg.directory(build_root)
+    if isinstance(cfg, (Softmax, LayerNorm)):
+        model, tabs = rowwise_model(cfg, build_root, quiet, force)
+        if isinstance(cfg, LayerNorm) and "LN_PARAMS" in dict(cfg.make_vars()):
+            write_atomic(out / cfg.PARAMS_FILE, cfg.params_json())
+        gen.generate_rowwise(cfg.op, model, out, cfg.top, tabs, cfg.row_buffers, _record(cfg))
+    elif isinstance(cfg, SpecUnit):
+        # spec.json beside the unit is the user's table with its own measured metrics; the
+        # regenerate line names it (same table digest, so the same unit)
+        gen.generate(_spec_metrics(cfg.load()), out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg))
+    else:
+        spec, spec_path, _ = ensure_spec(cfg, build_root, quiet, force=force)
+        gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg))
+        src = spec_path.parent / "fit.png"
+        if src.is_file() and out != spec_path.parent:
+            write_atomic(out / "fit.png", src.read_bytes())
+    if handoff:
+        from hw.handoff.package import build as package
+        package(out)
+    return out
+
+
+def check_output_root(build_root: Path) -> Path:
+    """The build root if it is (or can be made) a writable directory; a
+    ConfigError naming the problem otherwise. Runs before any fit."""
+    import os
+    p = Path(build_root)
+    probe = p
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ConfigError(f"output location {p}: {probe} is not a directory (set BUILD= to a directory)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"output location {p}: {probe} is not writable (set BUILD= to a writable directory)")
+    return p
