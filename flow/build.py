@@ -10,7 +10,6 @@ never shipped.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 

@@ -63,18 +63,24 @@ class IntPWL(wiring.Component):
         # 1-2: comparator bank and table read
         seg = Signal(range(max(len(ks), 2)), name="seg")    # 1 bit even for one entry: no [-1:0] wire
         m.d.comb += seg.eq(sum((self.x >= b for b in bps), start=0) if bps else 0)
-        x1 = stage("read", "x1", self.x, _shape(dp.x))
-        k1 = stage("read", "k", Array(ks)[seg], signed(dp.k.bits))
-        c1 = stage("read", "c", Array(cs)[seg], signed(dp.c.bits))
-        # 3: product (the "prod" cut also carries c forward)
-        prod = stage("prod", "prod", k1 * x1, signed(dp.prod_bits))
-        c2 = stage("prod", "c2", c1, signed(dp.c.bits))
-        # 4-6: align, add, round, saturate
-        acc = Signal(signed(dp.acc_bits), name="acc")
-        m.d.comb += acc.eq((prod << dp.shift_prod) + (c2 << dp.shift_c))
-        s = dp.out_shift
-        res = Signal(signed(dp.res_bits), name="res")
-        m.d.comb += res.eq((acc + (1 << (s - 1))) >> s if s > 0 else acc << -s)
-        lo, hi = dp.y.min_code, dp.y.max_code
-        drive_output(m, self, Mux(res > hi, hi, Mux(res < lo, lo, res)))
+        segment_lines(m, self, dp, stage, seg, ks, cs)
         return m
+
+
+def segment_lines(m: Module, unit, dp: Datapath, stage, seg, ks, cs) -> None:
+    """Everything after the segment index, shared by the comparator-bank and
+    the uniform-segment units: table read, product, alignment, rounding,
+    saturation (``stage`` places the pipeline cuts, see :func:`stager`)."""
+    x1 = stage("read", "x1", unit.x, _shape(dp.x))
+    k1 = stage("read", "k", Array(ks)[seg], signed(dp.k.bits))
+    c1 = stage("read", "c", Array(cs)[seg], signed(dp.c.bits))
+    # the "prod" cut also carries c forward
+    prod = stage("prod", "prod", k1 * x1, signed(dp.prod_bits))
+    c2 = stage("prod", "c2", c1, signed(dp.c.bits))
+    acc = Signal(signed(dp.acc_bits), name="acc")
+    m.d.comb += acc.eq((prod << dp.shift_prod) + (c2 << dp.shift_c))
+    s = dp.out_shift
+    res = Signal(signed(dp.res_bits), name="res")
+    m.d.comb += res.eq((acc + (1 << (s - 1))) >> s if s > 0 else acc << -s)
+    lo, hi = dp.y.min_code, dp.y.max_code
+    drive_output(m, unit, Mux(res > hi, hi, Mux(res < lo, lo, res)))

@@ -19,11 +19,12 @@ valid bits (and reloads the table for ``LUT=regs``).
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 
-from hw.pwl_common import check_args, drive_output, stager, table
+from hw.pwl_common import check_args, stager, table
 from hw.pwl_int.model import Datapath
+from hw.pwl_int.unit import segment_lines
 from hw.table.unit import unit_signature
 from hw.uniform.model import seg_shift
 
@@ -63,18 +64,6 @@ class UniformPWL(wiring.Component):
         seg = Signal(range(len(ks)), name="seg")
         off = self.x.as_unsigned() ^ ((1 << (bits - 1)) if dp.x.signed else 0)
         m.d.comb += seg.eq(off[self.shift:] if len(ks) > 1 else 0)
-        x1 = stage("read", "x1", self.x, _shape(dp.x))
-        k1 = stage("read", "k", Array(ks)[seg], signed(dp.k.bits))
-        c1 = stage("read", "c", Array(cs)[seg], signed(dp.c.bits))
-        # 2: product (the "prod" cut also carries c forward)
-        prod = stage("prod", "prod", k1 * x1, signed(dp.prod_bits))
-        c2 = stage("prod", "c2", c1, signed(dp.c.bits))
-        # 3-5: align, add, round, saturate
-        acc = Signal(signed(dp.acc_bits), name="acc")
-        m.d.comb += acc.eq((prod << dp.shift_prod) + (c2 << dp.shift_c))
-        s = dp.out_shift
-        res = Signal(signed(dp.res_bits), name="res")
-        m.d.comb += res.eq((acc + (1 << (s - 1))) >> s if s > 0 else acc << -s)
-        lo, hi = dp.y.min_code, dp.y.max_code
-        drive_output(m, self, Mux(res > hi, hi, Mux(res < lo, lo, res)))
+        # 2-5: table read, product, align, add, round, saturate: as the comparator-bank unit
+        segment_lines(m, self, dp, stage, seg, ks, cs)
         return m
