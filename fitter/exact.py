@@ -35,6 +35,38 @@ module searches it outright instead of sampling it:
 3. **Dynamic programming** over (entries used, end code) picks the N runs
    that partition the domain with the least total cost.
 
+Objective ``maxerr`` (minimax: the table's ``max_err_lsb``). The same
+machinery with two changes: a run's cost is its **largest** golden-model
+error in output LSBs (a range-maximum table per candidate line instead of
+prefix sums; ties between lines broken by the run's sum of squared errors),
+and the DP combines segments by **max** instead of sum (then, among the
+segmentations reaching that optimum, a second pass of the same DP takes the
+least total squared error). The candidate set W(i, j) is the ``hw`` one
+(every line above, so a maxerr table's max error never exceeds the hw
+table's at the same N) plus, per run, the slopes within the same window
+around the run's *quantized Chebyshev slope* (the slope code minimizing the
+float error band ``max(t - k x) - min(t - k x)`` over the run, found by
+scanning every slope code between the least and greatest secant slope of
+neighbouring codes, where the continuous Chebyshev slope lies) and, per
+slope, every intercept within :data:`DCM` codes of the band's centre
+``(max(t - k x) + min(t - k x)) / 2`` (the minimax intercept before output
+rounding), besides the +-DC codes around least squares. Optimal: the least
+max error over every segmentation, given these per-run candidate lines.
+
+Exact minimax lines (any width whose accumulator fits a float64 exactly,
+int8..int16): :func:`line_within` decides *exactly* whether some integer
+(K, C) of the coefficient formats keeps the golden-model output (rounding
+and saturation included) within B output LSBs of f at every code of a run
+(per code, the allowed outputs bound the accumulator ``K * a + C * 2^s_c``;
+the width of the feasible intercept interval is concave in K, so its
+maximum is found by grid refinement and the integer K around it are
+checked). :func:`minimax_line` bisects B over the errors a code can take
+and so returns the globally minimax line of a run, over *every* (K, C);
+:func:`best_lines` uses it for ``maxerr``; :func:`fewest_segments` is the
+greedy (each segment as long as a line within B exists) that gives the
+fewest segments of any table within B -- feasibility of a run is inherited
+by its sub-runs, so the greedy is optimal (``fitter/minimal.py``).
+
 What is optimal, exactly: the table minimizes the objective over *all*
 tables with N segments whose breakpoints are input codes in (qlo, qhi]
 (every segmentation is considered), **given** that each segment's line is
@@ -76,6 +108,12 @@ BETA = 2.0
 DC = 16
 #: One-segment tables evaluated per call (bounds memory to CHUNK * points floats).
 CHUNK = 2048
+#: maxerr: intercept window (+- codes) around the centre of the float error band, per slope.
+DCM = 4
+#: line_within: runs longer than 4x this are first searched on this many of their codes.
+SUBSAMPLE = 64
+#: Objectives of the exact fitter (``Problem`` scoring; see the module doc).
+OBJECTIVES = ("hw", "fp", "rel", "maxerr")
 
 OPTIMALITY = ("optimal segmentation: every set of N-1 breakpoints on input codes is considered; per "
               "segment the best line among: every slope within max({dk}, {beta} output LSB / (slope LSB * "
@@ -85,12 +123,24 @@ OPTIMALITY = ("optimal segmentation: every set of N-1 breakpoints on input codes
               "and chord lines. Globally optimal over all integer (K, C) only where these windows hold "
               "each segment's best line (fitter.exact.certify checks a table's lines exhaustively).")
 
+OPTIMALITY_MAXERR = ("minimax segmentation: the least max_err_lsb over every set of N-1 breakpoints on input "
+                     "codes (segments combined by max; among the optimal segmentations the least total squared "
+                     "error), given per segment the best line (least max error, then least squared error) "
+                     "among: the mse candidates (slopes within max({dk}, {beta} output LSB / (slope LSB * "
+                     "segment width)) codes of the quantized least-squares slope, intercepts within {dc} codes "
+                     "of the refitted least-squares intercept, the GA's lsq and chord lines), the same slope "
+                     "window around the segment's quantized Chebyshev slope, and per slope the intercepts "
+                     "within {dcm} codes of the centre of the float error band. Optimal over these candidate "
+                     "lines, not over every integer (K, C): fitter.exact.minimax_line gives a segment's "
+                     "global minimax line.")
+
 
 #: The fit block's note for tables whose breakpoints were given (int16/int32 from the int8 fit).
 GIVEN_BREAKPOINTS = ("breakpoints given (for int16/int32: the int8 exact fit's, optimal on the int8 grid "
                      "only); each segment's line re-searched at this width by best_lines: the GA's lsq and "
                      "chord lines, slopes +-3 and per slope intercepts +-4 codes around least squares "
-                     "(+-1 each where the datapath exceeds 64 bits)")
+                     "(+-1 each where the datapath exceeds 64 bits); objective maxerr: each segment's "
+                     "minimax line over every integer (K, C) (fitter.exact.minimax_line) up to int16")
 
 
 @dataclass
@@ -98,7 +148,7 @@ class ExactResult:
     bps: np.ndarray          # (N-1,) breakpoint codes
     K: np.ndarray            # (N,) slope codes
     C: np.ndarray            # (N,) intercept codes
-    cost: float              # minimized objective (mse_hw or mse_fp)
+    cost: float              # minimized objective (mse_hw, mse_fp, ...; maxerr: max_err_lsb)
     info: dict = field(default_factory=dict)
 
 
@@ -186,37 +236,150 @@ def _tables_prefix(prob: Problem, Ks, Cs, objective: str, bounds) -> np.ndarray:
     return out
 
 
+def _sparse_max(E: np.ndarray) -> np.ndarray:
+    """Range-maximum table of E (..., M): level l holds the max of
+    E[..., i:i + 2^l] at i (valid for i + 2^l <= M), (..., L, M)."""
+    M = E.shape[-1]
+    L = max(1, M.bit_length())
+    st = np.empty(E.shape[:-1] + (L, M))
+    st[..., 0, :] = E
+    for lv in range(1, L):
+        h = 1 << (lv - 1)
+        st[..., lv, :] = st[..., lv - 1, :]
+        st[..., lv, :M - h] = np.maximum(st[..., lv - 1, :M - h], st[..., lv - 1, h:])
+    return st
+
+
+def _log2(n):
+    return np.floor(np.log2(np.maximum(n, 1))).astype(np.int64)
+
+
+def _range_max(st, rows, I, J):
+    """max of the tables ``rows`` over runs [I, J) (broadcast), from _sparse_max."""
+    lv = _log2(J - I)
+    return np.maximum(st[rows, lv, I], st[rows, lv, J - (1 << lv)])
+
+
+class _Runs:
+    """Run costs of the one-segment tables (Ks[p], Cs[p]): prefix sums of
+    their squared error at the run boundaries and, for ``maxerr``, a
+    range-maximum table of their error in output LSBs (Problem.err_lsb)."""
+
+    def __init__(self, prob: Problem, Ks, Cs, objective: str, bounds):
+        P = len(Ks)
+        self.maxerr = objective == "maxerr"
+        self.pre = np.empty((P, len(bounds)))
+        if self.maxerr:
+            self.st = np.empty((P, max(1, len(prob.q).bit_length()), len(prob.q)))
+        none = np.zeros((CHUNK, 0), np.int64)
+        for a in range(0, P, CHUNK):
+            b = min(a + CHUNK, P)
+            if self.maxerr:
+                y = prob.hw_out(none[: b - a], Ks[a:b, None], Cs[a:b, None])
+                e2 = (prob.dp.y.to_real(y) - prob.t) ** 2
+                self.st[a:b] = _sparse_max(prob.err_lsb(y))
+            else:
+                e2, _ = prob.sq_errors(none[: b - a], Ks[a:b, None], Cs[a:b, None], objective)
+            cs = np.concatenate([np.zeros((b - a, 1)), np.cumsum(e2, axis=1)], axis=1)
+            self.pre[a:b] = cs[:, bounds]
+
+    def cost(self, rows, I, J):
+        """(cost, tie-break) of runs [I, J) under tables ``rows`` (broadcast):
+        (sum, None) for the sum objectives, (max error, sum of squares) for maxerr."""
+        sse = self.pre[rows, J] - self.pre[rows, I]
+        if not self.maxerr:
+            return sse, None
+        return _range_max(self.st, rows, I, J), sse
+
+
+def _lex_argmin(c, c2):
+    """Per row the index of the least ``c``, ties to the least ``c2`` (if
+    given), then to the first."""
+    if c2 is None:
+        return np.argmin(c, axis=1)
+    return np.argmin(np.where(c == c.min(axis=1, keepdims=True), c2, np.inf), axis=1)
+
+
+def _lex_less(c, c2, b, b2):
+    return c < b if c2 is None else (c < b) | ((c == b) & (c2 < b2))
+
+
 def _costs_of_pairs(prob, I, J, Kc, Cc, objective, bounds):
-    """Cost (S, W) of fixed candidate pairs per run, every distinct pair
-    evaluated once, in chunks."""
+    """Cost (S, W) of fixed candidate pairs per run (and maxerr's tie-break,
+    else None), every distinct pair evaluated once, in chunks."""
     dp = prob.dp
     cspan = dp.c.max_code - dp.c.min_code + 1
     key = (Kc - dp.k.min_code) * cspan + (Cc - dp.c.min_code)
     uniq, inv = np.unique(key, return_inverse=True)
     inv = inv.reshape(key.shape)
     cost = np.empty(key.shape)
-    step = 4 * CHUNK
+    cost2 = np.empty(key.shape) if objective == "maxerr" else None
+    step = CHUNK // 2 if objective == "maxerr" else 4 * CHUNK       # maxerr keeps L x M floats per pair
     for a in range(0, len(uniq), step):
         u = uniq[a:a + step]
-        pre = _tables_prefix(prob, u // cspan + dp.k.min_code, u % cspan + dp.c.min_code, objective, bounds)
+        runs = _Runs(prob, u // cspan + dp.k.min_code, u % cspan + dp.c.min_code, objective, bounds)
         hit = (inv >= a) & (inv < a + len(u))
         s, w = np.nonzero(hit)
-        cost[s, w] = pre[inv[s, w] - a, J[s]] - pre[inv[s, w] - a, I[s]]
-    return cost
+        c, c2 = runs.cost(inv[s, w] - a, I[s], J[s])
+        cost[s, w] = c
+        if cost2 is not None:
+            cost2[s, w] = c2
+    return cost, cost2
 
 
-def segment_costs(prob: Problem, objective: str = "hw", dk: int = DK, beta: float = BETA, dc: int = DC):
-    """Best line of every run q[i:j] (i < j): (I, J, cost, K, C, stats)."""
+def _band(prob: Problem, k: np.ndarray, I, J):
+    """max and min of t - k x over the runs [I, J), for slopes k (P,): (P, S) each."""
+    v = prob.t - np.asarray(k, np.float64)[:, None] * prob.x
+    rows = np.arange(len(v))[:, None]
+    return _range_max(_sparse_max(v), rows, I, J), -_range_max(_sparse_max(-v), rows, I, J)
+
+
+def chebyshev_slopes(prob: Problem, I, J, chunk: int = 16) -> np.ndarray:
+    """Per run q[I:J], the slope code K whose float line, with the best real
+    intercept, has the narrowest error band ``max(t - k x) - min(t - k x)``
+    (the Chebyshev line with a quantized slope, before output rounding; ties
+    to the lowest K). Every slope code between the least and greatest secant
+    slope of neighbouring codes is scanned: a run's Chebyshev slope is a
+    secant slope of two of its codes, hence in that interval."""
     dp = prob.dp
+    if len(prob.x) > 1:
+        sec = np.diff(prob.t) / np.diff(prob.x)
+        klo = max(dp.k.min_code, int(np.floor(sec.min() / dp.k.lsb)))
+        khi = min(dp.k.max_code, int(np.ceil(sec.max() / dp.k.lsb)))
+        klo, khi = min(klo, dp.k.max_code), max(khi, dp.k.min_code)
+    else:
+        klo = khi = int(dp.k.quantize(0.0))
+    best = np.full(len(I), np.inf)
+    bestK = np.full(len(I), klo, np.int64)
+    for a in range(klo, khi + 1, chunk):
+        Ks = np.arange(a, min(a + chunk, khi + 1))
+        hi, lo = _band(prob, dp.k.to_real(Ks), I, J)
+        h = hi - lo
+        w = np.argmin(h, axis=0)
+        hw = h[w, np.arange(len(I))]
+        better = hw < best
+        best[better], bestK[better] = hw[better], Ks[w[better]]
+    return bestK
+
+
+def segment_costs(prob: Problem, objective: str = "hw", dk: int = DK, beta: float = BETA, dc: int = DC,
+                  dcm: int = DCM):
+    """Best line of every run q[i:j] (i < j): (I, J, cost, K, C, stats, sse).
+    ``cost`` is the objective's sum over the run (hw, rel, fp) or, for
+    maxerr, the run's largest error in output LSBs; ``sse`` is then the
+    chosen line's sum of squared errors (the tie-break), else None."""
+    dp = prob.dp
+    mx = objective == "maxerr"
     M = len(prob.q)
     bounds, _ = _points(prob, objective)
     I, J = np.triu_indices(M + 1, k=1)
     # the GA's own lines first (ties keep them)
     Kr, Cr = _rule_lines(prob, I, J, objective)
-    cr = _costs_of_pairs(prob, I, J, Kr, Cr, objective, bounds)
-    pick = np.argmin(cr, axis=1)
+    cr, cr2 = _costs_of_pairs(prob, I, J, Kr, Cr, objective, bounds)
+    pick = _lex_argmin(cr, cr2)
     rows = np.arange(len(I))
     best, bK, bC = cr[rows, pick], Kr[rows, pick], Cr[rows, pick]
+    best2 = cr2[rows, pick] if mx else None
     # slope windows, wider for shorter runs
     n, sx, sy, K0 = _lsq(prob, I, J)
     width = prob.x[J - 1] - prob.x[I]
@@ -229,55 +392,115 @@ def segment_costs(prob: Problem, objective: str = "hw", dk: int = DK, beta: floa
     half[_saturated(prob, K0, n, sx, sy)] = full
     Klo = np.maximum(K0 - half, dp.k.min_code)
     Khi = np.minimum(K0 + half, dp.k.max_code)
+    if mx:                      # maxerr: the same window around the quantized Chebyshev slope too
+        Kc = chebyshev_slopes(prob, I, J)
+        Kclo = np.maximum(Kc - half, dp.k.min_code)
+        Kchi = np.minimum(Kc + half, dp.k.max_code)
+        kfirst, klast = int(min(Klo.min(), Kclo.min())), int(max(Khi.max(), Kchi.max()))
+    else:
+        kfirst, klast = int(Klo.min()), int(Khi.max())
     offs = np.arange(-dc, dc + 1)
+    offs_m = np.arange(-dcm, dcm + 1)
     scored = 2 * len(I)
-    for K in range(int(Klo.min()), int(Khi.max()) + 1):
-        s = np.nonzero((Klo <= K) & (K <= Khi))[0]
+    for K in range(kfirst, klast + 1):
+        inside = (Klo <= K) & (K <= Khi)
+        if mx:
+            inside |= (Kclo <= K) & (K <= Kchi)
+        s = np.nonzero(inside)[0]
         if len(s) == 0:
             continue
         C0 = _refit(prob, K, n[s], sx[s], sy[s])
-        clo = max(dp.c.min_code, int(C0.min()) - dc)
-        chi = min(dp.c.max_code, int(C0.max()) + dc)
+        cand = C0[:, None] + offs
+        if mx:                  # intercepts around the centre of the float error band for this slope
+            hi, lo = _band(prob, np.array([dp.k.to_real(K)]), I[s], J[s])
+            Cm = dp.c.quantize((hi[0] + lo[0]) / 2)
+            cand = np.concatenate([cand, Cm[:, None] + offs_m], axis=1)
+        clo = max(dp.c.min_code, int(cand.min()))
+        chi = min(dp.c.max_code, int(cand.max()))
         Cs = np.arange(clo, chi + 1)
-        pre = _tables_prefix(prob, np.full(len(Cs), K), Cs, objective, bounds)
-        idx = np.clip(C0[:, None] + offs - clo, 0, len(Cs) - 1)          # (s, 2dc+1), clipped: duplicates
-        c = pre[idx, J[s, None]] - pre[idx, I[s, None]]
-        w = np.argmin(c, axis=1)
-        cw = c[np.arange(len(s)), w]
-        better = cw < best[s]
+        runs = _Runs(prob, np.full(len(Cs), K), Cs, objective, bounds)
+        idx = np.clip(cand - clo, 0, len(Cs) - 1)                  # (s, W), clipped: duplicates
+        c, c2 = runs.cost(idx, I[s, None], J[s, None])
+        w = _lex_argmin(c, c2)
+        r = np.arange(len(s))
+        cw, cw2 = c[r, w], (None if c2 is None else c2[r, w])
+        better = _lex_less(cw, cw2, best[s], None if best2 is None else best2[s])
         t = s[better]
         best[t], bK[t], bC[t] = cw[better], K, Cs[idx[better, w[better]]]
+        if mx:
+            best2[t] = cw2[better]
         scored += c.size
     stats = {"runs": int(len(I)), "lines_scored": int(scored),
              "slope_window_max": int(half.max()), "slope_window_min": int(half.min())}
-    return I, J, best, bK, bC, stats
+    return I, J, best, bK, bC, stats, best2
 
 
-def fit_exact(prob: Problem, objective: str = "hw", dk: int = DK, beta: float = BETA,
-              dc: int = DC) -> ExactResult:
-    """The optimal ``prob.entries``-segment table under ``objective`` (see
-    the module docstring for what is optimal). Deterministic: no random
-    draws; ties go to the GA's lines, then the lowest slope, then the
-    earliest breakpoint."""
-    M = _check(prob)
-    N = prob.entries
-    _, npts = _points(prob, objective)
-    I, J, cost, bK, bC, stats = segment_costs(prob, objective, dk, beta, dc)
-    D = np.full((M + 1, M + 1), np.inf)
-    D[I, J] = cost
-    seg = np.full((M + 1, M + 1), -1, np.int64)
-    seg[I, J] = np.arange(len(I))
+def _dp(D: np.ndarray, N: int, combine):
+    """Least ``combine``-cost (np.add: sum, np.maximum: max) partitions of the
+    codes into n = 1..N runs: the cost vector after N runs, the argmin of
+    every step (for the backtrack) and the cost of the whole domain per n."""
+    M = D.shape[0] - 1
     f = np.full(M + 1, np.inf)
     f[0] = 0.0
-    back = []
+    back, curve = [], []
     cols = np.arange(M + 1)
     for _ in range(N):
-        tot = f[:, None] + D
+        tot = combine(f[:, None], D)
         arg = np.argmin(tot, axis=0)
         f = tot[arg, cols]
         back.append(arg)
+        curve.append(f[M])
+    return f, back, np.array(curve)
+
+
+def _check_objective(objective: str) -> None:
+    if objective not in OBJECTIVES:
+        raise FitError(f"method exact: unknown objective '{objective}'; known: {', '.join(OBJECTIVES)}")
+
+
+def _matrix(M: int, I, J, v) -> np.ndarray:
+    D = np.full((M + 1, M + 1), np.inf)
+    D[I, J] = v
+    return D
+
+
+def minimax_curve(prob: Problem, n_max: int, costs=None) -> np.ndarray:
+    """The least max error (output LSBs) of the exact maxerr DP for n = 1..n_max
+    entries (index n - 1; inf where n exceeds the codes), from one DP pass.
+    ``costs``: ``segment_costs(prob, "maxerr")`` if already computed."""
+    M = _check(prob)
+    I, J, cost, *_ = costs if costs is not None else segment_costs(prob, "maxerr")
+    return _dp(_matrix(M, I, J, cost), n_max, np.maximum)[2]
+
+
+def fit_exact(prob: Problem, objective: str = "hw", dk: int = DK, beta: float = BETA,
+              dc: int = DC, costs=None) -> ExactResult:
+    """The optimal ``prob.entries``-segment table under ``objective`` (see
+    the module docstring for what is optimal). Deterministic: no random
+    draws; ties go to the GA's lines, then the lowest slope, then the
+    earliest breakpoint. ``costs``: the result of ``segment_costs(prob,
+    objective, dk, beta, dc)`` if already computed (it does not depend on
+    the number of entries, so one serves every N)."""
+    _check_objective(objective)
+    M = _check(prob)
+    N = prob.entries
+    _, npts = _points(prob, objective)
+    I, J, cost, bK, bC, stats, sse = costs if costs is not None else segment_costs(prob, objective, dk, beta, dc)
+    if objective == "maxerr":
+        # min over segmentations of the max over segments, then among the
+        # segmentations reaching it the least total squared error
+        f, _, _ = _dp(_matrix(M, I, J, cost), N, np.maximum)
+        top = f[M]
+        if np.isfinite(top):
+            f, back, _ = _dp(_matrix(M, I, J, np.where(cost <= top, sse, np.inf)), N, np.add)
+        value = float(top)
+    else:
+        f, back, _ = _dp(_matrix(M, I, J, cost), N, np.add)
+        value = float(f[M]) / npts
     if not np.isfinite(f[M]):
         raise FitError(f"method exact: {M} codes cannot hold {N} segments")
+    seg = np.full((M + 1, M + 1), -1, np.int64)
+    seg[I, J] = np.arange(len(I))
     runs, j = [], M
     for arg in reversed(back):
         i = int(arg[j])
@@ -285,10 +508,14 @@ def fit_exact(prob: Problem, objective: str = "hw", dk: int = DK, beta: float = 
         j = i
     runs = np.array(runs[::-1], np.int64)
     bps = prob.q[I[runs[1:]]]
-    info = {"objective": objective, "window": {"slope_min": dk, "slope_beta_lsb": beta, "intercept": dc},
-            **stats,
-            "optimality": OPTIMALITY.format(dk=dk, beta=beta, dc=dc)}
-    return ExactResult(bps, bK[runs], bC[runs], float(f[M]) / npts, info)
+    window = {"slope_min": dk, "slope_beta_lsb": beta, "intercept": dc}
+    if objective == "maxerr":
+        window["intercept_band_centre"] = DCM
+        optimality = OPTIMALITY_MAXERR.format(dk=dk, beta=beta, dc=dc, dcm=DCM)
+    else:
+        optimality = OPTIMALITY.format(dk=dk, beta=beta, dc=dc)
+    info = {"objective": objective, "window": window, **stats, "optimality": optimality}
+    return ExactResult(bps, bK[runs], bC[runs], value, info)
 
 
 def best_lines(prob: Problem, bps, objective: str = "hw", dk: int = DK, dc: int = 4):
@@ -296,12 +523,18 @@ def best_lines(prob: Problem, bps, objective: str = "hw", dk: int = DK, dc: int 
     scored directly on ``prob`` (any width; for int16/int32 tables that
     keep the int8 breakpoints): the GA's lsq and chord lines and, around the
     least-squares line, slopes +-dk and per slope intercepts +-dc (+-1 each
-    where the datapath needs more than 64 bits). Returns (K, C), (1, N)."""
+    where the datapath needs more than 64 bits). Objective ``maxerr``: each
+    segment's minimax line over every (K, C) (:func:`minimax_line`) where
+    the datapath is float-exact (:func:`float_exact`: up to int16), else
+    the window above scored by max error. Returns (K, C), (1, N)."""
     bps = np.atleast_2d(np.asarray(bps, np.int64))
     b = prob._bounds(bps)[0]
     I, J = b[:-1], b[1:]
     if (J <= I).any():
         raise FitError("best_lines: every segment must hold at least one domain code")
+    if objective == "maxerr" and float_exact(prob.dp):
+        lines = [minimax_line(prob, int(i), int(j))[:2] for i, j in zip(I, J)]
+        return np.array([[k for k, _ in lines]], np.int64), np.array([[c for _, c in lines]], np.int64)
     if not prob.dp.fits_int64:
         dk, dc = min(dk, 1), min(dc, 1)       # Python-int arithmetic: keep the window small
     n, sx, sy, K0 = _lsq(prob, I, J)
@@ -326,6 +559,8 @@ def best_lines(prob: Problem, bps, objective: str = "hw", dk: int = DK, dc: int 
             if objective == "rel":            # Problem's relative-error objective
                 e2 = e2 * prob.w_rel[i:j]
             err = e2.sum(axis=1)
+            if objective == "maxerr":         # datapaths beyond float64: the window, by max error
+                err = np.abs(y - prob.t[i:j] * 2.0 ** prob.dp.y.frac).max(axis=1) + 1e-300 * err
         w = int(np.argmin(err))
         K[s], C[s] = Kc[s, w], Cc[s, w]
     return K[None], C[None]
@@ -353,3 +588,297 @@ def certify(prob: Problem, bps, K, C, max_pairs: int = 1 << 17) -> dict:
     gap = float((have - best).sum())
     return {"certified": bool(gap <= 1e-9 * max(float(best.sum()), 1e-30)), "gap_sse": gap,
             "best_mse_hw": float(best.sum()) / len(prob.q)}
+
+
+# -- exact minimax lines and segments ------------------------------------------------
+
+def float_exact(dp) -> bool:
+    """Whether every accumulator value of ``dp`` is an integer float64 holds
+    exactly (the feasibility arithmetic below is float64): int8..int16."""
+    return dp.rnd_bits <= 52
+
+
+def _nearest_in(T, bound, side):
+    """Per target T (output LSBs), the least (side -1) or greatest (side +1)
+    integer y with ``|y - T| <= bound`` evaluated exactly as the metrics do
+    (float64 ``abs(y - T)``); not clipped to the output format."""
+    y = np.ceil(T - bound) if side < 0 else np.floor(T + bound)
+    y = np.where(np.abs(y + side - T) <= bound, y + side, y)      # float rounding, one step either way
+    return np.where(np.abs(y - T) > bound, y - side, y)
+
+
+def _acc_window(prob: Problem, T, bound):
+    """Per code with target ``T`` (output LSBs): the accumulator values whose
+    output (round half up, saturated: the golden model) is within ``bound``
+    LSB of T, as (lo, hi) floats (+-inf where saturation frees a side); None
+    if some code has no output within ``bound``."""
+    y, s = prob.dp.y, prob.dp.out_shift
+    lo = np.maximum(_nearest_in(T, bound, -1), y.min_code)
+    hi = np.minimum(_nearest_in(T, bound, +1), y.max_code)
+    if (lo > hi).any():
+        return None
+    ylo = np.where(lo <= y.min_code, -np.inf, lo)        # below min_code saturates to it: allowed
+    yhi = np.where(hi >= y.max_code, np.inf, hi)
+    if s > 0:                   # y = floor((acc + 2^(s-1)) / 2^s)
+        return ylo * 2.0 ** s - 2.0 ** (s - 1), (yhi + 1) * 2.0 ** s - 2.0 ** (s - 1) - 1
+    return np.ceil(ylo * 2.0 ** s), np.floor(yhi * 2.0 ** s)    # y = acc << -s
+
+
+def line_within(prob: Problem, i: int, j: int, bound: float, grid: int = 16, _win=None):
+    """An integer line (K, C) of the coefficient formats whose golden-model
+    output is within ``bound`` output LSBs of f at every code of q[i:j]
+    (errors as the ``max_err_lsb`` metric measures them), or None when no
+    (K, C) of the formats has that property: an exact decision.
+
+    Per code the allowed outputs bound the accumulator, lo <= K a + C b <= hi
+    (a = q 2^shift_prod, b = 2^shift_c); for a slope K the intercepts form
+    the interval [max (lo - K a) / b, min (hi - K a) / b] clipped to the
+    intercept format, whose width is concave in K. Its maximum over the slope
+    codes is found by grid refinement (exact for a concave function; for a
+    long run first on a subset of its codes, whose feasible slopes contain
+    the run's); the slopes where the width is >= 0 (an interval) are then
+    checked, nearest the maximum first, for an integer intercept. float64
+    arithmetic, exact while :func:`float_exact`."""
+    dp = prob.dp
+    if not float_exact(dp):
+        raise FitError(f"line_within: the {dp.x.label()} datapath's accumulator exceeds float64's exact "
+                       f"integers (formats up to int16)")
+    if _win is None:
+        _win = _acc_window(prob, prob.t[i:j] * 2.0 ** dp.y.frac, bound)
+        if _win is None:
+            return None
+        lo, hi = _win
+    else:
+        lo, hi = _win[0][i:j], _win[1][i:j]
+    a = prob.q[i:j] * 2.0 ** dp.shift_prod
+    b = 2.0 ** dp.shift_c
+    cmin, cmax = float(dp.c.min_code), float(dp.c.max_code)
+    every = slice(None)
+
+    def interval(Ks, sel=every):
+        t = Ks[:, None] * a[sel]
+        return (np.maximum((lo[sel] - t).max(axis=1) / b, cmin),
+                np.minimum((hi[sel] - t).min(axis=1) / b, cmax))
+
+    def widest(k0, k1, sel=every):
+        """The slope codes around the widest intercept interval (grid refinement)."""
+        while k1 - k0 + 1 > grid:
+            Ks = np.unique(np.round(np.linspace(k0, k1, grid)))
+            cl, cu = interval(Ks, sel)
+            m = int(np.argmax(cu - cl))
+            k0, k1 = int(Ks[max(m - 1, 0)]), int(Ks[min(m + 1, len(Ks) - 1)])
+        Ks = np.arange(k0, k1 + 1, dtype=np.float64)
+        cl, cu = interval(Ks, sel)
+        return Ks, cl, cu, int(np.argmax(cu - cl))
+
+    def edge(k_in, k_out, sel):
+        """From k_in (the widest slope, width >= 0) towards k_out: the farthest
+        code with width >= 0 (the width only shrinks on the way)."""
+        d = 1 if k_out >= k_in else -1
+        while abs(k_out - k_in) + 1 > grid:
+            Ks = np.unique(np.round(np.linspace(k_in, k_out, grid)))[::d]       # ordered from k_in
+            cl, cu = interval(Ks, sel)
+            neg = np.nonzero(cu - cl < 0)[0]
+            if len(neg) == 0:
+                return k_out
+            k_in, k_out = int(Ks[neg[0] - 1]), int(Ks[neg[0]]) - d
+            if (k_out - k_in) * d < 0:          # nothing between the last >= 0 and the first < 0
+                return k_in
+        Ks = np.arange(k_in, k_out + d, d, dtype=np.float64)
+        cl, cu = interval(Ks, sel)
+        return int(Ks[np.nonzero(cu - cl >= 0)[0].max()])
+
+    k0, k1 = dp.k.min_code, dp.k.max_code
+    if len(a) > 4 * SUBSAMPLE:
+        # a subset of the codes first: its feasible slopes hold the run's (fewer constraints,
+        # a wider intercept interval at every slope), and it is cheap to search
+        sel = np.unique(np.round(np.linspace(0, len(a) - 1, SUBSAMPLE)).astype(np.int64))
+        Ks, cl, cu, m = widest(k0, k1, sel)
+        if cu[m] - cl[m] < 0:
+            return None
+        k0, k1 = edge(int(Ks[m]), k0, sel), edge(int(Ks[m]), k1, sel)
+    Ks, cl, cu, m = widest(k0, k1)
+    if cu[m] - cl[m] < 0:
+        return None
+    centre = int(Ks[m])
+
+    def pick(Ks, cl, cu):
+        ok = np.ceil(cl) <= np.floor(cu)
+        if not ok.any():
+            return None
+        w = np.nonzero(ok)[0]
+        w = int(w[np.argmin(np.abs(Ks[w] - centre))])
+        C = min(max(np.floor((cl[w] + cu[w]) / 2 + 0.5), np.ceil(cl[w])), np.floor(cu[w]))
+        return int(Ks[w]), int(C)
+
+    got = pick(Ks, cl, cu)
+    if got is not None:
+        return got
+    # no integer intercept next to the widest slope: scan every slope where the width is >= 0
+    # (an interval, the width being concave), nearest the widest first
+    e0, e1 = edge(centre, k0, every), edge(centre, k1, every)
+    order = np.arange(e0, e1 + 1, dtype=np.float64)
+    order = order[np.argsort(np.abs(order - centre), kind="stable")]
+    step = max(1, (1 << 20) // max(len(a), 1))
+    for c0 in range(0, len(order), step):
+        Kw = order[c0:c0 + step]
+        got = pick(Kw, *interval(Kw))
+        if got is not None:
+            return got
+    return None
+
+
+def _line_err(prob: Problem, i: int, j: int, K: int, C: int) -> float:
+    """Max error (output LSBs, golden model) of the line (K, C) over q[i:j]."""
+    y = pwl_int(prob.q[i:j], np.zeros(0, np.int64), np.array([K]), np.array([C]), prob.dp)
+    return float(np.abs(y - prob.t[i:j] * 2.0 ** prob.dp.y.frac).max())
+
+
+def minimax_line(prob: Problem, i: int, j: int, upper: float | None = None):
+    """The integer line of the coefficient formats with the least max error
+    (output LSBs, golden model) over the codes q[i:j], over *every* (K, C):
+    returns (K, C, max error). The optimum is one of the errors |y - T| a
+    code can take, so: start from a known line (the GA's lsq / chord, or
+    ``upper`` if some line is known to reach it), bisect the bound with
+    :func:`line_within` until the interval is under half an LSB, then
+    binary-search the (at most two per code) candidate errors left in it."""
+    dp = prob.dp
+    T = prob.t[i:j] * 2.0 ** dp.y.frac
+    if upper is None:
+        Kr, Cr = _rule_lines(prob, np.array([i]), np.array([j]), "hw")
+        upper = min(_line_err(prob, i, j, int(k), int(c)) for k, c in zip(Kr[0], Cr[0]))
+    ymin, ymax = dp.y.min_code, dp.y.max_code
+    best = np.minimum(np.abs(np.clip(np.floor(T), ymin, ymax) - T), np.abs(np.clip(np.ceil(T), ymin, ymax) - T))
+    lo = float(best.max())                  # no table does better at its hardest code
+    found = line_within(prob, i, j, lo)
+    if found is not None:
+        return found[0], found[1], _line_err(prob, i, j, *found)
+    hi = float(upper)
+    found = line_within(prob, i, j, hi)
+    if found is None:
+        raise FitError(f"minimax_line: no line within the upper bound {hi} (an upper bound must be reachable)")
+    while hi - lo > 0.5:                    # infeasible at lo, feasible at hi
+        mid = (lo + hi) / 2
+        got = line_within(prob, i, j, mid)
+        if got is None:
+            lo = mid
+        else:
+            hi, found = mid, got
+    # the optimum is an error some code can take in (lo, hi]: at most one
+    # output on each side of T per code, since hi - lo <= 1/2
+    cands = []
+    for side in (-1, 1):
+        y = np.clip(_nearest_in(T, hi, side), ymin, ymax)
+        e = np.abs(y - T)
+        cands.append(e[(e > lo) & (e <= hi)])
+    vals = np.unique(np.concatenate(cands + [np.array([hi])]))
+    a, b = 0, len(vals) - 1                 # vals[b] feasible (hi)
+    found_b = found
+    while a < b:
+        m = (a + b) // 2
+        got = line_within(prob, i, j, float(vals[m]))
+        if got is None:
+            a = m + 1
+        else:
+            b, found_b = m, got
+    K, C = found_b
+    return K, C, _line_err(prob, i, j, K, C)
+
+
+def unreachable(prob: Problem, bound: float) -> np.ndarray:
+    """Indices into ``prob.q`` of the codes where no line at all can be within
+    ``bound`` LSB: no output within ``bound`` of f, or none the accumulator
+    can reach -- ``K a + C b`` is a multiple of gcd(a, b) (a = q 2^shift_prod,
+    b = 2^shift_c), so the allowed accumulator interval must hold one (a
+    necessary condition: a fast reject before any search)."""
+    dp = prob.dp
+    win = _acc_window(prob, prob.t * 2.0 ** dp.y.frac, bound)
+    if win is None:
+        y = dp.y
+        T = prob.t * 2.0 ** y.frac
+        lo = np.maximum(_nearest_in(T, bound, -1), y.min_code)
+        return np.nonzero(lo > np.minimum(_nearest_in(T, bound, +1), y.max_code))[0]
+    lo, hi = win
+    g = np.gcd(prob.q << dp.shift_prod, np.int64(1) << dp.shift_c).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = ~np.isfinite(hi) | ~np.isfinite(lo) | (np.floor(hi / g) * g >= lo)
+    return np.nonzero(~ok)[0]
+
+
+def _last_feasible(test, L: int, guess: int):
+    """The largest k < L with ``test(k)`` not None, where that holds on a
+    prefix of 0..L-1 only: galloping from ``guess`` (up or down), then
+    bisection. Returns (k, test(k)), or (-1, None)."""
+    k = min(max(guess, 0), L - 1)
+    got = test(k)
+    gap = 1
+    if got is not None:
+        good, line, bad = k, got, L
+        while good < L - 1:
+            k = min(good + gap, L - 1)
+            got = test(k)
+            if got is None:
+                bad = k
+                break
+            good, line = k, got
+            gap *= 2
+    else:
+        good, line, bad = -1, None, k
+        while bad > 0:
+            k = max(bad - gap, 0)
+            got = test(k)
+            if got is not None:
+                good, line = k, got
+                break
+            bad = k
+            gap *= 2
+    while bad - good > 1:
+        k = (good + bad) // 2
+        got = test(k)
+        if got is None:
+            bad = k
+        else:
+            good, line = k, got
+    return good, line
+
+
+def fewest_segments(prob: Problem, bound: float, max_segments: int = 256, step: int = 1):
+    """The fewest segments of any PWL table (breakpoints on input codes, the
+    golden model's arithmetic, every integer (K, C) of the formats) whose
+    max error over the domain is <= ``bound`` output LSBs: greedy, each
+    segment as long as :func:`line_within` finds a line for it (galloping
+    from the previous segment's length, then bisection on its end). Feasibility is inherited by sub-runs, so the
+    greedy's k-th segment ends no earlier than any other valid table's k-th:
+    its count is the minimum. ``step`` > 1 puts breakpoints on codes that are
+    multiples of ``step`` only (e.g. the int8 grid of a wide format).
+
+    Returns (starts, K, C, need): starts (n+1,) indices into ``prob.q``
+    (segment s holds q[starts[s]:starts[s+1]]), one witness line per segment,
+    and ``need`` = n; or (None, None, None, need) when no table of at most
+    ``max_segments`` segments exists (need = max_segments + 1), or need = None
+    when no table at all does (some code, or with ``step`` > 1 some shortest
+    run of the grid, has no line within ``bound``)."""
+    dp = prob.dp
+    M = len(prob.q)
+    win = _acc_window(prob, prob.t * 2.0 ** dp.y.frac, bound)
+    if win is None or len(unreachable(prob, bound)):
+        return None, None, None, None
+    ends = np.arange(1, M + 1)
+    if step > 1:
+        ends = ends[(ends == M) | (prob.q[np.minimum(ends, M - 1)] % step == 0)]
+    starts, Ks, Cs = [0], [], []
+    i, last = 0, max(1, M // 16)
+    while i < M:
+        if len(Ks) == max_segments:
+            return None, None, None, max_segments + 1
+        cand = ends[ends > i]
+        k, line = _last_feasible(lambda k: line_within(prob, i, int(cand[k]), bound, _win=win),
+                                 len(cand), int(np.searchsorted(cand, i + last)))
+        if line is None:            # not even the shortest segment the breakpoint grid allows
+            return None, None, None, None
+        last = int(cand[k]) - i     # the next segment's first guess: as long as this one
+        i = int(cand[k])
+        starts.append(i)
+        Ks.append(line[0])
+        Cs.append(line[1])
+    return np.array(starts, np.int64), np.array(Ks, np.int64), np.array(Cs, np.int64), len(Ks)

@@ -3,8 +3,10 @@
 A chromosome is the N-1 breakpoints in x units. Slopes and intercepts are
 derived per candidate (:meth:`Problem.coeffs`), quantized, and the candidate
 is scored by the hardware golden model over every input code
-(``objective="hw"``, quantization-aware) or by the reference protocol's
-``mse_fp`` (``objective="fp"``).
+(``objective="hw"``, quantization-aware), by the reference protocol's
+``mse_fp`` (``objective="fp"``), or by the largest golden-model error in
+output LSBs (``objective="maxerr"``, the ``max_err_lsb`` metric; the auto
+rule then keeps per segment the line with the smaller max error).
 
 Operators follow the paper: tournament selection (size 3), two-point
 crossover (p = 0.7), Gaussian mutation (p = 0.2 per individual, each gene
@@ -103,7 +105,8 @@ def run_ga(prob: Problem, cfg: GAConfig, search: tuple | None = None):
             off[worst], new_fit[worst] = pop[best], fit[best]
         pop, fit = off, new_fit
         if not cfg.quiet and cfg.progress_every and (g % cfg.progress_every == 0 or g == G):
-            print(f"  gen {g:4d}/{G}  best mse_{cfg.objective} {fit.min():.3e}", file=cfg.log, flush=True)
+            what = "max_err_lsb" if cfg.objective == "maxerr" else f"mse_{cfg.objective}"
+            print(f"  gen {g:4d}/{G}  best {what} {fit.min():.3e}", file=cfg.log, flush=True)
     best = int(np.argmin(fit))
     score, bps, K, C = _evaluate(prob, pop[best:best + 1], cfg)
     return bps[0], K[0], C[0], float(score[0])

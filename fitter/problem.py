@@ -16,6 +16,10 @@ from hw.pwl_int.model import Datapath, count_le, pwl_int, segment
 
 #: Inputs wider than this are scored on an even sample of this many codes.
 MAX_DOMAIN_CODES = 1 << 16
+#: Objectives: mean squared error through the golden model (hw), of the float
+#: line on the 0.01 grid (fp), hw weighted by 1/f^2 (rel), and the largest
+#: golden-model error in output LSBs (maxerr, the ``max_err_lsb`` metric).
+OBJECTIVES = ("hw", "fp", "rel", "maxerr")
 
 
 class FitError(ValueError):
@@ -119,7 +123,7 @@ class Problem:
     def coeffs(self, bps: np.ndarray, rule: str = "auto", objective: str = "hw"):
         """Coefficients for breakpoint codes ``bps`` (P, N-1) by ``rule``
         (chord, lsq, or auto: per segment the better of the two under
-        ``objective``: hw, fp, or rel = hw weighted by 1/f^2)."""
+        ``objective``: hw, fp, rel = hw weighted by 1/f^2, or maxerr)."""
         lsq = self.coeffs_lsq(bps, weighted=objective == "rel")
         if rule == "lsq":
             return lsq
@@ -143,9 +147,10 @@ class Problem:
         else:
             errs = [self.segment_errors(bps, K, C, objective) for K, C in cands]
         pick = errs[1] < errs[0]
+        best = np.where(pick, errs[1], errs[0])
         n_points = len(self.xf) if objective == "fp" else len(self.q)
         return (np.where(pick, cands[1][0], cands[0][0]), np.where(pick, cands[1][1], cands[0][1]),
-                np.where(pick, errs[1], errs[0]).sum(axis=-1) / n_points)
+                best.max(axis=-1) if objective == "maxerr" else best.sum(axis=-1) / n_points)
 
     # -- scoring -------------------------------------------------------------
     def hw_out(self, bps, K, C, seg=None) -> np.ndarray:
@@ -163,9 +168,15 @@ class Problem:
         c = np.take_along_axis(self.dp.c.to_real(C), seg, -1)
         return k * self.xf + c
 
+    def err_lsb(self, y) -> np.ndarray:
+        """``|y - t * 2^f_y|``: the error in output LSBs of golden-model output
+        codes ``y`` (..., M) at the domain codes (the ``max_err_lsb`` metric's)."""
+        return np.abs(y - self.t * 2.0 ** self.dp.y.frac)
+
     def sq_errors(self, bps, K, C, objective: str):
-        """Squared error per point and the segment of each point."""
-        if objective in ("hw", "rel"):
+        """Squared error per point and the segment of each point (maxerr:
+        the squared hw errors, whose maximum is the maxerr objective's)."""
+        if objective in ("hw", "rel", "maxerr"):
             seg = segment(self.q, bps)
             err = self.dp.y.to_real(self.hw_out(bps, K, C, seg)) - self.t
             if objective == "rel":
@@ -182,9 +193,18 @@ class Problem:
         sum (k x + c - t)^2 = k^2 Sxx + 2kc Sx + c^2 n - 2k Sxt - 2c St + Stt,
         from prefix sums over the grid: O(N) per table instead of O(grid),
         equal to the direct sum up to float rounding. ``hw`` and ``rel``
-        always go through the golden model."""
+        always go through the golden model. ``maxerr``: the largest error
+        per segment in output LSBs (0 for a segment without domain codes)."""
         if objective == "fp":
             return self._fp_errors(self._fp_sums(bps), K, C)
+        if objective == "maxerr":
+            e = self.err_lsb(self.hw_out(bps, K, C))
+            P, M, N = e.shape[0], e.shape[-1], np.shape(K)[-1]
+            b = np.broadcast_to(self._bounds(np.atleast_2d(np.asarray(bps, np.int64))), (P, N + 1))
+            starts = (b[:, :-1] + M * np.arange(P)[:, None]).ravel()     # runs are contiguous codes
+            flat = np.concatenate([e.ravel(), [0.0]])                  # errors >= 0: the sentinel is inert
+            out = np.maximum.reduceat(flat, starts).reshape(P, N)
+            return np.where(b[:, 1:] > b[:, :-1], out, 0.0)
         e2, seg = self.sq_errors(bps, K, C, objective)
         P, N = e2.shape[0], K.shape[-1]
         flat = (seg + N * np.arange(P)[:, None]).ravel()
@@ -205,7 +225,10 @@ class Problem:
         return np.maximum(k * k * sxx + 2 * k * c * sx + c * c * n - 2 * k * sxt - 2 * c * st + stt, 0.0)
 
     def score(self, bps, K, C, objective: str = "hw") -> np.ndarray:
-        """Mean squared error per individual under ``objective`` (hw, fp or rel)."""
+        """Mean squared error per individual under ``objective`` (hw, fp or
+        rel); for maxerr the largest error in output LSBs."""
+        if objective == "maxerr":
+            return self.err_lsb(self.hw_out(bps, K, C)).max(axis=-1)
         e2, _ = self.sq_errors(bps, K, C, objective)
         return e2.mean(axis=-1)
 
@@ -213,7 +236,7 @@ class Problem:
         """The metrics (DESIGN.md, "Accuracy metrics") of one table (1-D arrays)."""
         bps, K, C = (np.atleast_2d(a) for a in (bps, K, C))
         y = self.hw_out(bps, K, C)[0]             # one golden-model run serves both hw metrics
-        err_lsb = np.abs(y - self.t * 2.0 ** self.dp.y.frac)
+        err_lsb = self.err_lsb(y)
         err = self.dp.y.to_real(y) - self.t
         return {"mse_hw": float(np.mean(err * err)),
                 "mse_fp": float(self.score(bps, K, C, "fp")[0]),
