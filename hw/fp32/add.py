@@ -32,51 +32,65 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 
-from hw.fp32.common import INF, NAN, BinaryOp, lzc, operand, round_pack
+from hw.fp32.common import INF, NAN, BinaryOp, lzc, named, operand, round_pack
 
 
 def addition(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "add") -> Signal:
-    """The 32-bit word of ``a + b`` built into ``m``."""
+    """The 32-bit word of ``a + b`` built into ``m``; every step is a signal
+    ``<name>_<step>`` in the Verilog, the result ``<name>_y``."""
     x = operand(m, a, ftz, f"{name}_a")
     y = operand(m, b, ftz, f"{name}_b")
-    swap = Signal(name=f"{name}_swap")
-    m.d.comb += swap.eq(x.mag < y.mag)
+    swap = named(m, f"{name}_swap", x.mag < y.mag)
     big = operand(m, Mux(swap, y.word, x.word), False, f"{name}_big")
     small = operand(m, Mux(swap, x.word, y.word), False, f"{name}_small")
-    sub = Signal(name=f"{name}_sub")
-    m.d.comb += sub.eq(x.sign ^ y.sign)
+    sub = named(m, f"{name}_sub", x.sign ^ y.sign)              # effective subtraction
 
-    d = Signal(8, name=f"{name}_d")
-    m.d.comb += d.eq(big.eexp - small.eexp)
-    ext = Signal(51, name=f"{name}_align")
-    m.d.comb += ext.eq(Cat(Const(0, 27), small.mant) >> Mux(d > 27, 27, d))
-    sm = Signal(27, name=f"{name}_small27")
-    m.d.comb += sm.eq(Cat(ext[:25] != 0, ext[25:]))
-    bg = Signal(27, name=f"{name}_big27")
-    m.d.comb += bg.eq(Cat(Const(0, 3), big.mant))
-    total = Signal(28, name=f"{name}_sum")
-    m.d.comb += total.eq(Mux(sub, bg - sm, bg + sm))
+    # align: small's significand right by d = exponent difference (capped at 27) + sticky
+    ediff = named(m, f"{name}_ediff", big.eexp - small.eexp)    # >= 0: big is the larger
+    d = named(m, f"{name}_d", ediff[:8])
+    d_cap = named(m, f"{name}_d_cap", d > 27)
+    shift = named(m, f"{name}_shift", Mux(d_cap, 27, d))
+    ext = named(m, f"{name}_align", Cat(Const(0, 27), small.mant) >> shift)
+    align_sticky = named(m, f"{name}_align_sticky", ext[:25] != 0)
+    sm = named(m, f"{name}_small27", Cat(align_sticky, ext[25:]))
+    bg = named(m, f"{name}_big27", Cat(Const(0, 3), big.mant))
+    diff = named(m, f"{name}_diff", bg - sm)                   # >= 0
+    plus = named(m, f"{name}_plus", bg + sm)
+    total = named(m, f"{name}_sum", Mux(sub, diff[:28], plus))
 
+    # normalise left by min(lz, e_big), so a subnormal result stays subnormal
     lz = lzc(m, total, f"{name}_lz")
-    lsh = Signal(range(29), name=f"{name}_lsh")
-    m.d.comb += lsh.eq(Mux(lz < big.eexp, lz, big.eexp))
-    exp = Signal(9, name=f"{name}_exp")                      # 1 .. 255
-    m.d.comb += exp.eq(big.eexp + 1 - lsh)
-    norm = Signal(28, name=f"{name}_norm")
-    m.d.comb += norm.eq(total << lsh)
+    lz_fits = named(m, f"{name}_lz_fits", lz < big.eexp)
+    lsh = named(m, f"{name}_lsh", Mux(lz_fits, lz, big.eexp[:5]))   # e_big <= lz <= 28 there
+    exp_p1 = named(m, f"{name}_exp_p1", big.eexp + 1)
+    exp = named(m, f"{name}_exp", exp_p1 - lsh)                # 1 .. 255
+    shl = named(m, f"{name}_shl", total << lsh)
+    norm = named(m, f"{name}_norm", shl[:28])
     mag, ovf = round_pack(m, norm, exp, Const(0), round_mode, name)
 
+    any_nan = named(m, f"{name}_any_nan", x.nan | y.nan)
+    both_inf = named(m, f"{name}_both_inf", x.inf & y.inf)
+    inf_minus_inf = named(m, f"{name}_inf_minus_inf", both_inf & sub)
+    is_nan = named(m, f"{name}_is_nan", any_nan | inf_minus_inf)
+    any_inf = named(m, f"{name}_any_inf", x.inf | y.inf)
+    inf_sign = named(m, f"{name}_inf_sign", Mux(x.inf, x.sign, y.sign))
+    exact_zero = named(m, f"{name}_exact_zero", total == 0)
+    zero_sign = named(m, f"{name}_zero_sign", Mux(sub, 0, x.sign))    # x + (-x) = +0
+    if ftz:                                 # a result below the normal range flushes to zero
+        tiny = named(m, f"{name}_tiny", mag[23:31] == 0)
+
     res = Signal(32, name=f"{name}_y")
-    with m.If(x.nan | y.nan | (x.inf & y.inf & sub)):
+    with m.If(is_nan):
         m.d.comb += res.eq(NAN)
-    with m.Elif(x.inf | y.inf):
-        m.d.comb += res.eq(Cat(Const(INF, 31), Mux(x.inf, x.sign, y.sign)))
-    with m.Elif(total == 0):
-        m.d.comb += res.eq(Cat(Const(0, 31), x.sign & ~sub))
+    with m.Elif(any_inf):
+        m.d.comb += res.eq(Cat(Const(INF, 31), inf_sign))
+    with m.Elif(exact_zero):
+        m.d.comb += res.eq(Cat(Const(0, 31), zero_sign))
     with m.Elif(ovf):
         m.d.comb += res.eq(Cat(Const(INF, 31), big.sign))
-    with m.Elif(Const(ftz) & (mag[23:31] == 0)):
-        m.d.comb += res.eq(Cat(Const(0, 31), big.sign))
+    if ftz:
+        with m.Elif(tiny):
+            m.d.comb += res.eq(Cat(Const(0, 31), big.sign))
     with m.Else():
         m.d.comb += res.eq(Cat(mag, big.sign))
     return res

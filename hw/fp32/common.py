@@ -4,7 +4,14 @@
   needs (optionally flushing a subnormal to zero first, for FTZ);
 * :func:`lzc` counts leading zeros (a parallel priority encoder);
 * :func:`round_pack` rounds a significand to 24 bits, nearest-even, and
-  packs it with its exponent, detecting overflow to infinity.
+  packs it with its exponent, detecting overflow to infinity;
+* :func:`named` gives a step of the datapath its name in the Verilog.
+
+Readable RTL: every field and every step (operand fields, alignment shift,
+leading-zero count, normalisation, guard/sticky/round-up, packing, special
+cases) is a named signal ``<unit>_<step>`` (``mul_prod``, ``add_align``,
+``add_sticky``, ...), so the generated Verilog has no anonymous ``$N``
+wires in the datapath.
 
 The rounding step uses the classic packing identity: for a biased exponent
 ``E >= 1`` and a 24-bit significand ``s`` whose top bit is the implicit
@@ -28,6 +35,21 @@ NAN = 0x7FC00000
 INF = 0x7F800000
 
 
+def named(m: Module, name: str, value, shape=None) -> Signal:
+    """``value`` as a signal called ``name`` in the generated Verilog.
+
+    The signal has exactly the value's shape (unless ``shape`` is given), so
+    the Verilog backend gives the operator's output wire this name; a signal
+    of another width would leave the operator's output an anonymous ``$N``
+    wire and assign a slice or an extension of it. For a slice or a
+    concatenation (no logic) it is a named copy, for probing. Call it
+    outside ``m.If``/``m.Switch`` blocks: the assignment is unconditional."""
+    value = Value.cast(value)
+    sig = Signal(value.shape() if shape is None else shape, name=name)
+    m.d.comb += sig.eq(value)
+    return sig
+
+
 @dataclass
 class Operand:
     word: Value      # the (possibly flushed) 32-bit word
@@ -42,25 +64,35 @@ class Operand:
 
 
 def operand(m: Module, v: Value, ftz: bool, name: str) -> Operand:
-    """Unpack ``v``; with ``ftz`` a subnormal reads as zero of the same sign."""
-    w = Signal(32, name=f"{name}_w")
+    """Unpack ``v``; with ``ftz`` a subnormal reads as zero of the same sign.
+
+    Every field is a signal ``<name>_<field>`` in the Verilog: ``w`` (the
+    word after the flush), ``sign``, ``exp``, ``frac``, ``mag``, ``norm``
+    (exponent field nonzero: the implicit bit), ``eexp``, ``mant``,
+    ``zero``, ``inf``, ``nan`` (and ``sub``, a subnormal input, with ftz)."""
+    v = Value.cast(v)
     if ftz:
-        sub = (v[23:31] == 0) & (v[0:23] != 0)
-        m.d.comb += w.eq(Mux(sub, Cat(Const(0, 31), v[31]), v))
+        in_exp_zero = named(m, f"{name}_in_exp_zero", v[23:31] == 0)
+        in_frac_nz = named(m, f"{name}_in_frac_nz", v[0:23] != 0)
+        sub = named(m, f"{name}_sub", in_exp_zero & in_frac_nz)
+        w = named(m, f"{name}_w", Mux(sub, Cat(Const(0, 31), v[31]), v))
     else:
-        m.d.comb += w.eq(v)
-    exp, frac = w[23:31], w[0:23]
-    sig = {k: Signal(n, name=f"{name}_{k}") for k, n in
-           (("eexp", 8), ("mant", 24), ("zero", 1), ("inf", 1), ("nan", 1))}
-    norm = exp != 0
-    m.d.comb += [
-        sig["eexp"].eq(Mux(norm, exp, 1)),
-        sig["mant"].eq(Cat(frac, norm)),
-        sig["zero"].eq(w[0:31] == 0),
-        sig["inf"].eq((exp == 0xFF) & (frac == 0)),
-        sig["nan"].eq((exp == 0xFF) & (frac != 0)),
-    ]
-    return Operand(word=w, sign=w[31], exp=exp, mag=w[0:31], **sig)
+        w = named(m, f"{name}_w", v, 32)
+    sign = named(m, f"{name}_sign", w[31])
+    exp = named(m, f"{name}_exp", w[23:31])
+    frac = named(m, f"{name}_frac", w[0:23])
+    mag = named(m, f"{name}_mag", w[0:31])
+    norm = named(m, f"{name}_norm", exp != 0)
+    exp_max = named(m, f"{name}_exp_max", exp == 0xFF)
+    frac_zero = named(m, f"{name}_frac_zero", frac == 0)
+    frac_nz = named(m, f"{name}_frac_nz", frac != 0)
+    return Operand(
+        word=w, sign=sign, exp=exp, mag=mag,
+        eexp=named(m, f"{name}_eexp", Mux(norm, exp, 1)),
+        mant=named(m, f"{name}_mant", Cat(frac, norm)),
+        zero=named(m, f"{name}_zero", mag == 0),
+        inf=named(m, f"{name}_inf", exp_max & frac_zero),
+        nan=named(m, f"{name}_nan", exp_max & frac_nz))
 
 
 def lzc(m: Module, v: Value, name: str) -> Signal:
@@ -96,19 +128,25 @@ def round_pack(m: Module, sig: Value, exp: Value, sticky: Value, round_mode: str
     if round_mode not in ROUND_MODES:
         raise ValueError(f"round must be one of {ROUND_MODES}, not {round_mode!r}")
     w = len(sig)
-    keep = sig[w - 24:]
-    guard = sig[w - 25]
-    st = Signal(name=f"{name}_sticky")
-    m.d.comb += st.eq((sig[:w - 25] != 0) | sticky if w > 25 else sticky)
-    up = Signal(name=f"{name}_round_up")
-    if round_mode == "rne":
-        m.d.comb += up.eq(guard & (st | keep[0]))
+    keep = named(m, f"{name}_keep", sig[w - 24:])            # the 24 bits kept
+    guard = named(m, f"{name}_guard", sig[w - 25])
+    low_nz = named(m, f"{name}_low_nz", sig[:w - 25] != 0) if w > 25 else None
+    if low_nz is None:
+        st = named(m, f"{name}_sticky", sticky, 1)
+    elif isinstance(sticky, Const) and sticky.value == 0:
+        st = named(m, f"{name}_sticky", low_nz)
     else:
-        m.d.comb += up.eq(0)
-    packed = Signal(len(exp) + 24, name=f"{name}_packed")
-    m.d.comb += packed.eq(((exp - 1) << 23) + keep + up)
-    ovf = Signal(name=f"{name}_overflow")
-    m.d.comb += ovf.eq(packed >= INF)
+        st = named(m, f"{name}_sticky", low_nz | sticky)
+    if round_mode == "rne":                                 # ties to even: up on a tie only if odd
+        odd_or_sticky = named(m, f"{name}_odd_or_sticky", st | keep[0])
+        up = named(m, f"{name}_round_up", guard & odd_or_sticky)
+    else:
+        up = named(m, f"{name}_round_up", Const(0, 1))
+    exp_m1 = named(m, f"{name}_exp_m1", exp - 1)
+    exp_field = named(m, f"{name}_exp_field", exp_m1 << 23)
+    trunc = named(m, f"{name}_trunc", exp_field + keep)      # packed word before rounding
+    packed = named(m, f"{name}_packed", trunc + up)
+    ovf = named(m, f"{name}_overflow", packed >= INF)
     return packed[:31], ovf
 
 

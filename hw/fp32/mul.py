@@ -32,47 +32,64 @@ build hardware with it.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 
-from hw.fp32.common import INF, NAN, BinaryOp, lzc, operand, round_pack
+from hw.fp32.common import INF, NAN, BinaryOp, lzc, named, operand, round_pack
 
 
 def multiply(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "mul") -> Signal:
-    """The 32-bit word of ``a * b`` built into ``m``."""
+    """The 32-bit word of ``a * b`` built into ``m``; every step is a signal
+    ``<name>_<step>`` in the Verilog, the result ``<name>_y``."""
     x = operand(m, a, ftz, f"{name}_a")
     y = operand(m, b, ftz, f"{name}_b")
-    sign = Signal(name=f"{name}_sign")
-    m.d.comb += sign.eq(x.sign ^ y.sign)
+    sign = named(m, f"{name}_sign", x.sign ^ y.sign)
 
-    prod = Signal(48, name=f"{name}_prod")
-    m.d.comb += prod.eq(x.mant * y.mant)
-    epre = Signal(signed(11), name=f"{name}_epre")            # -124 .. 382
-    m.d.comb += epre.eq(x.eexp + y.eexp - 126)
+    prod = named(m, f"{name}_prod", x.mant * y.mant)            # 48 bits
+    esum = named(m, f"{name}_esum", x.eexp + y.eexp)
+    epre = named(m, f"{name}_epre", esum - 126)                 # -124 .. 382
     lz = lzc(m, prod, f"{name}_lz")
 
+    # Epre >= 1: normalise left by min(lz, Epre - 1); else right by min(1 - Epre, 50)
+    normal = named(m, f"{name}_normal", epre >= 1)
+    lz_fits = named(m, f"{name}_lz_fits", lz < epre)
+    lsh_cap = named(m, f"{name}_lsh_cap", epre - 1)
+    lsh_n = named(m, f"{name}_lsh_n", Mux(lz_fits, lz, lsh_cap))
+    right = named(m, f"{name}_right", 1 - epre)
+    right_cap = named(m, f"{name}_right_cap", right > 50)
+    rsh_n = named(m, f"{name}_rsh_n", Mux(right_cap, 50, right))
     lsh = Signal(range(49), name=f"{name}_lsh")
     rsh = Signal(range(51), name=f"{name}_rsh")
     exp = Signal(9, name=f"{name}_exp")                      # 1 .. 382
-    right = Signal(signed(11), name=f"{name}_right")
-    m.d.comb += right.eq(1 - epre)
-    with m.If(epre >= 1):
-        m.d.comb += [lsh.eq(Mux(lz < epre, lz, epre - 1)), rsh.eq(0),
-                     exp.eq(epre - lsh)]
+    exp_n = named(m, f"{name}_exp_n", epre - lsh)
+    with m.If(normal):
+        m.d.comb += [lsh.eq(lsh_n), rsh.eq(0), exp.eq(exp_n)]
     with m.Else():
-        m.d.comb += [lsh.eq(0), rsh.eq(Mux(right > 50, 50, right)), exp.eq(1)]
+        m.d.comb += [lsh.eq(0), rsh.eq(rsh_n), exp.eq(1)]
 
-    norm = Signal(48, name=f"{name}_norm")
-    m.d.comb += norm.eq(prod << lsh)
-    ext = Signal(98, name=f"{name}_ext")
-    m.d.comb += ext.eq(Cat(Const(0, 50), norm) >> rsh)
-    mag, ovf = round_pack(m, ext[50:], exp, ext[:50] != 0, round_mode, name)
+    shl = named(m, f"{name}_shl", prod << lsh)
+    norm = named(m, f"{name}_norm", shl[:48])
+    ext = named(m, f"{name}_ext", Cat(Const(0, 50), norm) >> rsh)   # 48 bits + 50 shifted out
+    shifted_out = named(m, f"{name}_shifted_out", ext[:50] != 0)
+    mag, ovf = round_pack(m, ext[50:], exp, shifted_out, round_mode, name)
+
+    any_nan = named(m, f"{name}_any_nan", x.nan | y.nan)
+    inf_zero = named(m, f"{name}_inf_zero", x.inf & y.zero)
+    zero_inf = named(m, f"{name}_zero_inf", x.zero & y.inf)
+    inf_times_zero = named(m, f"{name}_inf_times_zero", inf_zero | zero_inf)
+    is_nan = named(m, f"{name}_is_nan", any_nan | inf_times_zero)
+    any_inf = named(m, f"{name}_any_inf", x.inf | y.inf)
+    is_inf = named(m, f"{name}_is_inf", any_inf | ovf)
+    is_zero = named(m, f"{name}_any_zero", x.zero | y.zero)
+    if ftz:                                 # a result below the normal range flushes to zero
+        tiny = named(m, f"{name}_tiny", mag[23:31] == 0)
+        is_zero = named(m, f"{name}_is_zero", is_zero | tiny)
 
     res = Signal(32, name=f"{name}_y")
-    with m.If(x.nan | y.nan | (x.inf & y.zero) | (x.zero & y.inf)):
+    with m.If(is_nan):
         m.d.comb += res.eq(NAN)
-    with m.Elif(x.inf | y.inf | ovf):
+    with m.Elif(is_inf):
         m.d.comb += res.eq(Cat(Const(INF, 31), sign))
-    with m.Elif(x.zero | y.zero | (Const(ftz) & (mag[23:31] == 0))):
+    with m.Elif(is_zero):
         m.d.comb += res.eq(Cat(Const(0, 31), sign))
     with m.Else():
         m.d.comb += res.eq(Cat(mag, sign))

@@ -48,6 +48,17 @@ bits of ``cfg_data``; addresses past ``2*row_len - 1`` are ignored. A
 write takes effect for outputs presented after the clock edge that
 performs it, so write between rows (or accept that the rest of a row in
 flight uses the new value).
+
+Names in the Verilog (every flip-flop and datapath step is named; see
+``tests/test_readable_rtl.py``): load ``count``, ``sx``/``sx_n``,
+``sxx``/``x_sq``/``sxx_n``, ``err_n``, ``passed``, ``wr_addr``; calc ``n_sxx``,
+``sx_sq``, ``n2_var``, ``w``, ``lead``, ``k``, ``w_norm``, ``rsqrt_y``; output
+``rd_addr``, ``sx_o``/``r_o``/``k_o``, ``n_x``, ``d``, ``prod`` (affine:
+``d_r``, ``gamma_o``, ``beta_o``, ``beta_aligned``, ``res``), ``shift``,
+``rounded``, ``y_sat``, ``ridx``; buffer ``buf_wr__*``, ``buf_rd__*``.
+
+:class:`LayerNormStream` is the same unit with :mod:`amaranth.lib.stream`
+interfaces, for Amaranth designs.
 """
 
 from __future__ import annotations
@@ -58,7 +69,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.pwl_int.unit import IntPWL
-from hw.rowbuf import bank_signal, buf_addr, check_row_buffers, copy_bank, flip, leading_one, pick, round_shift
+from hw.rowbuf import (RowStream, bank_is, bank_signal, buf_addr, check_row_buffers, copy_bank, flip, leading_one,
+                       mem_ports, named, pick, round_shift)
 
 
 def cfg_addr_bits(row_len: int) -> int:
@@ -100,8 +112,7 @@ class LayerNormUnit(wiring.Component):
         fr, fy = md.rsqrt.output.frac, md.out.frac
         m.submodules.rsqrt = rsqrt = IntPWL(md.rsqrt, stages=0)
         m.submodules.buf = buf = Memory(shape=signed(xb), depth=nb * n, init=[])
-        wr = buf.write_port()
-        rd = buf.read_port(domain="comb")
+        wr, rd = mem_ports(buf, "buf")
 
         big = max(-md.input.min_code, md.input.max_code)
         sx_shape = signed((n * big).bit_length() + 1)
@@ -121,98 +132,119 @@ class LayerNormUnit(wiring.Component):
         sx = Signal(sx_shape)
         sxx = Signal(sxx_shape)
         err = Signal()
-        full_w = pick(wbank, [full[b] for b in range(nb)])
+        wbank_is = [bank_is(m, wbank, b) for b in range(nb)]
+        rbank_is = [bank_is(m, rbank, b) for b in range(nb)]
+        full_w = named(m, "full_w", pick(wbank, [full[b] for b in range(nb)]))
+        free_w = named(m, "free_w", ~full_w)
         # writing index `count` of a buffer the output stage is still reading is
         # safe once it has read past that index
-        m.d.comb += self.in_ready.eq(~full_w | ((rbank == wbank) & (ridx > count)))
+        same_bank = named(m, "same_bank", rbank == wbank)
+        out_past = named(m, "out_past", ridx > count)
+        passed = named(m, "passed", same_bank & out_past)
+        m.d.comb += self.in_ready.eq(free_w | passed)
         take = Signal()
         last_in = Signal()
         m.d.comb += [take.eq(self.in_valid & self.in_ready), last_in.eq(count == n - 1)]
         x = self.in_data
-        sx_n = Signal(sx_shape)
-        sxx_n = Signal(sxx_shape)
-        err_n = Signal()
-        m.d.comb += [sx_n.eq(sx + x), sxx_n.eq(sxx + x * x), err_n.eq(err | (self.in_last != last_in))]
-        m.d.comb += [wr.addr.eq(buf_addr(wbank, count, n)), wr.data.eq(x), wr.en.eq(take)]
+        sx_n = named(m, "sx_n", sx + x)
+        x_sq = named(m, "x_sq", x * x)
+        sxx_n = named(m, "sxx_n", sxx + x_sq)
+        last_err = named(m, "last_err", self.in_last != last_in)     # in_last misplaced
+        err_n = named(m, "err_n", err | last_err)
+        count_p1 = named(m, "count_p1", count + 1)
+        m.d.comb += [wr.addr.eq(buf_addr(m, wbank, count, n, "wr_addr")), wr.data.eq(x), wr.en.eq(take)]
 
         c_v = Signal()            # calc slot: one row between load and calc
         c_bank = bank_signal(nb, "c_bank")
         c_sx = Signal(sx_shape)
         c_sxx = Signal(sxx_shape)
         c_err = Signal()
+        c_bank_is = [bank_is(m, c_bank, b) for b in range(nb)]
+        next_wbank = flip(wbank, m)
         m.d.sync += c_v.eq(0)
         with m.If(take):
             with m.If(last_in):
                 m.d.sync += [c_v.eq(1), *copy_bank(c_bank, wbank), c_sx.eq(sx_n), c_sxx.eq(sxx_n),
-                             c_err.eq(err_n), count.eq(0), sx.eq(0), sxx.eq(0), err.eq(0), *flip(wbank)]
+                             c_err.eq(err_n), count.eq(0), sx.eq(0), sxx.eq(0), err.eq(0), *next_wbank]
             with m.Else():
-                m.d.sync += [count.eq(count + 1), sx.eq(sx_n), sxx.eq(sxx_n), err.eq(err_n)]
+                m.d.sync += [count.eq(count_p1), sx.eq(sx_n), sxx.eq(sxx_n), err.eq(err_n)]
 
         # -- calc: W = n*Sxx - Sx^2 + E >= 0, normalized to m in [1, 4) with an even exponent
+        n_sxx = named(m, "n_sxx", n * c_sxx)
+        sx_sq = named(m, "sx_sq", c_sx * c_sx)
+        n2_var = named(m, "n2_var", n_sxx - sx_sq)                 # n^2 * var
         w = Signal(md.w_bits)
-        m.d.comb += w.eq(n * c_sxx - c_sx * c_sx + md.eps_code)
+        m.d.comb += w.eq(named(m, "w_exact", n2_var + md.eps_code))
         lead = leading_one(m, w, "lead")
         k = Signal(k_shape)
         m.d.comb += k.eq(lead >> 1)
         fm = md.rsqrt.input.frac
         mant = Signal(md.rsqrt.input.bits)
-        m.d.comb += [mant.eq((w << fm) >> (k << 1)), rsqrt.x.eq(mant)]
+        w_scaled = named(m, "w_scaled", w << fm)
+        k2 = named(m, "k2", k << 1)
+        m.d.comb += [mant.eq(named(m, "w_norm", w_scaled >> k2)), rsqrt.x.eq(mant)]
+        r_n = named(m, "rsqrt_y", rsqrt.y)
         b_sx = [Signal(sx_shape, name=f"sx_b{b}") for b in range(nb)]
         b_r = [Signal(r_shape, name=f"r_b{b}") for b in range(nb)]
         b_k = [Signal(k_shape, name=f"k_b{b}") for b in range(nb)]
         b_err = [Signal(name=f"err_b{b}") for b in range(nb)]
+        calc_b = [named(m, f"calc_b{b}", c_v & c_bank_is[b]) for b in range(nb)]
         for b in range(nb):
-            with m.If(c_v & (c_bank == b)):
-                m.d.sync += [b_sx[b].eq(c_sx), b_r[b].eq(rsqrt.y), b_k[b].eq(k), b_err[b].eq(c_err)]
+            with m.If(calc_b[b]):
+                m.d.sync += [b_sx[b].eq(c_sx), b_r[b].eq(r_n), b_k[b].eq(k), b_err[b].eq(c_err)]
 
         # -- buffer flags (set and clear never meet on one buffer: see in_ready)
+        take_last = named(m, "take_last", take & last_in)
+        out_take = named(m, "out_take", self.out_valid & self.out_ready)
         for b in range(nb):
-            with m.If(take & last_in & (wbank == b)):
+            row_in_b = named(m, f"row_in_b{b}", take_last & wbank_is[b])
+            done_b = named(m, f"done_b{b}", out_done & rbank_is[b])
+            with m.If(row_in_b):
                 m.d.sync += full[b].eq(1)
-            with m.Elif(out_done & (rbank == b)):
+            with m.Elif(done_b):
                 m.d.sync += full[b].eq(0)
-            with m.If(c_v & (c_bank == b)):
+            with m.If(calc_b[b]):
                 m.d.sync += ready[b].eq(1)
-            with m.Elif(out_done & (rbank == b)):
+            with m.Elif(done_b):
                 m.d.sync += ready[b].eq(0)
 
         # -- out: D_i = n*x_i - Sx, y_i = sat(round_half_up(D_i * r [* g_i], s) [+ b_i << (f_y - f_b)])
-        m.d.comb += rd.addr.eq(buf_addr(rbank, ridx, n))
-        cur_sx = pick(rbank, b_sx)
-        cur_r = pick(rbank, b_r)
-        cur_k = pick(rbank, b_k)
-        d = Signal(signed(sx_shape.width + 1))      # |D| <= 2n * max|x|
-        m.d.comb += d.eq(n * rd.data - cur_sx)
+        m.d.comb += rd.addr.eq(buf_addr(m, rbank, ridx, n, "rd_addr"))
+        cur_sx = named(m, "sx_o", pick(rbank, b_sx))
+        cur_r = named(m, "r_o", pick(rbank, b_r))
+        cur_k = named(m, "k_o", pick(rbank, b_k))
+        n_x = named(m, "n_x", n * rd.data)
+        d = named(m, "d", n_x - cur_sx)                 # |D| <= 2n * max|x|
         if md.affine:
             g, beta = self._tables(m, ridx)
             fg, fb = md.gamma_fmt.frac, md.beta_fmt.frac
-            prod = Signal(signed(len(d) + r_shape.width + 1 + md.gamma_fmt.bits))
-            m.d.comb += prod.eq(d * cur_r * g)
+            prod = named(m, "prod", named(m, "d_r", d * cur_r) * g)
             const = fr + fg - fy
         else:
-            prod = Signal(signed(len(d) + r_shape.width + 1))
-            m.d.comb += prod.eq(d * cur_r)
+            prod = named(m, "prod", d * cur_r)
             const = fr - fy
-        shift = Signal(range(md.w_bits + const + 1))
-        m.d.comb += shift.eq(cur_k + const)
-        rounded = Signal(signed(len(prod) + 1))
-        m.d.comb += rounded.eq(round_shift(prod, shift))
+        shift = named(m, "shift", cur_k + const)
+        rounded = round_shift(m, prod, shift, "rounded")
         if md.affine:
-            res = Signal(signed(max(len(rounded), md.beta_fmt.bits + fy - fb) + 1))
-            m.d.comb += res.eq(rounded + (beta << (fy - fb)))
+            res = named(m, "res", rounded + named(m, "beta_aligned", beta << (fy - fb)))
         else:
             res = rounded
         lo, hi = md.out.min_code, md.out.max_code
-        m.d.comb += self.out_data.eq(Mux(res > hi, hi, Mux(res < lo, lo, res)))
-        last_out = ridx == n - 1
+        sat_hi = named(m, "sat_hi", res > hi)
+        sat_lo = named(m, "sat_lo", res < lo)
+        y_lo = named(m, "y_lo", Mux(sat_lo, lo, res))
+        m.d.comb += self.out_data.eq(named(m, "y_sat", Mux(sat_hi, hi, y_lo)))
+        last_out = named(m, "last_out", ridx == n - 1)
+        ridx_p1 = named(m, "ridx_p1", ridx + 1)
+        next_rbank = flip(rbank, m)
         m.d.comb += [self.out_valid.eq(pick(rbank, [ready[b] for b in range(nb)])), self.out_last.eq(last_out),
                      self.out_error.eq(pick(rbank, b_err)),
-                     out_done.eq(self.out_valid & self.out_ready & last_out)]
-        with m.If(self.out_valid & self.out_ready):
+                     out_done.eq(out_take & last_out)]
+        with m.If(out_take):
             with m.If(last_out):
-                m.d.sync += [ridx.eq(0)] + flip(rbank)
+                m.d.sync += [ridx.eq(0)] + next_rbank
             with m.Else():
-                m.d.sync += ridx.eq(ridx + 1)
+                m.d.sync += ridx.eq(ridx_p1)
         return m
 
     def _tables(self, m, idx):
@@ -229,4 +261,14 @@ class LayerNormUnit(wiring.Component):
                         m.d.sync += gam[i].eq(self.cfg_data[:md.gamma_fmt.bits])
                     with m.Case(n + i):
                         m.d.sync += bet[i].eq(self.cfg_data[:md.beta_fmt.bits])
-        return Array(gam)[idx], Array(bet)[idx]
+        return named(m, "gamma_o", Array(gam)[idx]), named(m, "beta_o", Array(bet)[idx])
+
+
+class LayerNormStream(RowStream):
+    """:class:`LayerNormUnit` with :mod:`amaranth.lib.stream` interfaces (see
+    :class:`hw.rowbuf.RowStream`): ``i`` payload ``{data, last}``, ``o``
+    payload ``{data, last, error}``, and the ``cfg_*`` ports of an affine
+    unit. The generated Verilog is the flat :class:`LayerNormUnit`."""
+
+    def __init__(self, model, row_buffers: int = 2):
+        super().__init__(LayerNormUnit(model, row_buffers), "error")

@@ -19,45 +19,50 @@ with the separately verified components.
 
 Pipelining (``stages``, latency = stages cycles, one result per cycle):
 0 is combinational; 1 registers the output (after the add); 2 also
-registers after compare/select (x, k, c); 3 also after the multiply
-(p, c). ``out_valid`` is ``in_valid`` delayed by ``stages`` cycles. Reset
+registers after compare/select (``x_sel``, ``k_sel``, ``c_sel``); 3 also
+after the multiply (``p_mul``, ``c_mul``). ``out_valid`` is ``in_valid``
+delayed by ``stages`` cycles. Reset
 is synchronous, active high (``sync`` domain: ``clk``, ``rst``); it clears
 the valid bits and, for ``LUT=regs``, reloads the generated table.
 
 ``ftz=True``: subnormal x (and breakpoints, slopes, intercepts) read as
 zero of the same sign, and the product and the sum are flushed to zero of
 their sign when subnormal -- exactly the FTZ golden model.
+
+Signal names in the Verilog: ``x_cmp_*`` (x unpacked once for the whole
+comparator bank), ``bp<j>_cmp_*``, ``ge<j>_*`` and ``ge<j>``, ``seg_count``,
+``seg``, ``k_lut``/``c_lut`` (table read), then the multiplier's ``mul_*``
+and the adder's ``add_*`` steps (:mod:`hw.fp32.common`); with lanes, each
+lane's names start with ``l<i>_``.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Const, Module, Signal
 from amaranth.lib import wiring
 
-from hw.pwl_common import check_args, drive_output, signature, stager, table
+from hw.pwl_common import check_args, drive_output, drive_valid, lanes_of, signature, stager, table
 from hw.fp32.add import addition
-from hw.fp32.cmp import ge
+from hw.fp32.cmp import ge_operands
+from hw.fp32.common import named, operand
 from hw.fp32.mul import multiply
 from hw.pwl_fp32.model import table_bits
 
 _CUTS = {0: (), 1: (), 2: ("select",), 3: ("select", "mul")}
 
 
-def _flush(v):
-    """``v`` with a subnormal replaced by zero of the same sign."""
-    sub = (v[23:31] == 0) & (v[0:23] != 0)
-    return Mux(sub, Cat(Const(0, 31), v[31]), v)
-
-
-def _popcount(bits):
-    """Sum of 1-bit values as a balanced adder tree (log depth, exact widths)."""
+def _popcount(m: Module, bits, name: str):
+    """Sum of 1-bit values as a balanced adder tree (log depth, exact widths);
+    the partial sums are signals ``<name>_<level>_<i>``, the total ``name``."""
     terms = list(bits)
     if not terms:
         return Const(0, 1)
+    level = 0
     while len(terms) > 1:
-        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
-                 for i in range(0, len(terms), 2)]
-    return terms[0]
+        level += 1
+        terms = [named(m, f"{name}_{level}_{i // 2}", terms[i] + terms[i + 1]) if i + 1 < len(terms)
+                 else terms[i] for i in range(0, len(terms), 2)]
+    return named(m, name, terms[0]) if level else terms[0]
 
 
 class FP32PWL(wiring.Component):
@@ -66,34 +71,43 @@ class FP32PWL(wiring.Component):
     Ports: ``x`` in, ``y`` out (binary32 bit patterns); with ``stages > 0``
     also ``in_valid``, ``out_valid``; with ``lut="regs"`` also ``cfg_we``,
     ``cfg_addr``, ``cfg_data`` (register map in :mod:`hw.lut_image`).
+    ``lanes`` = P > 1: ``x``/``y`` carry P binary32 lanes (lane i in bits
+    ``[32i, 32i+32)``), P comparator banks, multipliers and adders read the
+    one table.
     """
 
-    def __init__(self, spec, stages: int = 0, lut: str = "rom", ftz: bool = False):
+    def __init__(self, spec, stages: int = 0, lut: str = "rom", ftz: bool = False, lanes: int = 1):
         if not spec.is_fp32:
             raise ValueError("FP32PWL needs an fp32 spec; use hw.pwl_int for integer specs")
-        check_args(stages, lut)
+        check_args(stages, lut, lanes)
         self.spec, self.stages, self.lut, self.ftz = spec, stages, lut, bool(ftz)
+        self.lanes = lanes
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, 32, 32))
+        super().__init__(signature(spec, stages, lut, 32, 32, lanes))
 
     def elaborate(self, platform):
         m = Module()
         ftz = self.ftz
         bps, ks, cs = table(m, self, [([int(w) for w in col], 32) for col in table_bits(self.spec)])
-        stage = stager(m, _CUTS[self.stages])
+        # one table for every lane; per lane (x, y its slices, signal names prefixed by l)
+        # breakpoints unpacked (and flushed for FTZ) once for all lanes
+        bpo = [operand(m, p, ftz, f"bp{j}_cmp") for j, p in enumerate(bps)]
+        for x, y, l in lanes_of(self, 32, 32):
+            stage = stager(m, _CUTS[self.stages], l)
 
-        # 1-2: comparator bank (x flushed once for FTZ) and table read
-        xc = Signal(32, name="x_cmp")
-        m.d.comb += xc.eq(_flush(self.x) if ftz else self.x)
-        ges = [ge(m, xc, _flush(p) if ftz else p, False, name=f"ge{j}") for j, p in enumerate(bps)]
-        seg = Signal(range(max(len(ks), 2)), name="seg")    # 1 bit even for one entry: no [-1:0] wire
-        m.d.comb += seg.eq(_popcount(ges))
-        x1 = stage("select", "x1", self.x, 32)
-        k1 = stage("select", "k1", Array(ks)[seg], 32)
-        c1 = stage("select", "c1", Array(cs)[seg], 32)
-        # 3: multiply
-        p2 = stage("mul", "p2", multiply(m, k1, x1, ftz, name="mul"), 32)
-        c2 = stage("mul", "c2", c1, 32)
-        # 4: add
-        drive_output(m, self, addition(m, p2, c2, ftz, name="add"))
+            # 1-2: comparator bank (x unpacked, and flushed for FTZ, once for all
+            # comparators) and table read
+            xc = operand(m, x, ftz, f"{l}x_cmp")
+            ges = [ge_operands(m, xc, b, f"{l}ge{j}") for j, b in enumerate(bpo)]
+            seg = Signal(range(max(len(ks), 2)), name=f"{l}seg")    # 1 bit even for one entry: no [-1:0] wire
+            m.d.comb += seg.eq(_popcount(m, ges, f"{l}seg_count"))
+            x1 = stage("select", "x_sel", x, 32)
+            k1 = stage("select", "k_sel", named(m, f"{l}k_lut", Array(ks)[seg]), 32)
+            c1 = stage("select", "c_sel", named(m, f"{l}c_lut", Array(cs)[seg]), 32)
+            # 3: multiply
+            p2 = stage("mul", "p_mul", multiply(m, k1, x1, ftz, name=f"{l}mul"), 32)
+            c2 = stage("mul", "c_mul", c1, 32)
+            # 4: add
+            drive_output(m, self, addition(m, p2, c2, ftz, name=f"{l}add"), y, valid=False)
+        drive_valid(m, self)
         return m

@@ -51,6 +51,18 @@ behind the output through the one buffer, its last element waits for the
 row's last output, then sum n, norm 1, output: **2n + 2 clocks per row**
 under the same conditions; the latency from the last input to the first
 output is unchanged (n + 2).
+
+Names in the Verilog (every flip-flop and datapath step is named; see
+``tests/test_readable_rtl.py``): load ``count``, ``mx``, ``store``, ``drop``,
+``passed``, ``write``, ``commit``, ``row_count``/``row_max``/``row_overflow``;
+buffers ``buf<b>_wr__addr|data|en``, ``buf<b>_rd__addr|data``; exp inputs
+``diff_sum``/``diff`` (with ``_max``, ``_below``, ``_clamp``); sum ``ssum``,
+``e_sum``, ``sidx``, ``sum_last``, ``lead``, ``sum_norm``; output ``e_out``,
+``prod``, ``shift``, ``rounded`` (``_unit``, ``_half``, ``_biased``), ``sat``,
+``p_sat``, ``oidx``, ``last_o``.
+
+:class:`SoftmaxStream` is the same unit with :mod:`amaranth.lib.stream`
+interfaces, for Amaranth designs (``hw/examples/stream_example.py``).
 """
 
 from __future__ import annotations
@@ -61,7 +73,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.pwl_int.unit import IntPWL
-from hw.rowbuf import bank_signal, check_row_buffers, copy_bank, flip, leading_one, pick, round_shift
+from hw.rowbuf import (RowStream, bank_is, bank_signal, check_row_buffers, copy_bank, flip, leading_one, mem_ports,
+                       named, pick, round_shift)
 
 
 class SoftmaxUnit(wiring.Component):
@@ -99,8 +112,9 @@ class SoftmaxUnit(wiring.Component):
         ports = []
         for b in range(nb):
             mem = Memory(shape=self.in_data.shape(), depth=n_max, init=[])
-            m.submodules["buf" if nb == 1 else f"buf{b}"] = mem
-            ports.append((mem.write_port(), mem.read_port(domain="comb")))
+            name = "buf" if nb == 1 else f"buf{b}"
+            m.submodules[name] = mem
+            ports.append(mem_ports(mem, name))
 
         full = Signal(nb)                       # buffer holds a committed row not yet fully output
         tosum = Signal(nb)                      # ... not yet summed
@@ -127,46 +141,72 @@ class SoftmaxUnit(wiring.Component):
         mx = Signal.like(self.in_data)
         overflow = Signal()
         pend = Signal()                         # a whole row taken, waiting for its buffer
-        full_w = pick(wbank, full_b)
-        store = count < n_max
+        wbank_is = [bank_is(m, wbank, b) for b in range(nb)]
+        obank_is = [bank_is(m, obank, b) for b in range(nb)]
+        sbank_is = [bank_is(m, sbank, b) for b in range(nb)]
+        full_w = named(m, "full_w", pick(wbank, full_b))
+        free_w = named(m, "free_w", ~full_w)
+        store = named(m, "store", count < n_max)
+        drop = named(m, "drop", ~store)         # past row_max: consumed, not stored
         # index `count` of a buffer whose row is being output is free once read
-        passed = (obank == wbank) & (oidx > count)
-        m.d.comb += self.in_ready.eq(~pend & (~full_w | ~store | passed))
+        same_bank = named(m, "same_bank", obank == wbank)
+        out_past = named(m, "out_past", oidx > count)
+        passed = named(m, "passed", same_bank & out_past)
+        free_or_drop = named(m, "free_or_drop", free_w | drop)
+        room = named(m, "room", free_or_drop | passed)
+        no_pend = named(m, "no_pend", ~pend)
+        m.d.comb += self.in_ready.eq(no_pend & room)
         take = Signal()
         m.d.comb += take.eq(self.in_valid & self.in_ready)
-        mx_n = Signal.like(self.in_data)
-        m.d.comb += mx_n.eq(Mux(store & ((count == 0) | (self.in_data > mx)), self.in_data, mx))
-        cnt_n = Mux(store, count + 1, count)
-        ovf_n = overflow | ~store
+        first = named(m, "first", count == 0)
+        above = named(m, "above_max", self.in_data > mx)
+        new_max = named(m, "new_max", first | above)
+        max_upd = named(m, "max_upd", store & new_max)
+        mx_n = named(m, "mx_n", Mux(max_upd, self.in_data, mx))
+        count_p1 = named(m, "count_p1", count + 1)
+        cnt_n = named(m, "count_n", Mux(store, count_p1, count))
+        ovf_n = named(m, "overflow_n", overflow | drop)
+        write = named(m, "write", take & store)
         for b, (wr, _) in enumerate(ports):
-            m.d.comb += [wr.addr.eq(count), wr.data.eq(self.in_data), wr.en.eq(take & store & (wbank == b))]
+            m.d.comb += [wr.addr.eq(count), wr.data.eq(self.in_data), wr.en.eq(write & wbank_is[b])]
+        take_last = named(m, "take_last", take & self.in_last)
+        row_end = named(m, "row_end", take_last | pend)
         commit = Signal()
-        m.d.comb += commit.eq(((take & self.in_last) | pend) & ~full_w)
+        m.d.comb += commit.eq(row_end & free_w)
+        # the committed row: the one pending, or the one whose last element is taken now
+        row_cnt = named(m, "row_count", Mux(pend, count, cnt_n))
+        row_mx = named(m, "row_max", Mux(pend, mx, mx_n))
+        row_ovf = named(m, "row_overflow", Mux(pend, overflow, ovf_n))
+        next_wbank = flip(wbank, m)
         with m.If(commit):
-            m.d.sync += [count.eq(0), overflow.eq(0), pend.eq(0)] + flip(wbank)
+            m.d.sync += [count.eq(0), overflow.eq(0), pend.eq(0)] + next_wbank
             for b in range(nb):
-                with m.If(wbank == b):
-                    m.d.sync += [b_cnt[b].eq(Mux(pend, count, cnt_n)), b_mx[b].eq(Mux(pend, mx, mx_n)),
-                                 b_ovf[b].eq(Mux(pend, overflow, ovf_n))]
+                with m.If(wbank_is[b]):
+                    m.d.sync += [b_cnt[b].eq(row_cnt), b_mx[b].eq(row_mx), b_ovf[b].eq(row_ovf)]
         with m.Elif(take):
             m.d.sync += [mx.eq(mx_n), count.eq(cnt_n), overflow.eq(ovf_n), pend.eq(self.in_last)]
 
         # buffer flags: a commit needs its buffer free (not full, so neither
         # summed nor output there on the same clock)
         for b in range(nb):
-            with m.If(commit & (wbank == b)):
+            commit_b = named(m, f"commit_b{b}", commit & wbank_is[b])
+            done_b = named(m, f"done_b{b}", done & obank_is[b])
+            norm_b = named(m, f"norm_b{b}", norm & sbank_is[b])
+            with m.If(commit_b):
                 m.d.sync += [full[b].eq(1), tosum[b].eq(1)]
-            with m.If(done & (obank == b)):
+            with m.If(done_b):
                 m.d.sync += full[b].eq(0)
-            with m.If(norm & (sbank == b)):
+            with m.If(norm_b):
                 m.d.sync += tosum[b].eq(0)
 
         # -- row reads and the exp units: d_i = max(x_i - max, d_min) ------------------
         dmin = md.exp.input.min_code
 
         def feed(unit, x, bank, name):
-            diff = Signal(signed(fin.bits + 2), name=name)
-            m.d.comb += [diff.eq(x - pick(bank, b_mx)), unit.x.eq(Mux(diff < dmin, dmin, diff))]
+            row_max = named(m, f"{name}_max", pick(bank, b_mx))
+            diff = named(m, name, x - row_max)
+            below = named(m, f"{name}_below", diff < dmin)
+            m.d.comb += unit.x.eq(named(m, f"{name}_clamp", Mux(below, dmin, diff)))
 
         if nb == 1:                             # the passes never overlap: one port, one exp unit
             rd = ports[0][1]
@@ -174,10 +214,11 @@ class SoftmaxUnit(wiring.Component):
             feed(exp_o, rd.data, obank, "diff")
         else:                                   # sum and output never read the same buffer at once
             for b, (_, rd) in enumerate(ports):
-                m.d.comb += rd.addr.eq(Mux(o_busy & (obank == b), oidx, sidx))
+                out_reads = named(m, f"out_reads_b{b}", o_busy & obank_is[b])
+                m.d.comb += rd.addr.eq(Mux(out_reads, oidx, sidx))
             data = [rd.data for _, rd in ports]
-            feed(exp_s, pick(sbank, data), sbank, "diff_sum")
-            feed(exp_o, pick(obank, data), obank, "diff")
+            feed(exp_s, named(m, "x_sum", pick(sbank, data)), sbank, "diff_sum")
+            feed(exp_o, named(m, "x_out", pick(obank, data)), obank, "diff")
 
         # -- sum and norm --------------------------------------------------------------
         ssum = Signal(md.sum_bits)
@@ -186,36 +227,62 @@ class SoftmaxUnit(wiring.Component):
         fm = md.recip.input.frac
         lead = leading_one(m, ssum, "lead")
         mant = Signal(md.recip.input.bits)
-        m.d.comb += [mant.eq((ssum << fm) >> lead), recip.x.eq(mant)]
+        sum_scaled = named(m, "sum_scaled", ssum << fm)
+        m.d.comb += [mant.eq(named(m, "sum_norm", sum_scaled >> lead)), recip.x.eq(mant)]
+        e_sum = named(m, "e_sum", exp_s.y)      # EXP(d_i) of the sum pass
+        ssum_n = named(m, "ssum_n", ssum + e_sum)
+        sidx_p1 = named(m, "sidx_p1", sidx + 1)
+        tosum_s = named(m, "tosum_s", pick(sbank, tosum_b))
+        count_s = named(m, "count_s", pick(sbank, b_cnt))
+        count_s_m1 = named(m, "count_s_m1", count_s - 1)
+        sum_last = named(m, "sum_last", sidx == count_s_m1)
+        out_free = named(m, "out_free", ~o_busy)
+        next_sbank = flip(sbank, m)
         with m.FSM(name="phase"):
             with m.State("SUM"):                # waits here until its buffer holds a row to sum
-                with m.If(pick(sbank, tosum_b)):
-                    m.d.sync += [ssum.eq(ssum + exp_s.y), sidx.eq(sidx + 1)]
-                    with m.If(sidx == pick(sbank, b_cnt) - 1):
+                with m.If(tosum_s):
+                    m.d.sync += [ssum.eq(ssum_n), sidx.eq(sidx_p1)]
+                    with m.If(sum_last):
                         m.d.sync += sidx.eq(0)
                         m.next = "NORM"
             with m.State("NORM"):               # waits here until the output stage is free
-                m.d.comb += norm.eq(~o_busy)
-                with m.If(~o_busy):
+                m.d.comb += norm.eq(out_free)
+                with m.If(out_free):
                     m.d.sync += [r.eq(recip.y), lead_r.eq(lead), o_busy.eq(1), ssum.eq(0),
-                                 *copy_bank(obank, sbank), *flip(sbank)]
+                                 *copy_bank(obank, sbank), *next_sbank]
                     m.next = "SUM"
 
         # -- out: p = sat(round_half_up(e * r, f_r + L - f_out)) --------------------------
-        prod = Signal(fe.bits + md.recip.output.bits)
-        m.d.comb += prod.eq(exp_o.y * r)
-        shift = Signal(range(md.sum_bits + md.recip.output.frac + 1))
-        m.d.comb += shift.eq(lead_r + (md.recip.output.frac - md.out.frac))
-        rounded = Signal(len(prod) + 1)
-        m.d.comb += rounded.eq(round_shift(prod, shift))
-        m.d.comb += self.out_data.eq(Mux(rounded > md.out.max_code, md.out.max_code, rounded))
-        last = oidx == pick(obank, b_cnt) - 1
+        e_out = named(m, "e_out", exp_o.y)      # EXP(d_i) of the output pass
+        prod = named(m, "prod", e_out * r)
+        shift = named(m, "shift", lead_r + (md.recip.output.frac - md.out.frac))
+        rounded = round_shift(m, prod, shift, "rounded")
+        sat = named(m, "sat", rounded > md.out.max_code)
+        m.d.comb += self.out_data.eq(named(m, "p_sat", Mux(sat, md.out.max_code, rounded)))
+        count_o = named(m, "count_o", pick(obank, b_cnt))
+        count_o_m1 = named(m, "count_o_m1", count_o - 1)
+        last = named(m, "last_o", oidx == count_o_m1)
+        ovf_o = named(m, "overflow_o", pick(obank, b_ovf))
+        out_take = named(m, "out_take", o_busy & self.out_ready)
+        oidx_p1 = named(m, "oidx_p1", oidx + 1)
         m.d.comb += [self.out_valid.eq(o_busy), self.out_last.eq(o_busy & last),
-                     self.out_overflow.eq(o_busy & pick(obank, b_ovf)),
-                     done.eq(o_busy & self.out_ready & last)]
-        with m.If(o_busy & self.out_ready):
+                     self.out_overflow.eq(o_busy & ovf_o),
+                     done.eq(out_take & last)]
+        with m.If(out_take):
             with m.If(last):
                 m.d.sync += [oidx.eq(0), o_busy.eq(0)]
             with m.Else():
-                m.d.sync += oidx.eq(oidx + 1)
+                m.d.sync += oidx.eq(oidx_p1)
         return m
+
+
+class SoftmaxStream(RowStream):
+    """:class:`SoftmaxUnit` with :mod:`amaranth.lib.stream` interfaces (see
+    :class:`hw.rowbuf.RowStream`): ``i`` takes scores, payload ``{data, last}``;
+    ``o`` gives probabilities, payload ``{data, last, overflow}``. For Amaranth
+    designs: ``wiring.connect(m, producer.o, sm.i)``. The generated Verilog
+    (``make gen``) is the flat :class:`SoftmaxUnit`, whose ports stay
+    ``in_valid``, ``in_ready``, ``in_data``, ``in_last``, ``out_*``."""
+
+    def __init__(self, model, row_buffers: int = 2):
+        super().__init__(SoftmaxUnit(model, row_buffers), "overflow")

@@ -1,0 +1,1 @@
+"""Examples of using the generated units from a user's own Amaranth design."""

@@ -1,0 +1,133 @@
+"""Amaranth-native streams for the row-wise units (issue #17, item 5).
+
+* the README example (``hw/examples/stream_example.py``): a user's design
+  that connects a FIFO to the softmax unit with ``wiring.connect``, run in
+  Amaranth's simulator against the golden model (``Softmax.row``), with
+  gaps on the input and back-pressure on the output;
+* ``LayerNormStream`` (affine, ``cfg_*`` passed through) against its model;
+* the stream view adds nothing to the generated Verilog: the flat units keep
+  exactly their ports (names, order, widths).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from amaranth.back import verilog
+from amaranth.lib import stream, wiring
+
+from flow.build import rowwise_model
+from flow.config import LayerNorm, Softmax
+from hw.examples.stream_example import ScoresToProbabilities, run_rows
+from hw.layernorm.unit import LayerNormStream, LayerNormUnit
+from hw.softmax.unit import SoftmaxStream, SoftmaxUnit
+
+
+@pytest.fixture(scope="module")
+def softmax(build_dir):
+    return rowwise_model(Softmax(8), build_dir)[0]
+
+
+@pytest.fixture(scope="module")
+def layernorm(build_dir):
+    return rowwise_model(LayerNorm(8, row_len=8, affine=True), build_dir)[0]
+
+
+def _check(md, rows, got):
+    for i, r in enumerate(rows):
+        y, ov = md.row(r)
+        assert [c for c, _ in got[i]] == [int(v) for v in y], f"row {i} (len {len(r)})"
+        assert {f for _, f in got[i]} == {int(ov)}, f"row {i} overflow flag"
+
+
+@pytest.mark.parametrize("row_buffers", [2, 1])
+def test_stream_example_matches_golden_model(softmax, row_buffers):
+    rng = random.Random(17)
+    rows = [[-40, 3, 17, 17, -128, 0, 90, -7], [5], [127] * 3, [(37 * j) % 256 - 128 for j in range(130)]]
+    rows += [[rng.randint(-128, 127) for _ in range(rng.randint(1, 24))] for _ in range(10)]
+    got = run_rows(ScoresToProbabilities(softmax, row_buffers=row_buffers), rows,
+                   gap=lambda cyc: cyc % 7 == 3, ready=lambda cyc: cyc % 5 != 1)
+    _check(softmax, rows, got)
+    assert any(f for _, f in got[3])                        # the 130-element row overflowed
+
+
+def test_stream_interfaces_connect(softmax):
+    """``i``/``o`` are stream interfaces any stream connects to."""
+    sm = SoftmaxStream(softmax)
+    assert isinstance(sm.signature.members["i"].signature, stream.Signature)
+    assert sm.signature.members["i"].flow == wiring.In and sm.signature.members["o"].flow == wiring.Out
+    from amaranth.hdl import Module
+    m = Module()
+    src = stream.Signature(sm.in_layout).create()
+    dst = stream.Signature(sm.out_layout).flip().create()
+    wiring.connect(m, src, sm.i)
+    wiring.connect(m, sm.o, dst)
+    m.submodules.sm = sm
+    verilog.convert(m, ports=[src.valid, src.ready, src.payload.as_value(), dst.valid, dst.ready,
+                              dst.payload.as_value()])
+
+
+def test_layernorm_stream_with_cfg(layernorm):
+    """LayerNormStream: rows through ``i``/``o`` equal the model; gamma/beta
+    written through the passed-through ``cfg_*`` ports take effect."""
+    from amaranth.sim import Simulator
+    dut = LayerNormStream(layernorm)
+    assert {"cfg_we", "cfg_addr", "cfg_data"} <= set(dut.signature.members)
+    n = layernorm.row_len
+    rng = random.Random(5)
+    rows = [[rng.randint(-128, 127) for _ in range(n)] for _ in range(4)]
+    gamma = [rng.randint(-64, 127) for _ in range(n)]
+    elems = [(v, j == n - 1) for r in rows for j, v in enumerate(r)]
+    got = [[] for _ in rows]
+
+    async def bench(ctx):
+        for i, g in enumerate(gamma):                         # gamma_i at address i
+            ctx.set(dut.cfg_we, 1)
+            ctx.set(dut.cfg_addr, i)
+            ctx.set(dut.cfg_data, g & 0xFF)
+            await ctx.tick()
+        ctx.set(dut.cfg_we, 0)
+        k = row = cyc = 0
+        while row < len(rows) and cyc < 2000:
+            ctx.set(dut.i.valid, int(k < len(elems)))
+            if k < len(elems):
+                ctx.set(dut.i.payload, {"data": elems[k][0], "last": int(elems[k][1])})
+            ctx.set(dut.o.ready, int(cyc % 3 != 0))
+            if k < len(elems) and ctx.get(dut.i.ready):
+                k += 1
+            if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):
+                p = ctx.get(dut.o.payload)
+                got[row].append((int(p.data), int(p.error)))
+                row += int(p.last)
+            await ctx.tick()
+            cyc += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    import dataclasses
+    md = dataclasses.replace(layernorm, gamma=tuple(gamma))
+    for i, r in enumerate(rows):
+        assert [c for c, _ in got[i]] == [int(v) for v in md.row(r)], f"row {i}"
+        assert {e for _, e in got[i]} == {0}
+
+
+@pytest.mark.parametrize("op", ["softmax", "layernorm"])
+def test_flat_units_keep_their_ports(op, softmax, layernorm):
+    """The Verilog top is the flat unit: exactly in_valid, in_ready, in_data,
+    in_last, out_valid, out_ready, out_data, out_last, out_overflow|out_error
+    (+ cfg_*), clk, rst; the stream wrapper is not part of it."""
+    unit = SoftmaxUnit(softmax) if op == "softmax" else LayerNormUnit(layernorm)
+    flag = "out_overflow" if op == "softmax" else "out_error"
+    flat = ["in_valid", "in_ready", "in_data", "in_last", "out_valid", "out_ready", "out_data", "out_last", flag]
+    assert list(unit.signature.members)[:9] == flat
+    text = verilog.convert(unit, name="top", emit_src=False)
+    header = re.search(r"^module top\((.*?)\);", text, re.M).group(1).split(", ")
+    extra = ["cfg_we", "cfg_addr", "cfg_data"] if op == "layernorm" else []
+    # Amaranth/Yosys header order: inputs after the first, clk, rst, outputs, the first input
+    ins = [p for p in flat + extra if unit.signature.members[p].flow == wiring.In]
+    outs = [p for p in flat if unit.signature.members[p].flow == wiring.Out]
+    assert header == ins[1:] + ["clk", "rst"] + outs + ins[:1]
