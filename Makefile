@@ -18,7 +18,7 @@ STAMP      := $(VENV)/.installed-$(shell cat $(ROOT)/pyproject.toml 2>/dev/null 
 # MAKE_VARS), so every value reaches the program as one argument, spaces and
 # shell metacharacters included. Defaults live in the unit configuration
 # (flow/config.py), not here.
-.PHONY: help venv tools fit gen handoff sim test eval-model bench-fit bench-rowwise bench-sim sim-long clean distclean
+.PHONY: help venv tools fit gen handoff sim test dse eval-model bench-fit bench-rowwise bench-sim sim-long clean distclean
 .DEFAULT_GOAL := help
 
 help:
@@ -32,13 +32,16 @@ help:
 	@echo "  make fit OP=gelu        fit only: build/<op>_<format>_e<N>/spec.json + fit.png"
 	@echo "                          METHOD=ga|exact|uniform; FRACS=1-6: one table per input scale 2^-j (_f<j>)"
 	@echo "  make sim-long           >= 10 million random pairs per FP32 component (Verilator harness)"
+	@echo "  make dse OP=gelu,exp    every implementation (pwl/uniform/table x sizes x widths x rom/regs) synthesized and"
+	@echo "                          scored; recommends the smallest within MAX_ERR_LSB [1] (build/dse/report.md)"
 	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/fit.md)"
 	@echo "  make bench-rowwise      softmax/layernorm accuracy against float (build/bench/rowwise.md)"
 	@echo "  make eval-model         all-MiniLM-L6-v2 with its non-linear ops on our golden models (build/eval/minilm.md)"
 	@echo "  make clean              remove build/ (or BUILD)"
 	@echo
 	@echo "Variables [default]: OP [gelu] (comma list or all)  FORMAT [int8] (int8|int10|int12|int16|int32|fp32)  ENTRIES [8]"
-	@echo "  IMPL [pwl] (pwl|uniform|table)  STAGES [1] (0..3)  LUT [rom] (rom|regs)  FTZ [0]  SEED [0]  METHOD [ga]  SIM [icarus] (icarus|verilator)"
+	@echo "  IMPL [pwl] (pwl|uniform|table)  STAGES [1] (0..3)  LUT [rom] (rom|regs)  LANES [1] (1|2|4|8|16|32)  FTZ [0]"
+	@echo "  SEED [0]  METHOD [ga]  SIM [icarus] (icarus|verilator)"
 	@echo "  BUILD [build]  HANDOFF [1]  SPEC=file (build from your own table)  FITARGS='--range -2 2 ...'"
 	@echo "  row-wise: ROW=N  ROW_BUFFERS=2|1  SM_IN_FRAC=4  LN_IN=s8.4 LN_OUT=s8.5  LN_RSQRT=auto|int8|int16"
 	@echo "            LN_EPS=1e-5  LN_AFFINE=1 [LN_GAMMA=s8.6 LN_BETA=s8.5 LN_PARAMS=file.json|.npy]"
@@ -109,6 +112,10 @@ bench-rowwise: $(STAMP)
 
 bench-sim: tools
 	@$(GQA) sim run --sim "$${SIM:-icarus}" --build "$${BUILD:-build}" --json "$${BUILD:-build}/bench/sim.json"
+
+# make dse OP=gelu,exp [FORMATS=int8,int16] [MAX_ERR_LSB=1] [DSE_SCHEDULER=tcp://host:8786] [JOBS=2]
+dse: $(STAMP) synth-tools
+	@$(GQA) --from-env dse
 
 -include $(ROOT)/synth/synth.mk
 

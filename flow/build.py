@@ -49,6 +49,19 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=sys.stder
         if not quiet:
             print(f"reusing {out}/spec.json (same request, table unchanged since its fit)", file=log)
         return spec, out / "spec.json", False
+    if cfg.fit.max_err_lsb is not None:
+        from fitter.minimal import fewest_entries
+        from flow.config import FORMAT_OPTS
+        f = cfg.fit
+        if not quiet:
+            print(f"searching the fewest {cfg.impl} entries of {cfg.op} at {cfg.format} within "
+                  f"{f.max_err_lsb:g} LSB", file=log)
+        spec, _ = fewest_entries(cfg.op, cfg.format, f.max_err_lsb, cfg.impl, rng_range=f.range,
+                                 **{k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None})
+        spec.fit["request"] = req
+        spec.fit["digest"] = table_digest(spec)
+        write_fit(spec, None, out)
+        return spec, out / "spec.json", True
     if cfg.impl != "pwl":
         spec, prob, bps, K, C = _fit_impl(cfg, quiet, log)
         spec.fit["request"] = req
@@ -201,10 +214,11 @@ def build(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True,
     elif isinstance(cfg, SpecUnit):
         # spec.json beside the unit is the user's table with its own measured metrics; the
         # regenerate line names it (same table digest, so the same unit)
-        gen.generate(_spec_metrics(cfg.load()), out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg))
+        gen.generate(_spec_metrics(cfg.load()), out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg),
+                     lanes=cfg.lanes)
     else:
         spec, spec_path, _ = ensure_spec(cfg, build_root, quiet, force=force)
-        gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg))
+        gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg), lanes=cfg.lanes)
         src = spec_path.parent / "fit.png"
         if src.is_file() and out != spec_path.parent:
             write_atomic(out / "fit.png", src.read_bytes())

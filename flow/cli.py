@@ -19,22 +19,26 @@ import time
 from pathlib import Path
 
 from flow.config import (FIT_DEFAULTS, IMPLS, one_line, FORMATS, LUTS, METHODS, OBJECTIVES, ROWWISE, RULES, ConfigError,
-                         Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit, parse_fixed)
+                         Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit, check_lanes, parse_fixed)
 
 #: subcommands run by another module's ``main(argv)``
 DELEGATES = {"sim": "sim.units", "synth": "synth.report", "bench-fit": "fitter.bench",
-             "bench-rowwise": "flow.bench_rowwise", "sim-long": "sim.long", "eval": "sim.minilm.run"}
+             "bench-rowwise": "flow.bench_rowwise", "sim-long": "sim.long", "eval": "sim.minilm.run",
+             "dse": "flow.dse"}
 
 #: make variable -> option, per subcommand (None: positional; "list": shlex-split arguments)
 MAKE_VARS = {
     "gen": [("OP", None), ("SPEC", "--spec"), ("FORMAT", "--format"), ("ENTRIES", "--entries"),
-            ("STAGES", "--stages"), ("LUT", "--lut"), ("IMPL", "--impl"), ("FTZ", "--ftz"), ("SEED", "--seed"),
+            ("STAGES", "--stages"), ("LUT", "--lut"), ("IMPL", "--impl"), ("FTZ", "--ftz"), ("LANES", "--lanes"),
+            ("SEED", "--seed"),
             ("METHOD", "--method"),
             ("ROW", "--row"), ("ROW_BUFFERS", "--row-buffers"), ("SM_IN_FRAC", "--sm-in-frac"),
             ("LN_IN", "--ln-in"), ("LN_OUT", "--ln-out"), ("LN_RSQRT", "--ln-rsqrt"), ("LN_EPS", "--ln-eps"),
             ("LN_AFFINE", "--ln-affine"), ("LN_GAMMA", "--ln-gamma"), ("LN_BETA", "--ln-beta"),
             ("LN_PARAMS", "--ln-params"), ("HANDOFF", "--handoff"), ("BUILD", "--build"),
             ("FITARGS", "list"), ("GENARGS", "list")],
+    "dse": [("OP", "--ops"), ("FORMATS", "--formats"), ("MAX_ERR_LSB", "--max-err-lsb"), ("BUILD", "--build"),
+            ("JOBS", "--jobs"), ("DSE_SCHEDULER", "--scheduler"), ("LIBERTY", "--liberty"), ("DSEARGS", "list")],
     "fit": [("OP", None), ("FORMAT", "--format"), ("ENTRIES", "--entries"), ("IMPL", "--impl"), ("SEED", "--seed"),
             ("METHOD", "--method"), ("FRACS", "--frac"), ("BUILD", "--build"), ("FITARGS", "list")],
 }
@@ -152,6 +156,10 @@ def add_fit_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rule", default="auto", choices=RULES,
                    help="slope/intercept per segment: least squares, the paper's chord, or auto = the better "
                         "of the two (default)")
+    g.add_argument("--max-err-lsb", type=_float("--max-err-lsb"), default=None, metavar="B",
+                   help="instead of --entries: the fewest entries (pwl or uniform) whose table meets max error "
+                        "<= B output LSB on every code, certified by the golden model (exact minimax search, "
+                        "fitter/minimal.py); the unit is named _m<B>")
     g.add_argument("--population", type=_int("--population"), default=50, help="GA population, 2..100000 (default 50)")
     g.add_argument("--generations", type=_int("--generations"), default=500,
                    help="GA generations, 0..10^7 (default 500)")
@@ -203,8 +211,9 @@ def configs(a) -> list:
                               "says which unit it is)")
         if a.spec.is_dir():
             raise ConfigError(f"--spec {a.spec}: is a directory, need a spec file")
-        return [SpecUnit(a.spec, s, lut, bool(f)) for s in _list(a.stages, int, "stages")
-                for lut in _list(a.lut, str, "lut") for f in _list(a.ftz, int, "ftz")]
+        lanes = [check_lanes(n) for n in _list(a.lanes, int, "lanes")]
+        return [SpecUnit(a.spec, s, lut, bool(f), lanes=n) for s in _list(a.stages, int, "stages")
+                for lut in _list(a.lut, str, "lut") for f in _list(a.ftz, int, "ftz") for n in lanes]
     op_arg = a.op or "gelu"
     known = list(functions.FUNCTIONS) + list(ROWWISE)
     ops = known if op_arg == "all" else _list(op_arg, str, "op")
@@ -229,11 +238,12 @@ def configs(a) -> list:
     if 1 in ftzs and "fp32" not in fmts:
         raise ConfigError(f"FTZ=1 applies to fp32 units only (FORMAT={a.format})")
     impls = _list(a.impl or "pwl", str, "impl")
+    lanes = [check_lanes(n) for n in _list(a.lanes, int, "lanes")]
     rowwise_fmts = [f for f in fmts if f != "int8"]
     if any(op in ROWWISE for op in ops) and (rowwise_fmts or stages != [1] or luts != ["rom"] or 1 in ftzs
-                                             or impls != ["pwl"]) \
+                                             or impls != ["pwl"] or lanes != [1]) \
             and all(op in ROWWISE for op in ops):
-        raise ConfigError("--format/--stages/--lut/--ftz/--impl do not apply to softmax and layernorm "
+        raise ConfigError("--format/--stages/--lut/--ftz/--lanes/--impl do not apply to softmax and layernorm "
                           "(their formats are options of their own: --ln-in, --ln-out, --sm-in-frac)")
     out, seen = [], set()
     for op in ops:
@@ -255,8 +265,9 @@ def configs(a) -> list:
                 cfgs = [LayerNorm(n, _given(a.row, 64), affine=a.ln_affine, row_buffers=_given(a.row_buffers, 2),
                                   params=a.ln_params, fit=fit, **kw)]
             else:
-                cfgs = [Elementwise(op, fmt, n, st, lut, bool(ftz) and fmt == "fp32", fit, impl)
-                        for impl in impls for fmt in fmts for st in stages for lut in luts for ftz in ftzs]
+                cfgs = [Elementwise(op, fmt, n, st, lut, bool(ftz) and fmt == "fp32", fit, impl, p)
+                        for impl in impls for fmt in fmts for st in stages for lut in luts for ftz in ftzs
+                        for p in lanes]
             for c in cfgs:
                 if c.name not in seen:
                     seen.add(c.name)
@@ -421,6 +432,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lut", default="rom", help=f"{'|'.join(LUTS)}, comma list (default rom): constants, or "
                    "registers written through cfg_*")
     p.add_argument("--ftz", default="0", help="fp32 only: 1 = flush subnormals to zero; comma list (default 0)")
+    p.add_argument("--lanes", default="1",
+                   help="element-wise units: P = 1, 2, 4, 8, 16 or 32 inputs and results per clock on one table, "
+                        "flat vector ports (lane i in x[i*w +: w], y[i*w +: w]); comma list (default 1; LANES=; "
+                        "name suffix _l<P>)")
     p.add_argument("--handoff", action="store_true", help="also write build/<unit>/handoff/ (make gen does)")
     p.add_argument("--no-handoff", dest="handoff", action="store_false", help="do not (HANDOFF=0)")
     g = p.add_argument_group("row-wise units (softmax, layernorm); non-default values add a suffix to the name")

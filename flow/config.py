@@ -38,12 +38,14 @@ FORMATS = ("int8", "int10", "int12", "int16", "int32", "fp32")
 IMPL_FIT_OPTS = {
     "table": ("range", "in_bits", "in_frac", "out_bits", "out_frac"),
     "uniform": ("range", "method", "objective", "rule", "in_bits", "in_frac", "out_bits", "out_frac",
-                "slope_frac", "intercept_frac", "slope_bits", "intercept_bits"),
+                "slope_frac", "intercept_frac", "slope_bits", "intercept_bits", "max_err_lsb"),
 }
 METHODS = ("ga", "uniform", "exact")
-OBJECTIVES = ("hw", "fp", "rel")
+OBJECTIVES = ("hw", "fp", "rel", "maxerr")
 RULES = ("auto", "lsq", "chord")
 LUTS = ("rom", "regs")
+#: LANES=P: P inputs and P results per clock on one table (hw/pwl_common.py LANES)
+LANES = (1, 2, 4, 8, 16, 32)
 ROWWISE = ("softmax", "layernorm")
 MAX_ENTRIES = 256
 ROW_BUFFERS = (1, 2)
@@ -82,6 +84,16 @@ def _check_choice(v, what: str, allowed) -> str:
     return v
 
 
+def check_lanes(v) -> int:
+    """``v`` if it is a lane count (:data:`LANES`), else a one-line ConfigError."""
+    use = ", ".join(map(str, LANES[:-1])) + f" or {LANES[-1]}"
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ConfigError(f"lanes {v!r} is not an integer: use {use}")
+    if v not in LANES:
+        raise ConfigError(f"lanes {v} is not a lane count: use {use} (lanes on one table, a power of two)")
+    return v
+
+
 def _num(v: float) -> str:
     """A float as the shortest text that reads back to it (repr)."""
     return repr(float(v))
@@ -115,7 +127,7 @@ def _fmt_tag(f: Fixed) -> str:
 FIT_DEFAULTS = {"seed": 0, "method": "ga", "range": None, "objective": "hw", "rule": "auto",
                 "population": 50, "generations": 500, "round_prob": None,
                 "in_bits": None, "in_frac": None, "out_bits": None, "out_frac": None, "slope_frac": None,
-                "intercept_frac": None, "slope_bits": None, "intercept_bits": None}
+                "intercept_frac": None, "slope_bits": None, "intercept_bits": None, "max_err_lsb": None}
 #: the options that set a format of the table (at int8)
 FORMAT_OPTS = ("in_bits", "in_frac", "out_bits", "out_frac", "slope_frac", "intercept_frac", "slope_bits",
                "intercept_bits")
@@ -142,9 +154,21 @@ class FitOptions:
     intercept_frac: int | None = None
     slope_bits: int | None = None
     intercept_bits: int | None = None
+    #: a bound instead of a size: the fewest entries whose table meets it (fitter/minimal.py)
+    max_err_lsb: float | None = None
 
     def __post_init__(self):
         _check_int(self.seed, "--seed", 0, 2**32 - 1)
+        if self.max_err_lsb is not None:
+            b = self.max_err_lsb
+            if isinstance(b, bool) or not isinstance(b, (int, float)) or not (0 < b <= 1e6):
+                raise ConfigError(f"--max-err-lsb {b!r} is out of range: use a bound in output LSB, 0 < B <= 1e6")
+            object.__setattr__(self, "max_err_lsb", float(b))
+            searched = [k for k in ("seed", "method", "objective", "rule", "population", "generations",
+                                    "round_prob") if getattr(self, k) != FIT_DEFAULTS[k]]
+            if searched:
+                raise ConfigError(f"--{searched[0].replace('_', '-')} does not apply with --max-err-lsb: the "
+                                  "fewest entries are found by the exact minimax search (fitter/minimal.py)")
         _check_choice(self.method, "method", METHODS)
         _check_choice(self.objective, "objective", OBJECTIVES)
         _check_choice(self.rule, "rule", RULES)
@@ -174,16 +198,19 @@ class FitOptions:
     def request(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["range"] = list(self.range) if self.range is not None else None
+        if self.max_err_lsb is None:        # requests without a bound stay as they were
+            del d["max_err_lsb"]
         return d
 
     def changed(self) -> dict:
         """The options away from their defaults."""
-        return {k: v for k, v in self.request().items() if v != FIT_DEFAULTS[k]}
+        return {k: v for k, v in self.request().items() if v != FIT_DEFAULTS.get(k)}
 
     def variant_tag(self) -> str:
         """``""`` with every option at its default, else ``_v`` + six hex digits
-        of a hash of the changed options: variants never share a directory."""
-        diff = self.changed()
+        of a hash of the changed options: variants never share a directory.
+        (A bound is in the unit's name instead, ``_m<B>``.)"""
+        diff = {k: v for k, v in self.changed().items() if k != "max_err_lsb"}
         return "" if not diff else "_v" + _hash(diff)[:6]
 
     def args(self, skip=("seed",)) -> list[str]:
@@ -273,7 +300,13 @@ class Elementwise(UnitConfig):
     input width's, so ``entries`` must stay at its default (8) and is
     ignored: the unit is ``<op>_<format>_table`` and its spec has 2^bits
     entries. Fit options that mean nothing to an impl are refused
-    (:data:`IMPL_FIT_OPTS`)."""
+    (:data:`IMPL_FIT_OPTS`).
+
+    ``lanes`` (:data:`LANES`, ``LANES=P``; the last field, so positional
+    calls keep their meaning): P inputs and P results per clock on one
+    table. Like ``impl`` it is written only when it is not 1 (name ``_l<P>``
+    after the table's part, make line ``LANES=P``, ``--lanes P``, the
+    request's ``lanes``), so every one-lane unit is what it was before."""
     op: str
     format: str = "int8"
     entries: int = 8
@@ -282,6 +315,7 @@ class Elementwise(UnitConfig):
     ftz: bool = False
     fit: FitOptions = field(default_factory=FitOptions)
     impl: str = "pwl"
+    lanes: int = 1
     kind = "elementwise"
 
     def __post_init__(self):
@@ -292,6 +326,7 @@ class Elementwise(UnitConfig):
         _check_int(self.stages, "stages", 0, 3)
         _check_choice(self.lut, "lut", LUTS)
         _check_choice(self.impl, "impl", IMPLS)
+        check_lanes(self.lanes)
         if not isinstance(self.ftz, bool):
             raise ConfigError(f"ftz {self.ftz!r}: use 0 or 1")
         if self.ftz and self.format != "fp32":
@@ -300,6 +335,13 @@ class Elementwise(UnitConfig):
             raise ConfigError("format options (--in-frac, ...) do not apply to fp32 units")
         if self.impl != "pwl":
             self._check_impl()
+        if self.fit.max_err_lsb is not None:
+            if self.impl == "table" or self.format == "fp32":
+                raise ConfigError("--max-err-lsb applies to pwl and uniform units of an integer format (a table "
+                                  "is correctly rounded already)")
+            if self.entries != 8:
+                raise ConfigError(f"ENTRIES={self.entries} does not apply with --max-err-lsb: the search finds the "
+                                  "fewest entries; leave ENTRIES at its default")
 
     def _check_impl(self) -> None:
         impl = self.impl
@@ -337,11 +379,13 @@ class Elementwise(UnitConfig):
         ``<op>_<format>_table``: the table, before its ``_v`` variant tag."""
         if self.impl == "table":
             return f"{self.op}_{self.format}_table"
-        return f"{self.op}_{self.format}_e{self.entries}" + ("" if self.impl == "pwl" else f"_{self.impl}")
+        size = f"e{self.entries}" if self.fit.max_err_lsb is None else \
+            "m" + f"{self.fit.max_err_lsb:g}".replace(".", "p").replace("+", "")
+        return f"{self.op}_{self.format}_{size}" + ("" if self.impl == "pwl" else f"_{self.impl}")
 
     @property
     def name(self) -> str:
-        name = f"{self.table_id}{self.variant}"
+        name = f"{self.table_id}{self.variant}" + (f"_l{self.lanes}" if self.lanes != 1 else "")
         if self.stages != 1:
             name += f"_s{self.stages}"
         if self.lut != "rom":
@@ -349,18 +393,18 @@ class Elementwise(UnitConfig):
         return name + ("_ftz" if self.ftz else "")
 
     def fit_dir(self, build) -> Path:
-        """Where the table's fit is cached (shared by stages/lut variants;
+        """Where the table's fit is cached (shared by stages/lut/lanes variants;
         one per impl, since the impl is in the name)."""
         return Path(build) / f"{self.table_id}{self.variant}"
 
     def table(self, fmt: str | None = None) -> "Elementwise":
         """The same table at another format (wide tables reuse int8 breakpoints)."""
-        return replace(self, format=fmt or self.format, stages=1, lut="rom", ftz=False)
+        return replace(self, format=fmt or self.format, stages=1, lut="rom", ftz=False, lanes=1)
 
     def make_vars(self, **_):
         pairs = [("OP", self.op)] + ([("IMPL", self.impl)] if self.impl != "pwl" else [])
         for var, v, d in (("FORMAT", self.format, "int8"), ("ENTRIES", self.entries, 8),
-                          ("STAGES", self.stages, 1), ("LUT", self.lut, "rom")):
+                          ("STAGES", self.stages, 1), ("LUT", self.lut, "rom"), ("LANES", self.lanes, 1)):
             if v != d:
                 pairs.append((var, str(v)))
         if self.ftz:
@@ -371,14 +415,18 @@ class Elementwise(UnitConfig):
         return [self.op, "--format", self.format, "--entries", str(self.entries), "--stages",
                 str(self.stages), "--lut", self.lut, "--ftz", str(int(self.ftz)),
                 "--seed", str(self.fit.seed)] + self.fit.args() + (
-                    ["--impl", self.impl] if self.impl != "pwl" else [])
+                    ["--impl", self.impl] if self.impl != "pwl" else []) + (
+                    ["--lanes", str(self.lanes)] if self.lanes != 1 else [])
 
     def request(self) -> dict:
-        """Every field; ``impl`` only when it is not pwl (so a pwl unit's
-        request, and its manifest, are what they were before impl existed)."""
+        """Every field; ``impl`` only when it is not pwl and ``lanes`` only
+        when it is not 1 (so a one-lane pwl unit's request, and its manifest,
+        are what they were before either existed)."""
         d = super().request()
         if self.impl == "pwl":
             del d["impl"]
+        if self.lanes == 1:
+            del d["lanes"]
         return d
 
 
@@ -624,7 +672,8 @@ class LayerNorm(UnitConfig):
 class SpecUnit(UnitConfig):
     """A unit built from the user's own spec file. It is named after the
     spec's content (``_u`` + six hex digits), so it never lands in a fit
-    cache and two different tables never share a directory."""
+    cache and two different tables never share a directory. ``lanes`` as
+    for :class:`Elementwise` (written only when not 1)."""
     spec: Path
     stages: int = 1
     lut: str = "rom"
@@ -633,6 +682,7 @@ class SpecUnit(UnitConfig):
     op: str = ""
     format: str = ""
     entries: int = 0
+    lanes: int = 1
     kind = "spec"
     #: the spec's file name beside the unit and in its package
     SPEC_FILE = "spec.json"
@@ -641,6 +691,7 @@ class SpecUnit(UnitConfig):
         from hw.spec import Spec
         _check_int(self.stages, "stages", 0, 3)
         _check_choice(self.lut, "lut", LUTS)
+        check_lanes(self.lanes)
         s = Spec.load(self.spec)
         if self.ftz and not s.is_fp32:
             raise ConfigError(f"FTZ=1 applies to fp32 units only (the spec is {s.format_name})")
@@ -656,6 +707,8 @@ class SpecUnit(UnitConfig):
     @property
     def name(self) -> str:
         name = f"{self.op}_{self.format}_e{self.entries}_u{self.digest[:6]}"
+        if self.lanes != 1:
+            name += f"_l{self.lanes}"
         if self.stages != 1:
             name += f"_s{self.stages}"
         if self.lut != "rom":
@@ -668,15 +721,17 @@ class SpecUnit(UnitConfig):
             pairs.append(("STAGES", str(self.stages)))
         if self.lut != "rom":
             pairs.append(("LUT", self.lut))
+        if self.lanes != 1:
+            pairs.append(("LANES", str(self.lanes)))
         return pairs + ([("FTZ", "1")] if self.ftz else [])
 
     def cli_args(self):
         return ["--spec", self.SPEC_FILE, "--stages", str(self.stages), "--lut", self.lut,
-                "--ftz", str(int(self.ftz))]
+                "--ftz", str(int(self.ftz))] + (["--lanes", str(self.lanes)] if self.lanes != 1 else [])
 
     def request(self) -> dict:
         return {"kind": self.kind, "spec": self.SPEC_FILE, "digest": self.digest, "stages": self.stages,
-                "lut": self.lut, "ftz": self.ftz}
+                "lut": self.lut, "ftz": self.ftz, **({"lanes": self.lanes} if self.lanes != 1 else {})}
 
 
 def table_digest(spec) -> str:
@@ -697,7 +752,8 @@ def from_request(req: dict, unit_dir: Path | None = None) -> UnitConfig:
         raise ConfigError(f"request kind {kind!r} is not one of {', '.join(KINDS)}")
     cls = KINDS[kind]
     if kind == "spec":
-        return SpecUnit(Path(unit_dir or ".") / req["spec"], req["stages"], req["lut"], req["ftz"])
+        return SpecUnit(Path(unit_dir or ".") / req["spec"], req["stages"], req["lut"], req["ftz"],
+                        lanes=req.get("lanes", 1))
     kw = {}
     for f in fields(cls):
         if f.name not in req or f.name in ("gamma", "beta"):

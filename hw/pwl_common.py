@@ -1,27 +1,66 @@
 """Pieces shared by the integer and the FP32 PWL generators: argument
-checks, the port signature, the table storage (``LUT=rom|regs``) and the
-pipeline plumbing. The datapaths themselves stay in their own modules."""
+checks, the port signature, the table storage (``LUT=rom|regs``), the lanes
+and the pipeline plumbing. The datapaths themselves stay in their own modules.
+
+Lanes (``lanes`` = P in :data:`LANES`): P inputs and P results per clock
+through flat vector ports, lane i in bits ``[i*w, (i+1)*w)`` of ``x`` (w =
+the input width) and of ``y`` (w = the output width). The table is built once
+(:func:`table`: constants, or ONE register bank with one ``cfg_*`` port) and
+P copies of the datapath read it (:func:`lanes_of` gives each its slices and
+its signal-name prefix ``l<i>_``); ``in_valid``/``out_valid`` are one bit for
+the whole vector. One lane is exactly the scalar unit (same ports, same
+names, same Verilog)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Const, Module, Shape, Signal, unsigned
 from amaranth.lib.wiring import In, Out
 
 from hw import lut_image
 
 LUT_MODES = ("rom", "regs")
 MAX_STAGES = 3
+#: lane counts of an element-wise unit (LANES=P)
+LANES = (1, 2, 4, 8, 16, 32)
 
 
-def check_args(stages: int, lut: str) -> None:
+def check_args(stages: int, lut: str, lanes: int = 1) -> None:
     if lut not in LUT_MODES:
         raise ValueError(f"lut must be one of {LUT_MODES}, not {lut!r}")
     if not 0 <= stages <= MAX_STAGES:
         raise ValueError(f"stages must be 0..{MAX_STAGES}, not {stages}")
+    if isinstance(lanes, bool) or lanes not in LANES:
+        raise ValueError(f"lanes must be one of {LANES}, not {lanes!r}")
 
 
-def signature(spec, stages: int, lut: str, x_shape, y_shape) -> dict:
-    """Ports of an element-wise unit (names fixed by DESIGN.md, "Element-wise units")."""
+def vector_shapes(x_shape, y_shape, lanes: int = 1):
+    """Port shapes of ``x`` and ``y``: the lane's shapes for one lane, else
+    flat unsigned vectors of ``lanes`` times their widths."""
+    if lanes == 1:
+        return x_shape, y_shape
+    return (unsigned(lanes * Shape.cast(x_shape).width), unsigned(lanes * Shape.cast(y_shape).width))
+
+
+def lanes_of(unit, x_shape, y_shape) -> list[tuple]:
+    """``[(x_i, y_i, prefix_i)]``, one per lane: lane i's input (a slice of
+    ``x``, read as ``x_shape``), its output (the slice of ``y`` to drive) and
+    the prefix of its signals' names. One lane: ``x``, ``y`` themselves and no
+    prefix, so the scalar unit's Verilog is unchanged."""
+    lanes = getattr(unit, "lanes", 1)
+    if lanes == 1:
+        return [(unit.x, unit.y, "")]
+    xs, ys = Shape.cast(x_shape), Shape.cast(y_shape)
+    out = []
+    for i in range(lanes):
+        x = unit.x[i * xs.width:(i + 1) * xs.width]
+        out.append((x.as_signed() if xs.signed else x, unit.y[i * ys.width:(i + 1) * ys.width], f"l{i}_"))
+    return out
+
+
+def signature(spec, stages: int, lut: str, x_shape, y_shape, lanes: int = 1) -> dict:
+    """Ports of an element-wise unit (names fixed by DESIGN.md, "Element-wise units");
+    ``lanes`` > 1: ``x``/``y`` are flat vectors of that many lanes."""
+    x_shape, y_shape = vector_shapes(x_shape, y_shape, lanes)
     sig = {"x": In(x_shape), "y": Out(y_shape)}
     if stages:
         sig.update(in_valid=In(1), out_valid=Out(1))
@@ -51,11 +90,11 @@ def table(m: Module, unit, columns) -> list[list]:
     return regs
 
 
-def stager(m: Module, cuts):
-    """``stage(cut, name, value, shape)``: ``value`` as a signal, registered
-    when ``cut`` is one of this unit's pipeline cuts."""
+def stager(m: Module, cuts, prefix: str = ""):
+    """``stage(cut, name, value, shape)``: ``value`` as a signal (named
+    ``prefix + name``), registered when ``cut`` is one of this unit's pipeline cuts."""
     def stage(cut, name, value, shape):
-        s = Signal(shape, name=name)
+        s = Signal(shape, name=prefix + name)
         if cut in cuts:
             m.d.sync += s.eq(value)
         else:
@@ -64,13 +103,24 @@ def stager(m: Module, cuts):
     return stage
 
 
-def drive_output(m: Module, unit, value) -> None:
-    """``y`` from ``value``: registered, with ``out_valid`` = ``in_valid``
-    delayed by ``stages`` clocks, when the unit is pipelined."""
+def drive_output(m: Module, unit, value, y=None, valid: bool = True) -> None:
+    """``y`` (default the port; a lane's slice of it) from ``value``:
+    registered, with ``out_valid`` = ``in_valid`` delayed by ``stages`` clocks
+    (``valid``: here, or once for all lanes by :func:`drive_valid`), when the
+    unit is pipelined."""
+    y = unit.y if y is None else y
     if not unit.stages:
-        m.d.comb += unit.y.eq(value)
+        m.d.comb += y.eq(value)
         return
-    m.d.sync += unit.y.eq(value)
+    m.d.sync += y.eq(value)
+    if valid:
+        drive_valid(m, unit)
+
+
+def drive_valid(m: Module, unit) -> None:
+    """``out_valid`` = ``in_valid`` delayed by ``stages`` clocks (one bit for all lanes)."""
+    if not unit.stages:
+        return
     valid = unit.in_valid
     for i in range(unit.stages):
         v = Signal(name=f"valid{i + 1}")

@@ -19,6 +19,11 @@ Environment (set by the caller, e.g. ``tests/test_fp32_units.py``):
     GQA_FP32_SPEC    spec JSON the unit was generated from
     GQA_FP32_SPEC2   (LUT=regs only) a second spec, programmed through cfg_*
     GQA_FP32_STAGES, GQA_FP32_LUT, GQA_FP32_FTZ, GQA_FP32_RANDOM, GQA_FP32_SEED
+    GQA_UNIT_DIR     (optional) the unit's directory: its manifest's ``lanes``;
+                     else GQA_FP32_LANES (default 1). Every vector (specials,
+                     breakpoint neighbours, random) runs on every lane, lane i
+                     the sequence rotated by i*n/P (:mod:`sim.lanes`), and
+                     ``vectors`` counts lane results
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge, Timer
 
 from hw.fp32 import model, vectors
+from sim import lanes
 from sim.runner import write_summary
 
 MAX_REPORT = 10
@@ -38,6 +44,17 @@ MAX_REPORT = 10
 
 def _env_int(name: str, default: int = 0) -> int:
     return int(os.environ.get(name, default))
+
+
+def _lanes() -> int:
+    """The unit's lanes: its manifest's ``lanes`` when ``GQA_UNIT_DIR`` names
+    it (:func:`sim.units.verify`), else ``GQA_FP32_LANES`` (default 1)."""
+    unit = os.environ.get("GQA_UNIT_DIR")
+    if unit:
+        import json
+        from pathlib import Path
+        return int(json.loads((Path(unit) / "manifest.json").read_text()).get("lanes", 1))
+    return _env_int("GQA_FP32_LANES", 1)
 
 
 def _report(dut, label: str, ops, got, want) -> int:
@@ -85,7 +102,19 @@ async def _program(dut, words) -> None:
     dut.cfg_we.value = 0
 
 
-async def _stream(dut, xs, stages: int, rng) -> list[int]:
+async def _lane_stream(dut, xs, stages: int, rng, P: int):
+    """``xs`` on every one of ``P`` lanes (lane i the sequence rotated by
+    i*n/P, :mod:`sim.lanes`): (the lanes' inputs, their outputs), both
+    flattened step by step (P = 1: ``xs`` and its outputs in order)."""
+    idx = lanes.schedule(len(xs), P)
+    lx = np.asarray(xs, dtype=np.uint32)[idx]
+    words = [lanes.pack(row, 32) for row in lx.tolist()]
+    got = await _stream(dut, words, stages, rng, lanes.pack([0x7FC00000] * P, 32))
+    g = [v for w in got for v in lanes.unpack(w, P, 32, False)]
+    return lx.reshape(-1), g
+
+
+async def _stream(dut, xs, stages: int, rng, garbage: int = 0x7FC00000) -> list[int]:
     """Outputs for inputs ``xs``: settle per vector (stages=0), or one input
     per clock with random bubbles, results collected by ``out_valid``."""
     out = []
@@ -110,7 +139,7 @@ async def _stream(dut, xs, stages: int, rng) -> list[int]:
             i += 1
             pending += 1
         else:
-            dut.x.value = 0x7FC00000 if cycle % 2 else 0   # garbage that must not appear
+            dut.x.value = garbage if cycle % 2 else 0      # garbage that must not appear
             dut.in_valid.value = 0
         cycle += 1
         assert cycle < 4 * len(xs) + 100, "out_valid never delivered every result"
@@ -144,6 +173,7 @@ async def test_pwl(dut):
     lut = os.environ.get("GQA_FP32_LUT", "rom")
     ftz = bool(_env_int("GQA_FP32_FTZ"))
     seed = _env_int("GQA_FP32_SEED")
+    P = _lanes()
     rng = np.random.default_rng(seed)
     xs = _pwl_inputs(spec, _env_int("GQA_FP32_RANDOM"), seed)
     clocked = stages > 0 or lut == "regs"
@@ -160,26 +190,26 @@ async def test_pwl(dut):
         await FallingEdge(dut.clk)
         dut.rst.value = 0
     total = bad = 0
-    # the table the unit was generated with (for regs: the reset values)
-    got = await _stream(dut, xs.tolist(), stages, rng)
-    label = f"pwl s{stages} {lut}{' ftz' if ftz else ''}"
-    bad += _report(dut, label, (xs,), got, evaluate(spec, xs, ftz))
-    total += len(xs)
+    # the table the unit was generated with (for regs: the reset values), every vector on every lane
+    lx, got = await _lane_stream(dut, xs, stages, rng, P)
+    label = f"pwl s{stages} {lut}{' ftz' if ftz else ''}" + (f" {P} lanes" if P > 1 else "")
+    bad += _report(dut, label, (lx,), got, evaluate(spec, lx, ftz))
+    total += len(lx)
     if lut == "regs":
         # program a different table through cfg_* and check it took effect
         spec2 = Spec.load(os.environ["GQA_FP32_SPEC2"])
         await _program(dut, lut_image.image(spec2))
         xs2 = _pwl_inputs(spec2, _env_int("GQA_FP32_RANDOM") // 2, seed + 1)
-        got = await _stream(dut, xs2.tolist(), stages, rng)
-        bad += _report(dut, label + " reprogrammed", (xs2,), got, evaluate(spec2, xs2, ftz))
-        total += len(xs2)
+        lx, got = await _lane_stream(dut, xs2, stages, rng, P)
+        bad += _report(dut, label + " reprogrammed", (lx,), got, evaluate(spec2, lx, ftz))
+        total += len(lx)
         # reset reloads the generated table
         await FallingEdge(dut.clk)
         dut.rst.value = 1
         await FallingEdge(dut.clk)
         dut.rst.value = 0
-        got = await _stream(dut, xs[:500].tolist(), stages, rng)
-        bad += _report(dut, label + " after reset", (xs[:500],), got, evaluate(spec, xs[:500], ftz))
-        total += min(500, len(xs))
-    write_summary(vectors=total, mismatches=bad)
+        lx, got = await _lane_stream(dut, xs[:500], stages, rng, P)
+        bad += _report(dut, label + " after reset", (lx,), got, evaluate(spec, lx, ftz))
+        total += len(lx)
+    write_summary(vectors=total, mismatches=bad, lanes=P)
     assert bad == 0, f"{bad} mismatches out of {total}"

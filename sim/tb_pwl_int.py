@@ -5,6 +5,11 @@ here: the expected values come from :func:`hw.impls.evaluate` and a
 ``LUT=regs`` unit is programmed with :func:`hw.impls.image`, both of which
 dispatch on the spec's impl.
 
+Lanes: the manifest's ``lanes`` (P, default 1) says how many; every vector
+runs on every lane, a different one on each lane in each clock (lane i the
+sequence rotated by i*n/P, :mod:`sim.lanes`), and every lane is checked.
+The summary's ``vectors`` counts lane results (n * P).
+
 Environment (set by :mod:`sim.units`):
 
 ``GQA_UNIT_DIR``    unit directory (manifest.json, spec.json)
@@ -30,6 +35,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
 from hw.impls import evaluate, image
 from hw.spec import Spec
+from sim import lanes
 from sim.runner import write_summary
 from hw.pwl_int.vectors import int_vectors
 
@@ -43,11 +49,6 @@ def _env():
     return manifest, golden
 
 
-def _read(sig, signed: bool) -> int:
-    v = sig.value
-    return v.to_signed() if signed else v.to_unsigned()
-
-
 async def _program(dut, spec):
     """Write every word of ``spec``'s image through the cfg port."""
     for addr, word in image(spec):
@@ -59,24 +60,25 @@ async def _program(dut, spec):
     dut.cfg_we.value = 0
 
 
-async def _run_comb(dut, codes, y_signed):
+async def _run_comb(dut, words):
     got = []
-    for c in codes:
-        dut.x.value = int(c)
+    for w in words:
+        dut.x.value = w
         await Timer(1, unit="ns")
-        got.append(_read(dut.y, y_signed))
+        got.append(dut.y.value.to_unsigned())
     return got
 
 
-async def _run_pipe(dut, codes, y_signed, stages, seed):
-    """Feed one input per cycle with random bubbles; return outputs in
-    arrival order and check each arrives exactly ``stages`` edges later."""
+async def _run_pipe(dut, words, stages, seed):
+    """Feed one input word (all lanes) per cycle with random bubbles; return
+    the output words in arrival order and check each arrives exactly
+    ``stages`` edges later."""
     rng = random.Random(seed)
     sched = []
-    for c in codes:
+    for w in words:
         while rng.random() < 0.2:          # a bubble: in_valid low
             sched.append(None)
-        sched.append(int(c))
+        sched.append(w)
     got, sent_at, late = [], [], 0
     for cycle in range(len(sched) + stages + 2):
         item = sched[cycle] if cycle < len(sched) else None
@@ -88,7 +90,7 @@ async def _run_pipe(dut, codes, y_signed, stages, seed):
         await ReadOnly()
         if dut.out_valid.value:
             i = len(got)
-            got.append(_read(dut.y, y_signed))
+            got.append(dut.y.value.to_unsigned())
             # input applied before edge k is readable after edge k + stages - 1
             if i >= len(sent_at) or cycle - sent_at[i] != stages - 1:
                 late += 1
@@ -97,25 +99,34 @@ async def _run_pipe(dut, codes, y_signed, stages, seed):
 
 
 async def _check(dut, manifest, spec, codes, label, seed=0):
+    """Every vector of ``codes`` on every lane (:mod:`sim.lanes`: lane i runs
+    the sequence rotated by i*n/P), each lane's output against the golden model."""
     y_signed = spec.output.signed
     stages = manifest["stages"]
+    P = manifest.get("lanes", 1)
+    w_in, w_out = spec.input.bits, spec.output.bits
+    idx = lanes.schedule(len(codes), P)                 # (steps, lanes) indices into codes
+    lane_codes = np.asarray(codes, dtype=np.int64)[idx]
+    words = [lanes.pack(row, w_in) for row in lane_codes.tolist()]
     if stages:
-        got, late = await _run_pipe(dut, codes, y_signed, stages, seed)
+        got_words, late = await _run_pipe(dut, words, stages, seed)
     else:
-        got, late = await _run_comb(dut, codes, y_signed), 0
-    want = evaluate(spec, codes)
+        got_words, late = await _run_comb(dut, words), 0
+    got = np.asarray([lanes.unpack(w, P, w_out, y_signed) for w in got_words], dtype=np.int64).reshape(-1, P)
+    want = evaluate(spec, codes)[idx]
     n = min(len(got), len(want))
-    bad = np.nonzero(np.asarray(got[:n], dtype=np.int64) != want[:n])[0]
-    for i in bad[:MAX_REPORTED]:
-        dut._log.error(f"{label}: x={int(codes[i])} got y={got[i]} want {int(want[i])}")
-    missing = abs(len(got) - len(want))
+    bad = np.argwhere(got[:n] != want[:n])
+    for t, i in bad[:MAX_REPORTED]:
+        where = f" lane {i} step {t}" if P > 1 else ""
+        dut._log.error(f"{label}:{where} x={int(lane_codes[t, i])} got y={int(got[t, i])} want {int(want[t, i])}")
+    missing = abs(len(got) - len(want)) * P
     if missing:
         dut._log.error(f"{label}: {len(got)} outputs for {len(want)} inputs")
     if late:
         dut._log.error(f"{label}: {late} outputs not at latency {stages}")
     mism = len(bad) + missing + late
-    write_summary(vectors=len(codes), mismatches=mism)
-    dut._log.info(f"{label}: {len(codes)} vectors, {mism} mismatches")
+    write_summary(vectors=len(codes) * P, mismatches=mism)
+    dut._log.info(f"{label}: {len(codes)} vectors on each of {P} lane(s), {mism} mismatches")
     return mism
 
 
@@ -149,4 +160,5 @@ async def pwl_int_exact(dut):
     else:
         label = golden.op
     mism += await _check(dut, manifest, golden, codes, label, 2)
+    write_summary(lanes=manifest.get("lanes", 1))
     assert mism == 0, f"{mism} mismatches against the golden model"

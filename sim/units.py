@@ -63,7 +63,9 @@ def partner_spec(cfg: Elementwise, build: Path) -> Path:
 
 def verify(cfg: UnitConfig, build: Path, sim: str = "icarus", golden: Path | None = None,
            unit_dir: Path | None = None) -> BenchResult:
-    """Build (or reuse) the unit and run its bench."""
+    """Build (or reuse) the unit and run its bench. A ``LANES=P`` unit needs
+    nothing more: the benches read P from the unit's manifest (``GQA_UNIT_DIR``)
+    and run every vector on every lane (:mod:`sim.lanes`)."""
     import json
     build = Path(build)
     unit = unit_dir or build_unit(cfg, build)

@@ -10,6 +10,17 @@ with synth/gqa_synth.ys, runs OpenSTA, and writes ``<build>/synth/report.json``,
 sta.log). A unit that cannot be built (for example a format whose generator
 is missing) becomes a row marked "not built: <reason>"; the report still
 completes.
+
+Lanes: besides the one-lane matrix, the report builds ``LANES=P`` units
+(``--lanes``, default 1,4,16) of gelu, 8 entries, INT8 and INT16, every LUT
+(or of the ``--ops``/``--entries``/``--formats`` given), e.g.
+
+    gqa-lut synth --ops gelu --entries 8 --formats int8 --luts regs --lanes 1,16 --jobs 1
+
+Every row of report.json carries ``lanes`` (1 for the one-lane units) and,
+when measured, ``area_per_lane_um2`` (area / P); the top-level ``lanes``
+list and report.md's "Lanes" table set each multi-lane unit's area per lane
+against its one-lane unit.
 """
 
 from __future__ import annotations
@@ -30,25 +41,34 @@ OPS = ["gelu", "hswish", "silu", "sigmoid", "tanh", "exp", "reciprocal", "rsqrt"
 ROWWISE = ["softmax", "layernorm"]
 ENTRIES = [8, 16]
 # (label, generator format, ftz)
-FORMATS = [("int8", "int8", False), ("int32", "int32", False), ("fp32", "fp32", False),
+FORMATS = [("int8", "int8", False), ("int16", "int16", False), ("int32", "int32", False), ("fp32", "fp32", False),
            ("fp32-ftz", "fp32", True)]
 LUTS = ["rom", "regs"]
 STAGES = 1
+# The lanes rows (LANES=P units, P lanes on one table): by default gelu, 8 entries, INT8 and INT16, every
+# LUT, at these lane counts (--lanes; --ops/--entries/--formats, when given, apply to them too)
+ALL_LANES = (1, 2, 4, 8, 16, 32)
+LANES = [1, 4, 16]
+LANE_OPS = ["gelu"]
+LANE_ENTRIES = [8]
+LANE_FORMATS = ["int8", "int16"]
 # Paper (TSMC 28 nm, 500 MHz, 8 entries): area um2, power mW.
 PAPER = {"fp32": (5135.0, 2.02), "int32": (5243.0, 1.93), "int8": (961.0, 0.40)}
 PAPER_SAVINGS = {("area", "fp32"): 81.3, ("area", "int32"): 81.7,
                  ("power", "fp32"): 80.2, ("power", "int32"): 79.3}
 
 
-def _build_units(op, fmt, entries, stages, luts, ftzs, build) -> dict:
+def _build_units(op, fmt, entries, stages, luts, ftzs, build, lanes=(1,)) -> dict:
     """Build (or reuse) the units of one spec through the fitter's ``gen``
     command in a subprocess -- synth reads Verilog and manifests only and
-    never imports the generator -- and map (lut, ftz) to unit directories."""
+    never imports the generator -- and map (lut, ftz, lanes) to unit directories."""
     import subprocess
     cmd = [sys.executable, "-m", "flow", "gen", op, "--entries", str(entries), "--build", str(build), "-q"]
     if op not in ROWWISE:       # row-wise units have formats and timing of their own
         cmd += ["--format", fmt, "--stages", str(stages), "--lut", ",".join(luts),
                 "--ftz", ",".join(str(int(f)) for f in ftzs)]
+        if list(lanes) != [1]:
+            cmd += ["--lanes", ",".join(str(p) for p in lanes)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SynthError((r.stderr.strip().splitlines() or ["gqa-lut gen failed"])[-1])
@@ -56,7 +76,7 @@ def _build_units(op, fmt, entries, stages, luts, ftzs, build) -> dict:
     for line in r.stdout.splitlines():
         unit = Path(line.split()[0])
         man = json.loads((unit / "manifest.json").read_text())
-        units[(man.get("lut", "rom"), bool(man.get("ftz", False)))] = unit
+        units[(man.get("lut", "rom"), bool(man.get("ftz", False)), int(man.get("lanes", 1)))] = unit
     return units
 
 
@@ -65,63 +85,73 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {msg[0] if msg else ''}".strip()
 
 
-def run_group(op: str, label_fmts: list[tuple[str, str, bool]], entries: int, luts: list[str],
-              cfg: dict) -> list[dict]:
-    """All rows sharing one spec (op, generator format, entries): built in
-    one worker so the spec is fitted once."""
+def measure(unit, cfg: dict) -> dict:
+    """Synthesize one built unit and time it with OpenSTA: the report row's
+    figures (status "ok"); raises SynthError. ``cfg``: out, liberty,
+    period_ns, abc, activity (what :func:`run_group` and ``make dse`` pass)."""
     from synth.flow import read_manifest, synthesize_unit
     from synth.sta import run_sta
+    man = read_manifest(unit)
+    out = Path(cfg["out"]) / Path(unit).name
+    syn = synthesize_unit(unit, out, liberty=cfg["liberty"], period_ns=cfg["period_ns"], abc=cfg["abc"])
+    sta = run_sta(syn.netlist, syn.top, syn.liberty, man, out, cfg["period_ns"],
+                  cfg["activity"], cells_by_type=syn.cells_by_type)
+    return {
+        "status": "ok", "unit": Path(unit).name, "top": syn.top,
+        "area_um2": round(syn.area_um2, 3), "nand2_eq": round(syn.nand2_eq, 1),
+        "cells": syn.cells, "flip_flops": syn.flip_flops,
+        "seq_area_um2": round(syn.seq_area_um2, 3), "comb_area_um2": round(syn.comb_area_um2, 3),
+        "delay_ns": round(sta.delay_ns, 4), "min_period_ns": round(sta.min_period_ns, 4),
+        "fmax_mhz": None if sta.fmax_mhz is None else round(sta.fmax_mhz, 1),
+        "meets_clock": sta.slack_ns >= 0,
+        "critical_path": f"{sta.path_from} -> {sta.path_to}",
+        "power_mw": round(sta.power_mw, 5), "power_internal_mw": round(sta.power_internal_mw, 5),
+        "power_switching_mw": round(sta.power_switching_mw, 5),
+        "power_leakage_mw": round(sta.power_leakage_mw, 8),
+        "power_idle_mw": round(sta.power_idle_mw, 5),
+        "cells_by_type": syn.cells_by_type,
+        "synth_cached": syn.cached, "synth_s": syn.runtime_s,
+        "files": str(out),
+    }
 
+
+def run_group(op: str, label_fmts: list[tuple[str, str, bool]], entries: int, luts: list[str],
+              cfg: dict, lanes=(1,)) -> list[dict]:
+    """All rows sharing one spec (op, generator format, entries), at every
+    lane count of ``lanes``: built in one worker so the spec is fitted once.
+    Every row carries ``lanes``; a measured row also ``area_per_lane_um2``."""
     rows = []
     built, build_error = {}, None
+    lanes = [1] if op in ROWWISE else sorted(set(lanes))
     for fmt in sorted({f for _, f, _ in label_fmts}):
         try:
             ftzs = sorted({z for _, f, z in label_fmts if f == fmt})
             built.update({(fmt,) + k: v for k, v in
-                          _build_units(op, fmt, entries, STAGES, luts, ftzs, cfg["build"]).items()})
+                          _build_units(op, fmt, entries, STAGES, luts, ftzs, cfg["build"], lanes).items()})
         except Exception as e:     # noqa: BLE001 - reported as rows, the report goes on
             build_error = f"not built: {_one_line(e)}"
     for label, fmt, ftz in label_fmts:
         for lut in luts:
-            row = {"op": op, "format": label, "entries": entries, "lut": lut, "stages": STAGES,
-                   "ftz": ftz}
-            t0 = time.monotonic()
-            unit = built.get((fmt, lut, ftz))
-            if op in ROWWISE:
-                row["lut"], row["stages"] = "-", None
-            if unit is None:
-                row["status"] = build_error or "not built: the generator did not report this unit"
+            for p in lanes:
+                row = {"op": op, "format": label, "entries": entries, "lut": lut, "stages": STAGES,
+                       "ftz": ftz, "lanes": p}
+                t0 = time.monotonic()
+                unit = built.get((fmt, lut, ftz, p))
+                if op in ROWWISE:
+                    row["lut"], row["stages"] = "-", None
+                if unit is None:
+                    row["status"] = build_error or "not built: the generator did not report this unit"
+                    rows.append(row)
+                    continue
+                try:
+                    row.update(measure(unit, cfg))
+                except SynthError as e:
+                    row["status"] = f"failed: {e}"
+                    rows.append(row)
+                    continue
+                row["area_per_lane_um2"] = round(row["area_um2"] / p, 3)
+                row["seconds"] = round(time.monotonic() - t0, 2)
                 rows.append(row)
-                continue
-            try:
-                man = read_manifest(unit)
-                out = Path(cfg["out"]) / Path(unit).name
-                syn = synthesize_unit(unit, out, liberty=cfg["liberty"], period_ns=cfg["period_ns"], abc=cfg["abc"])
-                sta = run_sta(syn.netlist, syn.top, syn.liberty, man, out, cfg["period_ns"],
-                              cfg["activity"], cells_by_type=syn.cells_by_type)
-            except SynthError as e:
-                row["status"] = f"failed: {e}"
-                rows.append(row)
-                continue
-            row.update({
-                "status": "ok", "unit": Path(unit).name, "top": syn.top,
-                "area_um2": round(syn.area_um2, 3), "nand2_eq": round(syn.nand2_eq, 1),
-                "cells": syn.cells, "flip_flops": syn.flip_flops,
-                "seq_area_um2": round(syn.seq_area_um2, 3), "comb_area_um2": round(syn.comb_area_um2, 3),
-                "delay_ns": round(sta.delay_ns, 4), "min_period_ns": round(sta.min_period_ns, 4),
-                "fmax_mhz": None if sta.fmax_mhz is None else round(sta.fmax_mhz, 1),
-                "meets_clock": sta.slack_ns >= 0,
-                "critical_path": f"{sta.path_from} -> {sta.path_to}",
-                "power_mw": round(sta.power_mw, 5), "power_internal_mw": round(sta.power_internal_mw, 5),
-                "power_switching_mw": round(sta.power_switching_mw, 5),
-                "power_leakage_mw": round(sta.power_leakage_mw, 8),
-                "power_idle_mw": round(sta.power_idle_mw, 5),
-                "cells_by_type": syn.cells_by_type,
-                "synth_cached": syn.cached, "synth_s": syn.runtime_s,
-                "seconds": round(time.monotonic() - t0, 2),
-                "files": str(out),
-            })
-            rows.append(row)
     return rows
 
 
@@ -134,20 +164,40 @@ def _fmt(v, nd=1):
 
 
 def _row_line(r: dict) -> str:
-    name = f"{r['op']} {r['format']} e{r['entries']} {r['lut']}"
+    p = r.get("lanes", 1)
+    name = f"{r['op']} {r['format']} e{r['entries']} {r['lut']}" + (f" lanes {p}" if p != 1 else "")
     if r["status"] != "ok":
         return f"{name}: {r['status']}"
     fm = f"{r['fmax_mhz']:.0f} MHz" if r["fmax_mhz"] else "comb"
-    return (f"{name}: {r['area_um2']:,.0f} um2, {r['nand2_eq']:,.0f} NAND2-eq, {r['cells']} cells, "
+    per = f" ({r['area_um2'] / p:,.0f} um2 per lane)" if p != 1 else ""
+    return (f"{name}: {r['area_um2']:,.0f} um2{per}, {r['nand2_eq']:,.0f} NAND2-eq, {r['cells']} cells, "
             f"{r['flip_flops']} FF, {r['delay_ns']:.2f} ns ({fm}), {r['power_mw']:.3f} mW"
             f"{' (cached synth)' if r['synth_cached'] else ''} [{r['seconds']:.1f} s]")
 
 
 def _find(rows, **kw):
+    """The first measured row matching ``kw``; one lane unless ``lanes`` is given."""
+    kw.setdefault("lanes", 1)
     for r in rows:
-        if r["status"] == "ok" and all(r.get(k) == v for k, v in kw.items()):
+        if r["status"] == "ok" and all(r.get(k, 1 if k == "lanes" else None) == v for k, v in kw.items()):
             return r
     return None
+
+
+def lanes_table(rows: list[dict]) -> list[dict]:
+    """Area per lane of every multi-lane row against its one-lane unit (same
+    op, format, entries, LUT): ``ratio`` = area per lane / one-lane area."""
+    out = []
+    for r in rows:
+        p = r.get("lanes", 1)
+        if r["status"] != "ok" or p == 1:
+            continue
+        one = _find(rows, op=r["op"], format=r["format"], entries=r["entries"], lut=r["lut"], lanes=1)
+        out.append({"op": r["op"], "format": r["format"], "entries": r["entries"], "lut": r["lut"], "lanes": p,
+                    "area_um2": r["area_um2"], "area_per_lane_um2": r["area_per_lane_um2"],
+                    "one_lane_area_um2": one["area_um2"] if one else None,
+                    "ratio": round(r["area_per_lane_um2"] / one["area_um2"], 4) if one else None})
+    return out
 
 
 def table6(rows: list[dict]) -> dict:
@@ -232,7 +282,8 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> None:
     from hw.files import write_atomic
 
     t6 = table6(rows)
-    doc = {"format": "gqa-synth-report", "version": 1, **meta, "table6": t6, "rows": rows}
+    doc = {"format": "gqa-synth-report", "version": 1, **meta, "table6": t6, "lanes": lanes_table(rows),
+           "rows": rows}
     json_text = json.dumps(doc, indent=1) + "\n"
     md = _markdown(rows, meta, t6)
     png = _area_png(rows, meta)
@@ -280,20 +331,36 @@ def _markdown(rows, meta, t6) -> str:
               "The power column is OpenSTA's figure as measured, so absolute internal power is high by up "
               "to 2x; ratios between units (Table 6) are affected far less.", ""]
     L += ["## Units", "",
-          "| op | format | N | LUT | area um2 | NAND2-eq | cells | FFs | delay ns | max MHz | power mW | idle mW |",
-          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+          "| op | format | N | LUT | lanes | area um2 | area/lane um2 | NAND2-eq | cells | FFs | delay ns | max MHz "
+          "| power mW | idle mW |",
+          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r["status"] != "ok":
-            L.append(f"| {r['op']} | {r['format']} | {r['entries']} | {r['lut']} | {r['status']} |"
-                     " | | | | | | |")
+            L.append(f"| {r['op']} | {r['format']} | {r['entries']} | {r['lut']} | {r.get('lanes', 1)} | "
+                     f"{r['status']} | | | | | | | | |")
             continue
-        L.append(f"| {r['op']} | {r['format']} | {r['entries']} | {r['lut']} | {r['area_um2']:,.0f} | "
+        L.append(f"| {r['op']} | {r['format']} | {r['entries']} | {r['lut']} | {r.get('lanes', 1)} | "
+                 f"{r['area_um2']:,.0f} | {r.get('area_per_lane_um2', r['area_um2']):,.0f} | "
                  f"{r['nand2_eq']:,.0f} | {r['cells']:,} | {r['flip_flops']} | {r['delay_ns']:.2f} | "
                  f"{_fmt(r['fmax_mhz'], 0)}{'' if r['meets_clock'] else ' *'} | {r['power_mw']:.3f} | "
                  f"{r['power_idle_mw']:.3f} |")
     L += ["", f"\\* below the {1000 / meta['period_ns']:.0f} MHz clock: the unit does not meet it in one "
           "cycle (more STAGES would); its power is still given at that clock, i.e. energy per result "
           "times the clock.", ""]
+    lt = lanes_table(rows)
+    if lt:
+        L += ["## Lanes: area per lane", "",
+              "`LANES=P`: P inputs and P results per clock on one table (one register bank for LUT=regs). "
+              "Area per lane = area / P, against the one-lane unit of the same op, format, entries and LUT "
+              "(ratio < 1: sharing the table pays).", "",
+              "| op | format | N | LUT | lanes | area um2 | area/lane um2 | 1-lane um2 | ratio |",
+              "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+        for d in lt:
+            one = f"{d['one_lane_area_um2']:,.0f}" if d["one_lane_area_um2"] else "not measured"
+            ratio = f"{d['ratio']:.3f}" if d["ratio"] is not None else "-"
+            L.append(f"| {d['op']} | {d['format']} | {d['entries']} | {d['lut']} | {d['lanes']} | "
+                     f"{d['area_um2']:,.0f} | {d['area_per_lane_um2']:,.0f} | {one} | {ratio} |")
+        L.append("")
     L += _table6_md(t6, rows, meta.get("liberty_name", "the liberty"))
     return "\n".join(L) + "\n"
 
@@ -349,13 +416,21 @@ def main(argv=None) -> int:
     ap.add_argument("--abc", default="gqa", choices=ABC_CHOICES,
                     help="ABC script: gqa = the one in synth/gqa_synth.ys (default), "
                          "yosys = Yosys's built-in default (area within a few %%, 2-4x slower on FP32)")
-    ap.add_argument("--ops", default=",".join(OPS + ROWWISE),
-                    help="comma list of ops (default: every elementwise op, softmax and layernorm)")
-    ap.add_argument("--entries", default=",".join(map(str, ENTRIES)),
-                    help="comma list of table sizes (default 8,16)")
-    ap.add_argument("--formats", default=",".join(f for f, _, _ in FORMATS),
-                    help="comma list among " + ", ".join(f for f, _, _ in FORMATS) + " (default all)")
+    ap.add_argument("--ops", default=None,
+                    help="comma list of ops (default: every elementwise op, softmax and layernorm; the lanes "
+                         "rows: " + ",".join(LANE_OPS) + ")")
+    ap.add_argument("--entries", default=None,
+                    help="comma list of table sizes (default 8,16; the lanes rows: "
+                         + ",".join(map(str, LANE_ENTRIES)) + ")")
+    ap.add_argument("--formats", default=None,
+                    help="comma list among " + ", ".join(f for f, _, _ in FORMATS) + " (default all; the lanes "
+                         "rows: " + ",".join(LANE_FORMATS) + ")")
     ap.add_argument("--luts", default=",".join(LUTS), help="comma list among rom, regs (default both)")
+    ap.add_argument("--lanes", default=",".join(map(str, LANES)),
+                    help="lane counts (LANES=P) of the lanes rows, comma list among 1,2,4,8,16,32 (default "
+                         + ",".join(map(str, LANES)) + "): the --ops/--entries/--formats given (default "
+                         + " ".join(LANE_OPS) + ", " + ",".join(map(str, LANE_ENTRIES)) + " entries, "
+                         + ",".join(LANE_FORMATS) + ") at each P, every --luts; every other row is one lane")
     args = ap.parse_args(argv)
     try:
         return _main(args)
@@ -382,19 +457,29 @@ def _main(args) -> int:
     sta_mod.sta_command()
     pyosys = _pyosys_version()
     lib = load_liberty(lib_path)
-    ops = [o for o in args.ops.split(",") if o]
+    ops = [o for o in (args.ops or ",".join(OPS + ROWWISE)).split(",") if o]
     unknown = [o for o in ops if o not in OPS + ROWWISE]
     if unknown:
         raise SynthError(f"unknown op(s) {unknown}; the report covers {OPS + ROWWISE}")
     fmt_by_label = {f: (f, g, z) for f, g, z in FORMATS}
-    labels = [f for f in args.formats.split(",") if f]
+    labels = [f for f in (args.formats or ",".join(f for f, _, _ in FORMATS)).split(",") if f]
     bad = [f for f in labels if f not in fmt_by_label]
     if bad:
         raise SynthError(f"unknown format(s) {bad}; choose from {list(fmt_by_label)}")
     luts = [x for x in args.luts.split(",") if x]
     if any(x not in LUTS for x in luts):
         raise SynthError(f"--luts must be among {LUTS}")
-    entries = [int(e) for e in args.entries.split(",") if e]
+    try:
+        entries = [int(e) for e in (args.entries or ",".join(map(str, ENTRIES))).split(",") if e]
+        lanes = sorted({int(p) for p in args.lanes.split(",") if p})
+    except ValueError:
+        raise SynthError(f"--entries {args.entries!r} / --lanes {args.lanes!r}: need comma lists of integers") from None
+    if not lanes or any(p not in ALL_LANES for p in lanes):
+        raise SynthError(f"--lanes {args.lanes!r}: use lane counts among {list(ALL_LANES)}")
+    # the lanes rows: the ops/entries/formats given, else LANE_OPS x LANE_ENTRIES x LANE_FORMATS
+    lane_ops = [o for o in ops if o in OPS] if args.ops else [o for o in LANE_OPS if o in ops]
+    lane_entries = entries if args.entries else list(LANE_ENTRIES)
+    lane_labels = labels if args.formats else list(LANE_FORMATS)
     build = Path(args.build)
     out = build / "synth"
     out.mkdir(parents=True, exist_ok=True)
@@ -405,35 +490,43 @@ def _main(args) -> int:
           f"{args.jobs} job(s)", flush=True)
     crosscheck = sta_mod.power_crosscheck(lib_path, out / "_power_check", args.period_ns, args.activity)
 
-    # one task per spec: (op, generator format, entries) with its variants
+    # one task per spec: (op, generator format, entries) with its variants (labels, LUTs, lane counts)
     tasks = []
     for op in [o for o in ops if o in ROWWISE]:          # slowest first: big row buffers
         for n in entries:
-            tasks.append((op, [fmt_by_label["int8"]], n, ["rom"]))
+            tasks.append((op, [fmt_by_label["int8"]], n, ["rom"], [1]))
+    groups: dict[tuple, tuple[list, set]] = {}
+
+    def want(op, n, labs, ps):
+        for lab in labs:
+            f = fmt_by_label[lab]
+            lf, lp = groups.setdefault((op, f[1], n), ([], set()))
+            if f not in lf:
+                lf.append(f)
+            lp.update(ps)
     for op in [o for o in ops if o in OPS]:
         for n in entries:
-            gens: dict[str, list] = {}
-            for lab in labels:
-                f = fmt_by_label[lab]
-                gens.setdefault(f[1], []).append(f)
-            for g, lf in gens.items():
-                tasks.append((op, lf, n, luts))
+            want(op, n, labels, [1])
+    for op in lane_ops:
+        for n in lane_entries:
+            want(op, n, lane_labels, lanes)
+    tasks += [(op, lf, n, luts, sorted(lp)) for (op, _, n), (lf, lp) in groups.items()]
     # biggest groups first, so that the last group to finish is a small one
-    # and neither worker idles at the end (FP32 units take 5-10x an INT8 unit)
-    weight = {"fp32": 10, "int32": 4, "int8": 1}
-    tasks.sort(key=lambda t: -(sum(weight[g] for _, g, _ in t[1]) * len(t[3]) * t[2]
+    # and neither worker idles at the end (FP32 units take 5-10x an INT8 unit; P lanes about P times one)
+    weight = {"fp32": 10, "int32": 4, "int16": 2, "int8": 1}
+    tasks.sort(key=lambda t: -(sum(weight[g] for _, g, _ in t[1]) * len(t[3]) * t[2] * sum(t[4])
                                + (60 if t[0] in ROWWISE else 0)))
-    total = sum(len(lf) * len(lu) for _, lf, _, lu in tasks)
+    total = sum(len(lf) * len(lu) * len(lp) for _, lf, _, lu, lp in tasks)
     rows: list[dict] = []
     done = 0
     if args.jobs > 1:
         pool = cf.ProcessPoolExecutor(max_workers=args.jobs)
-        futs = [pool.submit(run_group, op, lf, n, lu, cfg) for op, lf, n, lu in tasks]
+        futs = [pool.submit(run_group, op, lf, n, lu, cfg, lp) for op, lf, n, lu, lp in tasks]
         it = cf.as_completed(futs)
         results = (f.result() for f in it)
     else:
         pool = None
-        results = (run_group(op, lf, n, lu, cfg) for op, lf, n, lu in tasks)
+        results = (run_group(op, lf, n, lu, cfg, lp) for op, lf, n, lu, lp in tasks)
     try:
         for group in results:
             for r in group:
@@ -446,7 +539,7 @@ def _main(args) -> int:
     key = {o: i for i, o in enumerate(OPS + ROWWISE)}
     fkey = {f: i for i, (f, _, _) in enumerate(FORMATS)}
     rows.sort(key=lambda r: (key[r["op"]], r["entries"], LUTS.index(r["lut"]) if r["lut"] in LUTS else -1,
-                             fkey[r["format"]]))
+                             fkey[r["format"]], r.get("lanes", 1)))
     ok = [r for r in rows if r["status"] == "ok"]
     any_ok = ok[0] if ok else None
     nand2 = lib.nand2

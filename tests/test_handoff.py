@@ -89,15 +89,18 @@ def _verilator_job(pkg: Path, env: dict) -> dict:
     """Build and run the bench in ``pkg`` (a copy), then rerun the binary
     with one corrupted expected vector."""
     env = dict(env, VERILATOR_FLAGS=FAST_VERILATOR)
+    before = {str(p.relative_to(pkg)): p.read_bytes() for p in pkg.rglob("*") if p.is_file()}
     good = run(["sh", "run_tb.sh", "verilator"], pkg, env)
-    top = json.loads((pkg / "manifest.json").read_text())["top"]
+    after = {str(p.relative_to(pkg)): p.read_bytes() for p in pkg.rglob("*") if p.is_file()}
+    man = json.loads((pkg / "manifest.json").read_text())
     exp = expected_file(pkg)
     orig = corrupt(exp)
-    try:
-        bad = run([f"./obj_{top}/Vtb_{top}"], pkg, env)
+    try:        # the datasheet's own Verilator commands (they build in the directory they run in)
+        cmd = " && ".join(man["commands"]["verilator"]).replace(" -CFLAGS", f" {FAST_VERILATOR} -CFLAGS", 1)
+        bad = run(["sh", "-c", cmd], pkg, env)
     finally:
         exp.write_bytes(orig)
-    return {"good": good, "bad": bad}
+    return {"good": good, "bad": bad, "untouched": before == after}
 
 
 def build_fast(op, fmt, entries, stages, lut, build: Path) -> Path:
@@ -191,9 +194,12 @@ def test_icarus_from_copy(packages, kind):
     (non-zero status, one mismatch reported) with one wrong expected vector."""
     _, _, ic, _ = packages[kind]
     n = _manifest(ic)["testbench"]["vectors"]
+    before = {str(p.relative_to(ic)): p.read_bytes() for p in ic.rglob("*") if p.is_file()}
     r = run(["sh", "run_tb.sh", "icarus"], ic)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"PASS {n} vectors" in r.stdout
+    # the run leaves the package as shipped: every sha256 still verifies, nothing added
+    assert {str(p.relative_to(ic)): p.read_bytes() for p in ic.rglob("*") if p.is_file()} == before
     orig = corrupt(expected_file(ic))
     try:
         r = run(["sh", "run_tb.sh", "icarus"], ic)
@@ -216,6 +222,7 @@ def test_verilator_from_copy(packages, kind):
     assert n and int(n.group(1)) > 0
     assert bad.returncode != 0
     assert f"FAIL 1 mismatches in {n.group(1)} vectors" in bad.stdout, bad.stdout[-2000:]
+    assert res["untouched"]                       # run_tb.sh builds outside the package
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -49,7 +49,26 @@ def _port_desc(p: dict, man: dict) -> str:
         "out_overflow": "the row was longer than ROW_MAX (its first ROW_MAX elements are used)",
         "out_error": "in_last was not on the row_len-th element of this row",
     }
+    lanes = man.get("lanes", 1)
+    if lanes > 1 and n in ("x", "y"):
+        w = p["width"] // lanes
+        return f"{lanes} lanes ({d[n]} each): lane i in `{n}[i*{w} +: {w}]`"
     return d.get(n, "")
+
+
+def module_port_order(ports: list[dict]) -> list[dict]:
+    """The manifest's ports (the component's signature order, then ``clk``,
+    ``rst``) in the order of the generated Verilog module's header.
+
+    Amaranth 0.5 emits the top module's port wires inputs first (signature
+    order, then the clock domain's ``clk``, ``rst``), then outputs (signature
+    order), numbering them from 0; Yosys' Verilog backend takes port number 0
+    for "unnumbered" and lists it last. So the header is the inputs after the
+    first, the outputs, then the first input (``tests/test_readable_rtl.py``
+    checks this against the generated Verilog of every kind of unit)."""
+    ins = [p for p in ports if p["dir"] == "in"]
+    outs = [p for p in ports if p["dir"] != "in"]
+    return ins[1:] + outs + ins[:1]
 
 
 def _wavedrom(man: dict) -> tuple[str, str]:
@@ -252,12 +271,22 @@ def render(ctx: dict) -> str:
     for k, f in man.get("formats", {}).items():
         L.append(_fmt_row(k, f))
     L += ["", "A code q of format sM.F or uM.F means the real value q * 2^-F (power-of-two scale).", ""]
-    L += ["## Ports", "", "| port | dir | width | signed | description |", "|---|---|---:|---|---|"]
-    for p in man["ports"]:
+    L += ["## Ports", "", f"In the order of the module header in `{ctx['files']['rtl']}`.", "",
+          "| port | dir | width | signed | description |", "|---|---|---:|---|---|"]
+    for p in module_port_order(man["ports"]):
         L.append(f"| `{p['name']}` | {p['dir']} | {p['width']} | {'yes' if p['signed'] else 'no'} | "
                  f"{_port_desc(p, man)} |")
     L += ["", f"Reset: {man.get('reset', 'synchronous, active high')}. All registers are on `clk`'s rising edge; "
           "the design has no latches and no asynchronous logic.", ""]
+    if man.get("lanes", 1) > 1:
+        P = man["lanes"]
+        L += [f"Lanes: {P} inputs and {P} results per clock, {man.get('lane_layout', '')}. Every lane is the "
+              "one-lane unit exactly (same golden model, same latency"
+              + (", one `in_valid`/`out_valid` for all lanes" if man.get("stages") else "")
+              + f"); the {P} lanes read one table"
+              + (" (one register bank, one `cfg_*` port)" if "cfg" in man else "") + ". The bench runs every "
+              f"vector on every lane (lane l the vectors rotated by l*n/{P}, a different vector on each lane in "
+              "each clock) and counts lane results.", ""]
     L += ["## Latency and throughput", ""]
     if rowwise:
         L += [f"Valid/ready streams: a transfer happens at a rising edge where valid and ready are both high. "
@@ -269,11 +298,12 @@ def render(ctx: dict) -> str:
                  else "."), ""]
     else:
         s = man["stages"]
-        L += [f"Latency {s} clock{'s' if s > 1 else ''}, throughput one result per clock, no stalls: an `x` "
+        L += [f"Latency {s} clock{'s' if s > 1 else ''}, throughput one result per clock"
+              + (f" on each of the {man['lanes']} lanes" if man.get("lanes", 1) > 1 else "") + ", no stalls: an `x` "
               f"present with `in_valid=1` at a rising edge appears on `y` with `out_valid=1` after the "
               f"{s}{'st' if s == 1 else 'nd' if s == 2 else 'rd' if s == 3 else 'th'} rising edge counted from "
               "that one, and holds until the next edge. `out_valid` is `in_valid` delayed by "
-              f"{s} clocks, so bubbles pass through unchanged.", ""]
+              f"{s} clock{'s' if s > 1 else ''}, so bubbles pass through unchanged.", ""]
     wave, text = ctx["timing"]
     L += ["Timing diagram (also `timing.json`, WaveDrom):", "", "```", text.rstrip("\n"), "```", "",
           "```json", wave, "```", ""]

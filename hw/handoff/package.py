@@ -256,11 +256,14 @@ def build(unit_dir, out=None) -> Path:
         specs = {"spec": spec}
         ftz = bool(man.get("ftz"))
         x, y = vectors.elementwise(spec, ftz)
-        xw, yw = ports["x"], ports["y"]
+        lanes = int(man.get("lanes", 1))        # the vector files hold one lane's vectors (tb.elementwise)
+        xw, yw = ports["x"] // lanes, ports["y"] // lanes
         files[f"tb/{top}.x.hex"] = vectors.hexwords(x, xw)
         files[f"tb/{top}.y.hex"] = vectors.hexwords(y, yw)
         kind = ("every input code" if not spec.is_fp32 and spec.input.bits <= EXHAUSTIVE_MAX_BITS
                 else "special values, breakpoints and neighbours, seeded random")
+        if lanes > 1:
+            kind += f"; one lane's: the bench runs them on each of the {lanes} lanes, lane l rotated by l*n/{lanes}"
         doc += [(f"tb/{top}.x.hex", f"inputs, {len(x)} words ({kind})"),
                 (f"tb/{top}.y.hex", "expected outputs (golden model)")]
         n_vec = len(x)
@@ -268,6 +271,7 @@ def build(unit_dir, out=None) -> Path:
         n_alt = 0
         tports = dict(ports)
         tports["_latency"] = man["stages"]
+        tports["_lanes"] = lanes
         if man.get("lut") == "regs":
             c = man["cfg"]
             img = _image(spec)
@@ -290,6 +294,7 @@ def build(unit_dir, out=None) -> Path:
                      + ("values" if spec.impl == "table" else "slopes, intercepts") + " reversed) loaded first by the bench"),
                     (f"tb/{top}.y_alt.hex", f"expected outputs of the first {n_alt} inputs with that table")]
             n_vec += n_alt
+        n_vec *= lanes                           # the bench counts lane results
         signed_y = None if spec.is_fp32 else spec.output.signed
         files[P["tb"]] = tb.elementwise(top, tports, len(x), n_alt, signed_y, cfg)
     doc.insert(2, (P["tb"], "self-checking testbench, Verilog-2005"))
@@ -343,18 +348,29 @@ def build(unit_dir, out=None) -> Path:
             (P["synth_ys"], "the generator's Yosys flow script for this unit, `@LIBERTY@`/`@PERIOD_PS@` left "
                             "to fill (synth.sh does)")]
 
+    # the script builds in a scratch directory, so a run leaves the package (and its sha256s) as shipped
+    def scratch(cmd: str) -> str:
+        return (cmd.replace(f"tb_{top}.vvp", f'"$scratch/tb_{top}.vvp"').replace(f"./obj_{top}", f"obj_{top}")
+                .replace(f"obj_{top}", f'"$scratch"/obj_{top}'))
+
     files["run_tb.sh"] = "\n".join([
         "#!/bin/sh",
         f"# Verify the {top} handoff package: sh run_tb.sh [icarus|verilator]",
-        "# Runs in this script's directory; exit status 0 on PASS, non-zero on any mismatch.",
+        "# Runs in this script's directory and builds in a temporary directory (removed on exit), so the",
+        "# package is left as shipped; exit status 0 on PASS, non-zero on any mismatch.",
         "# VERILATOR_FLAGS adds options to the Verilator build (e.g. VERILATOR_FLAGS='-CFLAGS -O0').",
         "set -e",
         'cd "$(dirname "$0")"',
         'case "${1:-icarus}" in',
-        f"  icarus) {cmds['icarus'][0]} && {cmds['icarus'][1]} ;;",
-        f"  verilator) {cmds['verilator'][0].replace(' -CFLAGS', ' $VERILATOR_FLAGS -CFLAGS', 1)} && "
-        f"{cmds['verilator'][1]} ;;",
+        "  icarus|verilator) ;;",
         '  *) echo "usage: sh run_tb.sh [icarus|verilator]" >&2; exit 2 ;;',
+        "esac",
+        'scratch=$(mktemp -d "${TMPDIR:-/tmp}/gqa_tb.XXXXXX")',
+        "trap 'rm -rf \"$scratch\"' EXIT",
+        'case "${1:-icarus}" in',
+        f"  icarus) {scratch(cmds['icarus'][0])} && {scratch(cmds['icarus'][1])} ;;",
+        f"  verilator) {scratch(cmds['verilator'][0]).replace(' -CFLAGS', ' $VERILATOR_FLAGS -CFLAGS', 1)} && "
+        f"{scratch(cmds['verilator'][1])} ;;",
         "esac", ""])
     doc.insert(0, ("run_tb.sh", "runs the testbench: `sh run_tb.sh icarus` or `sh run_tb.sh verilator`"))
 
@@ -386,7 +402,9 @@ def build(unit_dir, out=None) -> Path:
         "rtl": [P["rtl"]], "filelist": "filelist.f", "testbench": {"file": P["tb"], "top": f"tb_{top}",
                                                                     "vectors": n_vec},
         "modules": renames, "stages": man.get("stages"), "latency_cycles": man.get("latency_cycles"),
-        "ports": man["ports"], "formats": man.get("formats"), "reset": man.get("reset"),
+        "ports": man["ports"],
+        **({k: man[k] for k in ("lanes", "lane_layout") if k in man}),     # LANES=P units only
+        "formats": man.get("formats"), "reset": man.get("reset"),
         "commands": cmds, "regenerate": ctx["regen"],
         "tools": man.get("tools", {}),
         "files": {k: _sha256(v.encode() if isinstance(v, str) else v) for k, v in sorted(files.items())},

@@ -98,8 +98,12 @@ def header(top: str, manifest: dict, renames: dict) -> str:
         f"// {top}: GQA-LUT generated unit, handoff RTL (synthesizable Verilog-2005, one file).",
         f"// Reset: rst is synchronous and active high; it {manifest.get('reset', 'resets every register').split('(rst); ', 1)[-1]}.",
         "// Clock: clk, rising edge only; no latches, no initial blocks, no simulation-only constructs.",
-        "// Registers have no initial values: rst sets every flip-flop; row buffers are written before read.",
+        "// Flip-flops have no initial values: rst sets every one; row buffers are written before read. The one",
+        "// initializer left is Yosys' constant trigger register, written by no process: it only makes event-driven",
+        "// simulators evaluate the always @* blocks at time 0, and synthesis removes it.",
     ]
+    if manifest.get("lanes", 1) > 1:
+        lines.append(f"// Lanes: {manifest['lanes']}, {manifest.get('lane_layout', '')}.")
     if subs:
         lines += ["// Modules in this file:", f"//   {top} (top)"] + subs
     else:

@@ -94,9 +94,18 @@ endmodule
 
 def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: dict | None) -> str:
     """Bench of an elementwise unit (ports ``x``/``y``; optional ``clk``/``rst``,
-    ``in_valid``/``out_valid``, ``cfg_*``)."""
+    ``in_valid``/``out_valid``, ``cfg_*``).
+
+    ``ports["_lanes"]`` = P > 1 (a LANES=P unit, ``x``/``y`` P lanes wide):
+    the vector files stay one lane's (``xs``/``ys``, n words), and in the
+    pass's clock t lane l gets vector ``(t + l*n/P) mod n`` (integer
+    division; n = the pass's count), i.e. lane l runs the vectors rotated by
+    l*n/P: a different vector on every lane in every clock and every vector
+    on every lane. Every lane's output is checked, and ``checked`` counts
+    lane results (n * P per pass). P = 1 gives the scalar bench unchanged."""
     lat = ports.get("_latency", 0)
-    xw, yw = ports["x"], ports["y"]
+    lanes = ports.get("_lanes", 1)
+    xw, yw = ports["x"] // lanes, ports["y"] // lanes       # one lane's widths
     clocked = "clk" in ports
     valid = "in_valid" in ports
     conns = [".x(x)", ".y(y)"]
@@ -109,12 +118,24 @@ def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: 
     fmt_y = "%h (%0d)" if signed_y is not None else "%h"
     sy = (lambda s: f"{s}, $signed({s})") if signed_y else ((lambda s: f"{s}, {s}") if signed_y is False
                                                              else (lambda s: s))
-    body = [f"""
+    if lanes == 1:
+        body = [f"""
   // ---- the unit ----------------------------------------------------------------------
   localparam XW = {xw}, YW = {yw}, N = {n}, N_ALT = {n_alt}, LAT = {lat};
   reg [XW-1:0] x = {{XW{{1'b0}}}};
   reg in_valid = 1'b0;             // a vector is driven in this cycle
   wire [YW-1:0] y;"""]
+    else:
+        body = [f"""
+  // ---- the unit: P lanes, lane l in x[l*XW +: XW] and y[l*YW +: YW] ---------------------
+  // The vector files hold one lane's vectors; in a pass of `cnt` vectors, lane l gets vector
+  // (t + l*cnt/P) % cnt in the pass's clock t: every lane a different vector in every clock,
+  // every vector on every lane. Every lane's output is checked.
+  localparam P = {lanes}, XW = {xw}, YW = {yw}, N = {n}, N_ALT = {n_alt}, LAT = {lat};
+  reg [P*XW-1:0] x = {{(P*XW){{1'b0}}}};
+  reg in_valid = 1'b0;             // a vector is driven in this cycle
+  wire [P*YW-1:0] y;
+  integer cnt = N;                 // vectors in the current pass (N, or N_ALT for the second table)"""]
     if valid:
         body.append("  wire out_valid;")
     else:
@@ -157,7 +178,10 @@ def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: 
   // ---- checker: combinational, y is compared just before the next rising edge -----------
   always @(posedge clk) if (!rst && in_valid) check_y;""")
     src = "alt ? ya[got] : ys[got]" if cfg else "ys[got]"
-    body.append(f"""
+    if lanes > 1:
+        body.append(_lane_tasks(cfg is not None, fmt_y, sy))
+    else:
+        body.append(f"""
   task check_y;
     begin
       want = {src};
@@ -232,6 +256,53 @@ def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: 
     text = _HEAD + "\n".join(body) + "\n" + "\n".join(main) + "\n" + _TAIL
     timeout = 2 * (n + n_alt) + 4 * (cfg["words"] if cfg else 0) + 10 * lat + 100
     return _sub(text, {"TOP": top, "TIMEOUT": timeout, "HALF": PERIOD // 2})
+
+
+def _lane_tasks(alt: bool, fmt_y: str, sy) -> str:
+    """``check_y`` and ``run`` of a P-lane bench (see :func:`elementwise`)."""
+    src = "alt ? ya[k] : ys[k]" if alt else "ys[k]"
+    return f"""
+  reg [YW-1:0] yl;                 // one lane's output
+  task check_y;
+    integer l, k;
+    begin
+      for (l = 0; l < P; l = l + 1) begin
+        k = (got + (l * cnt) / P) % cnt;
+        want = {src};
+        yl = y[l*YW +: YW];
+        checked = checked + 1;
+        if (yl !== want) begin
+          errors = errors + 1;
+          if (errors <= MAX_REPORTED)
+            $display("MISMATCH vector %0d lane %0d (table %0d): x = %h, y = {fmt_y}, expected {fmt_y}", k, l,
+                     alt ? 2 : 1, xs[k], {sy("yl")}, {sy("want")});
+        end
+      end
+      got = got + 1;
+    end
+  endtask
+
+  // ---- driver: one vector per lane per clock, changed at the falling edge ---------------
+  task run;
+    input integer count;
+    integer i, l;
+    begin
+      cnt = count;
+      for (i = 0; i < count; i = i + 1) begin
+        @(negedge clk);
+        for (l = 0; l < P; l = l + 1)
+          x[l*XW +: XW] = xs[(i + (l * count) / P) % count];
+        in_valid = 1'b1;
+      end
+      @(negedge clk);
+      in_valid = 1'b0;
+      repeat (LAT + 2) @(negedge clk);
+      if (got != count) begin
+        errors = errors + 1;
+        $display("MISMATCH %0d outputs for %0d inputs", got, count);
+      end
+    end
+  endtask"""
 
 
 def rowwise(top: str, in_bits: int, out_bits: int, out_signed: bool, flag: str, n_in: int, n_out: int,

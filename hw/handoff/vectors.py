@@ -13,6 +13,11 @@
 
 Everything is deterministic (fixed seeds), so regenerating the package
 gives the same files.
+
+A ``LANES=P`` unit's files are the one-lane unit's vectors (the same n
+words); the bench (:func:`hw.handoff.tb.elementwise`) drives lane l with
+them rotated by l*n/P (:func:`lane_index`), so every vector runs on every
+lane and the lanes differ in every clock.
 """
 
 from __future__ import annotations
@@ -68,6 +73,13 @@ def elementwise(spec, ftz: bool = False) -> tuple[np.ndarray, np.ndarray]:
     from hw.impls import evaluate          # any integer impl: pwl, uniform, table
     x = int_inputs(spec)
     return x, np.asarray(evaluate(spec, x), dtype=np.int64)
+
+
+def lane_index(t: int, lane: int, n: int, lanes: int) -> int:
+    """The vector lane ``lane`` of a ``lanes``-lane unit gets in clock ``t``
+    of a pass over ``n`` vectors: ``(t + lane*n//lanes) % n`` (what the bench
+    computes in Verilog, and :mod:`sim.lanes` in the cocotb benches)."""
+    return (t + lane * n // lanes) % n
 
 
 def alt_spec(spec):

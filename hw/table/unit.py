@@ -35,7 +35,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from hw import lut_image
-from hw.pwl_common import check_args, signature
+from hw.pwl_common import check_args, drive_valid, lanes_of, signature
 from hw.spec import MAX_TABLE_BITS
 
 
@@ -43,34 +43,34 @@ def _shape(f):
     return signed(f.bits) if f.signed else unsigned(f.bits)
 
 
-def unit_signature(spec, stages: int, lut: str, x_shape, y_shape) -> dict:
+def unit_signature(spec, stages: int, lut: str, x_shape, y_shape, lanes: int = 1) -> dict:
     """:func:`hw.pwl_common.signature` with ``cfg_addr``/``cfg_data`` sized
     by the spec's own register map (:func:`hw.lut_image.cfg_addr_bits`)."""
-    sig = signature(spec, stages, "rom", x_shape, y_shape)
+    sig = signature(spec, stages, "rom", x_shape, y_shape, lanes)
     if lut == "regs":
         sig.update(cfg_we=In(1), cfg_addr=In(lut_image.cfg_addr_bits(spec)),
                    cfg_data=In(lut_image.data_bits(spec)))
     return sig
 
 
-def pipeline_output(m: Module, unit, value, shape, cuts: int) -> None:
-    """``y`` from ``value`` through ``cuts`` + 1 registers (``cuts`` = stages - 1)
-    when ``unit.stages`` > 0, else combinationally; ``out_valid`` is
-    ``in_valid`` delayed by ``stages`` clocks. Data registers are reset-less."""
+def pipeline_output(m: Module, unit, value, shape, cuts: int, y=None, prefix: str = "",
+                    valid: bool = True) -> None:
+    """``y`` (default the port; a lane's slice) from ``value`` through
+    ``cuts`` + 1 registers (``cuts`` = stages - 1, named with ``prefix``) when
+    ``unit.stages`` > 0, else combinationally; ``out_valid`` is ``in_valid``
+    delayed by ``stages`` clocks (``valid=False``: the caller drives it once
+    for all lanes). Data registers are reset-less."""
+    y = unit.y if y is None else y
     if not unit.stages:
-        m.d.comb += unit.y.eq(value)
+        m.d.comb += y.eq(value)
         return
     for i in range(unit.stages):
-        r = Signal(shape, name=f"d{i + 1}" if i + 1 < unit.stages else "y_q", reset_less=True)
+        r = Signal(shape, name=prefix + (f"d{i + 1}" if i + 1 < unit.stages else "y_q"), reset_less=True)
         m.d.sync += r.eq(value)
         value = r
-    m.d.comb += unit.y.eq(value)
-    valid = unit.in_valid
-    for i in range(unit.stages):
-        v = Signal(name=f"valid{i + 1}")
-        m.d.sync += v.eq(valid)
-        valid = v
-    m.d.comb += unit.out_valid.eq(valid)
+    m.d.comb += y.eq(value)
+    if valid:
+        drive_valid(m, unit)
 
 
 class TableUnit(wiring.Component):
@@ -78,40 +78,45 @@ class TableUnit(wiring.Component):
 
     Ports: ``x`` in, ``y`` out; with ``stages > 0`` also ``in_valid`` and
     ``out_valid``; with ``lut="regs"`` also ``cfg_we``, ``cfg_addr`` (input
-    bits wide), ``cfg_data`` (output bits wide).
+    bits wide), ``cfg_data`` (output bits wide). ``lanes`` = P > 1: ``x``/``y``
+    carry P lanes (lane i in bits ``[i*w, (i+1)*w)``); ``rom``: one case ROM
+    per lane; ``regs``: one register bank read by P multiplexers.
     """
 
-    def __init__(self, spec, stages: int = 0, lut: str = "rom"):
+    def __init__(self, spec, stages: int = 0, lut: str = "rom", lanes: int = 1):
         if spec.impl != "table" or spec.is_fp32:
             raise ValueError("TableUnit needs an integer spec with impl 'table'")
         if spec.input.bits > MAX_TABLE_BITS:
             raise ValueError(f"TableUnit: at most {MAX_TABLE_BITS} input bits")
-        check_args(stages, lut)
-        self.spec, self.stages, self.lut = spec, stages, lut
+        check_args(stages, lut, lanes)
+        self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.latency = stages
-        super().__init__(unit_signature(spec, stages, lut, _shape(spec.input), _shape(spec.output)))
+        super().__init__(unit_signature(spec, stages, lut, _shape(spec.input), _shape(spec.output), lanes))
 
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
         bits, yshape = spec.input.bits, _shape(spec.output)
         lo = spec.input.min_code
-        value = Signal(yshape, name="t")
-        if self.lut == "rom":
-            with m.Switch(self.x.as_unsigned()):
-                for pattern in range(1 << bits):          # the code whose bits are `pattern`
-                    code = pattern - (1 << bits) if spec.input.signed and pattern >> (bits - 1) else pattern
-                    with m.Case(pattern):
-                        m.d.comb += value.eq(int(spec.values[code - lo]))
-        else:
-            addr = Signal(bits, name="addr")         # code - min_code: the top bit inverted if signed
-            m.d.comb += addr.eq(self.x.as_unsigned() ^ ((1 << (bits - 1)) if spec.input.signed else 0))
-            regs = []
-            for a, v in enumerate(spec.values):
-                r = Signal(yshape, name=f"t{a}", init=int(v))
-                with m.If(self.cfg_we & (self.cfg_addr == a)):
-                    m.d.sync += r.eq(self.cfg_data[:spec.output.bits])
-                regs.append(r)
-            m.d.comb += value.eq(Array(regs)[addr])
-        pipeline_output(m, self, value, yshape, self.stages - 1)
+        regs = []                                    # LUT=regs: one register bank for every lane
+        for x, y, p in lanes_of(self, _shape(spec.input), yshape):
+            value = Signal(yshape, name=p + "t")
+            if self.lut == "rom":
+                with m.Switch(x.as_unsigned()):
+                    for pattern in range(1 << bits):          # the code whose bits are `pattern`
+                        code = pattern - (1 << bits) if spec.input.signed and pattern >> (bits - 1) else pattern
+                        with m.Case(pattern):
+                            m.d.comb += value.eq(int(spec.values[code - lo]))
+            else:
+                addr = Signal(bits, name=p + "addr")         # code - min_code: the top bit inverted if signed
+                m.d.comb += addr.eq(x.as_unsigned() ^ ((1 << (bits - 1)) if spec.input.signed else 0))
+                if not regs:                         # built with the first lane (the scalar unit's order)
+                    for a, v in enumerate(spec.values):
+                        r = Signal(yshape, name=f"t{a}", init=int(v))
+                        with m.If(self.cfg_we & (self.cfg_addr == a)):
+                            m.d.sync += r.eq(self.cfg_data[:spec.output.bits])
+                        regs.append(r)
+                m.d.comb += value.eq(Array(regs)[addr])
+            pipeline_output(m, self, value, yshape, self.stages - 1, y, p, valid=False)
+        drive_valid(m, self)
         return m

@@ -22,7 +22,7 @@ from __future__ import annotations
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 
-from hw.pwl_common import check_args, stager, table
+from hw.pwl_common import check_args, drive_valid, lanes_of, stager, table
 from hw.pwl_int.model import Datapath
 from hw.pwl_int.unit import segment_lines
 from hw.table.unit import unit_signature
@@ -40,30 +40,31 @@ class UniformPWL(wiring.Component):
     ``(2N-1).bit_length()`` bits wide, ``cfg_data`` the wider coefficient.
     """
 
-    def __init__(self, spec, stages: int = 0, lut: str = "rom"):
+    def __init__(self, spec, stages: int = 0, lut: str = "rom", lanes: int = 1):
         if spec.impl != "uniform" or spec.is_fp32:
             raise ValueError("UniformPWL needs an integer spec with impl 'uniform'")
-        check_args(stages, lut)
-        self.spec, self.stages, self.lut = spec, stages, lut
+        check_args(stages, lut, lanes)
+        self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.dp = Datapath.of_spec(spec)
         self.shift = seg_shift(spec.input, spec.entries)
         self.latency = stages
-        super().__init__(unit_signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y)))
+        super().__init__(unit_signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes))
 
     def elaborate(self, platform):
         m = Module()
         dp, spec = self.dp, self.spec
-        # no breakpoint column: slopes start at cfg address 0
+        # one table for every lane; no breakpoint column: slopes start at cfg address 0
         _, ks, cs = table(m, self, [((), _shape(dp.x)), (spec.slopes.values, signed(dp.k.bits)),
                                     (spec.intercepts.values, signed(dp.c.bits))])
         cuts = {1: (), 2: ("read",), 3: ("read", "prod")}.get(self.stages, ())
-        stage = stager(m, cuts)
-
-        # 1: segment = top k bits of x - min_code, table read
         bits = dp.x.bits
-        seg = Signal(range(len(ks)), name="seg")
-        off = self.x.as_unsigned() ^ ((1 << (bits - 1)) if dp.x.signed else 0)
-        m.d.comb += seg.eq(off[self.shift:] if len(ks) > 1 else 0)
-        # 2-5: table read, product, align, add, round, saturate: as the comparator-bank unit
-        segment_lines(m, self, dp, stage, seg, ks, cs)
+        for x, y, p in lanes_of(self, _shape(dp.x), _shape(dp.y)):
+            stage = stager(m, cuts, p)
+            # 1: segment = top k bits of x - min_code, table read
+            seg = Signal(range(len(ks)), name=p + "seg")
+            off = x.as_unsigned() ^ ((1 << (bits - 1)) if dp.x.signed else 0)
+            m.d.comb += seg.eq(off[self.shift:] if len(ks) > 1 else 0)
+            # 2-5: table read, product, align, add, round, saturate: as the comparator-bank unit
+            segment_lines(m, self, dp, stage, seg, ks, cs, x, y, p)
+        drive_valid(m, self)
         return m

@@ -1,0 +1,309 @@
+"""``make dse``: measure every implementation of an op against the others and
+recommend the one to build.
+
+For each op x format x implementation x table size x LUT (pwl and uniform
+at 4..64 entries, a direct table where the input has at most 12 bits, rom
+and regs) the sweep builds the unit through its configuration
+(:mod:`flow.config`, :func:`flow.build.build`), synthesizes it with the
+project's flow (:func:`synth.report.measure`: Yosys + OpenSTA), and scores
+it: max error in output LSBs and mse_hw (the golden model over every code
+of the domain, from the spec), area, NAND2-eq, delay, power.
+
+Writes ``<out>/report.json`` (every row and a ``recommendations`` list: per
+op, format and LUT the smallest unit whose max error meets the bound, with
+its ``make gen`` line), ``<out>/report.md`` and one Pareto plot per op
+(``<out>/<op>.png``: area against max error). A unit's result is cached in
+``<out>/results/<unit>.json`` under a key of its Verilog, spec and synthesis
+settings, so a rerun or an interrupted sweep resumes where it stopped.
+
+Units run as Dask tasks: on a ``LocalCluster`` of ``--jobs`` worker
+processes by default, or on a running scheduler (``--scheduler
+tcp://host:port``, ``DSE_SCHEDULER`` in make), whose workers need this
+project installed, the synthesis tools, and the build directory at the same
+path (a shared file system).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from flow.config import ConfigError, Elementwise, FitOptions, from_request
+
+DEFAULT_OPS = ("gelu", "exp", "silu")
+DEFAULT_FORMATS = ("int8", "int10", "int12", "int16")
+DEFAULT_ENTRIES = (4, 8, 16, 32, 64)
+IMPLS = ("pwl", "uniform", "table")
+LUTS = ("rom", "regs")
+#: the paper's unit, highlighted in the plots
+PAPER_UNIT = {"impl": "pwl", "format": "int8", "entries": 8}
+
+
+def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = None) -> list[Elementwise]:
+    """Every configuration of the sweep; combinations the configuration
+    refuses (a table wider than 12 bits, say) are left out. With ``bound``,
+    also the fewest-entries pwl and uniform units within it (``_m<B>``)."""
+    out = []
+    for op in ops:
+        for fmt in formats:
+            for impl in impls:
+                sizes = [dict(entries=n) for n in ((8,) if impl == "table" else entries)]
+                if bound is not None and impl != "table":
+                    sizes.append(dict(fit=FitOptions(max_err_lsb=bound)))
+                for kw in sizes:
+                    for lut in luts:
+                        try:
+                            out.append(Elementwise(op, fmt, stages=1, lut=lut, impl=impl, **kw))
+                        except ConfigError:
+                            continue
+    return out
+
+
+def _key(unit: Path, synth_cfg: dict) -> str:
+    man = json.loads((unit / "manifest.json").read_text())
+    h = hashlib.sha256()
+    for name in man["verilog"] + [man.get("spec", "spec.json")]:
+        h.update((unit / name).read_bytes())
+    h.update(json.dumps({k: synth_cfg[k] for k in ("liberty", "period_ns", "activity", "abc")},
+                        sort_keys=True).encode())
+    from synth.flow import _pyosys_version
+    h.update(_pyosys_version().encode())
+    return h.hexdigest()
+
+
+def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
+    """One sweep point (runs on a Dask worker): build, synthesize, score."""
+    from flow.build import build
+    from hw.files import write_atomic
+    from hw.spec import Spec
+    from synth.report import SynthError, measure
+    t0 = time.monotonic()
+    cfg = from_request(request)
+    row = {"op": cfg.op, "format": cfg.format, "impl": cfg.impl, "lut": cfg.lut, "unit": cfg.name,
+           "make": cfg.make_line()}
+    try:
+        unit = build(cfg, Path(build_root))
+    except Exception as e:          # noqa: BLE001 - a failed point is a row, the sweep goes on
+        from fitter.minimal import BoundNotMet
+        if isinstance(e, BoundNotMet):
+            return {**row, "status": f"bound not met: {e}", "seconds": round(time.monotonic() - t0, 1)}
+        return {**row, "status": f"not built: {type(e).__name__}: {e}", "seconds": round(time.monotonic() - t0, 1)}
+    spec = Spec.load(unit / "spec.json")
+    m = spec.fit.get("metrics", {})
+    row.update(entries=spec.entries, max_err_lsb=m.get("max_err_lsb"), mse_hw=m.get("mse_hw"),
+               fewest=cfg.fit.max_err_lsb is not None)
+    key = _key(unit, synth_cfg)
+    cache = Path(synth_cfg["results"]) / f"{cfg.name}.json"
+    try:
+        hit = json.loads(cache.read_text())
+        if hit.get("key") == key:
+            return {**hit["row"], "cached": True, "seconds": round(time.monotonic() - t0, 1)}
+    except (OSError, ValueError):
+        pass
+    try:
+        fig = measure(unit, synth_cfg)
+    except SynthError as e:
+        return {**row, "status": f"failed: {e}", "seconds": round(time.monotonic() - t0, 1)}
+    keep = ("area_um2", "nand2_eq", "cells", "flip_flops", "delay_ns", "fmax_mhz", "power_mw")
+    row.update({k: fig[k] for k in keep}, status="ok")
+    write_atomic(cache, json.dumps({"key": key, "row": row}, indent=1) + "\n")
+    return {**row, "cached": False, "seconds": round(time.monotonic() - t0, 1)}
+
+
+def recommend(rows: list[dict], bound: float) -> list[dict]:
+    """Per op, format and LUT: the smallest unit whose max error is within
+    ``bound`` LSB (or the most accurate one, flagged, when none is)."""
+    out = []
+    groups: dict = {}
+    for r in rows:
+        if r.get("status") == "ok":
+            groups.setdefault((r["op"], r["format"], r["lut"]), []).append(r)
+    for (op, fmt, lut), rs in sorted(groups.items()):
+        ok = [r for r in rs if r["max_err_lsb"] is not None and r["max_err_lsb"] <= bound]
+        best = min(ok, key=lambda r: r["area_um2"]) if ok else min(rs, key=lambda r: r["max_err_lsb"])
+        out.append({"op": op, "format": fmt, "lut": lut, "impl": best["impl"], "entries": best["entries"],
+                    "area_um2": best["area_um2"], "max_err_lsb": best["max_err_lsb"], "meets_bound": bool(ok),
+                    "make": best["make"]})
+    return out
+
+
+def _markdown(rows, recs, meta) -> str:
+    L = ["# Design-space exploration: which implementation to build", "",
+         f"Command: `{meta['command']}`; liberty `{meta['liberty']}`, clock {meta['period_ns']} ns, "
+         f"bound {meta['bound']} LSB; {len(rows)} units, {meta['seconds']:.0f} s wall.", "",
+         "## Recommendations (smallest area within the bound)", "",
+         "| op | format | LUT | impl | entries | area um2 | max err LSB | meets | make line |",
+         "|---|---|---|---|---:|---:|---:|---|---|"]
+    for r in recs:
+        L.append(f"| {r['op']} | {r['format']} | {r['lut']} | {r['impl']} | {r['entries']} | "
+                 f"{r['area_um2']:,.0f} | {r['max_err_lsb']:.2f} | {'yes' if r['meets_bound'] else 'NO'} | "
+                 f"`{r['make']}` |")
+    L += ["", f"## Fewest entries within {meta['bound']} LSB (exact minimax search, certified on every code)", "",
+          "| op | format | impl | LUT | entries | max err LSB | area um2 |", "|---|---|---|---|---:|---:|---:|"]
+    for r in rows:
+        if r.get("fewest") or r.get("status", "").startswith("bound not met"):
+            if r.get("status") == "ok":
+                L.append(f"| {r['op']} | {r['format']} | {r['impl']} | {r['lut']} | {r['entries']} | "
+                         f"{r['max_err_lsb']:.2f} | {r['area_um2']:,.0f} |")
+            elif r.get("status", "").startswith("bound not met"):
+                L.append(f"| {r['op']} | {r['format']} | {r['impl']} | {r['lut']} | none | - | - |")
+    L += ["", "## Every unit", "",
+          "| unit | impl | entries | LUT | max err LSB | mse_hw | area um2 | NAND2-eq | delay ns | power mW |",
+          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r.get("status") != "ok":
+            L.append(f"| {r['unit']} | {r['impl']} | - | {r['lut']} | {r['status']} | | | | | |")
+            continue
+        L.append(f"| {r['unit']} | {r['impl']} | {r['entries']} | {r['lut']} | {r['max_err_lsb']:.2f} | "
+                 f"{r['mse_hw']:.3g} | {r['area_um2']:,.0f} | {r['nand2_eq']:,.0f} | {r['delay_ns']:.2f} | "
+                 f"{r['power_mw']:.3f} |")
+    return "\n".join(L) + "\n"
+
+
+def _pareto_png(op: str, rows: list[dict], bound: float) -> bytes:
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    marker = {"pwl": "o", "uniform": "s", "table": "^"}
+    for ax, lut in zip(axes, LUTS):
+        for r in rows:
+            if r["op"] != op or r["lut"] != lut or r.get("status") != "ok":
+                continue
+            paper = all(r[k] == v for k, v in PAPER_UNIT.items())
+            ax.scatter(r["area_um2"], max(r["max_err_lsb"], 1e-3), marker=marker[r["impl"]],
+                       s=120 if paper else 36, edgecolors="red" if paper else "none",
+                       c={"int8": "C0", "int10": "C1", "int12": "C2", "int16": "C3"}.get(r["format"], "C4"))
+        ax.axhline(bound, color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("area (um2)")
+        ax.set_title(f"{op}, LUT={lut}")
+    axes[0].set_ylabel("max error (output LSB)")
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], marker=m, ls="", color="k", label=i) for i, m in marker.items()]
+    handles += [Line2D([], [], marker="o", ls="", color=c, label=f) for f, c in
+                (("int8", "C0"), ("int10", "C1"), ("int12", "C2"), ("int16", "C3"))]
+    handles.append(Line2D([], [], marker="o", ls="", mfc="none", mec="red", ms=10, label="paper: pwl int8 e8"))
+    axes[1].legend(handles=handles, fontsize=8, loc="upper right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def client(scheduler: str | None, jobs: int):
+    """A Dask client: on ``scheduler`` if given, else a LocalCluster."""
+    from dask.distributed import Client, LocalCluster
+    if scheduler:
+        return Client(scheduler, timeout="30s")
+    cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster)
+
+
+def sweep(cfgs: list[Elementwise], build_root: Path, synth_cfg: dict, scheduler: str | None, jobs: int,
+          log=sys.stdout) -> list[dict]:
+    from dask.distributed import as_completed
+    rows = []
+    with client(scheduler, jobs) as c:
+        futures = [c.submit(run_unit, cfg.request(), str(build_root), synth_cfg, key=f"dse-{cfg.name}",
+                            pure=False) for cfg in cfgs]
+        for i, fut in enumerate(as_completed(futures), 1):
+            r = fut.result()
+            rows.append(r)
+            figs = (f"area {r['area_um2']:>10,.0f} um2  max err {r['max_err_lsb']:.2f} LSB"
+                    if r.get("status") == "ok" else r.get("status", "?"))
+            print(f"[{i}/{len(cfgs)}] {r['unit']:32s} {figs}  {'(cached) ' if r.get('cached') else ''}"
+                  f"{r.get('seconds', 0):.1f} s", file=log, flush=True)
+    order = {cfg.name: i for i, cfg in enumerate(cfgs)}
+    return sorted(rows, key=lambda r: order[r["unit"]])
+
+
+def main(argv=None) -> int:
+    from fitter import functions
+    from hw.files import write_atomic
+    from synth.report import SynthError
+    ap = argparse.ArgumentParser(prog="gqa-lut dse", description=__doc__.split("\n\n")[0],
+                                 epilog="make dse OP=gelu,exp FORMATS=int8,int16 MAX_ERR_LSB=1 [DSE_SCHEDULER=tcp://host:8786]")
+    ap.add_argument("--ops", default=",".join(DEFAULT_OPS), help=f"comma list of ops (default {','.join(DEFAULT_OPS)})")
+    ap.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
+                    help=f"comma list of integer formats (default {','.join(DEFAULT_FORMATS)})")
+    ap.add_argument("--entries", default=",".join(map(str, DEFAULT_ENTRIES)),
+                    help="table sizes of the pwl and uniform units (default 4,8,16,32,64)")
+    ap.add_argument("--impls", default=",".join(IMPLS), help="comma list of pwl, uniform, table (default all)")
+    ap.add_argument("--luts", default=",".join(LUTS), help="rom, regs or both (default both)")
+    ap.add_argument("--max-err-lsb", type=float, default=1.0, help="accuracy bound in output LSB (default 1)")
+    ap.add_argument("--build", type=Path, default=Path("build"), help="build root (default build/)")
+    ap.add_argument("--out", type=Path, default=None, help="report directory (default <build>/dse)")
+    ap.add_argument("--jobs", type=int, default=2, help="local Dask worker processes (default 2)")
+    ap.add_argument("--scheduler", default=None, help="tcp://host:port of a running Dask scheduler")
+    ap.add_argument("--liberty", default=None, help="liberty file (default: the OSU 0.18 um cells)")
+    ap.add_argument("--period-ns", type=float, default=10.0, help="clock period for timing and power (default 10)")
+    a = ap.parse_args(argv)
+    try:
+        ops = [o for o in a.ops.split(",") if o]
+        for o in ops:
+            functions.get(o)
+        try:
+            entries = [int(e) for e in a.entries.split(",") if e]
+        except ValueError:
+            raise ConfigError(f"--entries '{a.entries}' is not a comma list of integers") from None
+        impls = [i for i in a.impls.split(",") if i]
+        luts = [x for x in a.luts.split(",") if x]
+        for what, vals, allowed in (("impl", impls, IMPLS), ("lut", luts, LUTS)):
+            bad = [v for v in vals if v not in allowed]
+            if bad:
+                raise ConfigError(f"unknown {what} '{bad[0]}'; known: {', '.join(allowed)}")
+        if not a.max_err_lsb > 0 or a.jobs < 1 or not a.period_ns > 0:
+            raise ConfigError("--max-err-lsb and --period-ns must be positive, --jobs at least 1")
+        formats = [f for f in a.formats.split(",") if f]
+        for f in formats:
+            if f not in ("int8", "int10", "int12", "int16", "int32"):
+                raise ConfigError(f"--formats: '{f}' is not an integer format (int8, int10, int12, int16, int32)")
+        cfgs = plan(ops, formats, entries, impls, luts, a.max_err_lsb)
+        if not cfgs:
+            raise ConfigError("the sweep is empty: no valid op/format/impl/entries combination")
+        from flow.build import check_output_root
+        from synth.flow import check_liberty
+        from synth.sta import sta_command
+        build_root = check_output_root(a.build).resolve()
+        out = (a.out or build_root / "dse").resolve()
+        lib = check_liberty(a.liberty)
+        sta_command()
+    except (ConfigError, SynthError, functions.UnknownOp) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    synth_cfg = {"out": str(out / "synth"), "results": str(out / "results"), "liberty": str(lib),
+                 "period_ns": a.period_ns, "activity": 0.5, "abc": "gqa"}
+    where = a.scheduler or f"a local Dask cluster of {a.jobs} worker(s)"
+    print(f"dse: {len(cfgs)} units ({', '.join(ops)} x {', '.join(formats)}) on {where}", flush=True)
+    t0 = time.monotonic()
+    try:
+        rows = sweep(cfgs, build_root, synth_cfg, a.scheduler, a.jobs)
+    except OSError as e:
+        print(f"error: Dask scheduler {a.scheduler}: {e}", file=sys.stderr)
+        return 2
+    recs = recommend(rows, a.max_err_lsb)
+    meta = {"command": "gqa-lut dse " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "liberty": str(lib), "period_ns": a.period_ns, "bound": a.max_err_lsb,
+            "seconds": time.monotonic() - t0}
+    write_atomic(out / "report.json", json.dumps({**meta, "rows": rows, "recommendations": recs}, indent=1) + "\n")
+    write_atomic(out / "report.md", _markdown(rows, recs, meta))
+    for op in ops:
+        write_atomic(out / f"{op}.png", _pareto_png(op, rows, a.max_err_lsb))
+    print(f"\nsmallest unit within {a.max_err_lsb:g} LSB (fixed function: rom; programmable: regs):")
+    for r in recs:
+        flag = "" if r["meets_bound"] else f"  (none meets {a.max_err_lsb:g} LSB: most accurate shown)"
+        print(f"  {r['op']:6s} {r['format']:6s} {r['lut']:4s}  {r['impl']:7s} e{r['entries']:<4d} "
+              f"{r['area_um2']:>10,.0f} um2  {r['max_err_lsb']:.2f} LSB  {r['make']}{flag}")
+    bad = [r for r in rows if r.get("status") != "ok" and not r.get("status", "").startswith("bound not met")]
+    print(f"\n{out}/report.md, report.json, " + ", ".join(f"{op}.png" for op in ops)
+          + f"  ({len(rows) - len(bad)} units ok, {len(bad)} failed, {time.monotonic() - t0:.0f} s)")
+    return 1 if bad else 0

@@ -1,0 +1,90 @@
+"""`make dse`: the sweep runs on a local Dask cluster by default and on a
+running scheduler with separate worker processes, caches per unit, and
+recommends within the bound."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flow.dse import plan, recommend
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _gqa(*args, cwd=ROOT):
+    return subprocess.run([str(BIN / "gqa-lut"), *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def test_plan_leaves_out_what_the_configuration_refuses():
+    cfgs = plan(["gelu"], ["int8", "int16"], [4, 8], luts=["rom"], bound=1.0)
+    names = [c.name for c in cfgs]
+    assert "gelu_int8_table" in names and not any("int16_table" in n for n in names)   # > 12 input bits
+    assert "gelu_int16_e4_uniform" in names and "gelu_int8_e8" in names
+    assert "gelu_int16_m1" in names and "gelu_int8_m1_uniform" in names and "gelu_int8_m1_table" not in names
+
+
+def test_recommendation_is_the_smallest_within_the_bound():
+    rows = [dict(op="gelu", format="int8", lut="rom", impl=i, entries=e, area_um2=a, max_err_lsb=m, status="ok",
+                 make=f"make gen {i}") for i, e, a, m in
+            (("pwl", 8, 12000.0, 0.8), ("table", 256, 4000.0, 0.5), ("uniform", 4, 3000.0, 3.0))]
+    [r] = recommend(rows, 1.0)
+    assert r["impl"] == "table" and r["meets_bound"]
+    [r] = recommend(rows, 0.1)
+    assert r["impl"] == "table" and not r["meets_bound"]          # most accurate, flagged
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sweep_locally_then_through_a_scheduler_and_workers(tmp_path):
+    args = ["dse", "--ops", "gelu", "--formats", "int8", "--impls", "table,uniform", "--entries", "4",
+            "--luts", "rom,regs", "--build", str(tmp_path / "b")]
+    r = _gqa(*args, "--jobs", "1")                                # the default: a LocalCluster, no scheduler
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads((tmp_path / "b" / "dse" / "report.json").read_text())
+    assert len(rep["rows"]) == 6 and all(x["status"] == "ok" for x in rep["rows"])    # + the fewest within 1 LSB
+    fewest = [x for x in rep["rows"] if x["fewest"]]
+    assert {x["unit"] for x in fewest} == {"gelu_int8_m1_uniform", "gelu_int8_m1_uniform_regs"}
+    assert all(x["max_err_lsb"] <= 1 and x["entries"] == 16 for x in fewest)
+    recs = {x["lut"]: x for x in rep["recommendations"]}
+    assert recs["rom"]["impl"] == "table" and recs["rom"]["max_err_lsb"] <= 1
+    assert recs["rom"]["make"] == "make gen OP=gelu IMPL=table"
+    assert (tmp_path / "b" / "dse" / "gelu.png").read_bytes()[:4] == b"\x89PNG"
+
+    port = _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    sched = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                              "--no-dashboard"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        worker = subprocess.Popen([str(BIN / "dask"), "worker", addr, "--nworkers", "1", "--nthreads", "1",
+                                   "--no-dashboard"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(3)
+        r = _gqa(*args, "--scheduler", addr)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"on {addr}" in r.stdout and r.stdout.count("(cached)") == 6, r.stdout   # resumed from the cache
+        again = json.loads((tmp_path / "b" / "dse" / "report.json").read_text())
+        assert again["recommendations"] == rep["recommendations"]
+    finally:
+        for p in (worker, sched):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=30)
+
+
+@pytest.mark.parametrize("args,msg", [(["--ops", "nosuch"], "unknown op"), (["--impls", "cordic"], "unknown impl"),
+                                      (["--formats", "fp32"], "not an integer format"),
+                                      (["--max-err-lsb", "0"], "must be positive")])
+def test_bad_sweep_options_are_one_line(args, msg, tmp_path):
+    r = _gqa("dse", *args, "--build", str(tmp_path / "b"))
+    assert r.returncode == 2 and r.stderr.startswith("error:") and msg in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "b").exists()
