@@ -36,7 +36,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge, Timer
 
 from hw.fp32 import model, vectors
-from sim import lanes
+from sim import bus, lanes
 from sim.runner import write_summary
 
 MAX_REPORT = 10
@@ -91,60 +91,25 @@ async def test_binop(dut):
     assert bad == 0, f"{bad} mismatches out of {len(a)}"
 
 
-async def _program(dut, words) -> None:
-    """Write (address, word) pairs through cfg_*, one per clock."""
-    for addr, word in words:
-        await FallingEdge(dut.clk)
-        dut.cfg_we.value = 1
-        dut.cfg_addr.value = addr
-        dut.cfg_data.value = word
-    await FallingEdge(dut.clk)
-    dut.cfg_we.value = 0
-
-
 async def _lane_stream(dut, xs, stages: int, rng, P: int):
     """``xs`` on every one of ``P`` lanes (lane i the sequence rotated by
-    i*n/P, :mod:`sim.lanes`): (the lanes' inputs, their outputs), both
-    flattened step by step (P = 1: ``xs`` and its outputs in order)."""
+    i*n/P, :mod:`sim.lanes`): (the lanes' inputs, their outputs, both
+    flattened step by step; results late or missing)."""
     idx = lanes.schedule(len(xs), P)
     lx = np.asarray(xs, dtype=np.uint32)[idx]
     words = [lanes.pack(row, 32) for row in lx.tolist()]
-    got = await _stream(dut, words, stages, rng, lanes.pack([0x7FC00000] * P, 32))
-    g = [v for w in got for v in lanes.unpack(w, P, 32, False)]
-    return lx.reshape(-1), g
-
-
-async def _stream(dut, xs, stages: int, rng, garbage: int = 0x7FC00000) -> list[int]:
-    """Outputs for inputs ``xs``: settle per vector (stages=0), or one input
-    per clock with random bubbles, results collected by ``out_valid``."""
-    out = []
     if stages == 0:
-        settle = Timer(1, "ns")
-        for x in xs:
-            dut.x.value = x
-            await settle
-            out.append(int(dut.y.value))
-        return out
-    gaps = (rng.random(len(xs) * 2 + stages + 8) < 0.1).tolist()
-    i = cycle = 0
-    pending = 0
-    while len(out) < len(xs):
-        await FallingEdge(dut.clk)
-        if int(dut.out_valid.value):
-            out.append(int(dut.y.value))
-            pending -= 1
-        if i < len(xs) and not gaps[cycle % len(gaps)]:
-            dut.x.value = xs[i]
-            dut.in_valid.value = 1
-            i += 1
-            pending += 1
-        else:
-            dut.x.value = garbage if cycle % 2 else 0      # garbage that must not appear
-            dut.in_valid.value = 0
-        cycle += 1
-        assert cycle < 4 * len(xs) + 100, "out_valid never delivered every result"
-    assert pending == 0
-    return out
+        got, late = await bus.settle_each(dut, words), 0
+    else:
+        garbage = lanes.pack([0x7FC00000] * P, 32)          # idle inputs that must not reach y
+        got, late = await bus.drive_pipeline(dut, words, stages, bus.pauses(rng, 0.1),
+                                             idle=lambda cycle: garbage if cycle % 2 else 0)
+    g = [v for w in got for v in lanes.unpack(w, P, 32, False)]
+    lx = lx.reshape(-1)
+    missing = len(lx) - len(g)
+    if late or missing:
+        dut._log.error(f"{late} results not at latency {stages}, {missing} results missing")
+    return lx[:len(g)], g, late + missing
 
 
 def _pwl_inputs(spec, n: int, seed: int):
@@ -191,25 +156,25 @@ async def test_pwl(dut):
         dut.rst.value = 0
     total = bad = 0
     # the table the unit was generated with (for regs: the reset values), every vector on every lane
-    lx, got = await _lane_stream(dut, xs, stages, rng, P)
+    lx, got, bad = await _lane_stream(dut, xs, stages, rng, P)
     label = f"pwl s{stages} {lut}{' ftz' if ftz else ''}" + (f" {P} lanes" if P > 1 else "")
     bad += _report(dut, label, (lx,), got, evaluate(spec, lx, ftz))
     total += len(lx)
     if lut == "regs":
         # program a different table through cfg_* and check it took effect
         spec2 = Spec.load(os.environ["GQA_FP32_SPEC2"])
-        await _program(dut, lut_image.image(spec2))
+        await bus.write_cfg(dut, lut_image.image(spec2))
         xs2 = _pwl_inputs(spec2, _env_int("GQA_FP32_RANDOM") // 2, seed + 1)
-        lx, got = await _lane_stream(dut, xs2, stages, rng, P)
-        bad += _report(dut, label + " reprogrammed", (lx,), got, evaluate(spec2, lx, ftz))
+        lx, got, late = await _lane_stream(dut, xs2, stages, rng, P)
+        bad += late + _report(dut, label + " reprogrammed", (lx,), got, evaluate(spec2, lx, ftz))
         total += len(lx)
         # reset reloads the generated table
         await FallingEdge(dut.clk)
         dut.rst.value = 1
         await FallingEdge(dut.clk)
         dut.rst.value = 0
-        lx, got = await _lane_stream(dut, xs[:500], stages, rng, P)
-        bad += _report(dut, label + " after reset", (lx,), got, evaluate(spec, lx, ftz))
+        lx, got, late = await _lane_stream(dut, xs[:500], stages, rng, P)
+        bad += late + _report(dut, label + " after reset", (lx,), got, evaluate(spec, lx, ftz))
         total += len(lx)
     write_summary(vectors=total, mismatches=bad, lanes=P)
     assert bad == 0, f"{bad} mismatches out of {total}"

@@ -31,11 +31,11 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import FallingEdge, RisingEdge
 
 from hw.impls import evaluate, image
 from hw.spec import Spec
-from sim import lanes
+from sim import bus, lanes
 from sim.runner import write_summary
 from hw.pwl_int.vectors import int_vectors
 
@@ -49,55 +49,6 @@ def _env():
     return manifest, golden
 
 
-async def _program(dut, spec):
-    """Write every word of ``spec``'s image through the cfg port."""
-    for addr, word in image(spec):
-        dut.cfg_we.value = 1
-        dut.cfg_addr.value = addr
-        dut.cfg_data.value = word
-        await RisingEdge(dut.clk)
-        await FallingEdge(dut.clk)
-    dut.cfg_we.value = 0
-
-
-async def _run_comb(dut, words):
-    got = []
-    for w in words:
-        dut.x.value = w
-        await Timer(1, unit="ns")
-        got.append(dut.y.value.to_unsigned())
-    return got
-
-
-async def _run_pipe(dut, words, stages, seed):
-    """Feed one input word (all lanes) per cycle with random bubbles; return
-    the output words in arrival order and check each arrives exactly
-    ``stages`` edges later."""
-    rng = random.Random(seed)
-    sched = []
-    for w in words:
-        while rng.random() < 0.2:          # a bubble: in_valid low
-            sched.append(None)
-        sched.append(w)
-    got, sent_at, late = [], [], 0
-    for cycle in range(len(sched) + stages + 2):
-        item = sched[cycle] if cycle < len(sched) else None
-        dut.in_valid.value = 0 if item is None else 1
-        dut.x.value = 0 if item is None else item
-        if item is not None:
-            sent_at.append(cycle)
-        await RisingEdge(dut.clk)
-        await ReadOnly()
-        if dut.out_valid.value:
-            i = len(got)
-            got.append(dut.y.value.to_unsigned())
-            # input applied before edge k is readable after edge k + stages - 1
-            if i >= len(sent_at) or cycle - sent_at[i] != stages - 1:
-                late += 1
-        await FallingEdge(dut.clk)
-    return got, late
-
-
 async def _check(dut, manifest, spec, codes, label, seed=0):
     """Every vector of ``codes`` on every lane (:mod:`sim.lanes`: lane i runs
     the sequence rotated by i*n/P), each lane's output against the golden model."""
@@ -109,9 +60,9 @@ async def _check(dut, manifest, spec, codes, label, seed=0):
     lane_codes = np.asarray(codes, dtype=np.int64)[idx]
     words = [lanes.pack(row, w_in) for row in lane_codes.tolist()]
     if stages:
-        got_words, late = await _run_pipe(dut, words, stages, seed)
+        got_words, late = await bus.drive_pipeline(dut, words, stages, bus.pauses(random.Random(seed), 0.2))
     else:
-        got_words, late = await _run_comb(dut, words), 0
+        got_words, late = await bus.settle_each(dut, words), 0
     got = np.asarray([lanes.unpack(w, P, w_out, y_signed) for w in got_words], dtype=np.int64).reshape(-1, P)
     want = evaluate(spec, codes)[idx]
     n = min(len(got), len(want))
@@ -153,9 +104,9 @@ async def pwl_int_exact(dut):
         assert spec2.impl == golden.impl and spec2.entries == golden.entries, (
             f"GQA_SPEC2 is a {spec2.impl} table of {spec2.entries} entries; the unit is {golden.impl} "
             f"with {golden.entries}: the second table must have the same impl, entries and formats")
-        await _program(dut, spec2)
+        await bus.write_cfg(dut, image(spec2))
         mism += await _check(dut, manifest, spec2, int_vectors(spec2), f"{spec2.op} loaded via cfg", 1)
-        await _program(dut, golden)
+        await bus.write_cfg(dut, image(golden))
         label = f"{golden.op} reloaded via cfg"
     else:
         label = golden.op

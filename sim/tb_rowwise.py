@@ -30,6 +30,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from hw.rowwise import model_from_dir
+from sim import bus
 from sim.runner import write_summary
 
 MAX_REPORTED = 10
@@ -75,42 +76,6 @@ def expected(md, rows, lasts):
     if hasattr(md, "row_max"):
         return [md.row(r) for r in rows]
     return [(md.row(r), not (a[-1] and not any(a[:-1]))) for r, a in zip(rows, lasts)]
-
-
-async def drive(dut, rows, lasts, rng, gap_rates):
-    for row, row_lasts, gap in zip(rows, lasts, gap_rates):
-        for v, last in zip(row, row_lasts):
-            while True:
-                await FallingEdge(dut.clk)
-                if rng.random() < gap:                               # a gap
-                    dut.in_valid.value = 0
-                    continue
-                dut.in_valid.value, dut.in_data.value, dut.in_last.value = 1, int(v), int(last)
-                await ReadOnly()
-                if dut.in_ready.value:
-                    break                                            # taken at the next edge
-    await FallingEdge(dut.clk)
-    dut.in_valid.value = 0
-
-
-async def collect(dut, n_rows, flag, signed, rng, limit):
-    rows, cur = [], []
-    stall = 0.3
-    for cyc in range(limit):
-        await FallingEdge(dut.clk)
-        if cyc % 40 == 0:
-            stall = rng.choice([0.0, 0.3, 0.7, 0.9])                 # back-pressure comes and goes
-        dut.out_ready.value = int(rng.random() >= stall)
-        await ReadOnly()
-        if dut.out_valid.value and dut.out_ready.value:
-            v = dut.out_data.value
-            cur.append((v.to_signed() if signed else v.to_unsigned(), int(getattr(dut, flag).value)))
-            if dut.out_last.value:
-                rows.append(cur)
-                cur = []
-                if len(rows) == n_rows:
-                    return rows
-    return rows
 
 
 async def stream_full_rate(dut, rows, flag, signed):
@@ -164,23 +129,20 @@ def compare(dut, got, want, rows, tag) -> int:
     return mism
 
 
-async def write_params(dut, md, gamma, beta):
-    """gamma_i at address i, beta_i at row_len + i, one word per clock."""
+def param_words(md, gamma, beta) -> list[tuple[int, int]]:
+    """gamma_i at address i, beta_i at row_len + i (two's complement words)."""
     words = [(i, g & ((1 << md.gamma_fmt.bits) - 1)) for i, g in enumerate(gamma)]
-    words += [(md.row_len + i, b & ((1 << md.beta_fmt.bits) - 1)) for i, b in enumerate(beta)]
-    for a, w in words:
-        await FallingEdge(dut.clk)
-        dut.cfg_we.value, dut.cfg_addr.value, dut.cfg_data.value = 1, a, w
-    await FallingEdge(dut.clk)
-    dut.cfg_we.value = 0
+    return words + [(md.row_len + i, b & ((1 << md.beta_fmt.bits) - 1)) for i, b in enumerate(beta)]
 
 
 async def random_phase(dut, md, rows, lasts, flag, rng, tag) -> int:
-    gaps = [rng.choice([0.0, 0.0, 0.25, 0.6]) for _ in rows]
     want = expected(md, rows, lasts)
-    cocotb.start_soon(drive(dut, rows, lasts, random.Random(rng.random()), gaps))
+    # input gaps whose rate changes from row to row, back-pressure that comes and goes
+    gap = bus.varying(random.Random(rng.random()), rates=(0.0, 0.0, 0.25, 0.6), every=max(len(r) for r in rows))
+    cocotb.start_soon(bus.send_rows(dut, rows, lasts, gap))
     limit = 40 * sum(len(r) + 4 for r in rows) + 1000
-    got = await collect(dut, len(rows), flag, md.out.signed, random.Random(rng.random()), limit)
+    got = await bus.receive_rows(dut, len(rows), flag, md.out.signed, bus.varying(random.Random(rng.random())),
+                                 limit)
     return compare(dut, got, want, rows, tag)
 
 
@@ -245,7 +207,7 @@ async def rowwise_exact(dut):
                  else rng.randint(gf.min_code, gf.max_code) for _ in range(md.row_len)]
         beta = [rng.choice([bf.min_code, bf.max_code, 0]) if rng.random() < 0.2
                 else rng.randint(bf.min_code, bf.max_code) for _ in range(md.row_len)]
-        await write_params(dut, md, gamma, beta)
+        await bus.write_cfg(dut, param_words(md, gamma, beta))
         md2 = md.with_params(gamma, beta)
         rows = layernorm_rows(md2, rng)
         lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
