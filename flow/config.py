@@ -506,8 +506,10 @@ def read_params(path: Path, n: int, gamma_fmt: Fixed, beta_fmt: Fixed) -> tuple[
     path = Path(path)
     gamma, beta = np.ones(n), np.zeros(n)
     try:
-        if not path.is_file():
+        if not path.exists():
             raise ConfigError(f"--ln-params {path}: no such file")
+        if not path.is_file():
+            raise ConfigError(f"--ln-params {path}: not a regular file")
         if path.stat().st_size > MAX_PARAMS_BYTES:
             raise ConfigError(f"--ln-params {path}: larger than {MAX_PARAMS_BYTES >> 20} MiB")
         if path.suffix == ".npy":

@@ -148,6 +148,8 @@ class Spec:
         try:
             if path.is_dir():
                 raise SpecError("<file>", str(path), "is a directory, need a spec file")
+            if path.exists() and not path.is_file():     # a device or FIFO could block or never end
+                raise SpecError("<file>", str(path), "is not a regular file")
             if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
                 raise SpecError("<file>", str(path), f"larger than {MAX_FILE_BYTES >> 20} MiB: not a spec")
             doc = json.loads(path.read_bytes().decode("utf-8"))

@@ -114,7 +114,9 @@ def test_user_spec_datasheet_has_its_own_accuracy(tmp_path):
     fitted = json.loads(next((tmp_path / "seed").glob("gelu_int8_e8_v*/spec.json")).read_text())
     mine = json.loads((unit / "spec.json").read_text())
     assert mine["fit"]["metrics"]["mse_hw"] != fitted["fit"]["metrics"]["mse_hw"]
-    assert f"{mine['fit']['metrics']['mse_hw']:.6g}" in (unit / "handoff" / "DATASHEET.md").read_text()
+    ds = (unit / "handoff" / "DATASHEET.md").read_text()
+    assert f"{mine['fit']['metrics']['mse_hw']:.6g}" in ds
+    assert f"Error bound: |y - f(x)| <= {mine['fit']['metrics']['max_err_lsb']:.4g} output LSB" in ds
 
 
 @pytest.mark.parametrize("cfg", [
@@ -149,6 +151,8 @@ def test_request_round_trip(cfg):
     (["OP=gelu", "ENTRIES=16", "FITARGS=--max-err-lsb 1"], "leave ENTRIES at its default"),
     (["OP=gelu", "FITARGS=--max-err-lsb 0"], "out of range"),
     (["OP=reciprocal", "FITARGS=--max-err-lsb 1"], "no table with these formats meets 1.0 LSB"),
+    (["SPEC=/dev/zero"], "not a regular file"),
+    (["OP=layernorm", "LN_PARAMS=/dev/zero"], "not a regular file"),
 ])
 def test_bad_make_input_is_one_line_and_changes_nothing(make_vars, msg, tmp_path):
     r = make(["gen", *make_vars, "BUILD=out dir"], tmp_path)

@@ -173,6 +173,29 @@ def _accuracy_md(spec) -> list[str]:
     return L
 
 
+def _bound_md(specs: dict, rowwise: bool) -> list[str]:
+    """The unit's stated error bound, or why there is none."""
+    if rowwise:
+        return ["Error bound: none is stated for the row as a whole; each table's own bound is below, and "
+                "the unit's error against float over random rows is measured by `make bench-rowwise` in the "
+                "generator.", ""]
+    spec = next(iter(specs.values()))
+    m = spec.fit.get("metrics", {})
+    if "max_err_lsb" not in m:
+        return []
+    lo, hi = spec.fit.get("range") or ("?", "?")
+    if spec.fit.get("domain") == "all codes" and not spec.is_fp32:
+        e, f = m["max_err_lsb"], spec.output.frac
+        return [f"**Error bound: |y - f(x)| <= {e:.4g} output LSB ({e * 2.0 ** -f:.4g} in real units) for every "
+                f"input code x in [{lo:g}, {hi:g}]**, checked on each of those codes by the golden model the RTL is "
+                "proven against" + ("." if getattr(spec, "impl", "pwl") == "table" else
+                                     " (outside that range: the nearest segment's line, saturated to the output "
+                                     "format)."), ""]
+    return [f"Error: at most {m['max_err_lsb']:.4g} LSB (of the INT8 output format) measured on "
+            f"{spec.fit.get('domain', 'a sample')} of [{lo:g}, {hi:g}]; a measurement, not a bound over every "
+            "input.", ""]
+
+
 def _integration_md(ctx: dict) -> list[str]:
     """FuseSoC core, SDC and synthesis script (ctx["integration"], set by the package writer)."""
     it = ctx.get("integration")
@@ -330,7 +353,7 @@ def render(ctx: dict) -> str:
                   f"slopes {_fmt_name({'bits': spec.slopes.fmt.bits, 'signed': True, 'frac': spec.slopes.fmt.frac})}, "
                   f"intercepts {_fmt_name({'bits': spec.intercepts.fmt.bits, 'signed': True, 'frac': spec.intercepts.fmt.frac})}.", ""]
         L += _table_md(spec) + [""]
-    L += ["## Accuracy", ""]
+    L += ["## Accuracy", ""] + _bound_md(ctx["specs"], rowwise)
     for name, spec in ctx["specs"].items():
         if rowwise:
             L.append(f"`{name}` table:")
