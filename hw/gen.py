@@ -95,97 +95,40 @@ def generate(spec: Spec, out: Path, top: str, stages: int = DEFAULT_STAGES, lut:
     return manifest
 
 
-#: Clocks of the row-wise units as a*n + b (n: the row's length), with
-#: in_valid and out_ready always high; sim/tb_rowwise.py measures both.
-#: Two row buffers (the default):
-ROWWISE_TIMING = {
-    "softmax": {"cycles_per_row": [1, 1], "last_in_to_first_out": [1, 2]},
-    "layernorm": {"cycles_per_row": [1, 0], "last_in_to_first_out": [0, 2]},
-}
-#: One row buffer: the next row follows the output through the buffer and
-#: its last element waits for the row's last output (see the units).
-ROWWISE_TIMING_B1 = {
-    "softmax": {"cycles_per_row": [2, 2], "last_in_to_first_out": [1, 2]},
-    "layernorm": {"cycles_per_row": [1, 2], "last_in_to_first_out": [0, 2]},
-}
-
-
 def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buffers: int = 2,
                      record: dict | None = None) -> dict:
-    """Write a row-wise unit (softmax or layernorm) built from ``model``
-    (its golden model object, which carries every parameter) with
-    ``row_buffers`` (2: ping-pong, or 1: half the row memory, lower
-    throughput) into ``out``: Verilog, one ``<table>.spec.json`` per table,
-    manifest. The golden model does not depend on the buffers; the
-    manifest's ``parameters.row_buffers`` is present only for one buffer,
-    so that a default unit's files stay as they were."""
+    """Write a row-wise unit built from ``model`` (its golden model object,
+    which carries every parameter) with ``row_buffers`` (2: ping-pong, or 1:
+    half the row memory, lower throughput) into ``out``: Verilog, one
+    ``<table>.spec.json`` per table, manifest. What differs between the ops
+    (component, parameters, timing) comes from the op's own unit module
+    through the registry in :mod:`hw.rowwise`; the manifest's
+    ``parameters.row_buffers`` is present only for one buffer."""
     from amaranth.back import verilog
 
-    one = row_buffers == 1
-    if op == "softmax":
-        from hw.softmax.unit import SoftmaxUnit as Unit
-        params = {"row_max": model.row_max}
-        if one:
-            cycles = ("2n + 2 per row of n in steady state (one row buffer and one exp table: the next row "
-                      "loads one index behind the output, its last element waits for the row's last output, "
-                      "then sum n, normalize 1, output n), in_valid and out_ready high")
-            latency = ("n + 2 clocks from a row's last input to its first output (sum n, normalize 1, then "
-                       "output); 2n + 2 between consecutive rows' outputs")
-        else:
-            cycles = ("n + 1 per row of n in steady state (sum n and normalize 1 per row, two exp tables: "
-                      "a row's sum overlaps the previous row's output, and the next row loads into that "
-                      "row's buffer one index behind its output), in_valid and out_ready high")
-            latency = ("n + 2 clocks from a row's last input to its first output when the unit is idle "
-                       "(sum n, normalize 1, then output); n + 1 between consecutive rows' outputs")
-    elif op == "layernorm":
-        from hw.layernorm.unit import LayerNormUnit as Unit
-        params = {"row_len": model.row_len, "eps": model.eps, "eps_code": model.eps_code,
-                  "affine": model.affine}
-        if one:
-            cycles = ("n + 2 per row of n = row_len in steady state (one row buffer: the next row loads "
-                      "one index behind the output, its last element waits for the row's last output, "
-                      "then rsqrt 1), in_valid and out_ready high")
-        else:
-            cycles = ("n per row of n = row_len in steady state (load, rsqrt 1 and output overlap on two "
-                      "buffers), in_valid and out_ready high")
-        latency = ("2 clocks from a row's last input to its first output (rsqrt 1, then output); "
-                   "n + 1 from its first input")
-    else:
-        raise ValueError(f"unknown row-wise op '{op}'")
-    if one:
-        params["row_buffers"] = 1
-    comp = Unit(model, row_buffers=row_buffers)
+    from hw.rowwise import unit_module
+    mod = unit_module(op)
+    desc = mod.describe(model, row_buffers)
+    comp = mod.UNIT(model, row_buffers=row_buffers)
     text = verilog.convert(comp, name=top, emit_src=False)
     out = Path(out)
     write_atomic(out / f"{top}.v", text)
     for name, spec in tables.items():
         write_atomic(out / f"{name}.spec.json", spec.dumps())
-    fmts = {"input": model.input.to_json(), "output": model.out.to_json()}
+    fmts = {"input": model.input.to_json(), "output": model.out.to_json(), **desc.get("formats", {})}
     manifest = {
         "top": top, "verilog": [f"{top}.v"], "op": op, **(record or {}),
-        "format": next(iter(tables.values())).format_name if op == "layernorm" else "int8",
-        "entries": next(iter(tables.values())).entries,
+        "format": desc["format"], "entries": next(iter(tables.values())).entries,
         "specs": {name: f"{name}.spec.json" for name in tables},
-        "stages": None, "latency_cycles": latency, "cycles_per_row": cycles,
-        "timing": dict((ROWWISE_TIMING_B1 if one else ROWWISE_TIMING)[op],
-                       note="a*n + b clocks, n = the row's length"),
-        "parameters": params, "ports": _ports(text, comp),
+        "stages": None, "latency_cycles": desc["latency_cycles"], "cycles_per_row": desc["cycles_per_row"],
+        "timing": dict(desc["timing"], note="a*n + b clocks, n = the row's length"),
+        "parameters": desc["parameters"], "ports": _ports(text, comp),
         "formats": fmts,
         "reset": "synchronous, active high (rst); drops every row in flight"
-                 + ("; reloads the generated gamma/beta" if op == "layernorm" and model.affine else ""),
+                 + (f"; {desc['reset']}" if "reset" in desc else ""),
         "tools": tool_versions(),
     }
-    if op == "layernorm" and model.affine:
-        from hw.layernorm.unit import cfg_addr_bits, cfg_data_bits
-        n = model.row_len
-        fmts.update(gamma=model.gamma_fmt.to_json(), beta=model.beta_fmt.to_json())
-        params.update(gamma=list(model.gamma), beta=list(model.beta))
-        words = [int(g) & ((1 << model.gamma_fmt.bits) - 1) for g in model.gamma]
-        words += [int(b) & ((1 << model.beta_fmt.bits) - 1) for b in model.beta]
-        manifest["affine"] = {
-            "addr_bits": cfg_addr_bits(n), "data_bits": cfg_data_bits(model),
-            "map": f"gamma_i at i (0..{n - 1}), beta_i at {n} + i ({n}..{2 * n - 1}); two's complement "
-                   "in the low bits of cfg_data; one word per clock with cfg_we=1; rst reloads this image",
-            "image": [[a, w] for a, w in enumerate(words)]}
+    if "affine" in desc:
+        manifest["affine"] = desc["affine"]
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest

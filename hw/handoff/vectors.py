@@ -151,9 +151,6 @@ def rowwise(md) -> dict:
     ins, outs = [], []
     for r, ls in zip(rows, lasts):
         ins += [(v, bool(la)) for v, la in zip(r, ls)]
-        if softmax:
-            y, flag = md.row(r)
-        else:
-            y, flag = md.row(r), not (ls[-1] and not any(ls[:-1]))
+        y, flag = md.stream_row(r, ls)
         outs += [(int(v), j == len(y) - 1, bool(flag)) for j, v in enumerate(y)]
-    return {"rows": rows, "in": ins, "out": outs, "flag": "out_overflow" if softmax else "out_error"}
+    return {"rows": rows, "in": ins, "out": outs, "flag": md.flag}

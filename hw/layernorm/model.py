@@ -98,6 +98,26 @@ class LayerNorm:
         from dataclasses import replace
         return replace(self, gamma=tuple(int(v) for v in gamma), beta=tuple(int(v) for v in beta))
 
+    #: the row-wise contract (as hw/softmax/model.py)
+    flag = "out_error"
+
+    @classmethod
+    def from_manifest(cls, specs: dict, man: dict) -> "LayerNorm":
+        from hw.rowwise import fixed
+        p, f = man["parameters"], man["formats"]
+        kw = {}
+        if p.get("affine"):
+            kw = {"gamma": tuple(p["gamma"]), "beta": tuple(p["beta"]),
+                  "gamma_fmt": fixed(f["gamma"]), "beta_fmt": fixed(f["beta"])}
+        return cls(specs["rsqrt"], row_len=p["row_len"], input=fixed(f["input"]), out=fixed(f["output"]),
+                   eps=p["eps"], **kw)
+
+    def stream_row(self, x, lasts) -> tuple[np.ndarray, bool]:
+        """A row of ``row_len`` elements with the ``in_last`` flags the unit
+        saw: the outputs, and the error flag unless ``in_last`` was on the
+        last element only (the unit counts; ``in_last`` is checked, not obeyed)."""
+        return self.row(x), not (lasts[-1] and not any(lasts[:-1]))
+
     def row(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.int64)
         if len(x) != self.row_len:
@@ -124,3 +144,6 @@ class LayerNorm:
         if self.affine:
             z = z * self.gamma_fmt.to_real(self.gamma) + self.beta_fmt.to_real(self.beta)
         return z * 2.0 ** self.out.frac
+
+
+MODEL = LayerNorm

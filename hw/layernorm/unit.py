@@ -81,6 +81,38 @@ def cfg_data_bits(model) -> int:
     return max(model.gamma_fmt.bits, model.beta_fmt.bits)
 
 
+def describe(model, row_buffers: int) -> dict:
+    """The unit's part of its manifest (the row-wise contract, hw/rowwise.py);
+    see hw/softmax/unit.py."""
+    params = {"row_len": model.row_len, "eps": model.eps, "eps_code": model.eps_code, "affine": model.affine}
+    if row_buffers == 1:
+        params["row_buffers"] = 1
+        timing = {"cycles_per_row": [1, 2], "last_in_to_first_out": [0, 2]}
+        cycles = ("n + 2 per row of n = row_len in steady state (one row buffer: the next row loads one index "
+                  "behind the output, its last element waits for the row's last output, then rsqrt 1), in_valid "
+                  "and out_ready high")
+    else:
+        timing = {"cycles_per_row": [1, 0], "last_in_to_first_out": [0, 2]}
+        cycles = ("n per row of n = row_len in steady state (load, rsqrt 1 and output overlap on two buffers), "
+                  "in_valid and out_ready high")
+    out = {"parameters": params, "format": model.rsqrt.format_name, "timing": timing, "cycles_per_row": cycles,
+           "latency_cycles": "2 clocks from a row's last input to its first output (rsqrt 1, then output); "
+                             "n + 1 from its first input"}
+    if model.affine:
+        n = model.row_len
+        params.update(gamma=list(model.gamma), beta=list(model.beta))
+        words = [int(g) & ((1 << model.gamma_fmt.bits) - 1) for g in model.gamma]
+        words += [int(b) & ((1 << model.beta_fmt.bits) - 1) for b in model.beta]
+        out["formats"] = {"gamma": model.gamma_fmt.to_json(), "beta": model.beta_fmt.to_json()}
+        out["reset"] = "reloads the generated gamma/beta"
+        out["affine"] = {
+            "addr_bits": cfg_addr_bits(n), "data_bits": cfg_data_bits(model),
+            "map": f"gamma_i at i (0..{n - 1}), beta_i at {n} + i ({n}..{2 * n - 1}); two's complement "
+                   "in the low bits of cfg_data; one word per clock with cfg_we=1; rst reloads this image",
+            "image": [[a, w] for a, w in enumerate(words)]}
+    return out
+
+
 class LayerNormUnit(wiring.Component):
     """Streaming LayerNorm for a :class:`hw.layernorm.model.LayerNorm`
     (``row_buffers`` 2, double-buffered, n clocks per row, or 1, n + 2;
@@ -272,3 +304,6 @@ class LayerNormStream(RowStream):
 
     def __init__(self, model, row_buffers: int = 2):
         super().__init__(LayerNormUnit(model, row_buffers), "error")
+
+
+UNIT = LayerNormUnit

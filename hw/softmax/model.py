@@ -44,6 +44,20 @@ class Softmax:
     def sum_bits(self) -> int:
         return (self.row_max * self.exp.output.max_code).bit_length()
 
+    #: the row-wise contract (as hw/layernorm/model.py): the output flag's port, and
+    #: stream_row(codes, lasts) -> (output codes, flag) for a row as the unit receives it
+    flag = "out_overflow"
+
+    @classmethod
+    def from_manifest(cls, specs: dict, man: dict) -> "Softmax":
+        return cls(specs["exp"], specs["recip"], row_max=man["parameters"]["row_max"])
+
+    def stream_row(self, x, lasts=None) -> tuple[np.ndarray, bool]:
+        """A row as the stream delivers it: softmax ends a row at its
+        ``in_last`` (``x`` is the row up to it), so ``lasts`` adds nothing;
+        the flag is the overflow of a row longer than ROW_MAX."""
+        return self.row(x)
+
     def row(self, x) -> tuple[np.ndarray, bool]:
         """Output codes of one row and its overflow flag."""
         x = np.asarray(x, dtype=np.int64)
@@ -61,3 +75,6 @@ class Softmax:
         v = np.asarray(x[: self.row_max], dtype=np.float64) * self.input.lsb
         ex = np.exp(v - v.max())
         return ex / ex.sum() * 2.0 ** self.out.frac
+
+
+MODEL = Softmax

@@ -77,6 +77,29 @@ from hw.rowbuf import (RowStream, bank_is, bank_signal, check_row_buffers, copy_
                        named, pick, round_shift)
 
 
+def describe(model, row_buffers: int) -> dict:
+    """The unit's part of its manifest (the row-wise contract, hw/rowwise.py):
+    parameters, clocks per row as a*n + b and in words (sim/tb_rowwise.py
+    measures the figures exactly), latency, output format name."""
+    params = {"row_max": model.row_max}
+    if row_buffers == 1:
+        params["row_buffers"] = 1
+        return {"parameters": params, "format": "int8",
+                "timing": {"cycles_per_row": [2, 2], "last_in_to_first_out": [1, 2]},
+                "cycles_per_row": ("2n + 2 per row of n in steady state (one row buffer and one exp table: the next "
+                                   "row loads one index behind the output, its last element waits for the row's "
+                                   "last output, then sum n, normalize 1, output n), in_valid and out_ready high"),
+                "latency_cycles": ("n + 2 clocks from a row's last input to its first output (sum n, normalize 1, "
+                                   "then output); 2n + 2 between consecutive rows' outputs")}
+    return {"parameters": params, "format": "int8",
+            "timing": {"cycles_per_row": [1, 1], "last_in_to_first_out": [1, 2]},
+            "cycles_per_row": ("n + 1 per row of n in steady state (sum n and normalize 1 per row, two exp tables: "
+                               "a row's sum overlaps the previous row's output, and the next row loads into that "
+                               "row's buffer one index behind its output), in_valid and out_ready high"),
+            "latency_cycles": ("n + 2 clocks from a row's last input to its first output when the unit is idle "
+                               "(sum n, normalize 1, then output); n + 1 between consecutive rows' outputs")}
+
+
 class SoftmaxUnit(wiring.Component):
     """Streaming INT8 softmax for a :class:`hw.softmax.model.Softmax`;
     ``row_buffers`` 2 (ping-pong, two exp units, n + 1 clocks per row) or
@@ -286,3 +309,6 @@ class SoftmaxStream(RowStream):
 
     def __init__(self, model, row_buffers: int = 2):
         super().__init__(SoftmaxUnit(model, row_buffers), "overflow")
+
+
+UNIT = SoftmaxUnit
