@@ -9,20 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.makeflow import QUICK, ROOT, make, tree
+
 from flow.config import (ConfigError, Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit, from_request,
                          parse_fixed)
-
-ROOT = Path(__file__).resolve().parent.parent
-QUICK = "--generations 10"
-
-
-def make(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "-s", "-f", str(ROOT / "Makefile"), *args], cwd=cwd, capture_output=True,
-                          text=True)
-
-
-def _tree(d: Path) -> dict:
-    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
 def _user_spec(tmp_path: Path) -> Path:
@@ -80,7 +70,7 @@ def test_regenerate_line_rebuilds_the_package_byte_for_byte(kind, tmp_path):
     r = make(shlex.split(line)[1:] + ["BUILD=b"], second)
     assert r.returncode == 0, r.stderr
     again = second / "b" / unit.name
-    assert _tree(again) == _tree(unit)
+    assert tree(again) == tree(unit)
 
 
 def test_cache_never_ships_an_edited_table(tmp_path):

@@ -11,22 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.makeflow import QUICK, make, tree
+
 from flow.build import ensure_spec
 from flow.config import ConfigError, Elementwise, FitOptions, from_request
 from hw.spec import Spec
 from sim.units import partner_spec, verify
-
-ROOT = Path(__file__).resolve().parent.parent
-QUICK = "--generations 10"
-
-
-def make(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "-s", "-f", str(ROOT / "Makefile"), *args], cwd=cwd, capture_output=True,
-                          text=True)
-
-
-def _tree(d: Path) -> dict:
-    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
 def _unit(r: subprocess.CompletedProcess, cwd: Path) -> Path:
@@ -194,7 +184,7 @@ def test_regenerate_line_rebuilds_the_package_byte_for_byte(kind, tmp_path):
     assert cfg.name == unit.name and cfg.top == man["top"]
     r = make(shlex.split(line)[1:] + ["BUILD=b"], second)
     assert r.returncode == 0, r.stderr
-    assert _tree(second / "b" / unit.name) == _tree(unit)
+    assert tree(second / "b" / unit.name) == tree(unit)
 
 
 # -- int10 / int12 pwl ----------------------------------------------------------------------

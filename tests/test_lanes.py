@@ -19,9 +19,10 @@ import re
 import shlex
 import subprocess
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+
+from tests.makeflow import make, tree
 
 from flow.build import build as build_unit
 from flow.build import ensure_spec
@@ -33,17 +34,7 @@ from sim.lint import lint
 from sim.units import verify
 from tests.test_handoff import corrupt, expected_file
 
-ROOT = Path(__file__).resolve().parent.parent
 QUICK = FitOptions(generations=40)
-
-
-def make(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "-s", "-f", str(ROOT / "Makefile"), *args], cwd=cwd, capture_output=True,
-                          text=True)
-
-
-def _tree(d: Path) -> dict:
-    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
 # -- the lane schedule ---------------------------------------------------------------------
@@ -227,7 +218,7 @@ def test_package_of_a_lanes_unit_verifies_and_regenerates(tmp_path):
     assert t.returncode == 0 and f"PASS {n} vectors" in t.stdout, t.stdout + t.stderr
     r = make(shlex.split(man["regenerate"])[1:] + ["BUILD=b"], second)
     assert r.returncode == 0, r.stderr
-    assert _tree(second / "b" / unit.name) == _tree(unit)
+    assert tree(second / "b" / unit.name) == tree(unit)
     corrupt(expected_file(pkg))
     t = subprocess.run(["sh", "run_tb.sh", "icarus"], cwd=pkg, capture_output=True, text=True, timeout=600)
     assert t.returncode != 0 and f"FAIL 4 mismatches in {n} vectors" in t.stdout, t.stdout + t.stderr
