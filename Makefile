@@ -41,7 +41,7 @@ help:
 	@echo
 	@echo "Variables [default]: OP [gelu] (comma list or all)  FORMAT [int8] (int8|int10|int12|int16|int32|fp32)  ENTRIES [8]"
 	@echo "  IMPL [pwl] (pwl|uniform|table)  STAGES [1] (0..3)  LUT [rom] (rom|regs)  LANES [1] (1|2|4|8|16|32)  FTZ [0]"
-	@echo "  SEED [0]  METHOD [ga]  SIM [icarus] (icarus|verilator)"
+	@echo "  SEED [0]  METHOD [ga]  SIM [icarus] (icarus|verilator)  MAX_ERR_LSB=B (fewest entries within B LSB)"
 	@echo "  BUILD [build]  HANDOFF [1]  SPEC=file (build from your own table)  FITARGS='--range -2 2 ...'"
 	@echo "  row-wise: ROW=N  ROW_BUFFERS=2|1  SM_IN_FRAC=4  LN_IN=s8.4 LN_OUT=s8.5  LN_RSQRT=auto|int8|int16"
 	@echo "            LN_EPS=1e-5  LN_AFFINE=1 [LN_GAMMA=s8.6 LN_BETA=s8.5 LN_PARAMS=file.json|.npy]"

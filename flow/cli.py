@@ -30,8 +30,7 @@ DELEGATES = {"sim": "sim.units", "synth": "synth.report", "bench-fit": "fitter.b
 MAKE_VARS = {
     "gen": [("OP", None), ("SPEC", "--spec"), ("FORMAT", "--format"), ("ENTRIES", "--entries"),
             ("STAGES", "--stages"), ("LUT", "--lut"), ("IMPL", "--impl"), ("FTZ", "--ftz"), ("LANES", "--lanes"),
-            ("SEED", "--seed"),
-            ("METHOD", "--method"),
+            ("SEED", "--seed"), ("METHOD", "--method"), ("MAX_ERR_LSB", "--max-err-lsb"),
             ("ROW", "--row"), ("ROW_BUFFERS", "--row-buffers"), ("SM_IN_FRAC", "--sm-in-frac"),
             ("LN_IN", "--ln-in"), ("LN_OUT", "--ln-out"), ("LN_RSQRT", "--ln-rsqrt"), ("LN_EPS", "--ln-eps"),
             ("LN_AFFINE", "--ln-affine"), ("LN_GAMMA", "--ln-gamma"), ("LN_BETA", "--ln-beta"),
@@ -40,7 +39,7 @@ MAKE_VARS = {
     "dse": [("OP", "--ops"), ("FORMATS", "--formats"), ("MAX_ERR_LSB", "--max-err-lsb"), ("BUILD", "--build"),
             ("JOBS", "--jobs"), ("DSE_SCHEDULER", "--scheduler"), ("LIBERTY", "--liberty"), ("DSEARGS", "list")],
     "fit": [("OP", None), ("FORMAT", "--format"), ("ENTRIES", "--entries"), ("IMPL", "--impl"), ("SEED", "--seed"),
-            ("METHOD", "--method"), ("FRACS", "--frac"), ("BUILD", "--build"), ("FITARGS", "list")],
+            ("METHOD", "--method"), ("MAX_ERR_LSB", "--max-err-lsb"), ("FRACS", "--frac"), ("BUILD", "--build"), ("FITARGS", "list")],
 }
 
 
