@@ -39,11 +39,16 @@ DEFAULT_FORMATS = ("int8", "int10", "int12", "int16")
 DEFAULT_ENTRIES = (4, 8, 16, 32, 64)
 IMPLS = ("pwl", "uniform", "table")
 LUTS = ("rom", "regs")
+#: a programmable direct table wider than this is not synthesized: 2^bits words of flip-flops
+#: (32,768 at 12 bits) and a 4096-way read multiplexer take Yosys/ABC tens of minutes and lose to
+#: every other programmable unit by their flip-flops alone; the report lists them as skipped
+MAX_TABLE_REGS_BITS = 10
 #: the paper's unit, highlighted in the plots
 PAPER_UNIT = {"impl": "pwl", "format": "int8", "entries": 8}
 
 
-def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = None) -> list[Elementwise]:
+def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = None,
+         include_skipped: bool = False) -> list[Elementwise]:
     """Every configuration of the sweep; combinations the configuration
     refuses (a table wider than 12 bits, say) are left out. With ``bound``,
     also the fewest-entries pwl and uniform units within it (``_m<B>``)."""
@@ -57,10 +62,26 @@ def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = No
                 for kw in sizes:
                     for lut in luts:
                         try:
-                            out.append(Elementwise(op, fmt, stages=1, lut=lut, impl=impl, **kw))
+                            cfg = Elementwise(op, fmt, stages=1, lut=lut, impl=impl, **kw)
                         except ConfigError:
                             continue
+                        if skipped_reason(cfg) is None or include_skipped:
+                            out.append(cfg)
     return out
+
+
+def skipped_reason(cfg: Elementwise) -> str | None:
+    """Why the sweep does not synthesize ``cfg`` (None: it does)."""
+    from fitter import functions
+    from fitter.fit import WIDEN
+    if cfg.impl == "table" and cfg.lut == "regs":
+        f = functions.get(cfg.op)
+        bits = f.input.bits + WIDEN[cfg.format]
+        if bits > MAX_TABLE_REGS_BITS:
+            flops = (1 << bits) * (f.output.bits + WIDEN[cfg.format])
+            return (f"skipped: a programmable {1 << bits}-word table is {flops:,} flip-flops before its read "
+                    "multiplexer; every other programmable unit of this op and width is smaller")
+    return None
 
 
 def _key(unit: Path, synth_cfg: dict) -> str:
@@ -268,6 +289,8 @@ def main(argv=None) -> int:
             if f not in ("int8", "int10", "int12", "int16", "int32"):
                 raise ConfigError(f"--formats: '{f}' is not an integer format (int8, int10, int12, int16, int32)")
         cfgs = plan(ops, formats, entries, impls, luts, a.max_err_lsb)
+        skipped = [c for c in plan(ops, formats, entries, impls, luts, a.max_err_lsb, include_skipped=True)
+                   if skipped_reason(c)]
         if not cfgs:
             raise ConfigError("the sweep is empty: no valid op/format/impl/entries combination")
         from flow.build import check_output_root
@@ -287,6 +310,8 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     try:
         rows = sweep(cfgs, build_root, synth_cfg, a.scheduler, a.jobs)
+        rows += [{"op": c.op, "format": c.format, "impl": c.impl, "lut": c.lut, "unit": c.name,
+                  "make": c.make_line(), "status": skipped_reason(c)} for c in skipped]
     except OSError as e:
         print(f"error: Dask scheduler {a.scheduler}: {e}", file=sys.stderr)
         return 2
@@ -303,7 +328,8 @@ def main(argv=None) -> int:
         flag = "" if r["meets_bound"] else f"  (none meets {a.max_err_lsb:g} LSB: most accurate shown)"
         print(f"  {r['op']:6s} {r['format']:6s} {r['lut']:4s}  {r['impl']:7s} e{r['entries']:<4d} "
               f"{r['area_um2']:>10,.0f} um2  {r['max_err_lsb']:.2f} LSB  {r['make']}{flag}")
-    bad = [r for r in rows if r.get("status") != "ok" and not r.get("status", "").startswith("bound not met")]
+    bad = [r for r in rows if r.get("status") != "ok"
+           and not r.get("status", "").startswith(("bound not met", "skipped"))]
     print(f"\n{out}/report.md, report.json, " + ", ".join(f"{op}.png" for op in ops)
           + f"  ({len(rows) - len(bad)} units ok, {len(bad)} failed, {time.monotonic() - t0:.0f} s)")
     return 1 if bad else 0
