@@ -330,6 +330,8 @@ def main(argv=None) -> int:
               f"{r['area_um2']:>10,.0f} um2  {r['max_err_lsb']:.2f} LSB  {r['make']}{flag}")
     bad = [r for r in rows if r.get("status") != "ok"
            and not r.get("status", "").startswith(("bound not met", "skipped"))]
+    count = {k: sum(1 for r in rows if r.get("status", "").startswith(k)) for k in ("ok", "bound not met", "skipped")}
     print(f"\n{out}/report.md, report.json, " + ", ".join(f"{op}.png" for op in ops)
-          + f"  ({len(rows) - len(bad)} units ok, {len(bad)} failed, {time.monotonic() - t0:.0f} s)")
+          + f"  ({count['ok']} units measured, {count['bound not met']} with no table within the bound, "
+            f"{count['skipped']} skipped, {len(bad)} failed, {time.monotonic() - t0:.0f} s)")
     return 1 if bad else 0
