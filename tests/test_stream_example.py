@@ -1,6 +1,6 @@
 """Amaranth-native streams for the row-wise units (issue #17, item 5).
 
-* the README example (``hw/examples/stream_example.py``): a user's design
+* the README example (``sim/stream_example.py``): a user's design
   that connects a FIFO to the softmax unit with ``wiring.connect``, run in
   Amaranth's simulator against the golden model (``Softmax.row``), with
   gaps on the input and back-pressure on the output;
@@ -20,7 +20,7 @@ from amaranth.lib import stream, wiring
 
 from flow.build import rowwise_model
 from flow.config import LayerNorm, Softmax
-from hw.examples.stream_example import ScoresToProbabilities, run_rows
+from sim.stream_example import ScoresToProbabilities, run_rows
 from hw.layernorm.unit import LayerNormStream, LayerNormUnit
 from hw.softmax.unit import SoftmaxStream, SoftmaxUnit
 

@@ -49,6 +49,9 @@ def _port_desc(p: dict, man: dict) -> str:
         "out_overflow": "the row was longer than ROW_MAX (its first ROW_MAX elements are used)",
         "out_error": "in_last was not on the row_len-th element of this row",
     }
+    if man.get("stages") is None:      # a valid/ready stream: nothing is "delayed", transfers need both
+        d.update({"in_valid": "an input element is offered; it transfers at an edge where in_ready is high",
+                  "out_valid": "an output element is offered; it stays until an edge where out_ready is high"})
     lanes = man.get("lanes", 1)
     if lanes > 1 and n in ("x", "y"):
         w = p["width"] // lanes
@@ -74,6 +77,7 @@ def module_port_order(ports: list[dict]) -> list[dict]:
 def _wavedrom(man: dict) -> tuple[str, str]:
     """(WaveDrom JSON, text drawing) of the unit's timing."""
     if man.get("stages") is None:      # row-wise stream
+        one = man.get("parameters", {}).get("row_buffers", 2) == 1
         wave = {"signal": [
             {"name": "clk", "wave": "p............"},
             {"name": "in_valid", "wave": "01..0........"},
@@ -84,12 +88,18 @@ def _wavedrom(man: dict) -> tuple[str, str]:
             {"name": "out_ready", "wave": "1.......01..."},
             {"name": "out_data", "wave": "x.......3.45x", "data": ["p0", "p1", "p2"]},
             {"name": "out_last", "wave": "0.........10."},
-        ], "head": {"text": "a row of 3: load, internal passes, output with back-pressure"}}
+        ], "head": {"text": "a row of 3: load, internal passes, output with back-pressure"
+                            + ("" if one else " (two buffers: in_ready stays high while a buffer is free)")}}
+        if not one:
+            wave["signal"][2]["wave"] = "1............"
         text = ("clk       _/~\\_/~\\_/~\\_/~\\_/~\\_ ... _/~\\_/~\\_/~\\_/~\\_\n"
                 "in_valid  ___/~~~~~~~~~~~\\___ ... __________________\n"
                 "in_data   ---< x0< x1< x2>--- ... ------------------\n"
                 "in_last   ___________/~~~\\___ ... __________________\n"
-                "in_ready  ~~~~~~~~~~~~~~~\\___ ... ____________/~~~~~  (low while the row is processed)\n"
+                + ("in_ready  ~~~~~~~~~~~~~~~\\___ ... ____________/~~~~~  (one buffer: low until the row's "
+                   "output frees it)\n" if one else
+                   "in_ready  ~~~~~~~~~~~~~~~~~~~ ... ~~~~~~~~~~~~~~~~~~  (two buffers: high while one is free; the "
+                   "next row loads meanwhile)\n") +
                 "out_valid ___________________ ... ___/~~~~~~~~~~~\\__\n"
                 "out_ready ~~~~~~~~~~~~~~~~~~~ ... ~\\_/~~~~~~~~~~~~~~  (a low out_ready holds the output)\n"
                 "out_data  ------------------- ... ---< p0   < p1< p2>\n"

@@ -62,7 +62,7 @@ buffers ``buf<b>_wr__addr|data|en``, ``buf<b>_rd__addr|data``; exp inputs
 ``p_sat``, ``oidx``, ``last_o``.
 
 :class:`SoftmaxStream` is the same unit with :mod:`amaranth.lib.stream`
-interfaces, for Amaranth designs (``hw/examples/stream_example.py``).
+interfaces, for Amaranth designs (``sim/stream_example.py``).
 """
 
 from __future__ import annotations

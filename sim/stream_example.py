@@ -9,12 +9,12 @@ need not wait for the unit) and passes them to the softmax unit with
 
     from flow.build import rowwise_model
     from flow.config import Softmax
-    from hw.examples.stream_example import ScoresToProbabilities
+    from sim.stream_example import ScoresToProbabilities
 
     md, _ = rowwise_model(Softmax(8), "build")     # fits the tables (or reuses build/softmax_tables/)
     top = ScoresToProbabilities(md)
 
-``python -m hw.examples.stream_example [build_dir]`` runs one row through
+``python -m sim.stream_example [build_dir]`` runs one row through
 the design in Amaranth's simulator and checks it against the golden model
 (``hw/softmax/model.py``); ``tests/test_stream_example.py`` does the same for
 many rows with gaps and back-pressure.
