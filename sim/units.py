@@ -35,6 +35,10 @@ def matrix(ops=None) -> list[UnitConfig]:
     if "gelu" in ops:
         units += [Elementwise("gelu", "int16", 8, 1, "rom"), Elementwise("gelu", "int32", 8, 1, "rom"),
                   Elementwise("gelu", "fp32", 8, 1, "rom"), Elementwise("gelu", "fp32", 8, 2, "regs", True)]
+        # the other implementations (make dse): direct table and uniform segments, every code
+        units += [Elementwise("gelu", impl="table", stages=s, lut=lut) for s, lut in ((0, "rom"), (2, "regs"))]
+        units += [Elementwise("gelu", "int8", 16, 2, "regs", impl="uniform"),
+                  Elementwise("gelu", "int16", 16, 1, "rom", impl="uniform")]
     units += [Softmax(n) for n in (8, 16) if "softmax" in rowwise]
     units += [LayerNorm(n) for n in (8, 16) if "layernorm" in rowwise]
     return units
