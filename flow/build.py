@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from flow.config import (ConfigError, Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit, UnitConfig,
-                         table_digest)
+from flow.config import (FORMAT_OPTS, ConfigError, Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit,
+                         UnitConfig, table_digest)
 from fitter import composite
 from fitter.fit import fit
 from fitter.ga import GAConfig
@@ -51,7 +51,6 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=sys.stder
         return spec, out / "spec.json", False
     if cfg.fit.max_err_lsb is not None:
         from fitter.minimal import fewest_entries
-        from flow.config import FORMAT_OPTS
         f = cfg.fit
         if not quiet:
             print(f"searching the fewest {cfg.impl} entries of {cfg.op} at {cfg.format} within "
@@ -80,7 +79,6 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=sys.stder
         from fitter.fp32 import fit_fp32
         spec, prob = fit_fp32(cfg.op, cfg.entries, bps8, req)
     else:
-        from flow.config import FORMAT_OPTS
         spec, prob = fit(cfg.op, cfg.entries, cfg.format, f.seed, f.method, f.range, ga, bps8=bps8,
                          **{k: getattr(f, k) for k in FORMAT_OPTS})
     spec.fit["request"] = req
@@ -100,7 +98,6 @@ def _fit_impl(cfg: Elementwise, quiet: bool, log):
     from fitter.fit import datapath
     from fitter.impls import _TableProblem, fit_table, fit_uniform
     from fitter.problem import Problem
-    from flow.config import FORMAT_OPTS
     from hw.uniform.model import segment
     f = cfg.fit
     over = {k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None}

@@ -238,10 +238,9 @@ def configs(a) -> list:
         raise ConfigError(f"FTZ=1 applies to fp32 units only (FORMAT={a.format})")
     impls = _list(a.impl or "pwl", str, "impl")
     lanes = [check_lanes(n) for n in _list(a.lanes, int, "lanes")]
-    rowwise_fmts = [f for f in fmts if f != "int8"]
-    if any(op in ROWWISE for op in ops) and (rowwise_fmts or stages != [1] or luts != ["rom"] or 1 in ftzs
-                                             or impls != ["pwl"] or lanes != [1]) \
-            and all(op in ROWWISE for op in ops):
+    element_wise_opts = any(f != "int8" for f in fmts) or stages != [1] or luts != ["rom"] or 1 in ftzs or impls != ["pwl"] \
+        or lanes != [1]
+    if all(op in ROWWISE for op in ops) and element_wise_opts:
         raise ConfigError("--format/--stages/--lut/--ftz/--lanes/--impl do not apply to softmax and layernorm "
                           "(their formats are options of their own: --ln-in, --ln-out, --sm-in-frac)")
     out, seen = [], set()

@@ -54,11 +54,14 @@ class ScoresToProbabilities(wiring.Component):
         return m
 
 
-def run_rows(dut: ScoresToProbabilities, rows, gap=lambda cyc: False, ready=lambda cyc: True,
-             max_cycles: int | None = None):
-    """Simulate ``dut`` on ``rows`` (lists of score codes): ``gap(cyc)`` holds
-    the input's valid low, ``ready(cyc)`` drives the output's ready. Returns
-    per row its outputs as ``[(code, overflow)]``."""
+def stream_rows(dut, source, sink, rows, flag: str, gap=lambda cyc: False, ready=lambda cyc: True,
+                max_cycles: int | None = None, before=None):
+    """Simulate ``dut`` on ``rows`` (lists of input codes) sent into the
+    stream ``source`` (payload ``{data, last}``) and collected from the
+    stream ``sink`` (payload ``{data, last, <flag>}``): ``gap(cyc)`` holds
+    the input's valid low, ``ready(cyc)`` drives the output's ready, and
+    ``before(ctx)``, if given, runs first (e.g. cfg writes). Returns per row
+    its outputs as ``[(code, flag)]``."""
     from amaranth.sim import Simulator
 
     elems = [(v, j == len(r) - 1) for r in rows for j, v in enumerate(r)]
@@ -66,18 +69,20 @@ def run_rows(dut: ScoresToProbabilities, rows, gap=lambda cyc: False, ready=lamb
     limit = max_cycles or 40 * len(elems) + 1000
 
     async def bench(ctx):
+        if before is not None:
+            await before(ctx)
         k = row = cyc = 0
         while row < len(rows) and cyc < limit:
             valid = k < len(elems) and not gap(cyc)
-            ctx.set(dut.scores.valid, int(valid))
+            ctx.set(source.valid, int(valid))
             if k < len(elems):
-                ctx.set(dut.scores.payload, {"data": int(elems[k][0]), "last": int(elems[k][1])})
-            ctx.set(dut.probs.ready, int(ready(cyc)))
-            if valid and ctx.get(dut.scores.ready):
+                ctx.set(source.payload, {"data": int(elems[k][0]), "last": int(elems[k][1])})
+            ctx.set(sink.ready, int(ready(cyc)))
+            if valid and ctx.get(source.ready):
                 k += 1
-            if ctx.get(dut.probs.valid) and ctx.get(dut.probs.ready):
-                p = ctx.get(dut.probs.payload)
-                got[row].append((int(p.data), int(p.overflow)))
+            if ctx.get(sink.valid) and ctx.get(sink.ready):
+                p = ctx.get(sink.payload)
+                got[row].append((int(p.data), int(getattr(p, flag))))
                 row += int(p.last)
             await ctx.tick()
             cyc += 1
@@ -87,6 +92,13 @@ def run_rows(dut: ScoresToProbabilities, rows, gap=lambda cyc: False, ready=lamb
     sim.add_testbench(bench)
     sim.run()
     return got
+
+
+def run_rows(dut: ScoresToProbabilities, rows, gap=lambda cyc: False, ready=lambda cyc: True,
+             max_cycles: int | None = None):
+    """Simulate ``dut`` on ``rows`` of scores (see :func:`stream_rows`):
+    per row its outputs as ``[(code, overflow)]``."""
+    return stream_rows(dut, dut.scores, dut.probs, rows, "overflow", gap, ready, max_cycles)
 
 
 def main(argv=None) -> int:

@@ -102,7 +102,7 @@ def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: 
     division; n = the pass's count), i.e. lane l runs the vectors rotated by
     l*n/P: a different vector on every lane in every clock and every vector
     on every lane. Every lane's output is checked, and ``checked`` counts
-    lane results (n * P per pass). P = 1 gives the scalar bench unchanged."""
+    lane results (n * P per pass). P = 1 is the same bench with one lane."""
     lat = ports.get("_latency", 0)
     lanes = ports.get("_lanes", 1)
     xw, yw = ports["x"] // lanes, ports["y"] // lanes       # one lane's widths
@@ -118,19 +118,12 @@ def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: 
     fmt_y = "%h (%0d)" if signed_y is not None else "%h"
     sy = (lambda s: f"{s}, $signed({s})") if signed_y else ((lambda s: f"{s}, {s}") if signed_y is False
                                                              else (lambda s: s))
-    if lanes == 1:
-        body = [f"""
-  // ---- the unit ----------------------------------------------------------------------
-  localparam XW = {xw}, YW = {yw}, N = {n}, N_ALT = {n_alt}, LAT = {lat};
-  reg [XW-1:0] x = {{XW{{1'b0}}}};
-  reg in_valid = 1'b0;             // a vector is driven in this cycle
-  wire [YW-1:0] y;"""]
-    else:
-        body = [f"""
-  // ---- the unit: P lanes, lane l in x[l*XW +: XW] and y[l*YW +: YW] ---------------------
-  // The vector files hold one lane's vectors; in a pass of `cnt` vectors, lane l gets vector
-  // (t + l*cnt/P) % cnt in the pass's clock t: every lane a different vector in every clock,
-  // every vector on every lane. Every lane's output is checked.
+    lane_note = "" if lanes == 1 else """
+  // P lanes, lane l in x[l*XW +: XW] and y[l*YW +: YW]. The vector files hold one lane's vectors;
+  // in a pass of `cnt` vectors, lane l gets vector (t + l*cnt/P) % cnt in the pass's clock t:
+  // every lane a different vector in every clock, every vector on every lane."""
+    body = [f"""
+  // ---- the unit ----------------------------------------------------------------------{lane_note}
   localparam P = {lanes}, XW = {xw}, YW = {yw}, N = {n}, N_ALT = {n_alt}, LAT = {lat};
   reg [P*XW-1:0] x = {{(P*XW){{1'b0}}}};
   reg in_valid = 1'b0;             // a vector is driven in this cycle
@@ -177,44 +170,7 @@ def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: 
         body.append("""
   // ---- checker: combinational, y is compared just before the next rising edge -----------
   always @(posedge clk) if (!rst && in_valid) check_y;""")
-    src = "alt ? ya[got] : ys[got]" if cfg else "ys[got]"
-    if lanes > 1:
-        body.append(_lane_tasks(cfg is not None, fmt_y, sy))
-    else:
-        body.append(f"""
-  task check_y;
-    begin
-      want = {src};
-      checked = checked + 1;
-      if (y !== want) begin
-        errors = errors + 1;
-        if (errors <= MAX_REPORTED)
-          $display("MISMATCH vector %0d (table %0d): x = %h, y = {fmt_y}, expected {fmt_y}", got, alt ? 2 : 1,
-                   xs[got], {sy("y")}, {sy("want")});
-      end
-      got = got + 1;
-    end
-  endtask
-
-  // ---- driver: one vector per clock, changed at the falling edge ----------------------
-  task run;
-    input integer count;
-    integer i;
-    begin
-      for (i = 0; i < count; i = i + 1) begin
-        @(negedge clk);
-        x = xs[i];
-        in_valid = 1'b1;
-      end
-      @(negedge clk);
-      in_valid = 1'b0;
-      repeat (LAT + 2) @(negedge clk);
-      if (got != count) begin
-        errors = errors + 1;
-        $display("MISMATCH %0d outputs for %0d inputs", got, count);
-      end
-    end
-  endtask""")
+    body.append(_tasks(cfg is not None, fmt_y, sy))
     if cfg:
         body.append("""
   // ---- the load sequence: one cfg_we pulse per word, address and word with it ------------
@@ -258,8 +214,8 @@ def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: 
     return _sub(text, {"TOP": top, "TIMEOUT": timeout, "HALF": PERIOD // 2})
 
 
-def _lane_tasks(alt: bool, fmt_y: str, sy) -> str:
-    """``check_y`` and ``run`` of a P-lane bench (see :func:`elementwise`)."""
+def _tasks(alt: bool, fmt_y: str, sy) -> str:
+    """``check_y`` and ``run`` of the bench, for P lanes (P = 1 included; see :func:`elementwise`)."""
     src = "alt ? ya[k] : ys[k]" if alt else "ys[k]"
     return f"""
   reg [YW-1:0] yl;                 // one lane's output
