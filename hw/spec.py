@@ -279,9 +279,24 @@ def uniform_boundaries(inp: Fixed, entries: int) -> list[int]:
     return [inp.min_code + j * step for j in range(1, entries)]
 
 
+def _all_finite(doc) -> None:
+    """NaN and infinities anywhere (``fit`` included) are refused: JSON has
+    no such numbers, and a spec must read back as the same document."""
+    stack = [(doc, "")]
+    while stack:
+        v, path = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            raise SpecError(path or "<document>", v, "must be a finite number (JSON has no NaN or Infinity)")
+        if isinstance(v, dict):
+            stack += [(x, f"{path}.{k}" if path else str(k)) for k, x in v.items()]
+        elif isinstance(v, list):
+            stack += [(x, f"{path}[{i}]") for i, x in enumerate(v)]
+
+
 def validate_doc(doc) -> Spec:
     """Check every field of a spec document; return the :class:`Spec`."""
     doc = _obj(doc, "<document>")
+    _all_finite(doc)
     if _get(doc, "format", "format") != SPEC_FORMAT:
         raise SpecError("format", doc["format"], f"must be '{SPEC_FORMAT}'")
     version = _get(doc, "version", "version")

@@ -117,3 +117,20 @@ def test_make_variables_are_data(env):
         configs(parser().parse_args(_merge_range(["gen", *argv])))
     except (UsageError, ConfigError, SpecError) as e:
         assert "\n" not in str(e).strip(), str(e)
+
+
+def test_non_finite_numbers_anywhere_are_spec_errors():
+    """Found by the fuzzer: NaN in ``fit`` made a spec that does not read back
+    equal to itself; JSON has no NaN or Infinity, so a spec may not hold one."""
+    for path, v in ((("fit",), {"x": float("nan")}), (("fit",), {"m": [1.0, float("inf")]}),
+                    (("slopes", "values", 0), float("-inf"))):
+        doc = copy.deepcopy(GOOD)
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = v
+        try:
+            validate_doc(doc)
+            raise AssertionError(f"accepted {path} = {v}")
+        except SpecError as e:
+            assert "finite" in str(e) or "integer" in str(e), str(e)
