@@ -5,14 +5,15 @@ flow: Yosys (synth/gqa_synth.ys) and OpenSTA, as the synth report and
 The units are the smallest of each kind: gelu INT8 2 entries (rom and
 regs), INT8 uniform 2 segments, the INT8 direct table, INT16 2 entries and
 FP32 1 entry, with short fits (the tables' quality does not matter here).
-Written without ``-simple-lhs``, the netlists of the INT8, uniform, INT16
-and FP32 units at STAGES=2 and 3 held ``assign { a[3], a[15] } = { ... };``,
-which OpenSTA rejects (issue #26); these tests would fail on them.
+Written without ``-simple-lhs``, the netlists of the INT8 rom, uniform,
+INT16 and FP32 units at STAGES=2 and 3 held ``assign { k[15], k[3] } = ...``
+(a concatenation on the left-hand side), which OpenSTA's reader rejects
+(issue #26); these tests fail on them.
 
 Needs pyosys, OpenSTA (``sta``) and the OSU 0.18 um liberty, as
-tests/test_synth.py does (``make test`` installs them). About 60 s of
-synthesis in all (the FP32 kind about half of it), one test per kind so that
-two workers share them.
+tests/test_synth.py does (``make test`` installs them). About 90 s at one
+worker on the shared 2-core machine (about 63 s of CPU; the FP32 kind a third
+of it), one test per kind so that two workers share them.
 """
 
 from __future__ import annotations
