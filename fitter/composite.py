@@ -39,6 +39,8 @@ COMPOSITES = {
         "rsqrt": {"op": "rsqrt", "range": [1.0, 4.0], "in_frac": 6, "out_bits": 9, "out_frac": 8,
                   "slope_frac": 7, "intercept_bits": 10, "intercept_frac": 8}},
 }
+#: RMSNorm normalizes by the same rsqrt table as LayerNorm (W in [1, 4) either way)
+COMPOSITES["rmsnorm"] = COMPOSITES["layernorm"]
 
 
 def table_options(op: str, sm_in_frac: int = 4) -> dict:

@@ -144,7 +144,7 @@ def table_configs(cfg: Softmax | LayerNorm) -> dict[str, Elementwise]:
     for name, opts in composite.table_options(cfg.op, getattr(cfg, "in_frac", 4)).items():
         opts = dict(opts)
         op = opts.pop("op")
-        fmt = cfg.rsqrt_format if cfg.op == "layernorm" else "int8"
+        fmt = getattr(cfg, "rsqrt_format", "int8")
         out[name] = Elementwise(op, fmt, cfg.entries, fit=FitOptions(**base, **opts))
     return out
 
@@ -158,14 +158,7 @@ def tables(cfg: Softmax | LayerNorm, build: Path, quiet: bool = True, force: boo
 def rowwise_model(cfg: Softmax | LayerNorm, build: Path, quiet: bool = True, force: bool = False):
     """The golden model of a row-wise unit (its tables fitted or reused) and the tables."""
     tabs = tables(cfg, build, quiet, force)
-    if cfg.op == "softmax":
-        from hw.softmax.model import Softmax as Model
-        return Model(tabs["exp"], tabs["recip"], row_max=cfg.row_max), tabs
-    from hw.layernorm.model import LayerNorm as Model
-    kw = {}
-    if cfg.affine:
-        kw = {"gamma": cfg.gamma, "beta": cfg.beta, "gamma_fmt": cfg.gamma_fmt, "beta_fmt": cfg.beta_fmt}
-    return Model(tabs["rsqrt"], row_len=cfg.row_len, input=cfg.input, out=cfg.out, eps=cfg.eps, **kw), tabs
+    return cfg.model(tabs), tabs
 
 
 # -- building units -------------------------------------------------------------

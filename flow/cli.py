@@ -186,7 +186,8 @@ def fit_options(a, **over) -> FitOptions:
 
 
 def _rowwise_opts_given(a) -> list[str]:
-    flags = [("--row", a.row), ("--row-buffers", a.row_buffers), ("--sm-in-frac", a.sm_in_frac),
+    flags = [("--row", a.row), ("--row-buffers", a.row_buffers), ("--row-store", a.row_store),
+             ("--sm-in-frac", a.sm_in_frac),
              ("--ln-in", a.ln_in), ("--ln-out", a.ln_out), ("--ln-rsqrt", a.ln_rsqrt), ("--ln-eps", a.ln_eps),
              ("--ln-gamma", a.ln_gamma), ("--ln-beta", a.ln_beta), ("--ln-params", a.ln_params)]
     return [k for k, v in flags if v is not None] + (["--ln-affine"] if a.ln_affine else [])
@@ -222,13 +223,16 @@ def configs(a) -> list:
     fit = fit_options(a)
     given = _rowwise_opts_given(a)
     ln_given = [g for g in given if g.startswith("--ln-")]
-    if ln_given and "layernorm" not in ops:
-        raise ConfigError(f"{ln_given[0]} applies to layernorm only")
+    norms = [op for op in ops if op in NORMS]
+    if ln_given and not norms:
+        raise ConfigError(f"{ln_given[0]} applies to layernorm and rmsnorm only")
+    if "--row-store" in given and not norms:
+        raise ConfigError("--row-store applies to layernorm and rmsnorm only (softmax keeps its rows in flip-flops)")
     if a.sm_in_frac is not None and "softmax" not in ops:
         raise ConfigError("--sm-in-frac applies to softmax only")
     for flag in ("--row", "--row-buffers"):
         if flag in given and not any(op in ROWWISE for op in ops):
-            raise ConfigError(f"{flag} applies to softmax and layernorm only")
+            raise ConfigError(f"{flag} applies to the row-wise ops only ({', '.join(ROWWISE)})")
     fmts, entries = _list(a.format, str, "format"), _list(a.entries, int, "entries")
     stages, luts, ftzs = _list(a.stages, int, "stages"), _list(a.lut, str, "lut"), _list(a.ftz, int, "ftz")
     for f in ftzs:
@@ -241,14 +245,14 @@ def configs(a) -> list:
     element_wise_opts = any(f != "int8" for f in fmts) or stages != [1] or luts != ["rom"] or 1 in ftzs or impls != ["pwl"] \
         or lanes != [1]
     if all(op in ROWWISE for op in ops) and element_wise_opts:
-        raise ConfigError("--format/--stages/--lut/--ftz/--lanes/--impl do not apply to softmax and layernorm "
+        raise ConfigError("--format/--stages/--lut/--ftz/--lanes/--impl do not apply to the row-wise ops "
                           "(their formats are options of their own: --ln-in, --ln-out, --sm-in-frac)")
     out, seen = [], set()
     for op in ops:
         for n in entries:
             if op == "softmax":
                 cfgs = [Softmax(n, _given(a.row, 128), _given(a.sm_in_frac, 4), _given(a.row_buffers, 2), fit)]
-            elif op == "layernorm":
+            elif op in NORMS:
                 if (a.ln_gamma or a.ln_beta) and not (a.ln_affine or a.ln_params):
                     raise ConfigError("--ln-gamma/--ln-beta need --ln-affine (or --ln-params)")
                 kw = {}
@@ -260,8 +264,8 @@ def configs(a) -> list:
                     kw["eps"] = a.ln_eps
                 if a.ln_rsqrt is not None:
                     kw["rsqrt"] = a.ln_rsqrt
-                cfgs = [LayerNorm(n, _given(a.row, 64), affine=a.ln_affine, row_buffers=_given(a.row_buffers, 2),
-                                  params=a.ln_params, fit=fit, **kw)]
+                cfgs = [NORMS[op](n, _given(a.row, 64), affine=a.ln_affine, row_buffers=_given(a.row_buffers, 2),
+                                  params=a.ln_params, fit=fit, row_store=_given(a.row_store, "ff"), **kw)]
             else:
                 cfgs = [Elementwise(op, fmt, n, st, lut, bool(ftz) and fmt == "fp32", fit, impl, p)
                         for impl in impls for fmt in fmts for st in stages for lut in luts for ftz in ftzs
@@ -366,6 +370,7 @@ def cmd_ops(a) -> int:
               f"out {f.output.label()}  slope {f.slopes.label()}  intercept {f.intercepts.label()}  {f.doc}")
     print("softmax     row-wise: scores s8.4 (SM_IN_FRAC), probabilities u8.8; tables exp, recip")
     print("layernorm   row-wise: s8.4 in, s8.5 out (LN_IN, LN_OUT); table rsqrt")
+    print("rmsnorm     row-wise: s8.4 in, s8.5 out (LN_IN, LN_OUT); table rsqrt; no mean, gamma only")
     return 0
 
 
@@ -414,7 +419,7 @@ def parser() -> argparse.ArgumentParser:
                                    "build the cross product.")
     p.add_argument("op", nargs="?", default=None,
                    help="op, comma list or 'all' (default gelu): gelu, hswish, silu, sigmoid, tanh, exp, "
-                        "reciprocal, rsqrt; softmax, layernorm (row-wise)")
+                        "reciprocal, rsqrt; softmax, layernorm, rmsnorm (row-wise)")
     p.add_argument("--spec", type=Path, default=None,
                    help="build from your own spec file instead of fitting (DESIGN.md, 'The LUT spec'); the "
                         "unit is named after the table's content: <op>_<format>_e<N>_u<hash>")
@@ -436,13 +441,18 @@ def parser() -> argparse.ArgumentParser:
                         "name suffix _l<P>)")
     p.add_argument("--handoff", action="store_true", help="also write build/<unit>/handoff/ (make gen does)")
     p.add_argument("--no-handoff", dest="handoff", action="store_false", help="do not (HANDOFF=0)")
-    g = p.add_argument_group("row-wise units (softmax, layernorm); non-default values add a suffix to the name")
+    g = p.add_argument_group("row-wise units (softmax, layernorm, rmsnorm; --ln-* options apply to layernorm and "
+                             "rmsnorm); non-default values add a suffix to the name")
     g.add_argument("--row", type=_int("--row"), default=None, metavar="N",
                    help="softmax: longest row ROW_MAX (default 128, _r<N>); layernorm: row length "
                         "(default 64, _n<N>); 2..4096")
     g.add_argument("--row-buffers", type=_int("--row-buffers"), default=None, metavar="B",
                    help="1 or 2 row buffers (default 2: the next row loads while one is processed); 1 is "
                         "smaller and slower, suffix _b1")
+    g.add_argument("--row-store", default=None, choices=list(ROW_STORES),
+                   help="layernorm, rmsnorm: ff (default), rows in flip-flop buffers (--row-buffers); none, no "
+                        "row store: stream every row twice, pass 1 for the statistics, pass 2 for the outputs "
+                        "(ROW_STORE=; name suffix _2pass)")
     g.add_argument("--sm-in-frac", type=_int("--sm-in-frac"), default=None, metavar="F",
                    help="softmax scores s8.F, F in 0..7 (default 4; _i8f<F>)")
     g.add_argument("--ln-in", default=None, metavar="sB.F", help="layernorm input, signed 2..16 bits (default s8.4)")

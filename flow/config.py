@@ -46,7 +46,10 @@ RULES = ("auto", "lsq", "chord")
 LUTS = ("rom", "regs")
 #: LANES=P: P inputs and P results per clock on one table (hw/pwl_common.py LANES)
 LANES = (1, 2, 4, 8, 16, 32)
-ROWWISE = ("softmax", "layernorm")
+ROWWISE = ("softmax", "layernorm", "rmsnorm")
+#: where a row-wise unit keeps a row: ff, flip-flop row buffers (ROW_BUFFERS=1|2); none, no store:
+#: the caller streams every row twice (DESIGN.md "Two-pass row protocol"; layernorm and rmsnorm)
+ROW_STORES = ("ff", "none")
 MAX_ENTRIES = 256
 ROW_BUFFERS = (1, 2)
 SM_IN_FRACS = range(0, 8)
@@ -472,6 +475,14 @@ class Softmax(UnitConfig):
                 pairs.append((var, str(v)))
         return pairs + _fit_make(self.fit)
 
+    #: softmax keeps its rows in flip-flop buffers only
+    row_store = "ff"
+
+    def model(self, tabs: dict):
+        """The golden model of this unit, from its fitted tables."""
+        from hw.rowwise import model_class
+        return model_class(self.op)(tabs["exp"], tabs["recip"], row_max=self.row_max)
+
     def cli_args(self):
         return ["softmax", "--entries", str(self.entries), "--row", str(self.row_max), "--sm-in-frac",
                 str(self.in_frac), "--row-buffers", str(self.row_buffers), "--seed",
@@ -550,6 +561,8 @@ class LayerNorm(UnitConfig):
     gamma: tuple | None = None
     beta: tuple | None = None
     fit: FitOptions = field(default_factory=FitOptions)
+    #: ff (row buffers) or none (two passes; name suffix _2pass, written only when not ff)
+    row_store: str = "ff"
     kind = "layernorm"
     op = "layernorm"
 
@@ -557,6 +570,10 @@ class LayerNorm(UnitConfig):
         _check_int(self.entries, "entries", 1, MAX_ENTRIES)
         _check_int(self.row_len, "--row", *ROW_RANGE)
         _check_int(self.row_buffers, "--row-buffers", 1, 2)
+        _check_choice(self.row_store, "--row-store", ROW_STORES)
+        if self.row_store != "ff" and self.row_buffers != 2:
+            raise ConfigError(f"--row-buffers applies to --row-store ff only (--row-store {self.row_store} keeps "
+                              "no row)")
         _check_choice(self.rsqrt, "--ln-rsqrt", RSQRT_FORMATS)
         if not (isinstance(self.eps, (int, float)) and 0 <= self.eps < 1):
             raise ConfigError(f"--ln-eps {self.eps!r} is out of range: use 0 <= eps < 1")
@@ -605,7 +622,7 @@ class LayerNorm(UnitConfig):
 
     @property
     def name(self) -> str:
-        name = f"layernorm_{self.rsqrt_format}_e{self.entries}{self.fit.variant_tag()}"
+        name = f"{self.op}_{self.rsqrt_format}_e{self.entries}{self.fit.variant_tag()}"
         if self.row_len != 64:
             name += f"_n{self.row_len}"
         if self.input != DEFAULT_IN:
@@ -623,17 +640,28 @@ class LayerNorm(UnitConfig):
             if not self.default_params:
                 name += "_p" + hashlib.sha256(json.dumps([list(self.gamma), list(self.beta)]).encode()
                                               ).hexdigest()[:8]
-        return name + ("" if self.row_buffers == 2 else f"_b{self.row_buffers}")
+        return name + ("" if self.row_buffers == 2 else f"_b{self.row_buffers}") + (
+            "_2pass" if self.row_store == "none" else "")
+
+    def model(self, tabs: dict):
+        """The golden model of this unit, from its fitted table."""
+        from hw.rowwise import model_class
+        kw = {}
+        if self.affine:
+            kw = {"gamma": self.gamma, "beta": self.beta, "gamma_fmt": self.gamma_fmt, "beta_fmt": self.beta_fmt}
+        return model_class(self.op)(tabs["rsqrt"], row_len=self.row_len, input=self.input, out=self.out,
+                                    eps=self.eps, **kw)
 
     #: the file beside a unit (and in its package) holding its gamma/beta
     PARAMS_FILE = "ln_params.json"
 
     def make_vars(self, params_as: str | None = None):
-        pairs = [("OP", "layernorm")]
+        pairs = [("OP", self.op)]
         for var, v, d in (("ENTRIES", self.entries, 8), ("ROW", self.row_len, 64),
                           ("LN_IN", self.input.label(), DEFAULT_IN.label()),
                           ("LN_OUT", self.out.label(), DEFAULT_OUT.label()), ("LN_EPS", _num(self.eps), _num(1e-5)),
-                          ("LN_RSQRT", self.rsqrt, "auto"), ("ROW_BUFFERS", self.row_buffers, 2)):
+                          ("LN_RSQRT", self.rsqrt, "auto"), ("ROW_BUFFERS", self.row_buffers, 2),
+                          ("ROW_STORE", self.row_store, "ff")):
             if v != d:
                 pairs.append((var, str(v)))
         if self.affine:
@@ -647,9 +675,11 @@ class LayerNorm(UnitConfig):
         return pairs + _fit_make(self.fit)
 
     def cli_args(self):
-        a = ["layernorm", "--entries", str(self.entries), "--row", str(self.row_len), "--ln-in",
+        a = [self.op, "--entries", str(self.entries), "--row", str(self.row_len), "--ln-in",
              self.input.label(), "--ln-out", self.out.label(), "--ln-eps", _num(self.eps), "--ln-rsqrt",
              self.rsqrt, "--row-buffers", str(self.row_buffers), "--seed", str(self.fit.seed)]
+        if self.row_store != "ff":
+            a += ["--row-store", self.row_store]
         if self.affine:
             a += ["--ln-affine", "--ln-gamma", self.gamma_fmt.label(), "--ln-beta", self.beta_fmt.label()]
             if not self.default_params:
@@ -665,7 +695,24 @@ class LayerNorm(UnitConfig):
     def request(self) -> dict:
         d = super().request()
         d["params"] = self.PARAMS_FILE if self.affine and not self.default_params else None
+        if self.row_store == "ff":          # requests of ff units stay as they were
+            del d["row_store"]
         return d
+
+
+@dataclass(frozen=True)
+class RMSNorm(LayerNorm):
+    """Row-wise RMSNorm: :class:`LayerNorm`'s options and arithmetic without
+    the mean, and gamma only (no beta: ``--ln-beta`` and beta values are refused)."""
+    kind = "rmsnorm"
+    op = "rmsnorm"
+
+    def __post_init__(self):
+        if self.beta_fmt != DEFAULT_BETA:
+            raise ConfigError("--ln-beta does not apply to rmsnorm: y = sat(round(x / rms(x) * gamma)), no beta")
+        super().__post_init__()
+        if self.affine and any(self.beta):
+            raise ConfigError("rmsnorm has no beta: give gamma only in --ln-params")
 
 
 # -- a table the user wrote ---------------------------------------------------
@@ -743,7 +790,8 @@ def table_digest(spec) -> str:
     return _hash(doc)
 
 
-KINDS = {"elementwise": Elementwise, "softmax": Softmax, "layernorm": LayerNorm, "spec": SpecUnit}
+KINDS = {"elementwise": Elementwise, "softmax": Softmax, "layernorm": LayerNorm, "rmsnorm": RMSNorm,
+         "spec": SpecUnit}
 
 
 def from_request(req: dict, unit_dir: Path | None = None) -> UnitConfig:

@@ -96,20 +96,28 @@ def generate(spec: Spec, out: Path, top: str, stages: int = DEFAULT_STAGES, lut:
 
 
 def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buffers: int = 2,
-                     record: dict | None = None) -> dict:
+                     record: dict | None = None, row_store: str = "ff") -> dict:
     """Write a row-wise unit built from ``model`` (its golden model object,
     which carries every parameter) with ``row_buffers`` (2: ping-pong, or 1:
     half the row memory, lower throughput) into ``out``: Verilog, one
     ``<table>.spec.json`` per table, manifest. What differs between the ops
     (component, parameters, timing) comes from the op's own unit module
     through the registry in :mod:`hw.rowwise`; the manifest's
-    ``parameters.row_buffers`` is present only for one buffer."""
+    ``parameters.row_buffers`` is present only for one buffer. ``row_store``
+    other than ``ff`` picks the op's store-less unit (``STORES`` of its unit
+    module; its ``describe`` takes the store)."""
     from amaranth.back import verilog
 
     from hw.rowwise import unit_module
     mod = unit_module(op)
-    desc = mod.describe(model, row_buffers)
-    comp = mod.UNIT(model, row_buffers=row_buffers)
+    if row_store == "ff":
+        desc = mod.describe(model, row_buffers)
+        comp = mod.UNIT(model, row_buffers=row_buffers)
+    else:
+        stores = getattr(mod, "STORES", {})
+        if row_store not in stores:
+            raise ValueError(f"{op} has no row store {row_store!r}; it has: ff{''.join(', ' + s for s in stores)}")
+        desc, comp = stores[row_store].describe(model), stores[row_store](model)
     text = verilog.convert(comp, name=top, emit_src=False)
     out = Path(out)
     write_atomic(out / f"{top}.v", text)

@@ -1,17 +1,21 @@
-"""cocotb bench of the row-wise units (softmax, layernorm): every output of
-every row == golden model, bit for bit, in three phases of one test (one
-test, so ``make sim`` counts one per unit):
+"""cocotb bench of the row-wise units (softmax, layernorm, rmsnorm): every
+output of every row == golden model, bit for bit, its flag included, in
+three phases of one test (one test, so ``make sim`` counts one per unit).
+A two-pass unit (``ROW_STORE=none``) gets every row twice
+(:func:`hw.rowwise.transfers`), and some rows with pass 2's ``in_last``
+misplaced where pass 1's is not, and the other way round:
 
 1. **throughput**: back-to-back rows of one length with ``in_valid`` and
    ``out_ready`` always high; the clocks between consecutive rows' last
    outputs must equal the manifest's ``timing.cycles_per_row`` (a*n + b)
    exactly, and the first row's last-input-to-first-output delay its
-   ``timing.last_in_to_first_out``;
+   ``timing.last_in_to_first_out`` (two-pass: from the first input of
+   pass 2, ``timing.pass2_in_to_out``);
 2. **random**: rows of every kind with random gaps on ``in_valid`` (a
    rate per row, some rows without gaps) and random ``out_ready``
    back-pressure (a rate changing over time), both at once, so rows are
    loaded while the previous one is stalled;
-3. **affine layernorm only**: random gamma/beta (extremes included) are
+3. **affine layernorm / rmsnorm only**: random gamma/beta (extremes included) are
    written through ``cfg_*`` and phase 2's kind of rows run again against
    the model with those tables. Phases 1-2 check the generated contents.
 
@@ -29,7 +33,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from hw.rowwise import model_from_dir
+from hw.rowwise import model_from_dir, passes, transfers
 from sim import bus
 from sim.runner import write_summary
 
@@ -71,16 +75,19 @@ def layernorm_rows(md, rng: random.Random) -> list[list[int]]:
     return rows
 
 
-def expected(md, rows, lasts):
-    """[(codes, flag)] per row (the models' stream_row contract)."""
-    return [md.stream_row(r, a) for r, a in zip(rows, lasts)]
+def stream(md, n_passes, rows, lasts, seconds=None):
+    """(input transfers per row, [(codes, flags)] per row): the rows as the
+    unit's protocol carries them (``seconds``: pass 2's in_last flags, per row or None)."""
+    seconds = seconds or [None] * len(rows)
+    both = [transfers(md, n_passes, r, a, b) for r, a, b in zip(rows, lasts, seconds)]
+    return [t for t, _ in both], [w for _, w in both]
 
 
 async def stream_full_rate(dut, rows, flag, signed):
-    """Every row back to back, in_valid and out_ready always high; returns
-    the outputs per row and, per row, the clock of its last input transfer,
-    its first output and its last output (clock 0: the first transfer)."""
-    stream = [(v, j == len(r) - 1, i) for i, r in enumerate(rows) for j, v in enumerate(r)]
+    """Every row's transfers back to back, in_valid and out_ready always
+    high; returns the outputs per row and, per row, the clocks of its input
+    transfers, its first output and its last output (clock 0: the first transfer)."""
+    stream = [(v, last, i) for i, r in enumerate(rows) for v, last in r]
     got = [[] for _ in rows]
     t_in, t_first, t_last = {}, {}, {}
     k, cyc, limit = 0, 0, 10 * len(stream) + 1000
@@ -94,7 +101,7 @@ async def stream_full_rate(dut, rows, flag, signed):
         dut.out_ready.value = 1
         await ReadOnly()
         if k < len(stream) and dut.in_ready.value:
-            t_in[stream[k][2]] = cyc
+            t_in.setdefault(stream[k][2], []).append(cyc)
             k += 1
         if dut.out_valid.value:
             row = len(t_last)
@@ -116,14 +123,15 @@ def compare(dut, got, want, rows, tag) -> int:
     reported = 0
     for i, (g, (y, fl)) in enumerate(zip(got, want)):
         codes = [c for c, _ in g]
-        flags = {f for _, f in g}
-        if len(codes) != len(y) or flags != {int(fl)} or any(int(a) != int(b) for a, b in zip(codes, y)):
+        flags = [f for _, f in g]
+        if len(codes) != len(y) or flags != [int(f) for f in fl] or any(int(a) != int(b) for a, b in zip(codes, y)):
             mism += 1
             if reported < MAX_REPORTED:
                 reported += 1
                 bad = next((j for j, (a, b) in enumerate(zip(codes, y)) if int(a) != int(b)), None)
-                dut._log.error(f"{tag} row {i} (len {len(rows[i])}): got {codes[:8]}.. flag {flags}, "
-                               f"want {list(map(int, y[:8]))}.. flag {int(fl)}; first difference at {bad}")
+                dut._log.error(f"{tag} row {i} (len {len(rows[i])}): got {codes[:8]}.. flags {flags[:8]}.., "
+                               f"want {list(map(int, y[:8]))}.. flags {list(map(int, fl[:8]))}..; first "
+                               f"difference at {bad}")
     return mism
 
 
@@ -133,22 +141,24 @@ def param_words(md, gamma, beta) -> list[tuple[int, int]]:
     return words + [(md.row_len + i, b & ((1 << md.beta_fmt.bits) - 1)) for i, b in enumerate(beta)]
 
 
-async def random_phase(dut, md, rows, lasts, flag, rng, tag) -> int:
-    want = expected(md, rows, lasts)
+async def random_phase(dut, md, n_passes, rows, lasts, flag, rng, tag, seconds=None) -> tuple[int, int]:
+    """Mismatching rows and outputs compared."""
+    ins, want = stream(md, n_passes, rows, lasts, seconds)
     # input gaps whose rate changes from row to row, back-pressure that comes and goes
     gap = bus.varying(random.Random(rng.random()), rates=(0.0, 0.0, 0.25, 0.6), every=max(len(r) for r in rows))
-    cocotb.start_soon(bus.send_rows(dut, rows, lasts, gap))
-    limit = 40 * sum(len(r) + 4 for r in rows) + 1000
+    cocotb.start_soon(bus.send_rows(dut, [[v for v, _ in t] for t in ins], [[a for _, a in t] for t in ins], gap))
+    limit = 40 * sum(len(t) + 40 for t in ins) + 1000
     got = await bus.receive_rows(dut, len(rows), flag, md.out.signed, bus.varying(random.Random(rng.random())),
                                  limit)
-    return compare(dut, got, want, rows, tag)
+    return compare(dut, got, want, rows, tag), sum(len(g) for g in got)
 
 
 @cocotb.test()
 async def rowwise_exact(dut):
     unit_dir = Path(os.environ["GQA_UNIT_DIR"])
     md = model_from_dir(unit_dir)
-    timing = json.loads((unit_dir / "manifest.json").read_text())["timing"]
+    man = json.loads((unit_dir / "manifest.json").read_text())
+    timing, n_passes = man["timing"], passes(man)
     rng = random.Random(int(os.environ.get("GQA_SEED", "1")))
     softmax = hasattr(md, "row_max")
     flag = md.flag
@@ -171,16 +181,18 @@ async def rowwise_exact(dut):
         lo, hi = md.input.min_code, md.input.max_code
         rows = [[rng.randint(lo, hi) for _ in range(n)] for _ in range(6)]
         lasts = [[j == n - 1 for j in range(n)] for _ in rows]
-        got, t_in, t_first, t_last = await stream_full_rate(dut, rows, flag, md.out.signed)
-        want = expected(md, rows, lasts)
+        ins, want = stream(md, n_passes, rows, lasts)
+        got, t_in, t_first, t_last = await stream_full_rate(dut, ins, flag, md.out.signed)
         mism += compare(dut, got, want, rows, f"full-rate n={n}")
-        vectors += sum(len(y) for y, _ in want)
+        vectors += sum(len(g) for g in got)
         n_rows += len(rows)
         a, b = timing["cycles_per_row"]
         periods = sorted({t_last[i] - t_last[i - 1] for i in range(1, len(rows)) if i in t_last})
-        a2, b2 = timing["last_in_to_first_out"]
-        lat = t_first.get(0, -1) - t_in.get(0, 0)
-        measured[n] = {"cycles_per_row": periods, "last_in_to_first_out": lat}
+        # one pass: from the row's last input; two: from the first input of pass 2
+        key = "pass2_in_to_out" if n_passes == 2 else "last_in_to_first_out"
+        a2, b2 = timing[key]
+        lat = t_first.get(0, -1) - t_in.get(0, [0] * (n + 1))[n if n_passes == 2 else -1]
+        measured[n] = {"cycles_per_row": periods, key: lat}
         dut._log.info(f"n={n}: clocks per row {periods} (documented {a * n + b}), "
                       f"last input to first output {lat} (documented {a2 * n + b2})")
         if periods != [a * n + b]:
@@ -191,11 +203,18 @@ async def rowwise_exact(dut):
     # 2. random gaps and back-pressure, every kind of row
     rows = softmax_rows(md, rng) if softmax else layernorm_rows(md, rng)
     lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
+    seconds = None
     if not softmax:
         lasts[2][min(5, len(lasts[2]) - 2)] = True                   # in_last early: flagged
         lasts[3][-1] = False                                         # in_last missing: flagged
-    mism += await random_phase(dut, md, rows, lasts, flag, rng, "random")
-    vectors += sum(len(y) for y, _ in expected(md, rows, lasts))
+        if n_passes == 2:                                            # only one pass misplaced
+            seconds = [None] * len(rows)
+            seconds[4] = [j == min(5, n - 2) for j in range(n)]      # pass 2 early (from there on)
+            seconds[5] = [False] * n                                 # pass 2 missing (the last output)
+            seconds[2] = [j == n - 1 for j in range(n)]              # pass 1 early only (every output)
+    bad, seen = await random_phase(dut, md, n_passes, rows, lasts, flag, rng, "random", seconds)
+    mism += bad
+    vectors += seen
     n_rows += len(rows)
 
     # 3. gamma/beta loaded through the write port
@@ -206,11 +225,13 @@ async def rowwise_exact(dut):
         beta = [rng.choice([bf.min_code, bf.max_code, 0]) if rng.random() < 0.2
                 else rng.randint(bf.min_code, bf.max_code) for _ in range(md.row_len)]
         await bus.write_cfg(dut, param_words(md, gamma, beta))
-        md2 = md.with_params(gamma, beta)
+        # RMSNorm holds no beta: the beta words it is sent must change nothing
+        md2 = md.with_params(gamma, beta if md.has_beta else [0] * md.row_len)
         rows = layernorm_rows(md2, rng)
         lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
-        mism += await random_phase(dut, md2, rows, lasts, flag, rng, "loaded gamma/beta")
-        vectors += sum(len(y) for y, _ in expected(md2, rows, lasts))
+        bad, seen = await random_phase(dut, md2, n_passes, rows, lasts, flag, rng, "loaded gamma/beta")
+        mism += bad
+        vectors += seen
         n_rows += len(rows)
 
     write_summary(vectors=vectors, mismatches=mism, rows=n_rows, timing=measured)
@@ -218,4 +239,5 @@ async def rowwise_exact(dut):
     for p in problems:
         dut._log.error(p)
     assert mism == 0, f"{mism} rows differ from the golden model"
+    assert vectors > 0, "no output was compared"
     assert not problems, "; ".join(problems)

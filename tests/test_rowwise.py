@@ -284,7 +284,7 @@ def test_default_build_has_two_buffers_unchanged(op, build_dir, tmp_path):
 @pytest.mark.parametrize("args,msg", [
     (["softmax", "--row-buffers", "3"], "--row-buffers 3 is out of range: use 1 or 2"),
     (["layernorm", "--row-buffers", "0"], "--row-buffers 0 is out of range: use 1 or 2"),
-    (["gelu", "--row-buffers", "1"], "--row-buffers applies to softmax and layernorm only"),
+    (["gelu", "--row-buffers", "1"], "--row-buffers applies to the row-wise ops only (softmax, layernorm, rmsnorm)"),
     (["softmax", "--sm-in-frac", "8"], "--sm-in-frac 8 is out of range: use 0..7 (scores s8.F)"),
     (["gelu,layernorm", "--sm-in-frac", "2"], "--sm-in-frac applies to softmax only")])
 def test_gen_rejects_bad_row_buffers(args, msg, tmp_path, capsys):

@@ -10,6 +10,7 @@ OP_TEXT = {
     "reciprocal": "1 / x on a normalized mantissa", "rsqrt": "1 / sqrt(x) on a normalized mantissa",
     "softmax": "row-wise softmax, p_i = e^(x_i - max) / sum_j e^(x_j - max)",
     "layernorm": "row-wise layer normalization, (x_i - mean) / sqrt(var + eps), optional per-channel gamma/beta",
+    "rmsnorm": "row-wise RMS normalization, x_i / sqrt(mean(x^2) + eps), optional per-channel gamma",
 }
 
 

@@ -231,10 +231,10 @@ def build(unit_dir, out=None) -> Path:
     specs: dict[str, Spec] = {}
     spec = None
     if rowwise:
-        from hw.rowwise import model_from_dir
+        from hw.rowwise import model_from_dir, passes
         md = model_from_dir(unit_dir)
         specs = {name: Spec.load(unit_dir / f) for name, f in man["specs"].items()}
-        v = vectors.rowwise(md)
+        v = vectors.rowwise(md, passes(man))
         iw, ow = ports["in_data"], ports["out_data"]
         flag = v["flag"]
         if flag not in ports:

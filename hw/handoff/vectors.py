@@ -144,13 +144,21 @@ def layernorm_rows(md) -> tuple[list[list[int]], list[list[bool]]]:
     return rows, lasts
 
 
-def rowwise(md) -> dict:
-    """Input stream and expected output stream of a row-wise golden model."""
+def rowwise(md, n_passes: int = 1) -> dict:
+    """Input stream and expected output stream of a row-wise golden model;
+    ``n_passes`` 2: every row streamed twice (``ROW_STORE=none``), one row
+    with pass 2's ``in_last`` misplaced besides pass 1's."""
+    from hw.rowwise import transfers
     softmax = hasattr(md, "row_max")
     rows, lasts = softmax_rows(md) if softmax else layernorm_rows(md)
+    seconds = [None] * len(rows)
+    if n_passes == 2:
+        rows.append(list(rows[0]))
+        lasts.append([j == len(rows[0]) - 1 for j in range(len(rows[0]))])
+        seconds.append([j == 3 for j in range(len(rows[0]))])        # pass 2 only: in_last early
     ins, outs = [], []
-    for r, ls in zip(rows, lasts):
-        ins += [(v, bool(la)) for v, la in zip(r, ls)]
-        y, flag = md.stream_row(r, ls)
-        outs += [(int(v), j == len(y) - 1, bool(flag)) for j, v in enumerate(y)]
+    for r, ls, l2 in zip(rows, lasts, seconds):
+        t, (y, flags) = transfers(md, n_passes, r, ls, l2)
+        ins += [(v, bool(la)) for v, la in t]
+        outs += [(int(v), j == len(y) - 1, bool(fl)) for j, (v, fl) in enumerate(zip(y, flags))]
     return {"rows": rows, "in": ins, "out": outs, "flag": md.flag}

@@ -100,6 +100,10 @@ class LayerNorm:
 
     #: the row-wise contract (as hw/softmax/model.py)
     flag = "out_error"
+    #: subtract the mean (LayerNorm); RMSNorm (hw/rmsnorm) is the same unit without it
+    centered = True
+    #: per-channel beta registers beside gamma (RMSNorm has none)
+    has_beta = True
 
     @classmethod
     def from_manifest(cls, specs: dict, man: dict) -> "LayerNorm":
@@ -107,8 +111,9 @@ class LayerNorm:
         p, f = man["parameters"], man["formats"]
         kw = {}
         if p.get("affine"):
-            kw = {"gamma": tuple(p["gamma"]), "beta": tuple(p["beta"]),
-                  "gamma_fmt": fixed(f["gamma"]), "beta_fmt": fixed(f["beta"])}
+            kw = {"gamma": tuple(p["gamma"]), "beta": tuple(p["beta"]), "gamma_fmt": fixed(f["gamma"])}
+            if "beta" in f:                 # RMSNorm has no beta format
+                kw["beta_fmt"] = fixed(f["beta"])
         return cls(specs["rsqrt"], row_len=p["row_len"], input=fixed(f["input"]), out=fixed(f["output"]),
                    eps=p["eps"], **kw)
 
@@ -118,16 +123,26 @@ class LayerNorm:
         last element only (the unit counts; ``in_last`` is checked, not obeyed)."""
         return self.row(x), not (lasts[-1] and not any(lasts[:-1]))
 
-    def row(self, x) -> np.ndarray:
+    def stats(self, x) -> tuple[int, int, int]:
+        """``(Sx, r, k)`` of a row: what the unit keeps between reading a row
+        and writing its outputs (a two-pass unit gathers it on pass 1).
+        Not centered (RMSNorm): ``Sx`` is 0, so ``W = n*Sxx + E``."""
         x = np.asarray(x, dtype=np.int64)
         if len(x) != self.row_len:
             raise ValueError(f"row of {len(x)} values; this unit's row length is {self.row_len}")
         n = self.row_len
-        sx, sxx = int(x.sum()), int((x * x).sum())
+        sx = int(x.sum()) if self.centered else 0
+        sxx = int((x * x).sum())
         w = n * sxx - sx * sx + self.eps_code
         m, k = normalize(w, self.rsqrt.input.frac, step=2)
         r = int(evaluate(self.rsqrt, [m])[0])
-        d = n * x - sx
+        return sx, r, k
+
+    def apply(self, st, x) -> np.ndarray:
+        """The outputs of codes ``x`` under a row's statistics ``st`` (:meth:`stats`)."""
+        sx, r, k = st
+        x = np.asarray(x, dtype=np.int64)
+        d = self.row_len * x - sx
         if not self.affine:
             y = round_half_up(d * r, self.rsqrt.output.frac + k - self.out.frac)
             return np.asarray(saturate(y, self.out), dtype=np.int64)
@@ -138,9 +153,29 @@ class LayerNorm:
         y = round_half_up(acc, s)
         return np.asarray(saturate(y, self.out), dtype=np.int64)
 
+    def row(self, x) -> np.ndarray:
+        return self.apply(self.stats(x), x)
+
+    def two_pass(self, x1, lasts1, x2, lasts2) -> tuple[np.ndarray, list[bool]]:
+        """A row as the two-pass unit (``ROW_STORE=none``) receives it: its
+        outputs are pass 2's codes under pass 1's statistics, and the error
+        flag of output j is pass 1's misplaced ``in_last`` (anywhere) or a
+        misplaced ``in_last`` of pass 2 at or before j (DESIGN.md "Two-pass
+        row protocol"). Identical passes give :meth:`row`."""
+        n = self.row_len
+        err1 = any(bool(a) != (j == n - 1) for j, a in enumerate(lasts1))
+        flags, err2 = [], False
+        for j, a in enumerate(lasts2):
+            err2 = err2 or bool(a) != (j == n - 1)
+            flags.append(err1 or err2)
+        return self.apply(self.stats(x1), x2), flags
+
     def reference(self, x) -> np.ndarray:
         v = np.asarray(x, dtype=np.float64) * self.input.lsb
-        z = (v - v.mean()) / np.sqrt(v.var() + self.eps)
+        if self.centered:
+            z = (v - v.mean()) / np.sqrt(v.var() + self.eps)
+        else:
+            z = v / np.sqrt((v * v).mean() + self.eps)
         if self.affine:
             z = z * self.gamma_fmt.to_real(self.gamma) + self.beta_fmt.to_real(self.beta)
         return z * 2.0 ** self.out.frac

@@ -63,11 +63,12 @@ interfaces, for Amaranth designs.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hw.layernorm.twopass import TwoPassNorm
 from hw.pwl_int.unit import IntPWL
 from hw.rowbuf import (RowStream, bank_is, bank_signal, buf_addr, check_row_buffers, copy_bank, flip, leading_one,
                        mem_ports, named, pick, round_shift)
@@ -78,7 +79,7 @@ def cfg_addr_bits(row_len: int) -> int:
 
 
 def cfg_data_bits(model) -> int:
-    return max(model.gamma_fmt.bits, model.beta_fmt.bits)
+    return max(model.gamma_fmt.bits, model.beta_fmt.bits if model.has_beta else 0)
 
 
 def describe(model, row_buffers: int) -> dict:
@@ -98,19 +99,30 @@ def describe(model, row_buffers: int) -> dict:
     out = {"parameters": params, "format": model.rsqrt.format_name, "timing": timing, "cycles_per_row": cycles,
            "latency_cycles": "2 clocks from a row's last input to its first output (rsqrt 1, then output); "
                              "n + 1 from its first input"}
-    if model.affine:
-        n = model.row_len
-        params.update(gamma=list(model.gamma), beta=list(model.beta))
-        words = [int(g) & ((1 << model.gamma_fmt.bits) - 1) for g in model.gamma]
-        words += [int(b) & ((1 << model.beta_fmt.bits) - 1) for b in model.beta]
-        out["formats"] = {"gamma": model.gamma_fmt.to_json(), "beta": model.beta_fmt.to_json()}
-        out["reset"] = "reloads the generated gamma/beta"
-        out["affine"] = {
-            "addr_bits": cfg_addr_bits(n), "data_bits": cfg_data_bits(model),
-            "map": f"gamma_i at i (0..{n - 1}), beta_i at {n} + i ({n}..{2 * n - 1}); two's complement "
-                   "in the low bits of cfg_data; one word per clock with cfg_we=1; rst reloads this image",
-            "image": [[a, w] for a, w in enumerate(words)]}
+    out.update(affine_part(model, params))
     return out
+
+
+def affine_part(model, params: dict) -> dict:
+    """The manifest's gamma/beta parts of an affine unit (nothing otherwise):
+    the codes into ``params``; formats, reset and the write port's map and image."""
+    if not model.affine:
+        return {}
+    n = model.row_len
+    words = [int(g) & ((1 << model.gamma_fmt.bits) - 1) for g in model.gamma]
+    formats = {"gamma": model.gamma_fmt.to_json()}
+    where = f"gamma_i at i (0..{n - 1})"
+    if model.has_beta:
+        words += [int(b) & ((1 << model.beta_fmt.bits) - 1) for b in model.beta]
+        formats["beta"] = model.beta_fmt.to_json()
+        where += f", beta_i at {n} + i ({n}..{2 * n - 1})"
+    params.update(gamma=list(model.gamma), beta=list(model.beta))
+    return {"formats": formats, "reset": "reloads the generated gamma/beta" if model.has_beta else
+            "reloads the generated gamma",
+            "affine": {"addr_bits": cfg_addr_bits(n), "data_bits": cfg_data_bits(model),
+                       "map": where + "; two's complement in the low bits of cfg_data; one word per clock with "
+                              "cfg_we=1; rst reloads this image",
+                       "image": [[a, w] for a, w in enumerate(words)]}}
 
 
 class LayerNormUnit(wiring.Component):
@@ -178,7 +190,7 @@ class LayerNormUnit(wiring.Component):
         last_in = Signal()
         m.d.comb += [take.eq(self.in_valid & self.in_ready), last_in.eq(count == n - 1)]
         x = self.in_data
-        sx_n = named(m, "sx_n", sx + x)
+        sx_n = named(m, "sx_n", sx + x) if md.centered else Const(0, 1)      # RMSNorm: no mean
         x_sq = named(m, "x_sq", x * x)
         sxx_n = named(m, "sxx_n", sxx + x_sq)
         last_err = named(m, "last_err", self.in_last != last_in)     # in_last misplaced
@@ -257,7 +269,7 @@ class LayerNormUnit(wiring.Component):
             const = fr - fy
         shift = named(m, "shift", cur_k + const)
         rounded = round_shift(m, prod, shift, "rounded")
-        if md.affine:
+        if md.affine and md.has_beta:
             res = named(m, "res", rounded + named(m, "beta_aligned", beta << (fy - fb)))
         else:
             res = rounded
@@ -285,15 +297,17 @@ class LayerNormUnit(wiring.Component):
         md = self.model
         n = md.row_len
         gam = [Signal(signed(md.gamma_fmt.bits), init=int(v), name=f"gamma{i}") for i, v in enumerate(md.gamma)]
-        bet = [Signal(signed(md.beta_fmt.bits), init=int(v), name=f"beta{i}") for i, v in enumerate(md.beta)]
+        bet = [Signal(signed(md.beta_fmt.bits), init=int(v), name=f"beta{i}") for i, v in enumerate(md.beta)] \
+            if md.has_beta else []
         with m.If(self.cfg_we):
             with m.Switch(self.cfg_addr):
                 for i in range(n):
                     with m.Case(i):
                         m.d.sync += gam[i].eq(self.cfg_data[:md.gamma_fmt.bits])
-                    with m.Case(n + i):
-                        m.d.sync += bet[i].eq(self.cfg_data[:md.beta_fmt.bits])
-        return named(m, "gamma_o", Array(gam)[idx]), named(m, "beta_o", Array(bet)[idx])
+                    if bet:
+                        with m.Case(n + i):
+                            m.d.sync += bet[i].eq(self.cfg_data[:md.beta_fmt.bits])
+        return named(m, "gamma_o", Array(gam)[idx]), named(m, "beta_o", Array(bet)[idx]) if bet else None
 
 
 class LayerNormStream(RowStream):
@@ -307,3 +321,5 @@ class LayerNormStream(RowStream):
 
 
 UNIT = LayerNormUnit
+#: the units without a row store (ROW_STORE=none: every row streamed twice)
+STORES = {"none": TwoPassNorm}

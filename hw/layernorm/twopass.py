@@ -1,0 +1,338 @@
+"""Amaranth generator of the two-pass LayerNorm / RMSNorm unit, ``ROW_STORE=none``
+(golden model: ``model.py``, :meth:`LayerNorm.two_pass`).
+
+No row storage: the caller streams every row twice, the same n codes in
+the same order (DESIGN.md "Two-pass row protocol"). The first pass only
+gathers ``Sx`` and ``Sxx``; the unit then computes the row's statistics
+(``W``, its rsqrt ``r`` and exponent ``k``) while ``in_ready`` is low, and
+the second pass produces one output per input through a pipeline. The
+arithmetic is the model's, bit for bit; only the row store differs from
+:class:`hw.layernorm.unit.LayerNormUnit`.
+
+Why this shape (the unit is sold at a clock: 200 MHz at 8-bit I/O on OSU
+0.18 um, DESIGN.md "Row-wise timing"):
+
+* **pass 1** is a three-stage pipeline that never stalls: input register,
+  square, accumulate; so no path holds more than one 2x8-bit product or
+  one accumulator add;
+* **calc** is sequential, since it runs once per row: ``Sx^2`` by a
+  shift-add squarer (one narrow adder, ``|Sx|`` bits clocks; RMSNorm has
+  no ``Sx`` and skips it), then ``n*Sxx + E``, ``- Sx^2``, the leading one,
+  the normalization shift and the rsqrt table, each in a clock of its own;
+* **pass 2** is a pipeline with one enable (``adv``: the output register is
+  empty or taken): input register; ``D = n*x - Sx`` (and gamma/beta read);
+  ``D*r`` (``*g``); the half-up rounding bias; the shift and saturation
+  into the output register. ``in_ready`` is ``adv`` during pass 2
+  (combinational from ``out_ready``, as a stall-based pipeline has it).
+
+Clocks per row with ``in_valid`` and ``out_ready`` always high:
+``2n + calc``; :func:`timing` gives both figures, which the bench checks.
+
+``in_last`` is checked, not obeyed, in both passes: every pass is n
+elements. ``out_error`` is high on every output of a row whose first pass
+had ``in_last`` misplaced, and from the first misplaced ``in_last`` of the
+second pass on (that output included).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from hw.pwl_int.unit import IntPWL
+from hw.rowbuf import leading_one, named
+
+def data(shape, name: str) -> Signal:
+    """A datapath register: no reset (a valid bit or the calc sequence says
+    when it holds a value), so ``rst`` fans out to the control flip-flops only."""
+    return Signal(shape, name=name, reset_less=True)
+
+
+#: clocks of the rsqrt table (its IntPWL stages: registered output, one cut after the table read)
+RSQRT_STAGES = 2
+
+
+def _cfg_addr_bits(n: int) -> int:
+    return max(1, (2 * n - 1).bit_length())
+
+
+def _abs_bits(md) -> int:
+    big = max(-md.input.min_code, md.input.max_code)
+    return (md.row_len * big).bit_length()
+
+
+def timing(md) -> dict:
+    """Clocks per row (a*n + b) and from a second-pass input to its output,
+    at full rate; what :class:`TwoPassNorm` does, checked by the bench."""
+    sq = _abs_bits(md) + 1 if md.centered else 0
+    # after pass 1's last input: 2 (square, accumulate) + squarer (|Sx| loaded, then a bit a clock) + 5
+    # (n*Sxx+E, -Sx^2, lead, shift, table input) + rsqrt; pass 2's first input is taken as the
+    # statistics load
+    calc = 2 + sq + 5 + RSQRT_STAGES
+    # input register, D, D*r in two (and *g in three), rounding bias, then the queue (written, then
+    # its output register)
+    depth = 6 + (2 if md.affine else 0)
+    return {"cycles_per_row": [2, calc], "pass2_in_to_out": [0, depth], "calc_cycles": calc, "depth": depth,
+            "fifo": depth + 1}
+
+
+def describe(model) -> dict:
+    """The two-pass unit's part of its manifest (as ``unit.describe``)."""
+    from hw.layernorm.unit import affine_part
+    t = timing(model)
+    params = {"row_len": model.row_len, "eps": model.eps, "eps_code": model.eps_code, "affine": model.affine,
+              "row_store": "none", "passes": 2}
+    out = {"parameters": params, "format": model.rsqrt.format_name,
+           "timing": {"cycles_per_row": t["cycles_per_row"], "pass2_in_to_out": t["pass2_in_to_out"]},
+           "cycles_per_row": f"2n + {t['calc_cycles']} per row of n = row_len, each row streamed twice (pass 1: "
+                             f"statistics; {t['calc_cycles']} clocks of rsqrt with in_ready low; pass 2: outputs), "
+                             "in_valid and out_ready high",
+           "latency_cycles": f"{t['depth']} clocks from a pass-2 input to its output (a pipeline with one enable: "
+                             "it holds while out_valid is high and out_ready low)"}
+    out.update(affine_part(model, params))
+    return out
+
+
+class TwoPassNorm(wiring.Component):
+    """LayerNorm (or RMSNorm: ``model.centered`` False) over rows streamed
+    twice; the ports of :class:`hw.layernorm.unit.LayerNormUnit`."""
+
+    describe = staticmethod(describe)
+
+    def __init__(self, model):
+        self.model = model
+        fin, fo = model.input, model.out
+        if model.rsqrt.output.frac <= fo.frac:
+            raise ValueError(f"the rsqrt table's output (u{model.rsqrt.output.bits}.{model.rsqrt.output.frac}) "
+                             f"needs more fractional bits than the unit's output {fo.label()}")
+        sig = {
+            "in_valid": In(1), "in_ready": Out(1), "in_data": In(signed(fin.bits)), "in_last": In(1),
+            "out_valid": Out(1), "out_ready": In(1), "out_data": Out(signed(fo.bits)), "out_last": Out(1),
+            "out_error": Out(1),
+        }
+        if model.affine:
+            width = max(model.gamma_fmt.bits, model.beta_fmt.bits if model.has_beta else 0)
+            sig.update({"cfg_we": In(1), "cfg_addr": In(_cfg_addr_bits(model.row_len)), "cfg_data": In(width)})
+        super().__init__(sig)
+
+    def elaborate(self, platform):
+        m = Module()
+        md = self.model
+        n = md.row_len
+        big = max(-md.input.min_code, md.input.max_code)
+        ab = _abs_bits(md)
+        sx_shape = signed(ab + 1)
+        sxx_shape = unsigned((n * big * big).bit_length())
+        fr, fy = md.rsqrt.output.frac, md.out.frac
+        m.submodules.rsqrt = rsqrt = IntPWL(md.rsqrt, stages=RSQRT_STAGES)
+
+        # -- handshake and passes ------------------------------------------------
+        second = Signal()           # 0: pass 1 (statistics), 1: pass 2 (outputs)
+        calc_busy = Signal()        # between the passes: in_ready low
+        t = timing(md)
+        credits = t["fifo"]         # pass-2 elements taken and not yet delivered, at most
+        in_flight = Signal(range(credits + 1))
+        p1_ready = named(m, "p1_ready", ~second & ~calc_busy)
+        p2_ready = named(m, "p2_ready", second & (in_flight < credits))
+        m.d.comb += self.in_ready.eq(p1_ready | p2_ready)
+        take = named(m, "take", self.in_valid & self.in_ready)
+        cnt = Signal(range(n))
+        last_in = named(m, "last_in", cnt == n - 1)
+        misplaced = named(m, "misplaced", self.in_last != last_in)
+        with m.If(take):
+            m.d.sync += cnt.eq(Mux(last_in, 0, cnt + 1))
+
+        # -- pass 1: input register, square, accumulate (never stalls) -------------
+        a_v, a_end, a_x = Signal(), Signal(), data(signed(md.input.bits), "a_x")
+        take1 = named(m, "take1", take & ~second)
+        m.d.sync += [a_v.eq(take1), a_end.eq(take1 & last_in)]
+        with m.If(take1):
+            m.d.sync += a_x.eq(self.in_data)
+        b_v, b_end, b_x = Signal(), Signal(), data(signed(md.input.bits), "b_x")
+        b_sq = data(unsigned(2 * md.input.bits), "b_sq")
+        m.d.sync += [b_v.eq(a_v), b_end.eq(a_end), b_x.eq(a_x), b_sq.eq(a_x * a_x)]
+        sx, sxx = Signal(sx_shape), Signal(sxx_shape)
+        sx_n = named(m, "sx_n", sx + b_x) if md.centered else Const(0, 1)
+        sxx_n = named(m, "sxx_n", sxx + b_sq)
+        err1, err1_row = Signal(), data(1, "err1_row")      # pass 1's in_last misplaced: so far / of the finished pass
+        with m.If(take1):
+            m.d.sync += err1.eq(Mux(last_in, 0, err1 | misplaced))
+            with m.If(last_in):
+                m.d.sync += [err1_row.eq(err1 | misplaced), calc_busy.eq(1)]
+        with m.If(b_v):
+            m.d.sync += [sx.eq(Mux(b_end, 0, sx_n)), sxx.eq(Mux(b_end, 0, sxx_n))]
+        calc_go = named(m, "calc_go", b_v & b_end)
+
+        # -- calc: W = n*Sxx - Sx^2 + E, leading one (even exponent), rsqrt -------
+        c_sx, c_sxx = data(sx_shape, "c_sx"), data(sxx_shape, "c_sxx")
+        sq_a, sq_b = data(ab, "sq_a"), data(ab, "sq_b")
+        sq_hi, sq_lo = data(ab + 1, "sq_hi"), data(ab, "sq_lo")
+        sq_sum = named(m, "sq_sum", sq_hi + Mux(sq_b[0], sq_a, 0))
+        sq_cnt = data(range(ab + 1), "sq_cnt")
+        w_bits = md.w_bits
+        t_w, w = data(w_bits + 1, "t_w"), data(w_bits, "w")
+        k = data(range(w_bits + 1), "k")
+        lead = leading_one(m, w, "lead")
+        fm = md.rsqrt.input.frac
+        mant = data(md.rsqrt.input.bits, "mant")
+        r_shape = unsigned(md.rsqrt.output.bits)
+        # the row's statistics, as the pass-2 pipeline uses them
+        o_sx, o_r, o_k = data(sx_shape, "o_sx"), data(r_shape, "o_r"), data(range(w_bits + 1), "o_k")
+        o_err, r_hold = data(1, "o_err"), data(r_shape, "r_hold")
+        pipe_busy = Signal()
+        with m.FSM(name="calc"):
+            with m.State("IDLE"):
+                with m.If(calc_go):
+                    m.d.sync += [c_sx.eq(sx_n), c_sxx.eq(sxx_n)]
+                    if md.centered:
+                        m.next = "SQUARE_START"
+                    else:
+                        m.d.sync += [sq_hi.eq(0), sq_lo.eq(0)]
+                        m.next = "SUM"
+            if md.centered:
+                with m.State("SQUARE_START"):
+                    sx_abs = named(m, "sx_abs", Mux(c_sx < 0, -c_sx, c_sx))
+                    m.d.sync += [sq_a.eq(sx_abs), sq_b.eq(sx_abs), sq_hi.eq(0), sq_lo.eq(0), sq_cnt.eq(0)]
+                    m.next = "SQUARE"
+                with m.State("SQUARE"):         # shift-add: one bit of |Sx| per clock
+                    m.d.sync += [sq_hi.eq(sq_sum >> 1), sq_lo.eq(Cat(sq_lo[1:], sq_sum[0])),
+                                 sq_b.eq(sq_b >> 1), sq_cnt.eq(sq_cnt + 1)]
+                    with m.If(sq_cnt == ab - 1):
+                        m.next = "SUM"
+            with m.State("SUM"):
+                m.d.sync += t_w.eq(named(m, "n_sxx_e", n * c_sxx + md.eps_code))
+                m.next = "VAR"
+            with m.State("VAR"):
+                m.d.sync += w.eq(named(m, "w_exact", t_w - Cat(sq_lo, sq_hi)))
+                m.next = "LEAD"
+            with m.State("LEAD"):
+                m.d.sync += k.eq(lead >> 1)
+                m.next = "NORM"
+            with m.State("NORM"):
+                w_scaled = named(m, "w_scaled", w << fm)
+                m.d.sync += mant.eq(named(m, "w_norm", w_scaled >> (k << 1)))
+                m.next = "RSQRT0"
+            for i in range(RSQRT_STAGES):
+                with m.State(f"RSQRT{i}"):
+                    m.next = f"RSQRT{i + 1}" if i + 1 < RSQRT_STAGES else "LOAD"
+            with m.State("LOAD"):         # the previous row's outputs have left the pipeline
+                m.d.sync += r_hold.eq(rsqrt.y)
+                with m.If(~pipe_busy):
+                    m.d.sync += [o_sx.eq(c_sx), o_r.eq(rsqrt.y), o_k.eq(k), o_err.eq(err1_row), second.eq(1),
+                                 calc_busy.eq(0)]
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                with m.If(~pipe_busy):
+                    m.d.sync += [o_sx.eq(c_sx), o_r.eq(r_hold), o_k.eq(k), o_err.eq(err1_row), second.eq(1),
+                                 calc_busy.eq(0)]
+                    m.next = "IDLE"
+        m.d.comb += [rsqrt.x.eq(mant), rsqrt.in_valid.eq(1)]
+
+        # -- pass 2: a pipeline that never stalls, into an output queue -------------
+        # Back-pressure stops the input instead (credits: ``in_ready`` is low while
+        # ``fifo`` elements are in flight), so no enable fans out to every stage.
+        take2 = named(m, "take2", take & second)
+        err2 = Signal()                          # a misplaced in_last so far in this pass 2
+        err2_n = named(m, "err2_n", err2 | misplaced)
+        with m.If(take2):
+            m.d.sync += err2.eq(Mux(last_in, 0, err2_n))
+            with m.If(last_in):
+                m.d.sync += second.eq(0)
+        valids = []
+
+        def stage(name, value, shape, reset_less=True):
+            reg = Signal(shape, name=name, reset_less=reset_less)
+            m.d.sync += reg.eq(value)
+            return reg
+
+        def valid(name, value):
+            v = stage(name, value, 1, reset_less=False)
+            valids.append(v)
+            return v
+
+        v1 = valid("v1", take2)
+        x1 = stage("x1", self.in_data, signed(md.input.bits))
+        i1 = stage("i1", cnt, range(n))
+        l1 = stage("l1", last_in, 1)
+        e1 = stage("e1", o_err | err2_n, 1)
+        d_shape = signed((2 * n * big).bit_length() + 1)
+        v2 = valid("v2", v1)
+        d2 = stage("d2", named(m, "d", n * x1 - o_sx), d_shape)
+        l2, e2 = stage("l2", l1, 1), stage("e2", e1, 1)
+        if md.affine:
+            gam, bet = self._tables(m)
+            g2 = stage("g2", Array(gam)[i1], signed(md.gamma_fmt.bits))
+            b2 = stage("b2", Array(bet)[i1], signed(md.beta_fmt.bits)) if md.has_beta else None
+        def product(tag, a, b, v, carry):
+            """``a * b`` over two clocks: the partial products of b's halves,
+            registered, then their sum (one multiplier would not fit a clock).
+            ``carry``: {name: (value, shape)} delayed beside it. Returns the
+            sum's operands (added by the caller), the valid bit and the carried values."""
+            h = (len(b) + 1) // 2
+            w = a.shape().width + len(b) + 1
+            lo = stage(f"{tag}_lo", a * b[:h], signed(w))
+            top = b[h:].as_signed() if b.shape().signed else b[h:]     # the sign stays with the top half
+            hi = stage(f"{tag}_hi", a * top, signed(w))
+            vv = valid(f"v_{tag}", v)
+            out = {k: stage(f"{k}_{tag}", val, shp) for k, (val, shp) in carry.items()}
+            return lo, hi << h, w + 1, vv, out
+
+        gfmt, bfmt = md.gamma_fmt, md.beta_fmt
+        carry = {"l": (l2, 1), "e": (e2, 1)}
+        if md.affine:
+            carry["g"] = (g2, signed(gfmt.bits))
+            if md.has_beta:
+                carry["b"] = (b2, signed(bfmt.bits))
+        lo, hi, w, vv, c = product("dr", d2, o_r, v2, carry)
+        shift_c = fr - fy
+        if md.affine:               # D*r, then (D*r)*g
+            dr = stage("d_r", lo + hi, signed(w))
+            v_dr = valid("v_d_r", vv)
+            c = {k: stage(f"{k}_d_r", val, val.shape()) for k, val in c.items()}
+            carry = {k: (val, val.shape()) for k, val in c.items() if k != "g"}
+            lo, hi, w, vv, c = product("drg", dr, c.pop("g"), v_dr, carry)
+            shift_c += gfmt.frac
+        shift = named(m, "shift", o_k + shift_c)
+        unit = named(m, "round_unit", Const(1, 1) << shift)
+        v4 = valid("v4", vv)
+        biased = stage("biased", lo + hi + (unit >> 1), signed(w + 1))
+        l4, e4 = stage("l4", c["l"], 1), stage("e4", c["e"], 1)
+        b4 = stage("b4", c["b"], signed(bfmt.bits)) if "b" in c else None
+        res = named(m, "rounded", biased >> shift)
+        if b4 is not None:
+            res = named(m, "res", res + (b4 << (fy - md.beta_fmt.frac)))
+        lo, hi = md.out.min_code, md.out.max_code
+        y = named(m, "y_sat", Mux(res > hi, hi, Mux(res < lo, lo, res)))
+        ob = md.out.bits
+        m.submodules.queue = queue = SyncFIFOBuffered(width=ob + 2, depth=credits)
+        m.d.comb += [queue.w_en.eq(v4), queue.w_data.eq(Cat(y[:ob], l4, e4)),
+                     self.out_valid.eq(queue.r_rdy), queue.r_en.eq(self.out_ready),
+                     self.out_data.eq(queue.r_data[:ob]), self.out_last.eq(queue.r_data[ob]),
+                     self.out_error.eq(queue.r_data[ob + 1])]
+        out_take = named(m, "out_take", self.out_valid & self.out_ready)
+        m.d.sync += in_flight.eq(in_flight + take2 - out_take)
+        # the row's statistics may change once no element before the queue uses them
+        m.d.comb += pipe_busy.eq(Cat(*valids).any())
+        return m
+
+    def _tables(self, m):
+        """Gamma (and beta) registers, reset to the generated contents,
+        written through cfg_* (gamma_i at i, beta_i at row_len + i)."""
+        md = self.model
+        n = md.row_len
+        gam = [Signal(signed(md.gamma_fmt.bits), init=int(v), name=f"gamma{i}") for i, v in enumerate(md.gamma)]
+        bet = [Signal(signed(md.beta_fmt.bits), init=int(v), name=f"beta{i}") for i, v in enumerate(md.beta)] \
+            if md.has_beta else []
+        with m.If(self.cfg_we):
+            with m.Switch(self.cfg_addr):
+                for i in range(n):
+                    with m.Case(i):
+                        m.d.sync += gam[i].eq(self.cfg_data[:md.gamma_fmt.bits])
+                    if bet:
+                        with m.Case(n + i):
+                            m.d.sync += bet[i].eq(self.cfg_data[:md.beta_fmt.bits])
+        return gam, bet
