@@ -22,8 +22,8 @@ from flow.config import (FIT_DEFAULTS, IMPLS, one_line, FORMATS, LUTS, METHODS, 
                          Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit, check_lanes, parse_fixed)
 
 #: subcommands run by another module's ``main(argv)``
-DELEGATES = {"sim": "sim.units", "synth": "synth.report", "bench-fit": "fitter.bench",
-             "bench-rowwise": "flow.bench_rowwise", "sim-long": "sim.long", "eval": "sim.minilm.run",
+DELEGATES = {"sim": "sim.units", "synth": "synth.report", "bench-fit": "eval.bench_fit",
+             "bench-rowwise": "eval.bench_rowwise", "sim-long": "sim.long", "eval": "eval.minilm.run",
              "dse": "flow.dse"}
 
 #: make variable -> option, per subcommand (None: positional; "list": shlex-split arguments)

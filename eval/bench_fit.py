@@ -312,7 +312,7 @@ def main(argv=None) -> int:
     doc = {"command": "make bench-fit  (gqa-lut bench-fit " + " ".join(argv if argv is not None else sys.argv[1:]) + ")",
            "protocol": "mse_fp on numpy.arange(lo, hi, 0.01) of the dequantized table; tables fitted directly on "
                        "the op's range; input s8.5 (s9.5 for exp, u8.6 for positive ranges); coefficients on the "
-                       "2^-6 grid, 8 bits except where the reference code itself exceeded 8 bits (see fitter/bench.py); "
+                       "2^-6 grid, 8 bits except where the reference code itself exceeded 8 bits (see eval/bench_fit.py); "
                        "reference columns quoted from issue 7, not measured here.",
            "machine": {"cores": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2)},
            "rows": rows, "scales": scales}

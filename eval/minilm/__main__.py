@@ -1,0 +1,5 @@
+import sys
+
+from eval.minilm.run import main
+
+sys.exit(main())

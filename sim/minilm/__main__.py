@@ -1,5 +1,0 @@
-import sys
-
-from sim.minilm.run import main
-
-sys.exit(main())
