@@ -19,7 +19,11 @@ import time
 from pathlib import Path
 
 from flow.config import (FIT_DEFAULTS, IMPLS, one_line, FORMATS, LUTS, METHODS, OBJECTIVES, ROWWISE, RULES, ConfigError,
-                         Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit, check_lanes, parse_fixed)
+                         Elementwise, FitOptions, LayerNorm, RMSNorm, Softmax, SpecUnit, check_lanes, parse_fixed)
+from flow.config import ROW_STORES  # noqa: E402
+
+#: the normalizations: one set of options (--ln-*), one configuration class each
+NORMS = {"layernorm": LayerNorm, "rmsnorm": RMSNorm}
 
 #: subcommands run by another module's ``main(argv)``
 DELEGATES = {"sim": "sim.units", "synth": "synth.report", "bench-fit": "eval.bench_fit",
@@ -31,7 +35,8 @@ MAKE_VARS = {
     "gen": [("OP", None), ("SPEC", "--spec"), ("FORMAT", "--format"), ("ENTRIES", "--entries"),
             ("STAGES", "--stages"), ("LUT", "--lut"), ("IMPL", "--impl"), ("FTZ", "--ftz"), ("LANES", "--lanes"),
             ("SEED", "--seed"), ("METHOD", "--method"), ("MAX_ERR_LSB", "--max-err-lsb"),
-            ("ROW", "--row"), ("ROW_BUFFERS", "--row-buffers"), ("SM_IN_FRAC", "--sm-in-frac"),
+            ("ROW", "--row"), ("ROW_BUFFERS", "--row-buffers"), ("ROW_STORE", "--row-store"),
+            ("SM_IN_FRAC", "--sm-in-frac"),
             ("LN_IN", "--ln-in"), ("LN_OUT", "--ln-out"), ("LN_RSQRT", "--ln-rsqrt"), ("LN_EPS", "--ln-eps"),
             ("LN_AFFINE", "--ln-affine"), ("LN_GAMMA", "--ln-gamma"), ("LN_BETA", "--ln-beta"),
             ("LN_PARAMS", "--ln-params"), ("HANDOFF", "--handoff"), ("BUILD", "--build"),
