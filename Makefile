@@ -37,7 +37,7 @@ help:
 	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/fit.md)"
 	@echo "  make bench-rowwise      softmax/layernorm accuracy against float (build/bench/rowwise.md)"
 	@echo "  make eval-model         all-MiniLM-L6-v2 with its non-linear ops on our golden models (build/eval/minilm.md)"
-	@echo "  make clean              remove build/ (or BUILD)"
+	@echo "  make clean              remove build/ (or BUILD), only if gqa-lut made it (.gqa-lut-build marker)"
 	@echo
 	@echo "Variables [default]: OP [gelu] (comma list or all)  FORMAT [int8] (int8|int10|int12|int16|int32|fp32)  ENTRIES [8]"
 	@echo "  IMPL [pwl] (pwl|uniform|table)  STAGES [1] (0..3)  LUT [rom] (rom|regs)  LANES [1] (1|2|4|8|16|32)  FTZ [0]"
@@ -120,8 +120,11 @@ dse: $(STAMP) synth-tools
 
 -include $(ROOT)/synth/synth.mk
 
+# Only a build directory that our tools made (it carries the .gqa-lut-build marker) and that is
+# neither this checkout nor a folder containing it; anything else is an error and stays
+# (flow/clean.py, standard library only: no virtual environment needed).
 clean:
-	rm -rf -- "$${BUILD:-build}"
+	@$(PYTHON) '$(ROOT)/flow/clean.py' --build="$${BUILD:-build}"
 
 distclean: clean
 	rm -rf -- $(VENV)

@@ -19,6 +19,7 @@ from fitter import composite
 from fitter.fit import fit
 from fitter.ga import GAConfig
 from fitter.plot import plot_png
+from flow.clean import mark
 from hw.files import write_atomic
 from hw.spec import Spec, SpecError
 
@@ -44,6 +45,8 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=sys.stder
     if cfg.impl != "pwl":               # pwl requests stay as they were, so their caches stay valid
         req["impl"] = cfg.impl
     out = Path(out) if out is not None else cfg.fit_dir(build)
+    if Path(build) in out.parents:
+        mark(build)                     # the build root, marked for make clean (flow/clean.py)
     spec = None if force else _cached(out / "spec.json", req)
     if spec is not None:
         if not quiet:
@@ -194,7 +197,7 @@ def build(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True,
           handoff: bool = False) -> Path:
     """Fit or reuse the tables, generate the unit; returns its directory."""
     from hw import gen
-    build_root = Path(build_root)
+    build_root = mark(build_root)       # created, and marked for make clean if new (flow/clean.py)
     out = cfg.directory(build_root)
     if isinstance(cfg, (Softmax, LayerNorm)):
         model, tabs = rowwise_model(cfg, build_root, quiet, force)
