@@ -67,10 +67,9 @@ def timing(md) -> dict:
     """Clocks per row (a*n + b) and from a second-pass input to its output,
     at full rate; what :class:`TwoPassNorm` does, checked by the bench."""
     sq = _abs_bits(md) + 1 if md.centered else 0
-    # after pass 1's last input: 2 (square, accumulate) + squarer (|Sx| loaded, then a bit a clock) + 5
-    # (n*Sxx+E, -Sx^2, lead, shift, table input) + rsqrt; pass 2's first input is taken as the
-    # statistics load
-    calc = 2 + sq + 5 + RSQRT_STAGES
+    # after pass 1's last input: 2 (square, accumulate) + squarer (|Sx| loaded, then a bit a clock) + 4
+    # (W, lead, shift, table input) + rsqrt; pass 2's first input is taken as the statistics load
+    calc = 2 + sq + 4 + RSQRT_STAGES
     # input register, D, D*r in two (and *g in three), rounding bias, then the queue (written, then
     # its output register)
     depth = 6 + (2 if md.affine else 0)
@@ -145,47 +144,55 @@ class TwoPassNorm(wiring.Component):
             m.d.sync += cnt.eq(Mux(last_in, 0, cnt + 1))
 
         # -- pass 1: input register, square, accumulate (never stalls) -------------
-        a_v, a_end, a_x = Signal(), Signal(), data(signed(md.input.bits), "a_x")
+        # the sums start afresh at a row's first element and keep the row's totals
+        # through the calc (the next row's pass 1 comes after this row's pass 2)
+        a_v, a_end, a_first = Signal(), Signal(), Signal()
+        a_x = data(signed(md.input.bits), "a_x")
         take1 = named(m, "take1", take & ~second)
-        m.d.sync += [a_v.eq(take1), a_end.eq(take1 & last_in)]
-        with m.If(take1):
-            m.d.sync += a_x.eq(self.in_data)
-        b_v, b_end, b_x = Signal(), Signal(), data(signed(md.input.bits), "b_x")
+        m.d.sync += [a_v.eq(take1), a_end.eq(take1 & last_in), a_first.eq(take1 & (cnt == 0)),
+                     a_x.eq(self.in_data)]
+        b_v, b_end, b_first = Signal(), Signal(), Signal()
+        b_x = data(signed(md.input.bits), "b_x")
         b_sq = data(unsigned(2 * md.input.bits), "b_sq")
-        m.d.sync += [b_v.eq(a_v), b_end.eq(a_end), b_x.eq(a_x), b_sq.eq(a_x * a_x)]
-        sx, sxx = Signal(sx_shape), Signal(sxx_shape)
-        sx_n = named(m, "sx_n", sx + b_x) if md.centered else Const(0, 1)
-        sxx_n = named(m, "sxx_n", sxx + b_sq)
+        m.d.sync += [b_v.eq(a_v), b_end.eq(a_end), b_first.eq(a_first), b_x.eq(a_x), b_sq.eq(a_x * a_x)]
+        sx, sxx = data(sx_shape, "sx"), data(sxx_shape, "sxx")
+        sx_n = named(m, "sx_n", Mux(b_first, 0, sx) + b_x) if md.centered else Const(0, 1)
+        sxx_n = named(m, "sxx_n", Mux(b_first, 0, sxx) + b_sq)
         err1, err1_row = Signal(), data(1, "err1_row")      # pass 1's in_last misplaced: so far / of the finished pass
         with m.If(take1):
             m.d.sync += err1.eq(Mux(last_in, 0, err1 | misplaced))
             with m.If(last_in):
                 m.d.sync += [err1_row.eq(err1 | misplaced), calc_busy.eq(1)]
         with m.If(b_v):
-            m.d.sync += [sx.eq(Mux(b_end, 0, sx_n)), sxx.eq(Mux(b_end, 0, sxx_n))]
+            m.d.sync += [sx.eq(sx_n), sxx.eq(sxx_n)]
         calc_go = named(m, "calc_go", b_v & b_end)
 
         # -- calc: W = n*Sxx - Sx^2 + E, leading one (even exponent), rsqrt -------
-        c_sx, c_sxx = data(sx_shape, "c_sx"), data(sxx_shape, "c_sxx")
-        sq_a, sq_b = data(ab, "sq_a"), data(ab, "sq_b")
+        sx_abs = named(m, "sx_abs", Mux(sx < 0, -sx, sx)) if md.centered else Const(0, 1)
+        sq_b = data(ab, "sq_b")
         sq_hi, sq_lo = data(ab + 1, "sq_hi"), data(ab, "sq_lo")
-        sq_sum = named(m, "sq_sum", sq_hi + Mux(sq_b[0], sq_a, 0))
+        sq_sum = named(m, "sq_sum", sq_hi + Mux(sq_b[0], sx_abs, 0))
         sq_cnt = data(range(ab + 1), "sq_cnt")
         w_bits = md.w_bits
-        t_w, w = data(w_bits + 1, "t_w"), data(w_bits, "w")
+        w = data(w_bits, "w")
         k = data(range(w_bits + 1), "k")
         lead = leading_one(m, w, "lead")
         fm = md.rsqrt.input.frac
         mant = data(md.rsqrt.input.bits, "mant")
         r_shape = unsigned(md.rsqrt.output.bits)
         # the row's statistics, as the pass-2 pipeline uses them
-        o_sx, o_r, o_k = data(sx_shape, "o_sx"), data(r_shape, "o_r"), data(range(w_bits + 1), "o_k")
-        o_err, r_hold = data(1, "o_err"), data(r_shape, "r_hold")
+        # the output shift s = k + f_r [+ f_g] - f_y and its rounding half 2^(s-1), per row: registers,
+        # so that no path runs from k through a decoder into the pipeline's adders
+        shift_c = fr - fy + (md.gamma_fmt.frac if md.affine else 0)
+        o_sx, o_r = data(sx_shape, "o_sx"), data(r_shape, "o_r")
+        o_shift = data(range(w_bits + shift_c + 1), "o_shift")
+        half_bits = w_bits + shift_c
+        o_half = data(half_bits, "o_half")
+        o_err = data(1, "o_err")
         pipe_busy = Signal()
         with m.FSM(name="calc"):
             with m.State("IDLE"):
                 with m.If(calc_go):
-                    m.d.sync += [c_sx.eq(sx_n), c_sxx.eq(sxx_n)]
                     if md.centered:
                         m.next = "SQUARE_START"
                     else:
@@ -193,8 +200,7 @@ class TwoPassNorm(wiring.Component):
                         m.next = "SUM"
             if md.centered:
                 with m.State("SQUARE_START"):
-                    sx_abs = named(m, "sx_abs", Mux(c_sx < 0, -c_sx, c_sx))
-                    m.d.sync += [sq_a.eq(sx_abs), sq_b.eq(sx_abs), sq_hi.eq(0), sq_lo.eq(0), sq_cnt.eq(0)]
+                    m.d.sync += [sq_b.eq(sx_abs), sq_hi.eq(0), sq_lo.eq(0), sq_cnt.eq(0)]
                     m.next = "SQUARE"
                 with m.State("SQUARE"):         # shift-add: one bit of |Sx| per clock
                     m.d.sync += [sq_hi.eq(sq_sum >> 1), sq_lo.eq(Cat(sq_lo[1:], sq_sum[0])),
@@ -202,10 +208,7 @@ class TwoPassNorm(wiring.Component):
                     with m.If(sq_cnt == ab - 1):
                         m.next = "SUM"
             with m.State("SUM"):
-                m.d.sync += t_w.eq(named(m, "n_sxx_e", n * c_sxx + md.eps_code))
-                m.next = "VAR"
-            with m.State("VAR"):
-                m.d.sync += w.eq(named(m, "w_exact", t_w - Cat(sq_lo, sq_hi)))
+                m.d.sync += w.eq(named(m, "w_exact", n * sxx + md.eps_code - Cat(sq_lo, sq_hi)))
                 m.next = "LEAD"
             with m.State("LEAD"):
                 m.d.sync += k.eq(lead >> 1)
@@ -217,17 +220,13 @@ class TwoPassNorm(wiring.Component):
             for i in range(RSQRT_STAGES):
                 with m.State(f"RSQRT{i}"):
                     m.next = f"RSQRT{i + 1}" if i + 1 < RSQRT_STAGES else "LOAD"
-            with m.State("LOAD"):         # the previous row's outputs have left the pipeline
-                m.d.sync += r_hold.eq(rsqrt.y)
+            with m.State("LOAD"):
+                # once the previous row's outputs have left the pipeline (the table's
+                # input holds still, so its output does too)
                 with m.If(~pipe_busy):
-                    m.d.sync += [o_sx.eq(c_sx), o_r.eq(rsqrt.y), o_k.eq(k), o_err.eq(err1_row), second.eq(1),
-                                 calc_busy.eq(0)]
-                    m.next = "IDLE"
-                with m.Else():
-                    m.next = "WAIT"
-            with m.State("WAIT"):
-                with m.If(~pipe_busy):
-                    m.d.sync += [o_sx.eq(c_sx), o_r.eq(r_hold), o_k.eq(k), o_err.eq(err1_row), second.eq(1),
+                    m.d.sync += [o_sx.eq(sx), o_r.eq(rsqrt.y), o_shift.eq(k + shift_c),
+                                 o_half.eq(named(m, "half", Const(1, half_bits + 1) << (k + (shift_c - 1)))),
+                                 o_err.eq(err1_row), second.eq(1),
                                  calc_busy.eq(0)]
                     m.next = "IDLE"
         m.d.comb += [rsqrt.x.eq(mant), rsqrt.in_valid.eq(1)]
@@ -288,21 +287,17 @@ class TwoPassNorm(wiring.Component):
             if md.has_beta:
                 carry["b"] = (b2, signed(bfmt.bits))
         lo, hi, w, vv, c = product("dr", d2, o_r, v2, carry)
-        shift_c = fr - fy
         if md.affine:               # D*r, then (D*r)*g
             dr = stage("d_r", lo + hi, signed(w))
             v_dr = valid("v_d_r", vv)
             c = {k: stage(f"{k}_d_r", val, val.shape()) for k, val in c.items()}
             carry = {k: (val, val.shape()) for k, val in c.items() if k != "g"}
             lo, hi, w, vv, c = product("drg", dr, c.pop("g"), v_dr, carry)
-            shift_c += gfmt.frac
-        shift = named(m, "shift", o_k + shift_c)
-        unit = named(m, "round_unit", Const(1, 1) << shift)
         v4 = valid("v4", vv)
-        biased = stage("biased", lo + hi + (unit >> 1), signed(w + 1))
+        biased = stage("biased", lo + hi + o_half, signed(w + 1))
         l4, e4 = stage("l4", c["l"], 1), stage("e4", c["e"], 1)
         b4 = stage("b4", c["b"], signed(bfmt.bits)) if "b" in c else None
-        res = named(m, "rounded", biased >> shift)
+        res = named(m, "rounded", biased >> o_shift)
         if b4 is not None:
             res = named(m, "res", res + (b4 << (fy - md.beta_fmt.frac)))
         lo, hi = md.out.min_code, md.out.max_code
