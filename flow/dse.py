@@ -294,7 +294,7 @@ def main(argv=None) -> int:
         if not cfgs:
             raise ConfigError("the sweep is empty: no valid op/format/impl/entries combination")
         from flow.build import check_output_root
-        from synth.flow import check_liberty
+        from synth.liberty import check_liberty
         from synth.sta import sta_command
         build_root = check_output_root(a.build).resolve()
         out = (a.out or build_root / "dse").resolve()

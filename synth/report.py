@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from synth import DEFAULT_LIBERTY, SynthError
-from synth.flow import ABC_CHOICES
+from synth.script import ABC_CHOICES
 
 OPS = ["gelu", "hswish", "silu", "sigmoid", "tanh", "exp", "reciprocal", "rsqrt"]
 # Row-wise units: INT8 only, no LUT choice (their tables are constants); shown with LUT "-".
@@ -444,7 +444,8 @@ def main(argv=None) -> int:
 
 def _main(args) -> int:
     from synth import sta as sta_mod
-    from synth.flow import _pyosys_version, check_liberty, load_liberty
+    from synth.flow import _pyosys_version
+    from synth.liberty import check_liberty, load_liberty
 
     t0 = time.monotonic()
     if not 0.0 <= args.activity <= 1.0:

@@ -25,7 +25,7 @@ else (no Amaranth, no fitter).
 - Units: ns and pF (``set_units``).
 
 The period is the one the unit was characterised at: the synthesis flow's
-``--period-ns`` (default :data:`synth.flow.DEFAULT_PERIOD_NS`, 10 ns =
+``--period-ns`` (default :data:`synth.DEFAULT_PERIOD_NS`, 10 ns =
 100 MHz, which is also ABC's delay target). ``make synth-report
 SYNTHARGS="--period-ns 5"`` characterises at another period; the handoff
 package takes the period of the report's row for its unit when there is one.

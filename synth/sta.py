@@ -228,7 +228,7 @@ def run_sta(netlist: str | os.PathLike, top: str, liberty: str | os.PathLike, ma
     """Write ``sta.tcl`` and ``sta.log`` into ``out_dir`` and return the
     parsed figures. ``cells_by_type`` (from synthesis) enables the leakage
     cross-check against the liberty."""
-    from synth.flow import load_liberty
+    from synth.liberty import load_liberty
 
     exe = sta_command()
     netlist = Path(netlist).resolve()
@@ -342,7 +342,8 @@ def power_crosscheck(liberty: str | os.PathLike | None, out_dir: str | os.PathLi
 
     Returns both, plus ``clock_pin_factor``: OpenSTA's clock-pin internal
     power over the liberty convention above (measured with static data)."""
-    from synth.flow import check_liberty, load_liberty, synthesize
+    from synth.flow import synthesize
+    from synth.liberty import check_liberty, load_liberty
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -244,7 +244,7 @@ PYTHONPATH={root} exec {py} -m synth.flow _yosys "$s" > "$log" 2>&1
 def test_package_script_is_the_flow_script(units):
     """The package's .ys is gqa_synth.ys rendered by synth.flow with the
     package's RTL and top; only @LIBERTY@ and @PERIOD_PS@ are left."""
-    from synth.flow import PLACEHOLDERS, render_commands
+    from synth.script import PLACEHOLDERS, render_commands
 
     _, pkg, man = units["s1"]
     top = man["top"]

@@ -79,7 +79,8 @@ def test_bigger_unit_has_more_area(tmp_path):
 def test_abc_script_choice(tmp_path):
     """The default ABC lines carry our script (ifraig sweep); --abc yosys drops
     exactly that argument and both map the same multiplier correctly sized."""
-    from synth.flow import render_commands, synthesize_unit
+    from synth.flow import synthesize_unit
+    from synth.script import render_commands
 
     vals = {k: k.lower() for k in ("LIBERTY", "VERILOG", "TOP", "PERIOD_PS", "NETLIST", "STAT_JSON", "STAT_TXT")}
     ours = [c for c in render_commands(vals) if c.split()[0] == "abc"]
@@ -141,7 +142,7 @@ def test_power_matches_a_hand_estimate(tmp_path):
 
 
 def test_script_is_the_single_source():
-    from synth.flow import PLACEHOLDERS, render_commands, script_commands
+    from synth.script import PLACEHOLDERS, render_commands, script_commands
 
     cmds = script_commands()
     text = "\n".join(cmds)
@@ -155,7 +156,8 @@ def test_script_is_the_single_source():
 
 
 def test_missing_liberty_is_a_clear_error(tmp_path):
-    from synth.flow import check_liberty, synthesize
+    from synth.flow import synthesize
+    from synth.liberty import check_liberty
 
     with pytest.raises(SynthError, match="not found"):
         check_liberty(tmp_path / "nope.lib")

@@ -55,7 +55,7 @@ def _config(kind: str, stages: int):
 def test_netlist_is_written_with_simple_lhs():
     """The flow's script, and so the handoff package's (the same commands),
     writes the netlist with simple left-hand sides."""
-    from synth.flow import PLACEHOLDERS, package_script, render_commands
+    from synth.script import PLACEHOLDERS, package_script, render_commands
 
     cmds = render_commands({k: k.lower() for k in PLACEHOLDERS})
     writes = [c for c in cmds if c.split()[0] == "write_verilog"]

@@ -18,7 +18,8 @@ from hw.files import write_atomic
 from hw.handoff import datasheet, fusesoc, rtl, tb, vectors
 from hw.pwl_int.vectors import EXHAUSTIVE_MAX_BITS
 from hw.spec import Spec
-from synth.flow import DEFAULT_PERIOD_NS, PACKAGE_OUT, package_script
+from synth import DEFAULT_PERIOD_NS
+from synth.script import PACKAGE_OUT, package_script
 from synth.sdc import IO_FRACTION, unit_sdc
 
 PACKAGE_FORMAT = "gqa-lut-handoff"
