@@ -13,7 +13,7 @@ are not checked, as the metrics do not check them. Domains of more than
 How the entries are searched:
 
 * ``impl="pwl", method="exact"`` (objective ``maxerr``): **exact, no search
-  over entries.** :func:`fitter.exact.fewest_segments` decides for each run
+  over entries.** :func:`fitter.minimax.fewest_segments` decides for each run
   of codes whether *any* integer line (K, C) of the coefficient formats keeps
   the golden-model output within the bound on the whole run (rounding and
   saturation included), and the greedy (each segment as long as possible)
@@ -21,7 +21,7 @@ How the entries are searched:
   feasibility is inherited by sub-runs, so no table with one entry fewer
   meets the bound (``tried`` records it as failing, "by the greedy's
   optimality"). The table's lines are then each segment's minimax line over
-  every (K, C) (:func:`fitter.exact.minimax_line`). At int8 (domains of at
+  every (K, C) (:func:`fitter.minimax.minimax_line`). At int8 (domains of at
   most 512 codes) the exact ``maxerr`` DP (:func:`fitter.exact.fit_exact`)
   also runs at that number of entries and its table is kept where its max
   error is lower (its segments are balanced; the greedy's last ones are
@@ -61,11 +61,11 @@ from dataclasses import replace
 import numpy as np
 
 from fitter import functions
-from fitter.exact import (MAX_EXACT_CODES, fewest_segments, fit_exact, float_exact, minimax_curve,
-                          minimax_line, segment_costs, unreachable)
+from fitter.exact import MAX_EXACT_CODES, fit_exact, minimax_curve, segment_costs
 from fitter.fit import WIDEN, datapath, fit
 from fitter.ga import GAConfig
 from fitter.impls import fit_uniform
+from fitter.minimax import fewest_segments, float_exact, minimax_line, unreachable
 from fitter.problem import OBJECTIVES, FitError, Problem
 from hw.pwl_int import model as pwl_model
 from hw.spec import Coeffs, Spec
@@ -76,8 +76,8 @@ MAX_CERTIFY_CODES = (1 << 16) + 1
 
 OPTIMALITY = ("fewest entries: exact over every table with breakpoints on {grid} and every integer slope and "
               "intercept of the formats (greedy segmentation with an exact per-segment decision, "
-              "fitter.exact.fewest_segments); lines: each segment's minimax line over every (K, C) "
-              "(fitter.exact.minimax_line){dp}")
+              "fitter.minimax.fewest_segments); lines: each segment's minimax line over every (K, C) "
+              "(fitter.minimax.minimax_line){dp}")
 
 
 class BoundNotMet(FitError):

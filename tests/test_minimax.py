@@ -1,4 +1,4 @@
-"""Objective maxerr (minimax) and the fewest-entries search (fitter/exact.py, fitter/minimal.py; issue 13)."""
+"""Objective maxerr (minimax) and the fewest-entries search (fitter/exact.py, fitter/minimax.py, fitter/minimal.py; issue 13)."""
 
 import itertools
 from dataclasses import replace
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fitter import functions
-from fitter.exact import fewest_segments, fit_exact, line_within, minimax_line, segment_costs
+from fitter.exact import fit_exact, segment_costs
+from fitter.minimax import fewest_segments, line_within, minimax_line
 from fitter.fit import datapath, fit
 from fitter.ga import GAConfig
 from fitter.minimal import BoundNotMet, certify, fewest_entries
