@@ -37,6 +37,8 @@ VARIANTS = {
     "softmax": ["OP=softmax", "ROW_BUFFERS=1", "ROW=32", "SM_IN_FRAC=5", f"FITARGS={QUICK}"],
     "layernorm": ["OP=layernorm", "ROW=16", "LN_IN=s16.8", "LN_OUT=s16.13", "LN_PARAMS=p.json",
                   f"FITARGS={QUICK}"],
+    "layernorm-2pass": ["OP=layernorm", "ROW=16", "ROW_STORE=none", f"FITARGS={QUICK}"],
+    "rmsnorm-2pass-gamma": ["OP=rmsnorm", "ROW=16", "ROW_STORE=none", "LN_AFFINE=1", f"FITARGS={QUICK}"],
     "spec": ["SPEC=mine.json", "LUT=regs"],
     "fewest": ["OP=silu", "FORMAT=int16", "FITARGS=--max-err-lsb 1"],
 }

@@ -1,0 +1,180 @@
+"""RMSNorm and the two-pass row store (ROW_STORE=none): golden models,
+every unit through the cocotb bench bit for bit (every output and flag,
+random gaps and back-pressure, clocks per row against the manifest), a
+negative test, configuration errors, and RMSNorm against float on real
+activation rows when the evaluation extra is installed."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from flow.build import build as build_unit
+from flow.build import rowwise_model
+from flow.cli import main as cli
+from flow.config import LayerNorm, RMSNorm, from_request, parse_fixed
+from hw.norm import normalize
+from hw.pwl_int.model import evaluate
+from sim.units import verify
+
+S16 = dict(input=parse_fixed("s16.8", "i"), out=parse_fixed("s16.13", "o"))
+
+CASES = {
+    "layernorm-2pass": LayerNorm(8, row_store="none"),
+    "rmsnorm-ff": RMSNorm(8),
+    "rmsnorm-2pass": RMSNorm(8, row_store="none"),
+    "layernorm-2pass-affine": LayerNorm(8, affine=True, row_store="none"),
+    "rmsnorm-2pass-affine": RMSNorm(8, affine=True, row_store="none"),
+    "rmsnorm-ff-affine": RMSNorm(8, affine=True),
+    "layernorm-2pass-16bit": LayerNorm(8, row_len=96, row_store="none", **S16),
+    "rmsnorm-2pass-16bit": RMSNorm(8, row_len=96, row_store="none", **S16),
+}
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+def test_bit_exact_through_the_bench(kind, build_dir):
+    cfg = CASES[kind]
+    out = build_unit(cfg, build_dir)
+    man = json.loads((out / "manifest.json").read_text())
+    two = cfg.row_store == "none"
+    assert out.name.endswith("_2pass") == two and out.name.startswith(cfg.op)
+    assert man["parameters"].get("passes", 1) == (2 if two else 1)
+    r = verify(cfg, build_dir, unit_dir=out)
+    assert r.ok, r.line()
+    a, b = man["timing"]["cycles_per_row"]
+    n = cfg.row_len
+    assert r.detail["timing"][str(n)]["cycles_per_row"] == [a * n + b]
+    assert a == (2 if two else 1)
+    if two:                                 # no row store: no row memory in the Verilog
+        assert "buf" not in (out / man["verilog"][0]).read_text()
+
+
+def test_two_pass_model_is_the_one_pass_model(build_dir):
+    """Identical passes give LayerNorm.row exactly; pass 2 is computed under
+    pass 1's statistics; the flags follow DESIGN.md's rule."""
+    md, _ = rowwise_model(LayerNorm(8, row_len=16), build_dir)
+    rng = np.random.default_rng(1)
+    ok = [j == 15 for j in range(16)]
+    for _ in range(50):
+        x = rng.integers(-128, 128, 16)
+        y, flags = md.two_pass(x, ok, x, ok)
+        assert (y == md.row(x)).all() and not any(flags)
+    x1, x2 = rng.integers(-128, 128, 16), rng.integers(-128, 128, 16)
+    y, _ = md.two_pass(x1, ok, x2, ok)
+    assert (y == md.apply(md.stats(x1), x2)).all()
+    early = [j == 4 for j in range(16)]
+    assert md.two_pass(x1, early, x1, ok)[1] == [True] * 16
+    assert md.two_pass(x1, ok, x1, early)[1] == [j >= 4 for j in range(16)]
+
+
+def test_rmsnorm_model_is_layernorm_without_the_mean(build_dir):
+    ln, _ = rowwise_model(LayerNorm(8, row_len=32), build_dir)
+    rms, _ = rowwise_model(RMSNorm(8, row_len=32), build_dir)
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        x = rng.integers(-60, 60, 32)
+        x = x - int(round(x.mean()))
+        if x.sum() == 0:                    # zero mean: the two are the same function, bit for bit
+            assert (rms.row(x) == ln.row(x)).all()
+        ref = np.clip(rms.reference(x), rms.out.min_code, rms.out.max_code)
+        assert np.abs(rms.row(x) - ref).max() <= 1.5
+    assert not rms.row([0] * 32).any()
+
+
+def test_bench_fails_on_one_rsqrt_entry_off(build_dir, tmp_path):
+    """RTL with the fitted rsqrt table, golden model with the intercept of the
+    segment that random rows use one LSB higher: the bench must fail."""
+    cfg = LayerNorm(8, row_store="none")
+    out = build_unit(cfg, build_dir)
+    bad = tmp_path / out.name
+    shutil.copytree(out, bad)
+    md, _ = rowwise_model(cfg, build_dir)
+    rng = np.random.default_rng(0)
+    segs = []
+    for _ in range(20):                     # the segment of a uniform random row's W
+        x = rng.integers(-128, 128, md.row_len)
+        n, sx, sxx = md.row_len, int(x.sum()), int((x * x).sum())
+        m, _ = normalize(n * sxx - sx * sx + md.eps_code, md.rsqrt.input.frac, step=2)
+        segs.append(sum(int(m) >= p for p in md.rsqrt.breakpoints))
+    seg = max(set(segs), key=segs.count)
+    doc = json.loads((bad / "rsqrt.spec.json").read_text())
+    doc["intercepts"]["values"][seg] += 1
+    (bad / "rsqrt.spec.json").write_text(json.dumps(doc))
+    r = verify(cfg, tmp_path, unit_dir=bad)
+    assert r.mismatches > 0 and not r.ok, r.line()
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["softmax", "--row-store", "none"], "--row-store applies to layernorm and rmsnorm only"),
+    (["layernorm", "--row-store", "none", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
+    (["layernorm", "--row-store", "sram"], "invalid choice: 'sram'"),
+    (["rmsnorm", "--ln-affine", "--ln-beta", "s8.4"], "--ln-beta does not apply to rmsnorm"),
+    (["gelu", "--row-store", "none"], "--row-store applies to layernorm and rmsnorm only"),
+])
+def test_bad_options_are_one_line_and_write_nothing(args, msg, tmp_path, capsys):
+    assert cli(["gen", "-q", "--build", str(tmp_path / "b")] + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and msg in err and "\n" not in err, err
+    assert not (tmp_path / "b").exists()
+
+
+def test_rmsnorm_refuses_beta_values(tmp_path, capsys):
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({"gamma": [1.0] * 16, "beta": [0.5] * 16}))
+    assert cli(["gen", "rmsnorm", "-q", "--row", "16", "--ln-params", str(f), "--build", str(tmp_path / "b")]) == 2
+    assert "rmsnorm has no beta" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cfg", [RMSNorm(8, 32, row_store="none"), LayerNorm(16, row_store="none"), RMSNorm(8)])
+def test_request_round_trip(cfg):
+    req = json.loads(json.dumps(cfg.request()))
+    assert ("row_store" in req) == (cfg.row_store != "ff")
+    back = from_request(req)
+    assert back == cfg and back.name == cfg.name and back.make_line() == cfg.make_line()
+    assert ("ROW_STORE=none" in cfg.make_line()) == (cfg.row_store == "none")
+
+
+def rsqrt_rel_error(md) -> float:
+    """The largest relative error of 1/sqrt(W) as the unit forms it: the
+    table's own, over every mantissa code, plus the truncation of W to that
+    mantissa (at most one code in 2^f_m)."""
+    t = md.rsqrt
+    m = np.arange(1 << t.input.frac, 4 << t.input.frac)
+    true = 1 / np.sqrt(m * 2.0 ** -t.input.frac)
+    got = evaluate(t, m) * 2.0 ** -t.output.frac
+    return float(np.abs(got / true - 1).max()) + 2.0 ** -(t.input.frac + 1)
+
+
+def test_rmsnorm_on_real_activation_rows(build_dir):
+    """RMSNorm at MiniLM's LayerNorm shape (384 x 16-bit, its eps, the int16
+    rsqrt table at 16 entries) on the inputs of MiniLM's LayerNorms (one
+    power-of-two input scale, the smallest that holds them), against float
+    RMSNorm: every output within 1 LSB plus the rsqrt's relative error bound
+    (:func:`rsqrt_rel_error`) of its value; saturation clipped on both sides."""
+    pytest.importorskip("safetensors")
+    from eval.minilm.model import MiniLM, ModelMissing, Ops
+    try:
+        model = MiniLM()
+    except ModelMissing as e:
+        pytest.skip(str(e))
+    rows = []
+
+    class Capture(Ops):
+        def layernorm(self, x, gamma, beta, eps, site):
+            rows.extend(np.asarray(x, dtype=np.float64).reshape(-1, x.shape[-1]))
+            return super().layernorm(x, gamma, beta, eps, site)
+
+    model.embed(["The quick brown fox jumps over the lazy dog.",
+                 "Hardware for the non-linear operations of Transformers."], ops=Capture())
+    x = np.stack(rows)
+    frac = 15 - int(np.ceil(np.log2(np.abs(x).max())))
+    md, _ = rowwise_model(RMSNorm(16, row_len=x.shape[1], input=parse_fixed(f"s16.{frac}", "i"),
+                                  out=parse_fixed("s16.12", "o"), eps=1e-12, rsqrt="int16"), build_dir)
+    rel = rsqrt_rel_error(md)
+    codes = np.round(x * 2.0 ** frac)
+    worst = 0.0
+    for c in codes:
+        ref = np.clip(md.reference(c), md.out.min_code, md.out.max_code)
+        worst = max(worst, float((np.abs(md.row(c) - ref) / (1 + np.abs(ref) * rel)).max()))
+    assert len(codes) > 50 and worst <= 1.0, f"error / bound {worst:.3f} over {len(codes)} rows (rel {rel:.2e})"
