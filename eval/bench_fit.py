@@ -30,7 +30,6 @@ The reference columns are the issue's quoted figures, not measured here.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -45,7 +44,7 @@ from fitter import functions
 from fitter.exact import certify
 from fitter.fit import fit
 from fitter.ga import GAConfig
-from hw.files import write_atomic
+from hw.files import png_bytes, pyplot, write_atomic
 from hw.fixed import Fixed
 
 #: (8 entries, 16 entries, runtime 8 s, runtime 16 s) of the reference code, quoted from issue 7.
@@ -144,9 +143,7 @@ def run_scales(ops, fracs, n, methods, out: Path, quiet: bool) -> list[dict]:
 
 
 def plot_op(op: str, tables: dict, entries) -> bytes:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, axes = plt.subplots(len(entries), 1, figsize=(9, 3.2 * len(entries)), squeeze=False, sharex=True)
     for ax, n in zip(axes[:, 0], entries):
         for method, color in (("uniform", "tab:gray"), ("ga", "tab:orange"), ("exact", "tab:blue")):
@@ -163,11 +160,7 @@ def plot_op(op: str, tables: dict, entries) -> bytes:
         ax.legend(fontsize=7, loc="best")
     axes[0, 0].set_title(f"{op}: hardware output minus f(x) across the input codes (golden model)", fontsize=10)
     axes[-1, 0].set_xlabel("x")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=90)
 
 
 def summarize(rows) -> dict:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
+
+from hw.files import png_bytes, pyplot
 
 
 def plot_png(prob, bps, K, C, title: str) -> bytes:
     """Render the plot and return PNG bytes (no timestamp inside, so the
     same table always gives the same file)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     bps, K, C = (np.atleast_2d(a) for a in (bps, K, C))
     y = prob.dp.y.to_real(prob.hw_out(bps, K, C)[0])
     err_lsb = (y - prob.t) * 2.0 ** prob.dp.y.frac
@@ -33,8 +30,4 @@ def plot_png(prob, bps, K, C, title: str) -> bytes:
     a2.axhline(0, color="k", lw=0.5)
     a2.set_ylabel("error (output LSB)")
     a2.set_xlabel("x  (dotted: breakpoints)")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=100)

@@ -186,11 +186,8 @@ def _markdown(rows, recs, meta) -> str:
 
 
 def _pareto_png(op: str, rows: list[dict], bound: float) -> bytes:
-    import io
-
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from hw.files import png_bytes, pyplot
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     marker = {"pwl": "o", "uniform": "s", "table": "^"}
     for ax, lut in zip(axes, LUTS):
@@ -213,11 +210,7 @@ def _pareto_png(op: str, rows: list[dict], bound: float) -> bytes:
                 (("int8", "C0"), ("int10", "C1"), ("int12", "C2"), ("int16", "C3"))]
     handles.append(Line2D([], [], marker="o", ls="", mfc="none", mec="red", ms=10, label="paper: pwl int8 e8"))
     axes[1].legend(handles=handles, fontsize=8, loc="upper right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=110)
 
 
 def client(scheduler: str | None, jobs: int):

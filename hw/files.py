@@ -1,9 +1,12 @@
 """Atomic file output: a reader never sees a half-written file, and a file
 whose content is unchanged is not rewritten (its mtime stays, so make and
-chip-team flows do not rebuild)."""
+chip-team flows do not rebuild). And the one way a plot becomes a file
+(:func:`pyplot`, :func:`png_bytes`): the same figure always gives the same
+bytes, so a rerun leaves every PNG as it was."""
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -32,3 +35,24 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> bool:
         os.unlink(tmp)
         raise
     return True
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (no display needed),
+    imported on first use so that nothing else pays for matplotlib."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def png_bytes(fig, dpi: int) -> bytes:
+    """``fig`` laid out (``tight_layout``) and rendered as PNG bytes with no
+    Software/time metadata, so the same figure always gives the same file;
+    the figure is closed."""
+    plt = pyplot()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

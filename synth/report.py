@@ -366,18 +366,14 @@ def _markdown(rows, meta, t6) -> str:
 
 
 def _area_png(rows, meta) -> bytes | None:
-    import io
-
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from hw.files import png_bytes, pyplot
 
     ok = [r for r in rows if r["status"] == "ok" and r["entries"] == 8]
     if not ok:
         return None
     ops = [o for o in OPS if any(r["op"] == o for r in ok)]
     fmts = [f for f, _, _ in FORMATS]
-    fig, axes = plt.subplots(1, len(LUTS), figsize=(6 * len(LUTS), 4.2), sharey=True)
+    fig, axes = pyplot().subplots(1, len(LUTS), figsize=(6 * len(LUTS), 4.2), sharey=True)
     width = 0.8 / len(fmts)
     for ax, lut in zip(axes, LUTS):
         for i, f in enumerate(fmts):
@@ -394,11 +390,7 @@ def _area_png(rows, meta) -> bytes | None:
     axes[0].set_ylabel(f"area, NAND2 equivalents ({meta['nand2_cell']})")
     axes[0].legend()
     fig.suptitle(f"GQA-LUT unit area, {Path(meta['liberty']).name}, {meta['yosys']}", fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=110)
 
 
 def main(argv=None) -> int:
