@@ -45,8 +45,7 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=sys.stder
     if cfg.impl != "pwl":               # pwl requests stay as they were, so their caches stay valid
         req["impl"] = cfg.impl
     out = Path(out) if out is not None else cfg.fit_dir(build)
-    if Path(build) in out.parents:
-        mark(build)                     # the build root, marked for make clean (flow/clean.py)
+    root = Path(build) if Path(build) in out.parents else None    # marked by write_fit (flow/clean.py)
     spec = None if force else _cached(out / "spec.json", req)
     if spec is not None:
         if not quiet:
@@ -62,13 +61,13 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=sys.stder
                                  **{k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None})
         spec.fit["request"] = req
         spec.fit["digest"] = table_digest(spec)
-        write_fit(spec, None, out)
+        write_fit(spec, None, out, root=root)
         return spec, out / "spec.json", True
     if cfg.impl != "pwl":
         spec, prob, bps, K, C = _fit_impl(cfg, quiet, log)
         spec.fit["request"] = req
         spec.fit["digest"] = table_digest(spec)
-        write_fit(spec, prob, out, (bps, K, C))
+        write_fit(spec, prob, out, (bps, K, C), root=root)
         return spec, out / "spec.json", True
     if cfg.format != "int8" and bps8 is None:
         bps8 = ensure_spec(cfg.table("int8"), build, quiet, log, force=force)[0].arrays()[0]
@@ -86,7 +85,7 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=sys.stder
                          **{k: getattr(f, k) for k in FORMAT_OPTS})
     spec.fit["request"] = req
     spec.fit["digest"] = table_digest(spec)
-    write_fit(spec, prob, out)
+    write_fit(spec, prob, out, root=root)
     return spec, out / "spec.json", True
 
 
@@ -123,9 +122,12 @@ def _fit_impl(cfg: Elementwise, quiet: bool, log):
     return spec, prob, bps[s_lo:s_hi], K[s_lo:s_hi + 1], C[s_lo:s_hi + 1]
 
 
-def write_fit(spec: Spec, prob, out: Path, drawn=None) -> None:
+def write_fit(spec: Spec, prob, out: Path, drawn=None, root: Path | None = None) -> None:
     """spec.json and fit.png (the plot's title names the table's own formats);
-    ``drawn``: the (breakpoints, slopes, intercepts) to plot, default the spec's."""
+    ``drawn``: the (breakpoints, slopes, intercepts) to plot, default the spec's;
+    ``root``: the build root to mark for make clean first (:func:`flow.clean.mark`)."""
+    if root is not None:
+        mark(root)
     spec.save(out / "spec.json")
     if prob is not None and not spec.is_fp32:
         bps, K, C = drawn if drawn is not None else spec.arrays()
@@ -197,7 +199,7 @@ def build(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True,
           handoff: bool = False) -> Path:
     """Fit or reuse the tables, generate the unit; returns its directory."""
     from hw import gen
-    build_root = mark(build_root)       # created, and marked for make clean if new (flow/clean.py)
+    build_root = Path(build_root)
     out = cfg.directory(build_root)
     if isinstance(cfg, (Softmax, LayerNorm)):
         model, tabs = rowwise_model(cfg, build_root, quiet, force)
@@ -207,8 +209,9 @@ def build(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True,
     elif isinstance(cfg, SpecUnit):
         # spec.json beside the unit is the user's table with its own measured metrics; the
         # regenerate line names it (same table digest, so the same unit)
-        gen.generate(_spec_metrics(cfg.load()), out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg),
-                     lanes=cfg.lanes)
+        spec = _spec_metrics(cfg.load())
+        mark(build_root)                # no fit wrote into the root first (fits mark it: write_fit)
+        gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg), lanes=cfg.lanes)
     else:
         spec, spec_path, _ = ensure_spec(cfg, build_root, quiet, force=force)
         gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg), lanes=cfg.lanes)

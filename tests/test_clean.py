@@ -61,6 +61,21 @@ def test_real_build_dir_is_removed(tmp_path):
     assert r.returncode == 0 and "nothing to remove" in r.stdout, r.stderr
 
 
+def test_user_spec_build_marks_a_new_root_and_a_failed_fit_writes_nothing(tmp_path):
+    import json
+
+    from flow.build import ensure_spec
+    from flow.config import FitOptions, SpecUnit
+    from fitter.problem import FitError
+    from tests.test_spec import GOOD
+    (tmp_path / "mine.json").write_text(json.dumps(GOOD))
+    build(SpecUnit(tmp_path / "mine.json"), tmp_path / "b")          # no fit: the unit alone
+    assert clean.is_marked(tmp_path / "b")
+    with pytest.raises(FitError):             # no reciprocal table within 1 LSB: the root is not even created
+        ensure_spec(Elementwise("reciprocal", fit=FitOptions(max_err_lsb=1.0)), tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+
+
 def test_existing_folder_with_files_is_used_but_not_claimed(tmp_path):
     root = tmp_path / "project"
     root.mkdir()
