@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -105,12 +106,16 @@ def fit(op: "str | functions.Function", entries: int = 8, fmt: str = "int8", see
 
 def spec_metrics(spec: Spec) -> dict | None:
     """The metrics of any integer PWL spec of a registry op, measured on its
-    own table over its fit range (the op's range when the spec has none);
+    own table over its fit range (the op's range when the spec has none, or
+    ``fit.range`` is not two finite numbers lo < hi);
     None where there is no float reference (unknown op, fp32)."""
     if spec.is_fp32 or spec.op not in functions.FUNCTIONS or getattr(spec, "impl", "pwl") != "pwl":
         return None
     func = functions.get(spec.op)
-    lo, hi = (spec.fit.get("range") or func.range)
+    r = spec.fit.get("range")           # the fit block is free-form: a range is used only if it is one
+    usable = (isinstance(r, (list, tuple)) and len(r) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in r) and r[0] < r[1])
+    lo, hi = r if usable else func.range
     dp = Datapath(spec.input, spec.slopes.fmt, spec.intercepts.fmt, spec.output)
     bps, K, C = spec.arrays()
     return Problem(func, float(lo), float(hi), dp, spec.entries).metrics(bps, K, C)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 OP_TEXT = {
     "gelu": "GELU, x * Phi(x)", "hswish": "hard swish, x * relu6(x + 3) / 6", "silu": "SiLU, x * sigmoid(x)",
@@ -170,17 +171,50 @@ def _table_md(spec) -> list[str]:
     return L
 
 
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _num(v, spec: str = ".6g") -> str:
+    """A number of the spec's optional ``fit`` block, or ``?`` (the block is free-form)."""
+    return format(v, spec) if _is_num(v) else "?"
+
+
+def _range(fit: dict) -> tuple[float, float] | None:
+    """``fit.range`` as two numbers lo < hi, or None (no fit block, no range, or not such a pair: then
+    the metrics were measured on the op's range, :func:`fitter.fit.spec_metrics`)."""
+    r = fit.get("range")
+    if isinstance(r, (list, tuple)) and len(r) == 2 and all(_is_num(v) for v in r) and r[0] < r[1]:
+        return float(r[0]), float(r[1])
+    return None
+
+
+def _where(fit: dict) -> str:
+    rng = _range(fit)
+    if rng is None:        # a user's spec without a fit range: measured on the op's own range
+        return "the op's default input range (`gqa-lut ops`; the spec's fit block names no usable range)"
+    return f"[{rng[0]:g}, {rng[1]:g}]"
+
+
+def _metrics(spec) -> dict:
+    m = spec.fit.get("metrics")
+    return m if isinstance(m, dict) else {}
+
+
 def _accuracy_md(spec) -> list[str]:
-    m = spec.fit.get("metrics", {})
+    m = _metrics(spec)
+    note = spec.fit.get("metrics_note")
     if not m:
-        return ["No accuracy metrics in the spec (a hand-written table)."]
-    L = [f"- `mse_hw` = {m.get('mse_hw', float('nan')):.6g}: mean squared error of the hardware output "
-         f"against the float function over {spec.fit.get('domain', 'the domain')} of "
-         f"{spec.fit.get('range', '?')}",
-         f"- `mse_fp` = {m.get('mse_fp', float('nan')):.6g}: the same table evaluated in float (paper protocol)",
-         f"- `max_err_lsb` = {m.get('max_err_lsb', float('nan')):.6g} output LSB"
+        return ["No accuracy metrics in the spec (a hand-written table)"
+                + (f": {note}." if isinstance(note, str) else ".")]
+    L = [f"- `mse_hw` = {_num(m.get('mse_hw'))}: mean squared error of the hardware output "
+         f"against the float function over {spec.fit.get('domain', 'the codes')} of {_where(spec.fit)}",
+         f"- `mse_fp` = {_num(m.get('mse_fp'))}: the same table evaluated in float (paper protocol)",
+         f"- `max_err_lsb` = {_num(m.get('max_err_lsb'))} output LSB"
          + (f" ({spec.fit['max_err_lsb_unit']})" if "max_err_lsb_unit" in spec.fit else "")
-         + (f", worst case at input x = {m['worst_input']:g}" if "worst_input" in m else "")]
+         + (f", worst case at input x = {_num(m['worst_input'], 'g')}" if "worst_input" in m else "")]
+    if isinstance(note, str):
+        L.append(f"- {note}")
     return L
 
 
@@ -191,19 +225,19 @@ def _bound_md(specs: dict, rowwise: bool) -> list[str]:
                 "the unit's error against float over random rows is measured by `make bench-rowwise` in the "
                 "generator.", ""]
     spec = next(iter(specs.values()))
-    m = spec.fit.get("metrics", {})
-    if "max_err_lsb" not in m:
+    m = _metrics(spec)
+    if not _is_num(m.get("max_err_lsb")):
         return []
-    lo, hi = spec.fit.get("range") or ("?", "?")
+    where = _where(spec.fit)
     if spec.fit.get("domain") == "all codes" and not spec.is_fp32:
         e, f = m["max_err_lsb"], spec.output.frac
         return [f"**Error bound: |y - f(x)| <= {e:.4g} output LSB ({e * 2.0 ** -f:.4g} in real units) for every "
-                f"input code x in [{lo:g}, {hi:g}]**, checked on each of those codes by the golden model the RTL is "
+                f"input code x in {where}**, checked on each of those codes by the golden model the RTL is "
                 "proven against" + ("." if getattr(spec, "impl", "pwl") == "table" else
                                      " (outside that range: the nearest segment's line, saturated to the output "
                                      "format)."), ""]
     return [f"Error: at most {m['max_err_lsb']:.4g} LSB (of the INT8 output format) measured on "
-            f"{spec.fit.get('domain', 'a sample')} of [{lo:g}, {hi:g}]; a measurement, not a bound over every "
+            f"{spec.fit.get('domain', 'the codes')} of {where}; a measurement, not a bound over every "
             "input.", ""]
 
 
@@ -271,7 +305,7 @@ def render(ctx: dict) -> str:
     L.append(f"`{op}`: {OP_TEXT.get(op, op)}.")
     if not rowwise:
         spec = ctx["specs"]["spec"]
-        rng = spec.fit.get("range")
+        rng = _range(spec.fit)
         impl = getattr(spec, "impl", "pwl")
         if impl == "table":
             L += ["", f"A direct lookup table: one stored output code per input code ({spec.entries} codes), "
