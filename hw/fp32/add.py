@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 
-from hw.fp32.common import INF, NAN, BinaryOp, lzc, named, operand, round_pack
+from hw.fp32.common import BinaryOp, lzc, named, operand, round_pack, special_result
 
 
 def addition(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "add") -> Signal:
@@ -79,21 +79,11 @@ def addition(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "a
     if ftz:                                 # a result below the normal range flushes to zero
         tiny = named(m, f"{name}_tiny", mag[23:31] == 0)
 
-    res = Signal(32, name=f"{name}_y")
-    with m.If(is_nan):
-        m.d.comb += res.eq(NAN)
-    with m.Elif(any_inf):
-        m.d.comb += res.eq(Cat(Const(INF, 31), inf_sign))
-    with m.Elif(exact_zero):
-        m.d.comb += res.eq(Cat(Const(0, 31), zero_sign))
-    with m.Elif(ovf):
-        m.d.comb += res.eq(Cat(Const(INF, 31), big.sign))
+    cases = [(is_nan, "nan", None), (any_inf, "inf", inf_sign), (exact_zero, "zero", zero_sign),
+             (ovf, "inf", big.sign)]
     if ftz:
-        with m.Elif(tiny):
-            m.d.comb += res.eq(Cat(Const(0, 31), big.sign))
-    with m.Else():
-        m.d.comb += res.eq(Cat(mag, big.sign))
-    return res
+        cases.append((tiny, "zero", big.sign))
+    return special_result(m, name, cases, mag, big.sign)
 
 
 class FP32Add(BinaryOp):

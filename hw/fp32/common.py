@@ -5,6 +5,9 @@
 * :func:`lzc` counts leading zeros (a parallel priority encoder);
 * :func:`round_pack` rounds a significand to 24 bits, nearest-even, and
   packs it with its exponent, detecting overflow to infinity;
+* :func:`special_result` is the result multiplexer of an operator: the
+  first special case that holds (NaN, a signed infinity or zero), else the
+  rounded result;
 * :func:`named` gives a step of the datapath its name in the Verilog.
 
 Readable RTL: every field and every step (operand fields, alignment shift,
@@ -148,6 +151,30 @@ def round_pack(m: Module, sig: Value, exp: Value, sticky: Value, round_mode: str
     packed = named(m, f"{name}_packed", trunc + up)
     ovf = named(m, f"{name}_overflow", packed >= INF)
     return packed[:31], ovf
+
+
+#: the special results :func:`special_result` selects from
+SPECIALS = ("nan", "inf", "zero")
+
+
+def special_result(m: Module, name: str, cases, mag: Value, sign: Value) -> Signal:
+    """The operator's result word, the signal ``<name>_y``: for the first
+    ``(cond, kind, sign)`` of ``cases`` whose ``cond`` holds, ``kind``'s word
+    (``"nan"``: the canonical NaN 0x7FC00000; ``"inf"`` / ``"zero"``: that
+    value with ``sign``), in that priority; when none holds, the rounded
+    magnitude ``mag`` (31 bits) with ``sign``. One if/elif chain, so the
+    operators (:mod:`hw.fp32.mul`, :mod:`hw.fp32.add`) order their special
+    cases in one place each and share the multiplexer."""
+    res = Signal(32, name=f"{name}_y")
+    for i, (cond, kind, s) in enumerate(cases):
+        if kind not in SPECIALS:
+            raise ValueError(f"special result must be one of {SPECIALS}, not {kind!r}")
+        word = NAN if kind == "nan" else Cat(Const(INF if kind == "inf" else 0, 31), s)
+        with (m.If(cond) if i == 0 else m.Elif(cond)):
+            m.d.comb += res.eq(word)
+    with m.Else():
+        m.d.comb += res.eq(Cat(mag, sign))
+    return res
 
 
 class BinaryOp(wiring.Component):

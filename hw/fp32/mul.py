@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 
-from hw.fp32.common import INF, NAN, BinaryOp, lzc, named, operand, round_pack
+from hw.fp32.common import BinaryOp, lzc, named, operand, round_pack, special_result
 
 
 def multiply(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "mul") -> Signal:
@@ -84,16 +84,8 @@ def multiply(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "m
         tiny = named(m, f"{name}_tiny", mag[23:31] == 0)
         is_zero = named(m, f"{name}_is_zero", is_zero | tiny)
 
-    res = Signal(32, name=f"{name}_y")
-    with m.If(is_nan):
-        m.d.comb += res.eq(NAN)
-    with m.Elif(is_inf):
-        m.d.comb += res.eq(Cat(Const(INF, 31), sign))
-    with m.Elif(is_zero):
-        m.d.comb += res.eq(Cat(Const(0, 31), sign))
-    with m.Else():
-        m.d.comb += res.eq(Cat(mag, sign))
-    return res
+    return special_result(m, name, [(is_nan, "nan", None), (is_inf, "inf", sign), (is_zero, "zero", sign)],
+                          mag, sign)
 
 
 class FP32Mul(BinaryOp):
