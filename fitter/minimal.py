@@ -67,6 +67,7 @@ from fitter.ga import GAConfig
 from fitter.impls import fit_uniform
 from fitter.minimax import fewest_segments, float_exact, minimax_line, unreachable
 from fitter.problem import OBJECTIVES, FitError, Problem
+from hw.poly import model as poly_model
 from hw.pwl_int import model as pwl_model
 from hw.spec import Coeffs, Spec
 from hw.uniform import model as uniform_model
@@ -94,17 +95,17 @@ def _func(op) -> functions.Function:
 
 
 def certify(spec: Spec, bound_lsb: float, rng_range: tuple | None = None) -> dict:
-    """Certificate of ``max_err_lsb <= bound_lsb`` for an integer pwl or
-    uniform spec of a registry op: its golden model (``hw.pwl_int.model`` or
-    ``hw.uniform.model``) on every input code of the domain -- the codes of
+    """Certificate of ``max_err_lsb <= bound_lsb`` for an integer pwl,
+    uniform or poly spec of a registry op: its golden model (``hw.pwl_int.model``,
+    ``hw.uniform.model`` or ``hw.poly.model``) on every input code of the domain -- the codes of
     the input format inside ``rng_range`` (default ``spec.fit["range"]``,
     else the op's range) -- against the float64 reference, errors
     ``|y - f(q 2^-f_x) 2^f_y|`` in output LSBs as the metrics define them.
 
     Returns {"certified": bool, "max_err_lsb", "worst_input", "worst_code",
     "bound_lsb", "codes", "domain"}."""
-    if spec.is_fp32 or spec.impl not in ("pwl", "uniform"):
-        raise FitError(f"certify: integer pwl or uniform specs only, not {spec.impl} {spec.format_name}")
+    if spec.is_fp32 or spec.impl not in ("pwl", "uniform", "poly"):
+        raise FitError(f"certify: integer pwl, uniform or poly specs only, not {spec.impl} {spec.format_name}")
     func = _func(spec.op)
     lo, hi = rng_range or spec.fit.get("range") or func.range
     x, y = spec.input, spec.output
@@ -116,7 +117,7 @@ def certify(spec: Spec, bound_lsb: float, rng_range: tuple | None = None) -> dic
         raise FitError(f"certify: {qhi - qlo + 1} codes in the domain; at most {MAX_CERTIFY_CODES} are "
                        f"evaluated code by code (formats up to int16)")
     q = np.arange(qlo, qhi + 1, dtype=np.int64)
-    model = uniform_model if spec.impl == "uniform" else pwl_model
+    model = {"uniform": uniform_model, "poly": poly_model}.get(spec.impl, pwl_model)
     out = model.evaluate(spec, q)
     err = np.abs(out - func(x.to_real(q)) * 2.0 ** y.frac)
     w = int(np.argmax(err))

@@ -51,6 +51,20 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=sys.stder
         if not quiet:
             print(f"reusing {out}/spec.json (same request, table unchanged since its fit)", file=log)
         return spec, out / "spec.json", False
+    if cfg.impl == "poly":
+        from fitter.poly import fit_poly
+        from flow.config import POLY_BOUND
+        f = cfg.fit
+        bound = POLY_BOUND if f.max_err_lsb is None else f.max_err_lsb
+        if not quiet:
+            print(f"fitting {cfg.op}: impl poly, {cfg.format}, the fewest segments and narrowest coefficients "
+                  f"within {bound:g} LSB", file=log)
+        spec = fit_poly(cfg.op, cfg.format, bound, f.range,
+                        **{k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None})
+        spec.fit["request"] = req
+        spec.fit["digest"] = table_digest(spec)
+        write_fit(spec, None, out, root=root)
+        return spec, out / "spec.json", True
     if cfg.fit.max_err_lsb is not None:
         from fitter.minimal import fewest_entries
         f = cfg.fit

@@ -39,7 +39,11 @@ IMPL_FIT_OPTS = {
     "table": ("range", "in_bits", "in_frac", "out_bits", "out_frac"),
     "uniform": ("range", "method", "objective", "rule", "in_bits", "in_frac", "out_bits", "out_frac",
                 "slope_frac", "intercept_frac", "slope_bits", "intercept_bits", "max_err_lsb"),
+    # poly (fitter/poly.py): the fewest segments and narrowest coefficient formats within the bound
+    "poly": ("range", "in_bits", "in_frac", "out_bits", "out_frac", "max_err_lsb"),
 }
+#: impl poly: the bound its fit meets when --max-err-lsb is not given (stored as None), and its widest input
+POLY_BOUND, POLY_MAX_BITS = 1.0, 16
 METHODS = ("ga", "uniform", "exact")
 OBJECTIVES = ("hw", "fp", "rel", "maxerr")
 RULES = ("auto", "lsq", "chord")
@@ -352,9 +356,22 @@ class Elementwise(UnitConfig):
             raise ConfigError(f"impl {impl} needs an integer format (FORMAT=fp32 is pwl only)")
         bad = [k for k in self.fit.changed() if k not in IMPL_FIT_OPTS[impl]]
         if bad:
-            why = ("nothing is searched: every value is the function correctly rounded" if impl == "table" else
-                   "its segments are fixed, 2^k equal ones; --method exact, --rule and --objective choose the lines")
+            why = {"table": "nothing is searched: every value is the function correctly rounded",
+                   "poly": "its fit finds the fewest segments and the narrowest coefficient formats within "
+                           "--max-err-lsb"}.get(impl, "its segments are fixed, 2^k equal ones; --method exact, "
+                                                      "--rule and --objective choose the lines")
             raise ConfigError(f"--{bad[0].replace('_', '-')} does not apply to impl {impl} ({why})")
+        if impl == "poly":
+            if self.entries != 8:
+                raise ConfigError(f"ENTRIES={self.entries} does not apply to impl poly: its fit finds the fewest "
+                                  "segments within MAX_ERR_LSB (default 1); leave ENTRIES at its default")
+            bits = (self.fit.in_bits or functions.get(self.op).input.bits) + WIDEN[self.format]
+            if bits > POLY_MAX_BITS:
+                raise ConfigError(f"impl poly is certified on every input code: at most {POLY_MAX_BITS} input "
+                                  f"bits, FORMAT={self.format} gives {bits}")
+            if self.fit.max_err_lsb == POLY_BOUND:      # the default bound: one unit, one name, one make line
+                object.__setattr__(self, "fit", replace(self.fit, max_err_lsb=None))
+            return
         if impl == "uniform" and self.fit.method == "uniform":
             raise ConfigError("--method uniform does not apply to impl uniform (its segments are equal already; "
                               "--method exact fits the lines by exact search)")
@@ -382,8 +399,8 @@ class Elementwise(UnitConfig):
         ``<op>_<format>_table``: the table, before its ``_v`` variant tag."""
         if self.impl == "table":
             return f"{self.op}_{self.format}_table"
-        size = f"e{self.entries}" if self.fit.max_err_lsb is None else \
-            "m" + f"{self.fit.max_err_lsb:g}".replace(".", "p").replace("+", "")
+        bound = POLY_BOUND if self.impl == "poly" and self.fit.max_err_lsb is None else self.fit.max_err_lsb
+        size = f"e{self.entries}" if bound is None else "m" + f"{bound:g}".replace(".", "p").replace("+", "")
         return f"{self.op}_{self.format}_{size}" + ("" if self.impl == "pwl" else f"_{self.impl}")
 
     @property

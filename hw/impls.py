@@ -9,6 +9,9 @@ uniform     2^k equal segments by the input's top bits   :mod:`hw.uniform.model`
             + the same K*x + C datapath (UniformPWL)
 table       direct lookup of every input code            :mod:`hw.table.model`
             (TableUnit, inputs up to 12 bits)
+poly        2^k equal segments by the input's top bits;  :mod:`hw.poly.model`
+            c0 + c1*t in the local offset t (the low
+            bits), narrow multiplier (PolyUnit)
 ==========  ==========================================  ==============================
 
 Every implementation has the same ports, ``stages`` (0..3, latency =
@@ -90,6 +93,18 @@ def _table_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int 
     return TableUnit(spec, stages=stages, lut=lut, lanes=lanes)
 
 
+def _poly_evaluate(spec, codes):
+    from hw.poly.model import evaluate as poly_evaluate
+    return poly_evaluate(spec, codes)
+
+
+def _poly_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
+    if ftz:
+        raise ValueError("FTZ applies to fp32 units only")
+    from hw.poly.unit import PolyUnit
+    return PolyUnit(spec, stages=stages, lut=lut, lanes=lanes)
+
+
 IMPLS: dict[str, Impl] = {
     "pwl": Impl("pwl", _pwl_evaluate, _pwl_component, lut_image.image,
                 "piecewise linear, comparator bank over N-1 breakpoints"),
@@ -97,6 +112,8 @@ IMPLS: dict[str, Impl] = {
                     "piecewise linear, 2^k equal segments addressed by the input's top k bits"),
     "table": Impl("table", _table_evaluate, _table_component, lut_image.image,
                   "direct lookup, one stored output code per input code"),
+    "poly": Impl("poly", _poly_evaluate, _poly_component, lut_image.image,
+                 "segment-local polynomial, 2^k equal segments, c0 + c1*t in the low input bits t"),
 }
 assert set(IMPLS) == set(SPEC_IMPLS)
 
@@ -143,10 +160,12 @@ def cfg(spec) -> dict:
 
 
 def formats(spec) -> dict:
-    """The manifest's ``formats`` block: input, output, and (pwl/uniform) slopes, intercepts."""
+    """The manifest's ``formats`` block: input, output, and (pwl/uniform) slopes, intercepts, (poly) c0, c1."""
     def fmt(f):
         return {"type": "fp32"} if f is None else f.to_json()
     out = {"input": fmt(spec.input), "output": fmt(spec.output)}
-    if getattr(spec, "impl", "pwl") != "table":
+    if getattr(spec, "impl", "pwl") == "poly":
+        out.update({f"c{i}": c.fmt.to_json() for i, c in enumerate(spec.coefficients)})
+    elif getattr(spec, "impl", "pwl") != "table":
         out.update(slopes=fmt(spec.slopes.fmt), intercepts=fmt(spec.intercepts.fmt))
     return out

@@ -28,6 +28,11 @@ presented after that edge. Addresses past 3N-2 are ignored.
                           a is the code's two's-complement bits with the top
                           bit inverted, for an unsigned input the code itself
 
+``impl: "poly"`` units (degree d, no breakpoints; (d+1)N words)::
+
+    i*N .. i*N+N-1   coefficient c_i of segments 0..N-1 (two's complement,
+                     the column's own width): c0 at 0..N-1, c1 at N..2N-1
+
 Same write protocol, same low-bits rule; addresses past the last word are
 ignored. :func:`cfg_addr_bits`, :func:`data_bits`, :func:`image` and
 :func:`map_text` take any spec and dispatch on ``spec.impl``.
@@ -54,6 +59,8 @@ def data_bits(spec) -> int:
         return spec.output.bits
     if getattr(spec, "impl", "pwl") == "uniform":
         return max(spec.slopes.fmt.bits, spec.intercepts.fmt.bits)
+    if getattr(spec, "impl", "pwl") == "poly":
+        return max(c.fmt.bits for c in spec.coefficients)
     return max(field_widths(spec))
 
 
@@ -63,6 +70,8 @@ def cfg_addr_bits(spec) -> int:
         return spec.input.bits
     if getattr(spec, "impl", "pwl") == "uniform":
         return max(1, (2 * spec.entries - 1).bit_length())
+    if getattr(spec, "impl", "pwl") == "poly":
+        return max(1, (len(spec.coefficients) * spec.entries - 1).bit_length())
     return addr_bits(spec.entries)
 
 
@@ -74,6 +83,8 @@ def map_text(spec) -> str:
                 f"{'the code with its top bit inverted' if spec.input.signed else 'the code itself'})")
     if getattr(spec, "impl", "pwl") == "uniform":
         return f"slopes at 0..{n - 1}, intercepts at {n}..{2 * n - 1}"
+    if getattr(spec, "impl", "pwl") == "poly":
+        return ", ".join(f"c{i} at {i * n}..{(i + 1) * n - 1}" for i in range(len(spec.coefficients)))
     return "breakpoints at 0..N-2, slopes at N-1..2N-2, intercepts at 2N-1..3N-2"
 
 
@@ -82,6 +93,8 @@ def image(spec) -> list[tuple[int, int]]:
     word is the field's bit pattern (unsigned, field width)."""
     if getattr(spec, "impl", "pwl") == "table":
         return [(a, int(v) & ((1 << spec.output.bits) - 1)) for a, v in enumerate(spec.values)]
+    if getattr(spec, "impl", "pwl") == "poly":
+        return list(enumerate([int(v) & ((1 << c.fmt.bits) - 1) for c in spec.coefficients for v in c.values]))
     if getattr(spec, "impl", "pwl") == "uniform":
         wk, wc = spec.slopes.fmt.bits, spec.intercepts.fmt.bits
         words = [int(k) & ((1 << wk) - 1) for k in spec.slopes.values]

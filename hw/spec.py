@@ -39,6 +39,18 @@ every existing spec file stays byte-identical):
   ``entries`` = 2^bits (input bits <= 12); no ``breakpoints``, ``slopes``
   or ``intercepts`` (``Spec.slopes`` and ``Spec.intercepts`` are None).
   ``values`` belongs to table specs only (``hw/table``).
+* ``"poly"``: a segment-local polynomial, ``entries`` = 2^k equal segments
+  addressed by the input's top k bits, each segment's polynomial evaluated
+  in the local offset t (the low bits)::
+
+      {"format": "gqa-lut-spec", "version": 1, "op": "gelu", "impl": "poly",
+       "entries": 256, "degree": 1, "input": {...},
+       "coefficients": [{"bits": B0, "frac": F0, "values": [N ints]},    # c0
+                        {"bits": B1, "frac": F1, "values": [N ints]}],   # c1
+       "output": {...}}
+
+  ``degree`` + 1 signed coefficient columns, each with its own format; no
+  ``breakpoints``, ``slopes`` or ``intercepts`` (``hw/poly``).
 """
 
 from __future__ import annotations
@@ -59,8 +71,10 @@ SPEC_VERSION = 1
 MAX_BITS = 32          # widest integer input / coefficient / output supported
 MAX_ENTRIES = 256
 MAX_FILE_BYTES = 16 << 20   # a spec of 4096 table values is well under 1 MiB
-IMPLS = ("pwl", "table", "uniform")
+IMPLS = ("pwl", "table", "uniform", "poly")
 MAX_TABLE_BITS = 12    # a table spec holds 2^bits values
+MAX_POLY_ENTRIES = 4096   # a poly spec's segments: 2^k, k <= 12 (and k < input bits)
+POLY_DEGREES = (1,)
 _OP_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -96,6 +110,12 @@ class Spec:
     extra: dict = field(default_factory=dict)   # unknown top-level fields, kept
     impl: str = "pwl"              # one of IMPLS
     values: tuple | None = None    # table only: output code per input code, from min_code
+    coefficients: tuple | None = None   # poly only: (c0, c1, ...) Coeffs columns, c_i multiplies t^i
+
+    @property
+    def degree(self) -> int | None:
+        """A poly spec's degree (None for the other impls)."""
+        return None if self.coefficients is None else len(self.coefficients) - 1
 
     @property
     def is_fp32(self) -> bool:
@@ -122,6 +142,9 @@ class Spec:
         doc.update(entries=self.entries, input=fmt(self.input))
         if self.impl == "table":
             doc.update(output=fmt(self.output), values=[int(v) for v in self.values])
+        elif self.impl == "poly":
+            doc.update(degree=self.degree, coefficients=[coeffs(c) for c in self.coefficients],
+                       output=fmt(self.output))
         else:
             doc.update(breakpoints=[conv(b) for b in self.breakpoints], slopes=coeffs(self.slopes),
                        intercepts=coeffs(self.intercepts), output=fmt(self.output))
@@ -171,8 +194,9 @@ class Spec:
     # -- views used by models and generators --------------------------------
     def arrays(self):
         """(breakpoints, slopes, intercepts) as numpy arrays (int64 or float32)."""
-        if self.impl == "table":
-            raise ValueError("a table spec has no breakpoints, slopes or intercepts (see Spec.values)")
+        if self.impl in ("table", "poly"):
+            raise ValueError(f"a {self.impl} spec has no breakpoints, slopes or intercepts "
+                             f"(see Spec.{'values' if self.impl == 'table' else 'coefficients'})")
         dt = np.float32 if self.is_fp32 else np.int64
         return (np.array(self.breakpoints, dtype=dt).reshape(-1),
                 np.array(self.slopes.values, dtype=dt),
@@ -249,7 +273,7 @@ def _coeffs(doc, path: str, n: int, fp32: bool) -> Coeffs:
 
 
 _KNOWN = {"format", "version", "op", "impl", "entries", "input", "breakpoints",
-          "slopes", "intercepts", "output", "fit", "values"}
+          "slopes", "intercepts", "output", "fit", "values", "degree", "coefficients"}
 
 
 def _table_values(doc: dict, inp: Fixed, out: Fixed, n: int) -> tuple:
@@ -293,6 +317,31 @@ def _all_finite(doc) -> None:
             stack += [(x, f"{path}[{i}]") for i, x in enumerate(v)]
 
 
+def _poly(doc: dict, op: str, n: int, inp: Fixed, out: Fixed) -> Spec:
+    """The rest of a poly spec: entries 2^k with k < input bits, ``degree``,
+    ``degree`` + 1 coefficient columns of N signed values each."""
+    for key in ("breakpoints", "slopes", "intercepts"):
+        if key in doc:
+            raise SpecError(key, doc[key], "a poly spec (impl 'poly') has no breakpoints, slopes or intercepts; "
+                                           "its segments are the input's top bits, its lines in 'coefficients'")
+    top = min(MAX_POLY_ENTRIES, 1 << (inp.bits - 1))
+    if n & (n - 1) or n > top:
+        raise SpecError("entries", n, f"a poly spec needs a power of two 1..{top} entries (equal segments "
+                                      f"addressed by the input's top bits, at least one bit of local offset)")
+    degree = _int(_get(doc, "degree", "degree"), "degree")
+    if degree not in POLY_DEGREES:
+        raise SpecError("degree", degree, f"this tool implements degree {', '.join(map(str, POLY_DEGREES))}")
+    cols = _get(doc, "coefficients", "coefficients")
+    if not isinstance(cols, list) or len(cols) != degree + 1:
+        raise SpecError("coefficients", cols if not isinstance(cols, list) else f"{len(cols)} columns",
+                        f"must be a list of degree + 1 = {degree + 1} coefficient columns (c0, c1, ...)")
+    coeffs = tuple(_coeffs(c, f"coefficients[{i}]", n, False) for i, c in enumerate(cols))
+    fit = doc.get("fit", {})
+    _obj(fit, "fit")
+    extra = {k: v for k, v in doc.items() if k not in _KNOWN}
+    return Spec(op, n, inp, (), None, None, out, fit, extra, impl="poly", coefficients=coeffs)
+
+
 def validate_doc(doc) -> Spec:
     """Check every field of a spec document; return the :class:`Spec`."""
     doc = _obj(doc, "<document>")
@@ -310,7 +359,8 @@ def validate_doc(doc) -> Spec:
         raise SpecError("impl", impl, f"must be one of {', '.join(repr(i) for i in IMPLS)}")
     # a table's entries are bounded by its input width, checked below
     n = _get(doc, "entries", "entries")
-    n = _int(n, "entries") if impl == "table" else _int(n, "entries", 1, MAX_ENTRIES)
+    n = _int(n, "entries") if impl == "table" else _int(n, "entries", 1, MAX_POLY_ENTRIES if impl == "poly"
+                                                         else MAX_ENTRIES)
     inp = _number_format(_get(doc, "input", "input"), "input")
     out = _number_format(_get(doc, "output", "output"), "output")
     fp32 = inp is None
@@ -318,6 +368,9 @@ def validate_doc(doc) -> Spec:
         raise SpecError("output", doc["output"], "an fp32 spec needs fp32 input and output")
     if impl != "pwl" and fp32:
         raise SpecError("impl", impl, f"impl '{impl}' needs integer input and output formats")
+    for key in ("degree", "coefficients"):
+        if key in doc and impl != "poly":
+            raise SpecError(key, doc[key], "only a poly spec (impl 'poly') has 'degree' and 'coefficients'")
     if impl == "table":
         if inp.bits > MAX_TABLE_BITS:
             raise SpecError("input.bits", inp.bits, f"a table spec holds one value per input code: "
@@ -332,6 +385,8 @@ def validate_doc(doc) -> Spec:
         return Spec(op, n, inp, (), None, None, out, fit, extra, impl="table", values=vals)
     if "values" in doc:
         raise SpecError("values", doc["values"], "only a table spec (impl 'table') has 'values'")
+    if impl == "poly":
+        return _poly(doc, op, n, inp, out)
     if impl == "uniform" and (n < 2 or n & (n - 1) or n > 1 << inp.bits):
         raise SpecError("entries", n, f"a uniform spec needs a power of two 2..2^{inp.bits} entries "
                                       f"(equal segments addressed by the input's top bits)")

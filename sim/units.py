@@ -48,8 +48,15 @@ def partner_spec(cfg: Elementwise, build: Path) -> Path:
     """The second table a ``LUT=regs`` unit is loaded with: the partner op's
     table of the same formats and the same impl (a table unit takes a table,
     a uniform one a uniform table of as many segments; their format options
-    are the unit's own), fitted once and cached under ``build/partners/``."""
+    are the unit's own), fitted once and cached under ``build/partners/``; a
+    poly unit, whose coefficient formats are fitted per op, takes its own
+    table with every coefficient column reversed."""
     other = PARTNER[cfg.op]
+    if cfg.impl == "poly":      # its formats are fitted per op: the unit's own table, coefficients reversed
+        from hw.handoff.vectors import alt_spec
+        path = Path(build) / "partners" / "poly" / f"{cfg.table_id}{cfg.variant}.spec.json"
+        alt_spec(ensure_spec(cfg.table(), build)[0]).save(path)
+        return path
     if cfg.impl != "pwl":
         from dataclasses import replace
 

@@ -151,10 +151,28 @@ def _lookup_md(spec) -> list[str]:
     return L
 
 
+def _poly_md(spec) -> list[str]:
+    """A poly table: per segment its first input and its coefficients, in codes and real units."""
+    x, n = spec.input, spec.entries
+    m = x.bits - (n.bit_length() - 1)
+    c0, c1 = spec.coefficients
+    L = [f"{n} segments of 2^{m} input codes; c0 {_fmt_name(c0.fmt.to_json())}, c1 "
+         f"{_fmt_name(c1.fmt.to_json())}.", "",
+         "| segment | first input | c0 | c1 |", "|---:|---|---|---|"]
+    for i in range(n):
+        q = x.min_code + (i << m)
+        a, b = int(c0.values[i]), int(c1.values[i])
+        L.append(f"| {i} | {q} = {q * 2.0 ** -x.frac:g} | {a} = {a * 2.0 ** -c0.fmt.frac:g} | "
+                 f"{b} = {b * 2.0 ** -c1.fmt.frac:g} |")
+    return L
+
+
 def _table_md(spec) -> list[str]:
     """The PWL table of ``spec`` in codes and real units."""
     if getattr(spec, "impl", "pwl") == "table":
         return _lookup_md(spec)
+    if getattr(spec, "impl", "pwl") == "poly":
+        return _poly_md(spec)
     bps, K, C = spec.arrays()
     L = ["| segment | input range | slope | intercept |", "|---:|---|---|---|"]
     if spec.is_fp32:
@@ -312,6 +330,14 @@ def render(ctx: dict) -> str:
                   "`y = T[x - min_code]`. Each value is the function at that input, rounded half up (ties toward "
                   "+infinity) to the output format and saturated to its range (correctly rounded)"
                   + (f"; accuracy measured on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + "."]
+        elif impl == "poly":
+            k = spec.entries.bit_length() - 1
+            m = spec.input.bits - k
+            L += ["", f"A segment-local polynomial of degree {spec.degree} on {spec.entries} equal segments"
+                  + (f", fitted on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + ". "
+                  f"`seg` = the top {k} bits of `x - min_code`, `t` = its low {m} bits (the offset inside the "
+                  "segment); `y = sat(round_half_up(c0[seg] + c1[seg] * t))`, every fractional alignment exact, "
+                  "no internal wrap-around (the generator's golden model `hw/poly/model.py`)."]
         elif impl == "uniform":
             k = spec.entries.bit_length() - 1
             L += ["", f"A piecewise-linear table of {spec.entries} equal segments"
@@ -392,7 +418,7 @@ def render(ctx: dict) -> str:
               "while a table is half loaded.", "",
               f"The image: `{ctx['files']['prog_hex']}` (`$readmemh`, word i at address i) and "
               f"`{ctx['files']['prog_h']}` (C header: address/word pairs). The testbench first loads a second "
-              "table (" + ("the values" if man.get("impl") == "table" else "the slopes and intercepts")
+              "table (" + {"table": "the values", "poly": "the coefficients"}.get(man.get("impl"), "the slopes and intercepts")
               + " in reverse order) and checks it, then loads this image and checks every vector.", ""]
     L += ["## The table", ""]
     for name, spec in ctx["specs"].items():

@@ -76,6 +76,9 @@ def _field_comments(spec) -> list[str]:
         return [f"x = {x.min_code + a} ({(x.min_code + a) * 2.0 ** -x.frac:g}): y = {int(v)} "
                 f"({int(v) * 2.0 ** -y.frac:g})" for a, v in enumerate(spec.values)]
     n = spec.entries
+    if impl == "poly":          # c0 words, then c1 words (hw.lut_image)
+        return [f"c{i} of segment {j} = {int(v)} ({int(v) * 2.0 ** -c.fmt.frac:g})"
+                for i, c in enumerate(spec.coefficients) for j, v in enumerate(c.values)]
     bps, K, C = spec.arrays()
     if impl == "uniform":       # no breakpoint words: the segment is the input's top bits
         bps = bps[:0]
@@ -292,7 +295,8 @@ def build(unit_dir, out=None) -> Path:
             doc += [(P["prog_hex"], "table programming image ($readmemh), one word per address"),
                     (P["prog_h"], "the same image as a C header for firmware"),
                     (f"tb/{top}.cfg_alt.hex", "a second table ("
-                     + ("values" if spec.impl == "table" else "slopes, intercepts") + " reversed) loaded first by the bench"),
+                     + {"table": "values", "poly": "coefficients"}.get(spec.impl, "slopes, intercepts")
+                     + " reversed) loaded first by the bench"),
                     (f"tb/{top}.y_alt.hex", f"expected outputs of the first {n_alt} inputs with that table")]
             n_vec += n_alt
         n_vec *= lanes                           # the bench counts lane results

@@ -89,6 +89,9 @@ def alt_spec(spec):
     really replaces the table."""
     if getattr(spec, "impl", "pwl") == "table":
         return dataclasses.replace(spec, values=tuple(reversed(spec.values)))
+    if getattr(spec, "impl", "pwl") == "poly":
+        return dataclasses.replace(spec, coefficients=tuple(
+            dataclasses.replace(c, values=tuple(reversed(c.values))) for c in spec.coefficients))
     return dataclasses.replace(
         spec, slopes=dataclasses.replace(spec.slopes, values=tuple(reversed(spec.slopes.values))),
         intercepts=dataclasses.replace(spec.intercepts, values=tuple(reversed(spec.intercepts.values))))

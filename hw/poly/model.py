@@ -1,0 +1,138 @@
+"""Golden model of the segment-local polynomial unit (``impl: "poly"``): the
+one definition of its arithmetic (DESIGN.md, "Segment-local polynomial
+semantics"). The fitter (:mod:`fitter.poly`) scores and certifies with it,
+the benches compare the RTL against :func:`evaluate`, and the generator
+(:mod:`hw.poly.unit`) sizes its signals from :class:`PolyDatapath`.
+
+Degree 1, ``entries`` = N = 2^k equal segments of an input of w bits::
+
+    m    = w - k                           # bits of the local offset
+    u    = q - min_code                    # offset binary, 0 .. 2^w - 1
+    seg  = u >> m                          # the top k bits
+    t    = u & (2^m - 1)                   # local offset, unsigned, LSB 2^-f_x
+    prod = c1[seg] * t                     # exact, f_1 + f_x fractional bits
+    F    = max(f_0, f_1 + f_x)
+    acc  = (c0[seg] << (F - f_0)) + (prod << (F - f_1 - f_x))
+    y    = clamp(rhu(acc, F - f_y))        # round half up, saturate
+
+``c0`` and ``c1`` are signed columns with their own formats (bits, frac).
+In real numbers ``y ~ c0*2^-f_0 + c1*2^-f_1 * (x - x_seg)``, ``x_seg`` the
+segment's first input. numpy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw.fixed import Fixed, round_half_up, saturate
+
+#: degrees the unit implements (the spec field ``degree``)
+DEGREES = (1,)
+
+
+@dataclass(frozen=True)
+class PolyDatapath:
+    """Formats of input, coefficients and output, the segment bits, and every
+    width derived from them (exact bounds, so nothing wraps):
+
+    * ``prod_bits`` = c1.bits + m: a signed b-bit ``c1`` times an unsigned
+      m-bit ``t`` lies in [-2^(b-1) (2^m - 1), (2^(b-1) - 1)(2^m - 1)];
+    * ``acc_bits`` = max(prod_bits + shift1, c0.bits + shift0) + 1;
+    * ``rnd_bits``, ``res_bits`` as :class:`hw.pwl_int.model.Datapath`.
+    """
+
+    x: Fixed
+    c0: Fixed
+    c1: Fixed
+    y: Fixed
+    k: int              # log2(entries)
+
+    def __post_init__(self):
+        if not 0 <= self.k < self.x.bits:
+            raise ValueError(f"poly: 2^k segments with 0 <= k < {self.x.bits} input bits, not k = {self.k}")
+
+    @property
+    def m(self) -> int:
+        """Bits of the local offset t."""
+        return self.x.bits - self.k
+
+    @property
+    def F(self) -> int:
+        return max(self.c0.frac, self.c1.frac + self.x.frac)
+
+    @property
+    def shift0(self) -> int:
+        return self.F - self.c0.frac
+
+    @property
+    def shift1(self) -> int:
+        return self.F - self.c1.frac - self.x.frac
+
+    @property
+    def out_shift(self) -> int:
+        """Right shift from accumulator to output (negative: left shift)."""
+        return self.F - self.y.frac
+
+    @property
+    def prod_bits(self) -> int:
+        return self.c1.bits + self.m
+
+    @property
+    def acc_bits(self) -> int:
+        return max(self.prod_bits + self.shift1, self.c0.bits + self.shift0) + 1
+
+    @property
+    def rnd_bits(self) -> int:
+        s = self.out_shift
+        return max(self.acc_bits, s) + 1 if s > 0 else self.acc_bits - s
+
+    @property
+    def res_bits(self) -> int:
+        s = self.out_shift
+        return max(self.rnd_bits - s, 2) if s > 0 else self.rnd_bits
+
+    @property
+    def fits_int64(self) -> bool:
+        return self.rnd_bits <= 63
+
+    @classmethod
+    def of_spec(cls, spec) -> "PolyDatapath":
+        if spec.impl != "poly" or spec.is_fp32:
+            raise ValueError("PolyDatapath needs an integer spec with impl 'poly'")
+        c0, c1 = (c.fmt for c in spec.coefficients)
+        return cls(spec.input, c0, c1, spec.output, spec.entries.bit_length() - 1)
+
+
+def split(q, x: Fixed, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(seg, t) of input codes ``q``: the top k and the low w - k bits of ``q - min_code``."""
+    u = np.asarray(q, dtype=np.int64) - x.min_code
+    m = x.bits - k
+    return u >> m, u & ((1 << m) - 1)
+
+
+def acc(seg, t, C0, C1, dp: PolyDatapath) -> np.ndarray:
+    """The accumulator (before rounding) for segments ``seg`` and offsets ``t``."""
+    c0 = np.asarray(C0, dtype=np.int64)[seg]
+    c1 = np.asarray(C1, dtype=np.int64)[seg]
+    t = np.asarray(t, dtype=np.int64)
+    if not dp.fits_int64:
+        c0, c1, t = c0.astype(object), c1.astype(object), t.astype(object)
+    return (c0 << dp.shift0) + ((c1 * t) << dp.shift1)
+
+
+def poly(q, C0, C1, dp: PolyDatapath) -> np.ndarray:
+    """Output codes for input codes ``q`` of the table ``C0``, ``C1`` (N each)."""
+    seg, t = split(q, dp.x, dp.k)
+    a = acc(seg, t, C0, C1, dp)
+    return np.asarray(saturate(round_half_up(a, dp.out_shift), dp.y), dtype=np.int64)
+
+
+def evaluate(spec, q) -> np.ndarray:
+    """Golden output codes of a poly spec's unit for input codes ``q``."""
+    q = np.asarray(q, dtype=np.int64)
+    if q.size and (q.min() < spec.input.min_code or q.max() > spec.input.max_code):
+        raise ValueError(f"input codes outside {spec.input.label()}")
+    C0, C1 = (c.values for c in spec.coefficients)
+    return poly(q, C0, C1, PolyDatapath.of_spec(spec))

@@ -1,0 +1,167 @@
+"""Amaranth generator of the segment-local polynomial unit (``impl: "poly"``, degree 1).
+
+Golden model and widths: :mod:`hw.poly.model` (DESIGN.md, "Segment-local
+polynomial semantics"). Per lane, in order:
+
+1. ``u = x - min_code`` (for a signed input the top bit inverted: wiring);
+   ``seg`` = its top k bits, ``t`` = its low m = w - k bits;
+2. table read ``c0[seg]``, ``c1[seg]``;
+3. ``prod = c1 * t`` (a signed b1-bit by unsigned m-bit multiplier: the
+   narrow one, m = w - k);
+4. ``acc = (c0 << shift0) + (prod << shift1)``, round half up ``>>> s``;
+5. saturate to the output format.
+
+``LUT=rom``: the table is one ``case`` over ``seg`` per lane (as the table
+unit's ROM) giving ``c0`` and ``c1``; since the table is known, ``c0`` is
+stored already aligned and with the rounding constant added, ``(c0 <<
+shift0) + 2^(s-1)`` (its constant low bits cost no logic), the product, accumulator and result are only as wide as the
+table's actual values need (exact ranges: ``acc`` is linear in ``t`` on each
+segment, so its extremes are at ``t = 0`` and ``t = 2^m - 1``), and a
+saturation side that no segment can reach is left out. None of this changes
+the function: it is the model's, code for code.
+
+``LUT=regs``: ``c0_i`` and ``c1_i`` registers reset to the generated table,
+written through ``cfg_*`` (``c0`` at addresses 0..N-1, ``c1`` at N..2N-1,
+:mod:`hw.lut_image`); widths from the formats (:class:`PolyDatapath`), the
+rounding constant added, both saturation sides.
+
+Pipelining as the other units: ``stages`` 0 combinational, 1 output register,
+2 adds a register after the table read (``t``, ``c0``, ``c1``), 3 one after
+the product (``prod``, ``c0``); ``out_valid`` is ``in_valid`` delayed by
+``stages`` clocks; ``rst`` clears the valid bits (and reloads the table).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+
+from hw.fixed import round_half_up
+from hw.poly.model import PolyDatapath
+from hw.pwl_common import check_args, drive_output, drive_valid, lanes_of, stager
+from hw.table.unit import unit_signature
+
+
+def _shape(f):
+    return signed(f.bits) if f.signed else unsigned(f.bits)
+
+
+def _sbits(lo: int, hi: int) -> int:
+    """Signed bits holding every integer of [lo, hi] (at least 2)."""
+    return max(2, max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1)
+
+
+class PolyUnit(wiring.Component):
+    """Segment-local polynomial unit for an integer ``impl: "poly"`` spec.
+
+    Ports as :class:`hw.pwl_int.unit.IntPWL`; ``cfg_addr`` is
+    ``(2N-1).bit_length()`` bits wide, ``cfg_data`` the widest coefficient.
+    """
+
+    def __init__(self, spec, stages: int = 0, lut: str = "rom", lanes: int = 1):
+        if spec.impl != "poly" or spec.is_fp32:
+            raise ValueError("PolyUnit needs an integer spec with impl 'poly'")
+        if spec.degree != 1:
+            raise ValueError(f"PolyUnit: degree 1 only, not {spec.degree}")
+        check_args(stages, lut, lanes)
+        self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
+        self.dp = PolyDatapath.of_spec(spec)
+        self.latency = stages
+        super().__init__(unit_signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes))
+
+    def widths(self) -> dict:
+        """Signal widths and what the datapath keeps: from the formats for
+        ``regs``, from the table's actual values for ``rom`` (see the module doc)."""
+        dp, spec = self.dp, self.spec
+        s = dp.out_shift
+        C0 = np.array(spec.coefficients[0].values, dtype=object)
+        C1 = np.array(spec.coefficients[1].values, dtype=object)
+        if self.lut == "regs":
+            return {"c0": dp.c0.bits, "c1": dp.c1.bits, "prod": dp.prod_bits, "acc": dp.rnd_bits,
+                    "res": dp.res_bits, "fold": False, "sat_lo": True, "sat_hi": True}
+        # rom: c0 is stored aligned, with the rounding constant folded in: (c0 << shift0) + 2^(s-1)
+        c0 = (C0 << dp.shift0) + ((1 << (s - 1)) if s > 0 else 0)
+        tmax = (1 << dp.m) - 1
+        p_ends = [C1 * 0, C1 * tmax]
+        a_ends = [c0 + (p << dp.shift1) for p in p_ends]
+        r_ends = [a >> s if s > 0 else a << -s for a in a_ends]
+        lo = lambda vs: int(min(min(v) for v in vs))      # noqa: E731
+        hi = lambda vs: int(max(max(v) for v in vs))      # noqa: E731
+        # the model's own rounding on the same ends (a check that the folding is exact)
+        assert [list(r) for r in r_ends] == [list(round_half_up((C0 << dp.shift0) + (p << dp.shift1), s))
+                                            for p in p_ends]
+        return {"c0": _sbits(int(min(c0)), int(max(c0))), "c1": _sbits(int(min(C1)), int(max(C1))),
+                "prod": _sbits(lo(p_ends), hi(p_ends)), "acc": _sbits(lo(a_ends), hi(a_ends)),
+                "res": _sbits(lo(r_ends), hi(r_ends)), "fold": True, "c0_values": [int(v) for v in c0],
+                "sat_lo": lo(r_ends) < dp.y.min_code, "sat_hi": hi(r_ends) > dp.y.max_code}
+
+    def elaborate(self, platform):
+        m = Module()
+        dp, spec = self.dp, self.spec
+        w = self.widths()
+        n, k, mb = spec.entries, dp.k, dp.m
+        s = dp.out_shift
+        c0s, c1s = signed(w["c0"]), signed(w["c1"])
+        regs = None
+        if self.lut == "regs":           # one register bank for every lane: c0 at 0..N-1, c1 at N..2N-1
+            regs = []
+            for col, (name, shape) in enumerate((("c0_", c0s), ("c1_", c1s))):
+                bank = []
+                for i, v in enumerate(spec.coefficients[col].values):
+                    r = Signal(shape, name=f"{name}{i}", init=int(v))
+                    with m.If(self.cfg_we & (self.cfg_addr == col * n + i)):
+                        m.d.sync += r.eq(self.cfg_data[:shape.width])
+                    bank.append(r)
+                regs.append(bank)
+        cuts = {1: (), 2: ("read",), 3: ("read", "prod")}.get(self.stages, ())
+        bits = dp.x.bits
+        for x, y, p in lanes_of(self, _shape(dp.x), _shape(dp.y)):
+            stage = stager(m, cuts, p)
+            # 1: offset binary, segment (top k bits) and local offset (low m bits)
+            off = Signal(bits, name=p + "u")
+            m.d.comb += off.eq(x.as_unsigned() ^ ((1 << (bits - 1)) if dp.x.signed else 0))
+            seg = Signal(max(k, 1), name=p + "seg")
+            m.d.comb += seg.eq(off[mb:] if k else 0)
+            t = Signal(mb, name=p + "t")
+            m.d.comb += t.eq(off[:mb])
+            # 2: table read
+            c0 = Signal(c0s, name=p + "c0_rd")
+            c1 = Signal(c1s, name=p + "c1_rd")
+            if regs is None:
+                c0v, c1v = w["c0_values"], spec.coefficients[1].values
+                if n == 1:
+                    m.d.comb += [c0.eq(int(c0v[0])), c1.eq(int(c1v[0]))]
+                else:
+                    with m.Switch(seg):
+                        for i in range(n):
+                            with m.Case(i):
+                                m.d.comb += [c0.eq(int(c0v[i])), c1.eq(int(c1v[i]))]
+            else:
+                m.d.comb += [c0.eq(Array(regs[0])[seg] if n > 1 else regs[0][0]),
+                             c1.eq(Array(regs[1])[seg] if n > 1 else regs[1][0])]
+            t1 = stage("read", "t1", t, unsigned(mb))
+            c0_1 = stage("read", "c0_s2", c0, c0s)
+            c1_1 = stage("read", "c1_s2", c1, c1s)
+            # 3: the narrow multiplier (the "prod" cut carries c0 forward)
+            prod = stage("prod", "prod", c1_1 * t1, signed(w["prod"]))
+            c0_2 = stage("prod", "c0_s3", c0_1, c0s)
+            # 4: align, add, round half up
+            acc = Signal(signed(w["acc"]), name=p + "acc")
+            if w["fold"]:                   # rom: c0 stored aligned, rounding constant included
+                m.d.comb += acc.eq(c0_2 + (prod << dp.shift1))
+            else:
+                rnd = Const(1 << (s - 1), signed(s + 1)) if s > 0 else 0
+                m.d.comb += acc.eq((c0_2 << dp.shift0) + (prod << dp.shift1) + rnd)
+            res = Signal(signed(w["res"]), name=p + "res")
+            m.d.comb += res.eq(acc >> s if s > 0 else acc << -s)
+            # 5: saturate (only the sides the table can reach, for rom)
+            lo, hi = dp.y.min_code, dp.y.max_code
+            out = res
+            if w["sat_hi"]:
+                out = Mux(res > hi, hi, out)
+            if w["sat_lo"]:
+                out = Mux(res < lo, lo, out)
+            drive_output(m, self, out, y, valid=False)
+        drive_valid(m, self)
+        return m
