@@ -21,7 +21,7 @@ import pytest
 from flow import clean
 from flow.build import build
 from flow.config import Elementwise
-from tests.makeflow import ROOT, make, tree
+from tests.helpers import ROOT, make, tree
 
 needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
 
@@ -67,7 +67,7 @@ def test_user_spec_build_marks_a_new_root_and_a_failed_fit_writes_nothing(tmp_pa
     from flow.build import ensure_spec
     from flow.config import FitOptions, SpecUnit
     from fitter.problem import FitError
-    from tests.test_spec import GOOD
+    from tests.helpers import GOOD
     (tmp_path / "mine.json").write_text(json.dumps(GOOD))
     build(SpecUnit(tmp_path / "mine.json"), tmp_path / "b")          # no fit: the unit alone
     assert clean.is_marked(tmp_path / "b")

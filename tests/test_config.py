@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.makeflow import QUICK, ROOT, make, tree
+from tests.helpers import QUICK, ROOT, make, tree
 
 from flow.config import (ConfigError, Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit, from_request,
                          parse_fixed)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hw.fp32 import model, vectors
+from tests.helpers import hand_spec
 
 sf = pytest.importorskip("softfloatpy", reason="pip install softfloatpy==1.2.3.post1 (extra 'fp32check')")
 
@@ -161,35 +162,6 @@ def test_ge_facts():
 
 
 # -- the FP32 PWL model ------------------------------------------------------------
-
-def _f32(v: float) -> float:
-    return float(np.float32(v))
-
-
-def hand_spec(variant: int = 0):
-    """A hand-made 8-entry fp32 spec that reaches the hard cases: a zero and
-    a subnormal breakpoint, subnormal/huge/negative slopes and intercepts
-    (overflow, underflow, cancellation). ``variant=1`` is a different table
-    of the same size (for reprogramming a LUT=regs unit)."""
-    from hw.spec import Spec
-
-    tiny = float(np.uint32(1).view(np.float32))                  # smallest subnormal
-    if variant == 0:
-        bps = [-4.0, -1.5, -0.25, 0.0, tiny, 0.75, 1e30]
-        ks = [0.0, -0.125, 1 / 3, 1.5, 1.0000001, 3.4e38, -2.0, 1e-40]
-        cs = [-1.0, 0.5, 1e-39, -0.0, -1.0000001, 1e38, 0.0, 7.0]
-    else:
-        bps = [-100.0, -2.0, -1e-3, 1e-38, 0.5, 3.0, 3.0000002]
-        ks = [1.0, 2.0, -1e-38, 0.7, -0.7, 1e-30, 1e20, -1.0]
-        cs = [0.0, 4.0, -1e-38, 0.1, 0.35, -0.0, -1e20, 1e-44]
-    return Spec.from_json({
-        "format": "gqa-lut-spec", "version": 1, "op": "handmade", "entries": 8,
-        "input": {"type": "fp32"}, "output": {"type": "fp32"},
-        "breakpoints": [_f32(v) for v in bps],
-        "slopes": {"type": "fp32", "values": [_f32(v) for v in ks]},
-        "intercepts": {"type": "fp32", "values": [_f32(v) for v in cs]},
-    })
-
 
 def test_pwl_model_definition():
     """evaluate() equals its definition written out per element with SoftFloat."""

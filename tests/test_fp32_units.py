@@ -22,7 +22,7 @@ from hw.fp32.mul import FP32Mul
 from hw.fp32.vectors import special_values
 from hw.pwl_fp32.unit import FP32PWL
 from sim.runner import run_bench
-from tests.test_fp32_model import hand_spec
+from tests.helpers import hand_spec
 
 RANDOM = 200_000
 SPECIAL_PAIRS = len(special_values()) ** 2

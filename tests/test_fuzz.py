@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from flow.cli import UsageError, configs, from_env, parser, _merge_range, MAKE_VARS
 from flow.config import ConfigError
 from hw.spec import Spec, SpecError, validate_doc
-from tests.test_spec import GOOD
+from tests.helpers import GOOD
 
 FUZZ = settings(derandomize=True, max_examples=2000, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

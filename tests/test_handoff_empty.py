@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from hw.handoff import package
-from tests.test_handoff import FAST_VERILATOR, build_fast, run, verilator_env
+from tests.helpers import FAST_VERILATOR, build_fast, run, verilator_env
 
 KINDS = {
     "regs": ("gelu", "int8", 8, 2, "regs"),

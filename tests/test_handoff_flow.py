@@ -24,7 +24,7 @@ import pytest
 from hw.handoff import fusesoc, package
 from synth import DEFAULT_LIBERTY
 from synth.sdc import unit_sdc
-from tests.test_handoff import build_fast, corrupt, expected_file, run, verilator_env
+from tests.helpers import build_fast, corrupt, expected_file, run, verilator_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # kind -> build_fast arguments (op, format, entries, stages, lut)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.makeflow import QUICK, make, tree
+from tests.helpers import QUICK, make, tree
 
 from flow.build import ensure_spec
 from flow.config import ConfigError, Elementwise, FitOptions, from_request

@@ -22,7 +22,6 @@ from dataclasses import replace
 
 import pytest
 
-from tests.makeflow import make, tree
 
 from flow.build import build as build_unit
 from flow.build import ensure_spec
@@ -32,7 +31,7 @@ from hw.spec import Coeffs
 from sim.lanes import offsets, pack, schedule, unpack
 from sim.lint import lint
 from sim.units import verify
-from tests.test_handoff import corrupt, expected_file
+from tests.helpers import corrupt, expected_file, make, tree
 
 QUICK = FitOptions(generations=40)
 

@@ -11,18 +11,9 @@ from flow.build import rowwise_model
 from flow.config import LayerNorm, Softmax, parse_fixed
 from hw.rowwise import model_from_dir
 from sim.units import verify
+from tests.helpers import check_rows
 
 CONFIGS = {"softmax": Softmax, "layernorm": LayerNorm}
-
-
-@pytest.fixture(scope="module")
-def softmax(build_dir):
-    return rowwise_model(Softmax(16), build_dir)[0]
-
-
-@pytest.fixture(scope="module")
-def layernorm(build_dir):
-    return rowwise_model(LayerNorm(16), build_dir)[0]
 
 
 def test_softmax_special_rows(softmax):
@@ -338,13 +329,6 @@ def _simulate_softmax(md, row_buffers, rows, gap=lambda cyc: False, ready=lambda
     return got, t_in, t_out
 
 
-def _check_rows(md, rows, got):
-    for i, r in enumerate(rows):
-        y, ov = md.row(r)
-        assert [c for c, _ in got[i]] == [int(v) for v in y], f"row {i} (len {len(r)})"
-        assert {f for _, f in got[i]} == {int(ov)}, f"row {i} (len {len(r)}) overflow flag"
-
-
 @pytest.mark.parametrize("row_buffers", [2, 1])
 def test_softmax_rate_from_the_first_row_down_to_n_1(softmax, row_buffers):
     """At full rate the clocks per row equal the manifest's formula (n + 1
@@ -354,7 +338,7 @@ def test_softmax_rate_from_the_first_row_down_to_n_1(softmax, row_buffers):
     for n in (1, 2, 3, 16):
         rows = [[(37 * i + 11 * j) % 256 - 128 for j in range(n)] for i in range(6)]
         got, t_in, t_out = _simulate_softmax(softmax, row_buffers, rows)
-        _check_rows(softmax, rows, got)
+        check_rows(softmax, rows, got)
         assert {t_out[i] - t_out[i - 1] for i in range(1, len(rows))} == {a * n + b}, n
         assert t_out[0] - n + 1 - t_in[0] == n + 2                  # first output n + 2 after the last input
 
@@ -369,7 +353,7 @@ def test_softmax_rows_load_behind_the_output(softmax, row_buffers):
     rng = random.Random(3)
     rows = [[rng.randint(-128, 127) for _ in range(40)], [5, -3, 9], [-60, 2], [12] * 40, [1]]
     got, t_in, t_out = _simulate_softmax(softmax, row_buffers, rows, ready=lambda cyc: not 100 <= cyc < 200)
-    _check_rows(softmax, rows, got)
+    check_rows(softmax, rows, got)
     assert t_in[row_buffers] < t_out[0]                          # row 0's buffer, the next row in it
     md = dataclasses.replace(softmax, row_max=16)
     rows = [[rng.randint(-128, 127) if rng.random() < 0.3 else max(-128, min(127, round(rng.gauss(0, 16))))
@@ -378,4 +362,4 @@ def test_softmax_rows_load_behind_the_output(softmax, row_buffers):
     rates = [(0.0, 0.0), (0.3, 0.3), (0.0, 0.7), (0.7, 0.0), (0.3, 0.95)]
     pick = lambda cyc, i: rates[(cyc // 37) % len(rates)][i] > rng.random()   # noqa: E731
     got, _, _ = _simulate_softmax(md, row_buffers, rows, gap=lambda c: pick(c, 0), ready=lambda c: not pick(c, 1))
-    _check_rows(md, rows, got)
+    check_rows(md, rows, got)

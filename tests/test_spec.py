@@ -8,16 +8,7 @@ import sys
 import pytest
 
 from hw.spec import Spec, SpecError, validate_doc
-
-GOOD = {
-    "format": "gqa-lut-spec", "version": 1, "op": "gelu", "entries": 4,
-    "input": {"bits": 8, "signed": True, "frac": 5},
-    "breakpoints": [-40, 0, 40],
-    "slopes": {"bits": 8, "frac": 6, "values": [0, 10, 50, 64]},
-    "intercepts": {"bits": 8, "frac": 6, "values": [-5, 0, 1, -2]},
-    "output": {"bits": 8, "signed": True, "frac": 5},
-    "fit": {"method": "ga", "seed": 0, "range": [-4.0, 4.0], "metrics": {}},
-}
+from tests.helpers import GOOD
 
 
 def mutate(path, value):

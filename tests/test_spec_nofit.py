@@ -17,8 +17,7 @@ import pytest
 from fitter import functions
 from fitter.fit import spec_metrics
 from hw.spec import Spec
-from tests.makeflow import make
-from tests.test_spec import GOOD
+from tests.helpers import GOOD, make
 
 NOFIT = {k: v for k, v in GOOD.items() if k != "fit"}
 

@@ -18,38 +18,26 @@ import pytest
 from amaranth.back import verilog
 from amaranth.lib import stream, wiring
 
-from flow.build import rowwise_model
-from flow.config import LayerNorm, Softmax
 from sim.stream_example import ScoresToProbabilities, run_rows, stream_rows
-from tests.test_rowwise import _check_rows as _check
 from hw.layernorm.unit import LayerNormStream, LayerNormUnit
 from hw.softmax.unit import SoftmaxStream, SoftmaxUnit
-
-
-@pytest.fixture(scope="module")
-def softmax(build_dir):
-    return rowwise_model(Softmax(8), build_dir)[0]
-
-
-@pytest.fixture(scope="module")
-def layernorm(build_dir):
-    return rowwise_model(LayerNorm(8, row_len=8, affine=True), build_dir)[0]
+from tests.helpers import check_rows
 
 
 @pytest.mark.parametrize("row_buffers", [2, 1])
-def test_stream_example_matches_golden_model(softmax, row_buffers):
+def test_stream_example_matches_golden_model(softmax8, row_buffers):
     rng = random.Random(17)
     rows = [[-40, 3, 17, 17, -128, 0, 90, -7], [5], [127] * 3, [(37 * j) % 256 - 128 for j in range(130)]]
     rows += [[rng.randint(-128, 127) for _ in range(rng.randint(1, 24))] for _ in range(10)]
-    got = run_rows(ScoresToProbabilities(softmax, row_buffers=row_buffers), rows,
+    got = run_rows(ScoresToProbabilities(softmax8, row_buffers=row_buffers), rows,
                    gap=lambda cyc: cyc % 7 == 3, ready=lambda cyc: cyc % 5 != 1)
-    _check(softmax, rows, got)
+    check_rows(softmax8, rows, got)
     assert any(f for _, f in got[3])                        # the 130-element row overflowed
 
 
-def test_stream_interfaces_connect(softmax):
+def test_stream_interfaces_connect(softmax8):
     """``i``/``o`` are stream interfaces any stream connects to."""
-    sm = SoftmaxStream(softmax)
+    sm = SoftmaxStream(softmax8)
     assert isinstance(sm.signature.members["i"].signature, stream.Signature)
     assert sm.signature.members["i"].flow == wiring.In and sm.signature.members["o"].flow == wiring.Out
     from amaranth.hdl import Module
@@ -63,12 +51,12 @@ def test_stream_interfaces_connect(softmax):
                               dst.payload.as_value()])
 
 
-def test_layernorm_stream_with_cfg(layernorm):
+def test_layernorm_stream_with_cfg(layernorm8_affine):
     """LayerNormStream: rows through ``i``/``o`` equal the model; gamma/beta
     written through the passed-through ``cfg_*`` ports take effect."""
-    dut = LayerNormStream(layernorm)
+    dut = LayerNormStream(layernorm8_affine)
     assert {"cfg_we", "cfg_addr", "cfg_data"} <= set(dut.signature.members)
-    n = layernorm.row_len
+    n = layernorm8_affine.row_len
     rng = random.Random(5)
     rows = [[rng.randint(-128, 127) for _ in range(n)] for _ in range(4)]
     gamma = [rng.randint(-64, 127) for _ in range(n)]
@@ -84,18 +72,18 @@ def test_layernorm_stream_with_cfg(layernorm):
     got = stream_rows(dut, dut.i, dut.o, rows, "error", ready=lambda cyc: cyc % 3 != 0, max_cycles=2000,
                       before=write_gamma)
     import dataclasses
-    md = dataclasses.replace(layernorm, gamma=tuple(gamma))
+    md = dataclasses.replace(layernorm8_affine, gamma=tuple(gamma))
     for i, r in enumerate(rows):
         assert [c for c, _ in got[i]] == [int(v) for v in md.row(r)], f"row {i}"
         assert {e for _, e in got[i]} == {0}
 
 
 @pytest.mark.parametrize("op", ["softmax", "layernorm"])
-def test_flat_units_keep_their_ports(op, softmax, layernorm):
+def test_flat_units_keep_their_ports(op, softmax8, layernorm8_affine):
     """The Verilog top is the flat unit: exactly in_valid, in_ready, in_data,
     in_last, out_valid, out_ready, out_data, out_last, out_overflow|out_error
     (+ cfg_*), clk, rst; the stream wrapper is not part of it."""
-    unit = SoftmaxUnit(softmax) if op == "softmax" else LayerNormUnit(layernorm)
+    unit = SoftmaxUnit(softmax8) if op == "softmax" else LayerNormUnit(layernorm8_affine)
     flag = "out_overflow" if op == "softmax" else "out_error"
     flat = ["in_valid", "in_ready", "in_data", "in_last", "out_valid", "out_ready", "out_data", "out_last", flag]
     assert list(unit.signature.members)[:9] == flat
