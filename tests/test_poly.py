@@ -279,7 +279,7 @@ def test_regs_partner_has_the_same_formats(build_dir):
 @pytest.mark.parametrize("col,stages", [(0, 1), (1, 2)])
 def test_one_wrong_coefficient_fails(col, stages, tmp_path):
     """A unit built from a table with one wrong coefficient fails against the true table."""
-    from tests.test_impls import bench, generate_unit
+    from tests.helpers import bench, generate_unit
     spec = poly_spec("gelu", "int8")
     true = tmp_path / "true.json"
     spec.save(true)
@@ -298,7 +298,7 @@ def test_one_wrong_coefficient_fails(col, stages, tmp_path):
 
 def test_verilog_lints_clean(tmp_path):
     from sim.lint import lint
-    from tests.test_impls import generate_unit
+    from tests.helpers import generate_unit
     for stages, lut in ((0, "rom"), (3, "regs")):
         unit = generate_unit(poly_spec("tanh", "int8"), tmp_path / f"s{stages}{lut}", stages, lut)
         man = json.loads((unit / "manifest.json").read_text())
