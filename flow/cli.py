@@ -231,11 +231,9 @@ def configs(a) -> list:
     norms = [op for op in ops if op in NORMS]
     if ln_given and not norms:
         raise ConfigError(f"{ln_given[0]} applies to layernorm and rmsnorm only")
-    if "--row-store" in given and not norms:
-        raise ConfigError("--row-store applies to layernorm and rmsnorm only (softmax keeps its rows in flip-flops)")
     if a.sm_in_frac is not None and "softmax" not in ops:
         raise ConfigError("--sm-in-frac applies to softmax only")
-    for flag in ("--row", "--row-buffers"):
+    for flag in ("--row", "--row-buffers", "--row-store"):
         if flag in given and not any(op in ROWWISE for op in ops):
             raise ConfigError(f"{flag} applies to the row-wise ops only ({', '.join(ROWWISE)})")
     fmts, entries = _list(a.format, str, "format"), _list(a.entries, int, "entries")
@@ -256,7 +254,8 @@ def configs(a) -> list:
     for op in ops:
         for n in entries:
             if op == "softmax":
-                cfgs = [Softmax(n, _given(a.row, 128), _given(a.sm_in_frac, 4), _given(a.row_buffers, 2), fit)]
+                cfgs = [Softmax(n, _given(a.row, 128), _given(a.sm_in_frac, 4), _given(a.row_buffers, 2), fit,
+                                _given(a.row_store, "ff"))]
             elif op in NORMS:
                 if (a.ln_gamma or a.ln_beta) and not (a.ln_affine or a.ln_params):
                     raise ConfigError("--ln-gamma/--ln-beta need --ln-affine (or --ln-params)")
@@ -455,9 +454,9 @@ def parser() -> argparse.ArgumentParser:
                    help="1 or 2 row buffers (default 2: the next row loads while one is processed); 1 is "
                         "smaller and slower, suffix _b1")
     g.add_argument("--row-store", default=None, choices=list(ROW_STORES),
-                   help="layernorm, rmsnorm: ff (default), rows in flip-flop buffers (--row-buffers); none, no "
-                        "row store: stream every row twice, pass 1 for the statistics, pass 2 for the outputs "
-                        "(ROW_STORE=; name suffix _2pass)")
+                   help="ff (default): rows in flip-flop buffers (--row-buffers); none: no row store, the caller "
+                        "streams every row again for each pass: layernorm/rmsnorm twice (statistics, outputs; "
+                        "suffix _2pass), softmax three times (maximum, sum, outputs; suffix _3pass); ROW_STORE=")
     g.add_argument("--sm-in-frac", type=_int("--sm-in-frac"), default=None, metavar="F",
                    help="softmax scores s8.F, F in 0..7 (default 4; _i8f<F>)")
     g.add_argument("--ln-in", default=None, metavar="sB.F", help="layernorm input, signed 2..16 bits (default s8.4)")

@@ -52,7 +52,8 @@ LUTS = ("rom", "regs")
 LANES = (1, 2, 4, 8, 16, 32)
 ROWWISE = ("softmax", "layernorm", "rmsnorm")
 #: where a row-wise unit keeps a row: ff, flip-flop row buffers (ROW_BUFFERS=1|2); none, no store:
-#: the caller streams every row twice (DESIGN.md "Two-pass row protocol"; layernorm and rmsnorm)
+#: the caller streams every row two (layernorm, rmsnorm) or three (softmax) times (DESIGN.md
+#: "Multi-pass row protocol")
 ROW_STORES = ("ff", "none")
 MAX_ENTRIES = 256
 ROW_BUFFERS = (1, 2)
@@ -467,6 +468,8 @@ class Softmax(UnitConfig):
     in_frac: int = 4
     row_buffers: int = 2
     fit: FitOptions = field(default_factory=FitOptions)
+    #: ff (row buffers) or none (three passes; name suffix _3pass, written only when not ff)
+    row_store: str = "ff"
     kind = "softmax"
     op = "softmax"
 
@@ -475,6 +478,7 @@ class Softmax(UnitConfig):
         _check_int(self.row_max, "--row", *ROW_RANGE)
         _check_int(self.in_frac, "--sm-in-frac", SM_IN_FRACS[0], SM_IN_FRACS[-1], " (scores s8.F)")
         _check_int(self.row_buffers, "--row-buffers", 1, 2)
+        _check_store(self.row_store, self.row_buffers)
         _rowwise_fit(self.fit, "softmax")
 
     @property
@@ -482,18 +486,17 @@ class Softmax(UnitConfig):
         return (f"softmax_int8_e{self.entries}{self.fit.variant_tag()}"
                 + ("" if self.row_max == 128 else f"_r{self.row_max}")
                 + ("" if self.in_frac == 4 else f"_i8f{self.in_frac}")
-                + ("" if self.row_buffers == 2 else f"_b{self.row_buffers}"))
+                + ("" if self.row_buffers == 2 else f"_b{self.row_buffers}")
+                + ("_3pass" if self.row_store == "none" else ""))
 
     def make_vars(self, **_):
         pairs = [("OP", "softmax")]
         for var, v, d in (("ENTRIES", self.entries, 8), ("ROW", self.row_max, 128),
-                          ("SM_IN_FRAC", self.in_frac, 4), ("ROW_BUFFERS", self.row_buffers, 2)):
+                          ("SM_IN_FRAC", self.in_frac, 4), ("ROW_BUFFERS", self.row_buffers, 2),
+                          ("ROW_STORE", self.row_store, "ff")):
             if v != d:
                 pairs.append((var, str(v)))
         return pairs + _fit_make(self.fit)
-
-    #: softmax keeps its rows in flip-flop buffers only
-    row_store = "ff"
 
     def model(self, tabs: dict):
         """The golden model of this unit, from its fitted tables."""
@@ -503,7 +506,20 @@ class Softmax(UnitConfig):
     def cli_args(self):
         return ["softmax", "--entries", str(self.entries), "--row", str(self.row_max), "--sm-in-frac",
                 str(self.in_frac), "--row-buffers", str(self.row_buffers), "--seed",
-                str(self.fit.seed)] + self.fit.args()
+                str(self.fit.seed)] + self.fit.args() + (
+                    ["--row-store", self.row_store] if self.row_store != "ff" else [])
+
+    def request(self) -> dict:
+        d = super().request()
+        if self.row_store == "ff":          # requests of ff units stay as they were
+            del d["row_store"]
+        return d
+
+
+def _check_store(row_store, row_buffers) -> None:
+    _check_choice(row_store, "--row-store", ROW_STORES)
+    if row_store != "ff" and row_buffers != 2:
+        raise ConfigError(f"--row-buffers applies to --row-store ff only (--row-store {row_store} keeps no row)")
 
 
 def _quantize(vals, f: Fixed, what: str, n: int) -> tuple:
@@ -587,10 +603,7 @@ class LayerNorm(UnitConfig):
         _check_int(self.entries, "entries", 1, MAX_ENTRIES)
         _check_int(self.row_len, "--row", *ROW_RANGE)
         _check_int(self.row_buffers, "--row-buffers", 1, 2)
-        _check_choice(self.row_store, "--row-store", ROW_STORES)
-        if self.row_store != "ff" and self.row_buffers != 2:
-            raise ConfigError(f"--row-buffers applies to --row-store ff only (--row-store {self.row_store} keeps "
-                              "no row)")
+        _check_store(self.row_store, self.row_buffers)
         _check_choice(self.rsqrt, "--ln-rsqrt", RSQRT_FORMATS)
         if not (isinstance(self.eps, (int, float)) and 0 <= self.eps < 1):
             raise ConfigError(f"--ln-eps {self.eps!r} is out of range: use 0 <= eps < 1")

@@ -57,19 +57,26 @@ def model_from_dir(unit_dir) -> object:
 
 
 def passes(man: dict) -> int:
-    """How many times the unit reads each row: 1, or 2 for ``ROW_STORE=none``
-    (DESIGN.md "Two-pass row protocol")."""
+    """How many times the unit reads each row: 1, or 2 or 3 for
+    ``ROW_STORE=none`` (DESIGN.md "Multi-pass row protocol")."""
     return int(man.get("parameters", {}).get("passes", 1))
 
 
-def transfers(md, n_passes: int, row, lasts, lasts2=None) -> tuple[list, tuple]:
+def transfers(md, n_passes: int, row, lasts, last_pass=None) -> tuple[list, tuple]:
     """One row as the stream carries it: its input transfers ``[(code,
-    in_last)]`` (the row once, or twice with pass 2's ``in_last`` flags
-    ``lasts2``, default ``lasts``) and its expected outputs ``(codes,
-    flags)``, one flag per output."""
+    in_last)]`` and its expected outputs ``(codes, flags)``, one flag per
+    output. One pass: the row. More: the row, then the kept elements
+    (``md.kept``) once per later pass, with pass 1's ``in_last`` flags where
+    the row is kept whole and the right ones otherwise; ``last_pass``
+    replaces the last pass's flags."""
     if n_passes == 1:
         y, flag = md.stream_row(row, lasts)
         return list(zip(row, lasts)), (y, [bool(flag)] * len(y))
-    l2 = lasts if lasts2 is None else lasts2
-    y, flags = md.two_pass(row, lasts, row, l2)
-    return list(zip(row, lasts)) + list(zip(row, l2)), (y, flags)
+    kept = md.kept(row)
+    later = list(lasts) if len(kept) == len(row) else [j == len(kept) - 1 for j in range(len(kept))]
+    flags = [list(lasts)] + [later] * (n_passes - 2) + [list(last_pass) if last_pass is not None else later]
+    y, out_flags = md.multi_pass([row] + [kept] * (n_passes - 1), flags)
+    ins = list(zip(row, lasts))
+    for ls in flags[1:]:
+        ins += list(zip(kept, ls))
+    return ins, (y, out_flags)

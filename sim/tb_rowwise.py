@@ -1,16 +1,16 @@
 """cocotb bench of the row-wise units (softmax, layernorm, rmsnorm): every
 output of every row == golden model, bit for bit, its flag included, in
 three phases of one test (one test, so ``make sim`` counts one per unit).
-A two-pass unit (``ROW_STORE=none``) gets every row twice
-(:func:`hw.rowwise.transfers`), and some rows with pass 2's ``in_last``
-misplaced where pass 1's is not, and the other way round:
+A multi-pass unit (``ROW_STORE=none``) gets every row once per pass
+(:func:`hw.rowwise.transfers`), and some rows with the last pass's
+``in_last`` misplaced where pass 1's is not, and the other way round:
 
 1. **throughput**: back-to-back rows of one length with ``in_valid`` and
    ``out_ready`` always high; the clocks between consecutive rows' last
    outputs must equal the manifest's ``timing.cycles_per_row`` (a*n + b)
    exactly, and the first row's last-input-to-first-output delay its
-   ``timing.last_in_to_first_out`` (two-pass: from the first input of
-   pass 2, ``timing.pass2_in_to_out``);
+   ``timing.last_in_to_first_out`` (P passes: from the first input of
+   pass P, ``timing.passP_in_to_out``);
 2. **random**: rows of every kind with random gaps on ``in_valid`` (a
    rate per row, some rows without gaps) and random ``out_ready``
    back-pressure (a rate changing over time), both at once, so rows are
@@ -77,7 +77,7 @@ def layernorm_rows(md, rng: random.Random) -> list[list[int]]:
 
 def stream(md, n_passes, rows, lasts, seconds=None):
     """(input transfers per row, [(codes, flags)] per row): the rows as the
-    unit's protocol carries them (``seconds``: pass 2's in_last flags, per row or None)."""
+    unit's protocol carries them (``seconds``: the last pass's in_last flags, per row or None)."""
     seconds = seconds or [None] * len(rows)
     both = [transfers(md, n_passes, r, a, b) for r, a, b in zip(rows, lasts, seconds)]
     return [t for t, _ in both], [w for _, w in both]
@@ -188,10 +188,10 @@ async def rowwise_exact(dut):
         n_rows += len(rows)
         a, b = timing["cycles_per_row"]
         periods = sorted({t_last[i] - t_last[i - 1] for i in range(1, len(rows)) if i in t_last})
-        # one pass: from the row's last input; two: from the first input of pass 2
-        key = "pass2_in_to_out" if n_passes == 2 else "last_in_to_first_out"
+        # one pass: from the row's last input; P passes: from the first input of pass P
+        key = f"pass{n_passes}_in_to_out" if n_passes > 1 else "last_in_to_first_out"
         a2, b2 = timing[key]
-        lat = t_first.get(0, -1) - t_in.get(0, [0] * (n + 1))[n if n_passes == 2 else -1]
+        lat = t_first.get(0, -1) - t_in.get(0, [0] * (n_passes * n))[(n_passes - 1) * n if n_passes > 1 else -1]
         measured[n] = {"cycles_per_row": periods, key: lat}
         dut._log.info(f"n={n}: clocks per row {periods} (documented {a * n + b}), "
                       f"last input to first output {lat} (documented {a2 * n + b2})")
@@ -204,10 +204,14 @@ async def rowwise_exact(dut):
     rows = softmax_rows(md, rng) if softmax else layernorm_rows(md, rng)
     lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
     seconds = None
+    if softmax and n_passes > 1:                                     # the last pass's in_last misplaced
+        seconds = [None] * len(rows)
+        seconds[3] = [j == 1 for j in range(len(rows[3]))]           # early: flagged from there on
+        seconds[4] = [False] * len(rows[4])                          # missing: the last output flagged
     if not softmax:
         lasts[2][min(5, len(lasts[2]) - 2)] = True                   # in_last early: flagged
         lasts[3][-1] = False                                         # in_last missing: flagged
-        if n_passes == 2:                                            # only one pass misplaced
+        if n_passes > 1:                                             # only one pass misplaced
             seconds = [None] * len(rows)
             seconds[4] = [j == min(5, n - 2) for j in range(n)]      # pass 2 early (from there on)
             seconds[5] = [False] * n                                 # pass 2 missing (the last output)

@@ -1,4 +1,5 @@
-"""RMSNorm and the two-pass row store (ROW_STORE=none): golden models,
+"""RMSNorm and the units without a row store (ROW_STORE=none: layernorm and
+rmsnorm in two passes, softmax in three): golden models,
 every unit through the cocotb bench bit for bit (every output and flag,
 random gaps and back-pressure, clocks per row against the manifest), a
 negative test, configuration errors, and RMSNorm against float on real
@@ -13,7 +14,7 @@ import pytest
 from flow.build import build as build_unit
 from flow.build import rowwise_model
 from flow.cli import main as cli
-from flow.config import LayerNorm, RMSNorm, from_request, parse_fixed
+from flow.config import LayerNorm, RMSNorm, Softmax, from_request, parse_fixed
 from hw.norm import normalize
 from hw.pwl_int.model import evaluate
 from sim.units import verify
@@ -29,6 +30,8 @@ CASES = {
     "rmsnorm-ff-affine": RMSNorm(8, affine=True),
     "layernorm-2pass-16bit": LayerNorm(8, row_len=96, row_store="none", **S16),
     "rmsnorm-2pass-16bit": RMSNorm(8, row_len=96, row_store="none", **S16),
+    "softmax-3pass": Softmax(8, row_store="none"),
+    "softmax-3pass-r16-f2": Softmax(8, row_max=16, in_frac=2, row_store="none"),
 }
 
 
@@ -37,16 +40,17 @@ def test_bit_exact_through_the_bench(kind, build_dir):
     cfg = CASES[kind]
     out = build_unit(cfg, build_dir)
     man = json.loads((out / "manifest.json").read_text())
-    two = cfg.row_store == "none"
-    assert out.name.endswith("_2pass") == two and out.name.startswith(cfg.op)
-    assert man["parameters"].get("passes", 1) == (2 if two else 1)
+    none = cfg.row_store == "none"
+    passes = (3 if cfg.op == "softmax" else 2) if none else 1
+    assert out.name.endswith(f"_{passes}pass") == none and out.name.startswith(cfg.op)
+    assert man["parameters"].get("passes", 1) == passes
     r = verify(cfg, build_dir, unit_dir=out)
     assert r.ok, r.line()
     a, b = man["timing"]["cycles_per_row"]
-    n = cfg.row_len
-    assert r.detail["timing"][str(n)]["cycles_per_row"] == [a * n + b]
-    assert a == (2 if two else 1)
-    if two:                                 # no row store: no row memory in the Verilog
+    assert a == passes
+    for n, t in r.detail["timing"].items():
+        assert t["cycles_per_row"] == [a * int(n) + b]
+    if none:                                # no row store: no row memory in the Verilog
         assert "buf" not in (out / man["verilog"][0]).read_text()
 
 
@@ -106,11 +110,11 @@ def test_bench_fails_on_one_rsqrt_entry_off(build_dir, tmp_path):
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["softmax", "--row-store", "none"], "--row-store applies to layernorm and rmsnorm only"),
+    (["softmax", "--row-store", "none", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
     (["layernorm", "--row-store", "none", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
     (["layernorm", "--row-store", "sram"], "invalid choice: 'sram'"),
     (["rmsnorm", "--ln-affine", "--ln-beta", "s8.4"], "--ln-beta does not apply to rmsnorm"),
-    (["gelu", "--row-store", "none"], "--row-store applies to layernorm and rmsnorm only"),
+    (["gelu", "--row-store", "none"], "--row-store applies to the row-wise ops only"),
 ])
 def test_bad_options_are_one_line_and_write_nothing(args, msg, tmp_path, capsys):
     assert cli(["gen", "-q", "--build", str(tmp_path / "b")] + args) == 2
@@ -126,13 +130,32 @@ def test_rmsnorm_refuses_beta_values(tmp_path, capsys):
     assert "rmsnorm has no beta" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("cfg", [RMSNorm(8, 32, row_store="none"), LayerNorm(16, row_store="none"), RMSNorm(8)])
+@pytest.mark.parametrize("cfg", [RMSNorm(8, 32, row_store="none"), LayerNorm(16, row_store="none"), RMSNorm(8),
+                                 Softmax(8, 64, row_store="none")])
 def test_request_round_trip(cfg):
     req = json.loads(json.dumps(cfg.request()))
     assert ("row_store" in req) == (cfg.row_store != "ff")
     back = from_request(req)
     assert back == cfg and back.name == cfg.name and back.make_line() == cfg.make_line()
     assert ("ROW_STORE=none" in cfg.make_line()) == (cfg.row_store == "none")
+
+
+def test_three_pass_model_is_the_one_pass_model(build_dir):
+    """Softmax: identical passes give Softmax.row exactly (an over-long row
+    cut and flagged); the flags follow DESIGN.md's rule."""
+    md, _ = rowwise_model(Softmax(8, row_max=16), build_dir)
+    rng = np.random.default_rng(3)
+    for length in (1, 2, 7, 16, 21):
+        x = list(rng.integers(-128, 128, length))
+        kept = md.kept(x)
+        ok = [j == len(kept) - 1 for j in range(len(kept))]
+        y, flags = md.multi_pass([x, kept, kept], [[j == length - 1 for j in range(length)], ok, ok])
+        want, ovf = md.row(x)
+        assert (y == want).all() and flags == [ovf] * len(kept) and ovf == (length > 16)
+    x = list(rng.integers(-128, 128, 8))
+    ok, early = [j == 7 for j in range(8)], [j == 2 for j in range(8)]
+    assert md.multi_pass([x, x, x], [ok, early, ok])[1] == [True] * 8
+    assert md.multi_pass([x, x, x], [ok, ok, early])[1] == [j >= 2 for j in range(8)]
 
 
 def rsqrt_rel_error(md) -> float:

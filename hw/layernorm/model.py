@@ -156,11 +156,19 @@ class LayerNorm:
     def row(self, x) -> np.ndarray:
         return self.apply(self.stats(x), x)
 
+    def kept(self, x) -> list:
+        """The elements every later pass carries: the whole row."""
+        return list(x)
+
+    def multi_pass(self, xs, lasts) -> tuple[np.ndarray, list[bool]]:
+        """The row-wise contract's form of :meth:`two_pass` (hw/rowwise.transfers)."""
+        return self.two_pass(xs[0], lasts[0], xs[1], lasts[1])
+
     def two_pass(self, x1, lasts1, x2, lasts2) -> tuple[np.ndarray, list[bool]]:
         """A row as the two-pass unit (``ROW_STORE=none``) receives it: its
         outputs are pass 2's codes under pass 1's statistics, and the error
         flag of output j is pass 1's misplaced ``in_last`` (anywhere) or a
-        misplaced ``in_last`` of pass 2 at or before j (DESIGN.md "Two-pass
+        misplaced ``in_last`` of pass 2 at or before j (DESIGN.md "Multi-pass
         row protocol"). Identical passes give :meth:`row`."""
         n = self.row_len
         err1 = any(bool(a) != (j == n - 1) for j, a in enumerate(lasts1))

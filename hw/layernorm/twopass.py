@@ -2,7 +2,7 @@
 (golden model: ``model.py``, :meth:`LayerNorm.two_pass`).
 
 No row storage: the caller streams every row twice, the same n codes in
-the same order (DESIGN.md "Two-pass row protocol"). The first pass only
+the same order (DESIGN.md "Multi-pass row protocol"). The first pass only
 gathers ``Sx`` and ``Sxx``; the unit then computes the row's statistics
 (``W``, its rsqrt ``r`` and exponent ``k``) while ``in_ready`` is low, and
 the second pass produces one output per input through a pipeline. The
@@ -41,17 +41,13 @@ from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from hw.pwl_int.unit import IntPWL
+from hw.pwl_int.serial import SerialPWL
 from hw.rowbuf import leading_one, named
 
 def data(shape, name: str) -> Signal:
     """A datapath register: no reset (a valid bit or the calc sequence says
     when it holds a value), so ``rst`` fans out to the control flip-flops only."""
     return Signal(shape, name=name, reset_less=True)
-
-
-#: clocks of the rsqrt table (its IntPWL stages: registered output, one cut after the table read)
-RSQRT_STAGES = 2
 
 
 def _cfg_addr_bits(n: int) -> int:
@@ -68,8 +64,9 @@ def timing(md) -> dict:
     at full rate; what :class:`TwoPassNorm` does, checked by the bench."""
     sq = _abs_bits(md) + 1 if md.centered else 0
     # after pass 1's last input: 2 (square, accumulate) + squarer (|Sx| loaded, then a bit a clock) + 4
-    # (W, lead, shift, table input) + rsqrt; pass 2's first input is taken as the statistics load
-    calc = 2 + sq + 4 + RSQRT_STAGES
+    # (W, lead, shift, table start) + the serial rsqrt table + 1 (the statistics load); pass 2's first
+    # input is taken as they load
+    calc = 2 + sq + 4 + SerialPWL.clocks(md.rsqrt) + 1
     # input register, D, D*r in two (and *g in three), rounding bias, then the queue (written, then
     # its output register)
     depth = 6 + (2 if md.affine else 0)
@@ -125,7 +122,7 @@ class TwoPassNorm(wiring.Component):
         sx_shape = signed(ab + 1)
         sxx_shape = unsigned((n * big * big).bit_length())
         fr, fy = md.rsqrt.output.frac, md.out.frac
-        m.submodules.rsqrt = rsqrt = IntPWL(md.rsqrt, stages=RSQRT_STAGES)
+        m.submodules.rsqrt = rsqrt = SerialPWL(md.rsqrt)
 
         # -- handshake and passes ------------------------------------------------
         second = Signal()           # 0: pass 1 (statistics), 1: pass 2 (outputs)
@@ -168,21 +165,44 @@ class TwoPassNorm(wiring.Component):
         calc_go = named(m, "calc_go", b_v & b_end)
 
         # -- calc: W = n*Sxx - Sx^2 + E, leading one (even exponent), rsqrt -------
-        sx_abs = named(m, "sx_abs", Mux(sx < 0, -sx, sx)) if md.centered else Const(0, 1)
-        sq_b = data(ab, "sq_b")
-        sq_hi, sq_lo = data(ab + 1, "sq_hi"), data(ab, "sq_lo")
-        sq_sum = named(m, "sq_sum", sq_hi + Mux(sq_b[0], sx_abs, 0))
-        sq_cnt = data(range(ab + 1), "sq_cnt")
+        # A sequence of steps in which every data register either runs free (its inputs hold
+        # still while it matters) or is enabled by a flip-flop, never by decoded state: an
+        # enable decoded from a state and fanned out to a hundred flip-flops was the slowest path.
         w_bits = md.w_bits
+        if md.centered:                 # Sx^2 by shift-add: one bit of |Sx| per clock
+            sx_abs = named(m, "sx_abs", Mux(sx < 0, -sx, sx))
+            sq_b = data(ab, "sq_b")
+            sq_hi, sq_lo = data(ab + 1, "sq_hi"), data(ab, "sq_lo")
+            sq_sum = named(m, "sq_sum", sq_hi + Mux(sq_b[0], sx_abs, 0))
+            sq_cnt = data(range(ab + 1), "sq_cnt")
+            sq_init, sq_run = Signal(), Signal()
+            sq_last = named(m, "sq_last", sq_cnt == ab - 1)
+            m.d.sync += [sq_init.eq(calc_go), sq_run.eq(sq_init | (sq_run & ~sq_last))]
+            with m.If(sq_init):
+                m.d.sync += [sq_b.eq(sx_abs), sq_hi.eq(0), sq_lo.eq(0), sq_cnt.eq(0)]
+            with m.If(sq_run):
+                m.d.sync += [sq_hi.eq(sq_sum >> 1), sq_lo.eq(Cat(sq_lo[1:], sq_sum[0])),
+                             sq_b.eq(sq_b >> 1), sq_cnt.eq(sq_cnt + 1)]
+            sq = Cat(sq_lo, sq_hi)
+            sums_final = named(m, "sq_final", sq_run & sq_last)
+        else:
+            sq, sums_final = Const(0, 1), calc_go
+        # then W, its leading one, the mantissa (free running), a clock each, and the table
         w = data(w_bits, "w")
         k = data(range(w_bits + 1), "k")
-        lead = leading_one(m, w, "lead")
         fm = md.rsqrt.input.frac
         mant = data(md.rsqrt.input.bits, "mant")
+        lead = leading_one(m, w, "lead")
+        w_scaled = named(m, "w_scaled", w << fm)
+        m.d.sync += [w.eq(named(m, "w_exact", n * sxx + md.eps_code - sq)), k.eq(lead >> 1),
+                     mant.eq(named(m, "w_norm", w_scaled >> (k << 1)))]
+        steps = [Signal(name=f"calc_step{i}") for i in range(4)]     # W, k, mant valid in turn
+        m.d.sync += [steps[0].eq(sums_final)] + [steps[i + 1].eq(steps[i]) for i in range(3)]
+        m.d.comb += [rsqrt.x.eq(mant), rsqrt.start.eq(steps[3])]
         r_shape = unsigned(md.rsqrt.output.bits)
-        # the row's statistics, as the pass-2 pipeline uses them
-        # the output shift s = k + f_r [+ f_g] - f_y and its rounding half 2^(s-1), per row: registers,
-        # so that no path runs from k through a decoder into the pipeline's adders
+        # the row's statistics, as the pass-2 pipeline uses them; the output shift
+        # s = k + f_r [+ f_g] - f_y and its rounding half 2^(s-1) per row, so that no path runs
+        # from k through a decoder into the pipeline's adders
         shift_c = fr - fy + (md.gamma_fmt.frac if md.affine else 0)
         o_sx, o_r = data(sx_shape, "o_sx"), data(r_shape, "o_r")
         o_shift = data(range(w_bits + shift_c + 1), "o_shift")
@@ -190,46 +210,14 @@ class TwoPassNorm(wiring.Component):
         o_half = data(half_bits, "o_half")
         o_err = data(1, "o_err")
         pipe_busy = Signal()
-        with m.FSM(name="calc"):
-            with m.State("IDLE"):
-                with m.If(calc_go):
-                    if md.centered:
-                        m.next = "SQUARE_START"
-                    else:
-                        m.d.sync += [sq_hi.eq(0), sq_lo.eq(0)]
-                        m.next = "SUM"
-            if md.centered:
-                with m.State("SQUARE_START"):
-                    m.d.sync += [sq_b.eq(sx_abs), sq_hi.eq(0), sq_lo.eq(0), sq_cnt.eq(0)]
-                    m.next = "SQUARE"
-                with m.State("SQUARE"):         # shift-add: one bit of |Sx| per clock
-                    m.d.sync += [sq_hi.eq(sq_sum >> 1), sq_lo.eq(Cat(sq_lo[1:], sq_sum[0])),
-                                 sq_b.eq(sq_b >> 1), sq_cnt.eq(sq_cnt + 1)]
-                    with m.If(sq_cnt == ab - 1):
-                        m.next = "SUM"
-            with m.State("SUM"):
-                m.d.sync += w.eq(named(m, "w_exact", n * sxx + md.eps_code - Cat(sq_lo, sq_hi)))
-                m.next = "LEAD"
-            with m.State("LEAD"):
-                m.d.sync += k.eq(lead >> 1)
-                m.next = "NORM"
-            with m.State("NORM"):
-                w_scaled = named(m, "w_scaled", w << fm)
-                m.d.sync += mant.eq(named(m, "w_norm", w_scaled >> (k << 1)))
-                m.next = "RSQRT0"
-            for i in range(RSQRT_STAGES):
-                with m.State(f"RSQRT{i}"):
-                    m.next = f"RSQRT{i + 1}" if i + 1 < RSQRT_STAGES else "LOAD"
-            with m.State("LOAD"):
-                # once the previous row's outputs have left the pipeline (the table's
-                # input holds still, so its output does too)
-                with m.If(~pipe_busy):
-                    m.d.sync += [o_sx.eq(sx), o_r.eq(rsqrt.y), o_shift.eq(k + shift_c),
-                                 o_half.eq(named(m, "half", Const(1, half_bits + 1) << (k + (shift_c - 1)))),
-                                 o_err.eq(err1_row), second.eq(1),
-                                 calc_busy.eq(0)]
-                    m.next = "IDLE"
-        m.d.comb += [rsqrt.x.eq(mant), rsqrt.in_valid.eq(1)]
+        waiting, do_load = Signal(), Signal()
+        # the table's result, once the previous row's outputs have left the pipeline
+        load_now = named(m, "load_now", waiting & rsqrt.done & ~pipe_busy & ~do_load)
+        m.d.sync += [waiting.eq(Mux(steps[3], 1, waiting & ~load_now)), do_load.eq(load_now)]
+        with m.If(do_load):
+            m.d.sync += [o_sx.eq(sx), o_r.eq(rsqrt.y), o_shift.eq(k + shift_c),
+                         o_half.eq(named(m, "half", Const(1, half_bits + 1) << (k + (shift_c - 1)))),
+                         o_err.eq(err1_row), second.eq(1), calc_busy.eq(0)]
 
         # -- pass 2: a pipeline that never stalls, into an output queue -------------
         # Back-pressure stops the input instead (credits: ``in_ready`` is low while

@@ -61,14 +61,48 @@ class Softmax:
     def row(self, x) -> tuple[np.ndarray, bool]:
         """Output codes of one row and its overflow flag."""
         x = np.asarray(x, dtype=np.int64)
-        overflow = len(x) > self.row_max
-        x = x[: self.row_max]
-        d = np.maximum(x - x.max(), self.exp.input.min_code)
-        e = evaluate(self.exp, d)
+        kept = x[: self.row_max]
+        mx = int(kept.max())
+        return self.outputs(mx, self.recip_of(mx, kept), kept), len(x) > self.row_max
+
+    def recip_of(self, mx: int, x) -> tuple[int, int]:
+        """``(r, L)`` of a row's sum of ``EXP(max(x_i - mx, d_min))``."""
+        e = evaluate(self.exp, np.maximum(np.asarray(x, dtype=np.int64) - mx, self.exp.input.min_code))
         m, lead = normalize(int(e.sum()), self.recip.input.frac)
-        r = int(evaluate(self.recip, [m])[0])
+        return int(evaluate(self.recip, [m])[0]), lead
+
+    def outputs(self, mx: int, rl: tuple[int, int], x) -> np.ndarray:
+        """``p_i`` of codes ``x`` under a row's maximum and reciprocal."""
+        r, lead = rl
+        e = evaluate(self.exp, np.maximum(np.asarray(x, dtype=np.int64) - mx, self.exp.input.min_code))
         p = round_half_up(e * r, self.recip.output.frac + lead - self.out.frac)
-        return np.asarray(saturate(p, self.out), dtype=np.int64), overflow
+        return np.asarray(saturate(p, self.out), dtype=np.int64)
+
+    def kept(self, x) -> list:
+        """The elements of a row that the unit keeps: what passes 2 and 3 of
+        the three-pass unit carry."""
+        return list(x[: self.row_max])
+
+    def multi_pass(self, xs, lasts) -> tuple[np.ndarray, list[bool]]:
+        """A row as the three-pass unit (``ROW_STORE=none``) receives it:
+        ``xs[0]`` up to pass 1's ``in_last`` (it sets the length, cut to
+        ``row_max``, and the maximum), ``xs[1]`` the sum's codes, ``xs[2]``
+        the outputs' codes, each of the kept length, with their ``in_last``
+        flags. The flag of output j: the row was cut, or pass 2 had
+        ``in_last`` misplaced anywhere, or pass 3 at or before j (DESIGN.md
+        "Multi-pass row protocol"). Identical passes give :meth:`row`."""
+        x1 = np.asarray(xs[0], dtype=np.int64)
+        n = min(len(x1), self.row_max)
+        mx = int(x1[:n].max())
+
+        def bad(ls):
+            return [bool(a) != (j == n - 1) for j, a in enumerate(ls)]
+        first = len(x1) > self.row_max or any(bad(lasts[1]))
+        flags, err = [], False
+        for b in bad(lasts[2]):
+            err = err or b
+            flags.append(first or err)
+        return self.outputs(mx, self.recip_of(mx, xs[1]), xs[2]), flags
 
     def reference(self, x) -> np.ndarray:
         """Float softmax of the row's real values, in output LSBs."""

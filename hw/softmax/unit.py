@@ -73,6 +73,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.pwl_int.unit import IntPWL
+from hw.softmax.threepass import ThreePassSoftmax
 from hw.rowbuf import (RowStream, bank_is, bank_signal, check_row_buffers, copy_bank, flip, leading_one, mem_ports,
                        named, pick, round_shift)
 
@@ -312,3 +313,5 @@ class SoftmaxStream(RowStream):
 
 
 UNIT = SoftmaxUnit
+#: the unit without a row store (ROW_STORE=none: every row streamed three times)
+STORES = {"none": ThreePassSoftmax}
