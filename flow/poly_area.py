@@ -1,0 +1,77 @@
+"""Area and timing of ``IMPL=poly`` units beside the README's current best (issue 24).
+
+``python -m flow.poly_area [--ops gelu,silu,sigmoid,tanh,exp] [--formats int12,int16]
+[--build build] [--max-err-lsb 1]`` builds each unit as ``make gen OP=<op>
+IMPL=poly FORMAT=<format>`` would (STAGES=1, LUT=rom, registered output),
+timing the fit and certificate, then synthesizes them one at a time through
+the project's flow (:func:`synth.report.measure`: Yosys onto OSU 0.18 um,
+OpenSTA at 10 ns) and prints one markdown table: segments, coefficient
+formats, fit seconds, area, fmax, and the README "Which implementation
+should I use?" table's best unit within 1 LSB with the ratio. Units and
+synthesis results are cached in the build tree, as ``make synth-report``
+caches them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+#: the README table's smallest rom unit within 1 LSB (area um2, what it is), issue 24's list
+README_BEST = {
+    ("gelu", "int12"): (36959, "uniform, 64 entries"), ("gelu", "int16"): (87936, "uniform, 256 entries"),
+    ("silu", "int12"): (38361, "uniform, 64 entries"), ("silu", "int16"): (91085, "uniform, 256 entries"),
+    ("sigmoid", "int12"): (36175, "pwl, 53 entries"), ("sigmoid", "int16"): (107446, "pwl, 196 entries"),
+    ("tanh", "int12"): (36774, "uniform, 128 entries"), ("tanh", "int16"): (104608, "pwl, 149 entries"),
+    ("exp", "int12"): (32000, "direct table"), ("exp", "int16"): (95550, "pwl, 138 entries"),
+    ("hswish", "int12"): (37742, "uniform, 64 entries"), ("hswish", "int16"): (83617, "uniform, 256 entries"),
+    ("reciprocal", "int12"): (52913, "direct table"), ("rsqrt", "int12"): (54257, "direct table"),
+}
+
+
+def main(argv=None) -> int:
+    from fitter.problem import FitError
+    from flow.build import build, ensure_spec
+    from flow.config import ConfigError, Elementwise, FitOptions
+    from synth import DEFAULT_LIBERTY, DEFAULT_PERIOD_NS
+    from synth.report import measure
+    ap = argparse.ArgumentParser(prog="python -m flow.poly_area", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ops", default="gelu,silu,sigmoid,tanh,exp")
+    ap.add_argument("--formats", default="int12,int16")
+    ap.add_argument("--build", type=Path, default=Path("build"))
+    ap.add_argument("--max-err-lsb", type=float, default=1.0)
+    ap.add_argument("--stages", type=int, default=1)
+    ap.add_argument("--lut", default="rom")
+    a = ap.parse_args(argv)
+    cfg = {"out": str(a.build / "synth"), "liberty": DEFAULT_LIBERTY, "period_ns": DEFAULT_PERIOD_NS,
+           "abc": "gqa", "activity": 0.5}
+    print("| op | width | poly unit | segments | c0 | c1 | fit s | max err LSB | area um2 | fmax MHz "
+          "| README best (rom, <= 1 LSB) | poly / best |")
+    print("|---|---|---|---:|---|---|---:|---:|---:|---:|---|---:|")
+    for op in a.ops.split(","):
+        for fmt in a.formats.split(","):
+            try:
+                u = Elementwise(op, fmt, stages=a.stages, lut=a.lut, impl="poly",
+                                fit=FitOptions(max_err_lsb=a.max_err_lsb))
+                t = time.perf_counter()
+                spec, _, fitted = ensure_spec(u, a.build)
+                fit_s = f"{time.perf_counter() - t:.2f}" if fitted else "cached"
+                unit = build(u, a.build)
+                row = measure(unit, cfg)
+            except (FitError, ConfigError) as e:
+                print(f"| {op} | {fmt} | error: {e} |", flush=True)
+                continue
+            c0, c1 = spec.coefficients
+            best = README_BEST.get((op, fmt))
+            ratio = f"{row['area_um2'] / best[0]:.2f}x" if best else "-"
+            fmax = "-" if row["fmax_mhz"] is None else f"{row['fmax_mhz']:.1f}"
+            print(f"| {op} | {fmt[3:]} | `{u.name}` | {spec.entries} | {c0.fmt.label()} | {c1.fmt.label()} | "
+                  f"{fit_s} | {spec.fit['metrics']['max_err_lsb']:.3f} | {row['area_um2']:,.0f} | {fmax} | "
+                  + (f"{best[0]:,} ({best[1]})" if best else "-") + f" | {ratio} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
