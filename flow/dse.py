@@ -293,6 +293,10 @@ def main(argv=None) -> int:
         out = (a.out or build_root / "dse").resolve()
         lib = check_liberty(a.liberty)
         sta_command()
+        from importlib.util import find_spec
+        if find_spec("dask") is None or find_spec("distributed") is None:
+            raise ConfigError("the sweep runs on Dask, which is not installed: pip install -e '.[dse]' "
+                              "(make dse installs it)")
     except (ConfigError, SynthError, functions.UnknownOp) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
