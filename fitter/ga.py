@@ -64,6 +64,9 @@ def _evaluate(prob: Problem, genes: np.ndarray, cfg: GAConfig):
 def run_ga(prob: Problem, cfg: GAConfig, search: tuple | None = None):
     """Run the search; returns (bps, K, C) of the best table (1-D arrays)
     and its score."""
+    # candidates are scored as every earlier version scored them (Problem.one_code_lines off), so
+    # the search is reproduced bit for bit; the caller derives the final table's lines with it on
+    prob = prob.as_searched()
     rng = np.random.default_rng(cfg.seed)
     lo, hi = search if search else (prob.lo, prob.hi)
     P, G, n = cfg.population, cfg.generations, prob.entries - 1

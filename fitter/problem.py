@@ -8,6 +8,7 @@ hardware golden model, and the metrics of DESIGN.md, "Accuracy metrics".
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,12 @@ class Problem:
     hi: float
     dp: Datapath
     entries: int
+    #: give a segment of one code a line with f's local slope where slope 0 fails it (the last
+    #: segment's chord; an intercept that does not fit): see coeffs_chord and coeffs_lsq. The
+    #: searches (the GA's scoring, the exact search's candidate lines) run on :meth:`as_searched`,
+    #: with this off as in every earlier version, so that they, and every fitted table that needs
+    #: no such line, are reproduced bit for bit; a table's final lines are derived with it on.
+    one_code_lines: bool = True
 
     def __post_init__(self):
         x = self.dp.x
@@ -69,6 +76,12 @@ class Problem:
         self._grid_ps = np.stack([np.concatenate([[0.0], np.cumsum(v)]) for v in
                                   (np.ones_like(xf), xf, xf * xf, tf, xf * tf, tf * tf)])
 
+    def as_searched(self) -> "Problem":
+        """This problem as the searches score it (``one_code_lines`` off; shares the arrays)."""
+        p = copy.copy(self)
+        p.one_code_lines = False
+        return p
+
     # -- breakpoints ---------------------------------------------------------
     def decode(self, genes: np.ndarray) -> np.ndarray:
         """Breakpoints in x units (P, N-1) -> strictly increasing input codes
@@ -95,7 +108,19 @@ class Problem:
         and quantized."""
         b = self._bounds(bps)
         g = self._ps["rel" if weighted else "hw"][:, b]          # one gather for all five sums
-        return self._lsq_from_sums(*(g[..., 1:] - g[..., :-1]))
+        K, C = self._lsq_from_sums(*(g[..., 1:] - g[..., :-1]))
+        # A segment of one code fixes no slope; slope 0 is kept unless its intercept (the whole
+        # value) does not fit the intercept format, where the chord's line (f's local slope
+        # through the code) is taken instead: it passes through the same point.
+        if not self.one_code_lines:
+            return K, C
+        c = (g[3, ..., 1:] - g[3, ..., :-1]) / np.maximum(g[0, ..., 1:] - g[0, ..., :-1], 1e-300)
+        one = (b[:, 1:] - b[:, :-1] == 1) & ((c > self.dp.c.to_real(self.dp.c.max_code))
+                                            | (c < self.dp.c.to_real(self.dp.c.min_code)))
+        if one.any():
+            Kc, Cc = self.coeffs_chord(bps)
+            K, C = np.where(one, Kc, K), np.where(one, Cc, C)
+        return K, C
 
     def _lsq_from_sums(self, n, sx, sxx, sy, sxy):
         n = np.maximum(n, 1e-300)
@@ -117,6 +142,15 @@ class Problem:
             fl, fr = f[:, :-1], f[:, 1:]
         width = right - left
         k = np.divide(fr - fl, width, out=np.zeros_like(width), where=width > 0)
+        # The last segment ends at the domain's last code, the others at the next segment's first
+        # code, so a last segment of one code has no width and its chord no slope: slope 0 put
+        # the whole value into the intercept, which saturates where |f| exceeds the intercept
+        # format (gelu int8, 256 entries: 63 LSB off at the top code). Such a chord takes the
+        # next code as its right end, like every other segment, so its slope is f's local slope.
+        one = width <= 0
+        if self.one_code_lines and one.any():
+            step = self.dp.x.lsb
+            k[one] = (self.func(left[one] + step) - fl[one]) / step
         K = self.dp.k.quantize(k)
         return K, self.dp.c.quantize(fl - self.dp.k.to_real(K) * left)
 
