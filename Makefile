@@ -18,7 +18,7 @@ STAMP      := $(VENV)/.installed-$(shell cat $(ROOT)/pyproject.toml 2>/dev/null 
 # MAKE_VARS), so every value reaches the program as one argument, spaces and
 # shell metacharacters included. Defaults live in the unit configuration
 # (flow/config.py), not here.
-.PHONY: help venv tools fit gen handoff sim test dse eval-model bench-fit bench-rowwise bench-sim sim-long clean distclean
+.PHONY: help venv tools fit gen handoff sim test dse eval-model bench-fit bench-rowwise bench-rowstore bench-sim sim-long clean distclean
 .DEFAULT_GOAL := help
 
 help:
@@ -36,6 +36,7 @@ help:
 	@echo "                          scored; recommends the smallest within MAX_ERR_LSB [1] (build/dse/report.md)"
 	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/fit.md)"
 	@echo "  make bench-rowwise      softmax/layernorm accuracy against float (build/bench/rowwise.md)"
+	@echo "  make bench-rowstore     softmax/layernorm/rmsnorm x row store (ff, none): area, clock, clocks per row"
 	@echo "  make eval-model         all-MiniLM-L6-v2 with its non-linear ops on our golden models (build/eval/minilm.md)"
 	@echo "  make clean              remove build/ (or BUILD), only if gqa-lut made it (.gqa-lut-build marker)"
 	@echo
@@ -43,7 +44,8 @@ help:
 	@echo "  IMPL [pwl] (pwl|uniform|table)  STAGES [1] (0..3)  LUT [rom] (rom|regs)  LANES [1] (1|2|4|8|16|32)  FTZ [0]"
 	@echo "  SEED [0]  METHOD [ga]  SIM [icarus] (icarus|verilator)  MAX_ERR_LSB=B (fewest entries within B LSB)"
 	@echo "  BUILD [build]  HANDOFF [1]  SPEC=file (build from your own table)  FITARGS='--range -2 2 ...'"
-	@echo "  row-wise: ROW=N  ROW_BUFFERS=2|1  SM_IN_FRAC=4  LN_IN=s8.4 LN_OUT=s8.5  LN_RSQRT=auto|int8|int16"
+	@echo "  row-wise (softmax, layernorm, rmsnorm): ROW=N  ROW_STORE=ff|none  ROW_BUFFERS=2|1  SM_IN_FRAC=4"
+	@echo "            LN_IN=s8.4 LN_OUT=s8.5  LN_RSQRT=auto|int8|int16"
 	@echo "            LN_EPS=1e-5  LN_AFFINE=1 [LN_GAMMA=s8.6 LN_BETA=s8.5 LN_PARAMS=file.json|.npy]"
 	@echo "  every option with its range: $(GQA) gen --help"
 
@@ -112,6 +114,10 @@ sim-long: tools
 
 bench-rowwise: $(STAMP)
 	@$(GQA) bench-rowwise --build "$${BUILD:-build}" --out "$${BUILD:-build}/bench"
+
+# make bench-rowstore: every row-wise op x row store through the synth flow (build/bench/rowstore.md)
+bench-rowstore: $(STAMP) synth-tools
+	@$(GQA) bench-rowstore --build "$${BUILD:-build}" --out "$${BUILD:-build}/bench" $${LIBERTY:+--liberty "$$LIBERTY"}
 
 bench-sim: tools
 	@$(GQA) sim run --sim "$${SIM:-icarus}" --build "$${BUILD:-build}" --json "$${BUILD:-build}/bench/sim.json"

@@ -27,7 +27,8 @@ NORMS = {"layernorm": LayerNorm, "rmsnorm": RMSNorm}
 
 #: subcommands run by another module's ``main(argv)``
 DELEGATES = {"sim": "sim.units", "synth": "synth.report", "bench-fit": "eval.bench_fit",
-             "bench-rowwise": "eval.bench_rowwise", "sim-long": "sim.long", "eval": "eval.minilm.run",
+             "bench-rowwise": "eval.bench_rowwise",
+             "bench-rowstore": "eval.bench_rowstore", "sim-long": "sim.long", "eval": "eval.minilm.run",
              "dse": "flow.dse", "clean": "flow.clean"}
 
 #: make variable -> option, per subcommand (None: positional; "list": shlex-split arguments)
