@@ -180,7 +180,7 @@ def test_spec_unit_lanes(build_dir, tmp_path):
     (["OP=gelu", "LANES=64"], "lanes 64 is not a lane count"),
     (["OP=gelu", "LANES=abc"], "lanes 'abc' is not an integer"),
     (["OP=gelu", "LANES=4,3"], "lanes 3 is not a lane count"),
-    (["OP=softmax", "LANES=4"], "--lanes/--impl do not apply to softmax"),
+    (["OP=softmax", "LANES=4"], "--lanes/--impl do not apply to the row-wise ops"),
 ])
 def test_bad_lanes_is_one_line_and_changes_nothing(make_vars, msg, tmp_path):
     r = make(["gen", *make_vars, "BUILD=out dir"], tmp_path)

@@ -6,7 +6,10 @@ negative test, configuration errors, and RMSNorm against float on real
 activation rows when the evaluation extra is installed."""
 
 import json
+import os
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,3 +204,33 @@ def test_rmsnorm_on_real_activation_rows(build_dir):
         ref = np.clip(md.reference(c), md.out.min_code, md.out.max_code)
         worst = max(worst, float((np.abs(md.row(c) - ref) / (1 + np.abs(ref) * rel)).max()))
     assert len(codes) > 50 and worst <= 1.0, f"error / bound {worst:.3f} over {len(codes)} rows (rel {rel:.2e})"
+
+
+# -- the handoff package of each kind without a row store ----------------------------
+
+@pytest.mark.parametrize("cfg", [LayerNorm(8, row_len=16, row_store="none"),
+                                 RMSNorm(8, row_len=16, affine=True, row_store="none"),
+                                 Softmax(8, row_max=16, row_store="none")], ids=lambda c: c.name)
+def test_handoff_verifies_from_an_empty_directory(cfg, build_dir, tmp_path):
+    """The package's own bench passes on Icarus and Verilator, and FuseSoC's
+    sim target, from a copy in an empty directory; one expected output word
+    changed makes it fail."""
+    from tests.helpers import corrupt, expected_file, run, verilator_env
+    out = build_unit(cfg, build_dir, handoff=True)
+    pkg = shutil.copytree(out / "handoff", tmp_path / "pkg")
+    man = json.loads((pkg / "manifest.json").read_text())
+    r = run(["sh", "run_tb.sh", "icarus"], pkg)
+    assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
+    env = verilator_env()
+    if env is not None:
+        r = run(["sh", "run_tb.sh", "verilator"], pkg, env)
+        assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
+    fusesoc = shutil.which("fusesoc") or str(Path(sys.executable).parent / "fusesoc")
+    if Path(fusesoc).is_file():
+        xdg = {k: str(tmp_path / "xdg") for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")}
+        r = run([fusesoc, "--cores-root", str(pkg), "run", "--build-root", str(tmp_path / "fs"), "--target", "sim",
+                 man["fusesoc"]["vlnv"]], tmp_path, dict(os.environ, **xdg))
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    corrupt(expected_file(pkg))
+    r = run(["sh", "run_tb.sh", "icarus"], pkg)
+    assert r.returncode != 0 and "PASS" not in r.stdout, r.stdout
