@@ -3,7 +3,8 @@
 ``make sim`` runs :data:`MATRIX`: every element-wise op at 8 and 16 entries,
 LUT=rom and LUT=regs, STAGES 0 and 2, all 256 input codes each, plus a
 16-bit unit (all 65,536 codes) and an INT32 unit (breakpoints, extremes and
-100,000 random codes), and softmax and layernorm at 8 and 16 entries
+100,000 random codes), softmax, layernorm and rmsnorm at 8 and 16 entries
+and each of them without a row store (``ROW_STORE=none``) at 8 entries
 (rows of every kind, random gaps and back-pressure, and back-to-back rows
 at full rate, whose clocks per row must equal the manifest's figure). A
 ``LUT=regs`` unit is loaded through its cfg port with a second table of the
@@ -18,7 +19,7 @@ from pathlib import Path
 from fitter import functions
 from flow.build import build as build_unit
 from flow.build import ensure_spec
-from flow.config import ROWWISE, Elementwise, FitOptions, LayerNorm, Softmax, UnitConfig
+from flow.config import ROWWISE, Elementwise, FitOptions, LayerNorm, RMSNorm, Softmax, UnitConfig
 from sim.runner import BenchResult, run_bench
 
 #: A second op with exactly the same formats, for the two-function regs test;
@@ -41,6 +42,10 @@ def matrix(ops=None) -> list[UnitConfig]:
                   Elementwise("gelu", "int16", 16, 1, "rom", impl="uniform")]
     units += [Softmax(n) for n in (8, 16) if "softmax" in rowwise]
     units += [LayerNorm(n) for n in (8, 16) if "layernorm" in rowwise]
+    units += [RMSNorm(n) for n in (8, 16) if "rmsnorm" in rowwise]
+    # without a row store: every row streamed once per pass (DESIGN.md "Multi-pass row protocol")
+    units += [cls(8, row_store="none") for op, cls in (("softmax", Softmax), ("layernorm", LayerNorm),
+                                                        ("rmsnorm", RMSNorm)) if op in rowwise]
     return units
 
 

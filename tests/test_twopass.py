@@ -24,16 +24,14 @@ from sim.units import verify
 
 S16 = dict(input=parse_fixed("s16.8", "i"), out=parse_fixed("s16.13", "o"))
 
+#: besides the default make sim matrix's (sim/units.py: softmax, layernorm and rmsnorm with
+#: ROW_STORE=none, rmsnorm with flip-flops; tests/test_sim_matrix.py benches them)
 CASES = {
-    "layernorm-2pass": LayerNorm(8, row_store="none"),
-    "rmsnorm-ff": RMSNorm(8),
-    "rmsnorm-2pass": RMSNorm(8, row_store="none"),
     "layernorm-2pass-affine": LayerNorm(8, affine=True, row_store="none"),
     "rmsnorm-2pass-affine": RMSNorm(8, affine=True, row_store="none"),
     "rmsnorm-ff-affine": RMSNorm(8, affine=True),
     "layernorm-2pass-16bit": LayerNorm(8, row_len=96, row_store="none", **S16),
     "rmsnorm-2pass-16bit": RMSNorm(8, row_len=96, row_store="none", **S16),
-    "softmax-3pass": Softmax(8, row_store="none"),
     "softmax-3pass-r16-f2": Softmax(8, row_max=16, in_frac=2, row_store="none"),
 }
 
