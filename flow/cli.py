@@ -292,10 +292,29 @@ def cmd_gen(a) -> int:
         man = json.loads((unit / "manifest.json").read_text())
         print(f"{shlex.quote(str(unit) + '/')}  top {man['top']}  latency {man['latency_cycles'] if man.get('stages') is not None else 'row-wise'}"
               f"  ({time.perf_counter() - t0:.1f} s)", flush=True)
+        found = _found_line(unit, man) if getattr(getattr(cfg, "fit", None), "max_err_lsb", None) is not None \
+            else None
+        if found:
+            print(found, flush=True)
         if a.handoff:
             print(f"  handoff: {shlex.quote(str(unit / 'handoff'))}  (verify: sh "
                   f"{shlex.quote(str(unit / 'handoff' / 'run_tb.sh'))} icarus)", flush=True)
     return 0
+
+
+def _found_line(unit: Path, man: dict) -> str | None:
+    """What a MAX_ERR_LSB search found (the unit's spec records it in
+    ``fit.minimal``): the entry count and the certified maximum error."""
+    try:
+        spec = json.loads((unit / man.get("spec", "spec.json")).read_text())
+        found = spec["fit"]["minimal"]
+        cert = found["certificate"]
+        bound, err, n = float(found["bound_lsb"]), float(cert["max_err_lsb"]), int(found["entries"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    what = "segments" if found.get("impl") == "poly" else "entries"
+    return (f"  max-err-lsb {bound:g}: found {n} {what} (the fewest within {bound:g} LSB), certified max error "
+            f"{err:.3f} LSB on every input code")
 
 
 def _fracs(v: str) -> list[int]:
