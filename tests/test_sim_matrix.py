@@ -14,13 +14,14 @@ from flow.config import Elementwise
 from hw.gen import generate
 from hw.spec import Coeffs
 from sim.lint import lint
+from flow.config import ROWWISE
 from sim.units import matrix, verify
 
 MATRIX = matrix()
 
 
 def expected_vectors(req):
-    if req.op in ("softmax", "layernorm"):
+    if req.kind in ROWWISE:
         return None
     n = {"int8": 256, "int16": 65536, "int32": None, "fp32": None}[req.format]
     return None if n is None else n * (2 if req.lut == "regs" else 1)
@@ -34,7 +35,7 @@ def test_unit_bit_exact(req, build_dir):
     want = expected_vectors(req)
     if want is not None:
         assert r.vectors == want, r.line()
-    elif req.op in ("softmax", "layernorm"):
+    elif req.kind in ROWWISE:
         assert r.detail["rows"] >= 12 and r.vectors > 500, r.line()
     elif req.format == "fp32":
         assert r.vectors >= 20_000, r.line()
