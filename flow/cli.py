@@ -362,28 +362,59 @@ def _fit_scale(a, cfg: Elementwise, j: int, cache: dict):
     return r
 
 
+def fit_configs(a) -> list[Elementwise]:
+    """Every table a ``fit`` command line asks for (op, format, entries and
+    impl take comma lists, as for ``gen``), all validated before anything
+    is fitted. Only element-wise ops have a table of their own to fit."""
+    from fitter import functions
+    elementwise = list(functions.FUNCTIONS)
+    ops = elementwise if a.op == "all" else _list(a.op, str, "op")
+    for op in ops:
+        if op in ROWWISE:
+            raise ConfigError(f"fit applies to the element-wise ops ({', '.join(elementwise)}); {op} is "
+                              f"row-wise: make gen OP={op} fits its tables")
+        if op not in elementwise:
+            raise ConfigError(f"{functions.UnknownOp(op, elementwise)} (fit applies to the element-wise ops)")
+    fmts, entries = _list(a.format, str, "format"), _list(a.entries, int, "entries")
+    impls = _list(a.impl, str, "impl")
+    fit = fit_options(a)
+    out, seen = [], set()
+    for op in ops:
+        for impl in impls:
+            for fmt in fmts:
+                for n in entries:
+                    cfg = Elementwise(op, fmt, n, fit=fit, impl=impl)
+                    if cfg.fit_dir(a.build) not in seen:
+                        seen.add(cfg.fit_dir(a.build))
+                        out.append(cfg)
+    return out
+
+
 def cmd_fit(a) -> int:
     from flow.build import check_output_root, ensure_spec
-    t0 = time.perf_counter()
-    cfg = Elementwise(a.op, a.format, a.entries, fit=fit_options(a), impl=a.impl)
-    check_output_root(a.build)
+    cfgs = fit_configs(a)
     if a.fracs is not None:
-        if a.format == "fp32":
+        if any(c.format == "fp32" for c in cfgs):
             raise ConfigError("--frac: an fp32 table has no input scale; use an integer --format")
         if a.in_frac is not None:
             raise ConfigError("--frac and --in-frac both set the input scale; give one")
-        cache: dict = {}
-        for j in _fracs(a.fracs):
-            t1 = time.perf_counter()
-            spec, path, _ = _fit_scale(a, cfg, j, cache)
-            m = spec.fit["metrics"]
-            print(f"{path}  in {spec.input.label()}  mse_hw {m['mse_hw']:.3e}  mse_fp {m['mse_fp']:.3e}  "
-                  f"max_err {m['max_err_lsb']:.2f} LSB  ({time.perf_counter() - t1:.1f} s)", flush=True)
-        return 0
-    spec, path, _ = ensure_spec(cfg, a.build, a.quiet, force=a.force)
-    m = spec.fit["metrics"]
-    print(f"{path}  mse_hw {m['mse_hw']:.3e}  mse_fp {m['mse_fp']:.3e}  "
-          f"max_err {m['max_err_lsb']:.2f} LSB  ({time.perf_counter() - t0:.1f} s)")
+        fracs = _fracs(a.fracs)
+    check_output_root(a.build)
+    for cfg in cfgs:
+        if a.fracs is not None:
+            cache: dict = {}
+            for j in fracs:
+                t1 = time.perf_counter()
+                spec, path, _ = _fit_scale(a, cfg, j, cache)
+                m = spec.fit["metrics"]
+                print(f"{path}  in {spec.input.label()}  mse_hw {m['mse_hw']:.3e}  mse_fp {m['mse_fp']:.3e}  "
+                      f"max_err {m['max_err_lsb']:.2f} LSB  ({time.perf_counter() - t1:.1f} s)", flush=True)
+            continue
+        t0 = time.perf_counter()
+        spec, path, _ = ensure_spec(cfg, a.build, a.quiet, force=a.force)
+        m = spec.fit["metrics"]
+        print(f"{path}  mse_hw {m['mse_hw']:.3e}  mse_fp {m['mse_fp']:.3e}  "
+              f"max_err {m['max_err_lsb']:.2f} LSB  ({time.perf_counter() - t0:.1f} s)", flush=True)
     return 0
 
 
@@ -422,15 +453,16 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit one table: build/<op>_<format>_e<N>[_v<hash>]/spec.json + fit.png",
                        description="Fit an op's table with the GQA-LUT genetic search (or --method); "
                                    "writes spec.json (DESIGN.md, 'The LUT spec') and fit.png.")
-    p.add_argument("op", help="op to fit (gqa-lut ops lists them)")
-    p.add_argument("--entries", "-n", type=_int("--entries"), default=8, help="table entries, 1..256 (default 8)")
-    p.add_argument("--format", default="int8", choices=FORMATS,
+    p.add_argument("op", help="element-wise op, comma list or 'all': gelu, hswish, silu, sigmoid, tanh, exp, "
+                              "reciprocal, rsqrt (the row-wise units' tables are fitted by gen)")
+    p.add_argument("--entries", "-n", default="8", help="table entries 1..256, comma list (default 8)")
+    p.add_argument("--format", default="int8",
                    help="int8 (default), int10, int12, int16, int32 (2, 4, 8 or 24 more fractional bits, int8 "
-                        "breakpoints), fp32 (binary32 lines on the int8 breakpoints)")
-    p.add_argument("--impl", default="pwl", choices=IMPLS,
-                   help="pwl (default): GQA-LUT breakpoints; uniform: 2^k equal segments (entries a power of "
-                        "two), writes build/<op>_<format>_e<N>_uniform/; table: every input code correctly "
-                        "rounded (int8/int10/int12), build/<op>_<format>_table/")
+                        "breakpoints), fp32 (binary32 lines on the int8 breakpoints); comma list")
+    p.add_argument("--impl", default="pwl",
+                   help=f"{'|'.join(IMPLS)}, comma list: pwl (default): GQA-LUT breakpoints; uniform: 2^k equal "
+                        "segments (entries a power of two), writes build/<op>_<format>_e<N>_uniform/; table: "
+                        "every input code correctly rounded (int8/int10/int12), build/<op>_<format>_table/")
     p.add_argument("--frac", "--fracs", dest="fracs", default=None, metavar="J..K",
                    help="multi-scale: one table per input scale 2^-j, j in 0..16 as 1..6, 1-6 or 1,3,5; "
                         "writes build/<op>_<format>_e<N>_f<j>/spec.json")

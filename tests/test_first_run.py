@@ -38,3 +38,51 @@ def test_plain_gen_prints_no_search_line(tmp_path, capsys):
                        "--no-handoff", "-q")
     assert rc == 0, err
     assert "certified" not in out and len(out.splitlines()) == 1, out
+
+
+# -- 2. make fit accepts what make gen accepts; errors agree with their own lists ----------
+
+def test_fit_takes_comma_lists_as_gen_does(tmp_path, capsys, monkeypatch):
+    for var, v in (("OP", "gelu"), ("ENTRIES", "4,6"), ("FITARGS", "--generations 5 -q"),
+                   ("BUILD", str(tmp_path))):
+        monkeypatch.setenv(var, v)
+    rc, out, err = run(capsys, "--from-env", "fit")        # what make fit OP=gelu ENTRIES=4,6 runs
+    assert rc == 0, err
+    paths = [line.split()[0] for line in out.splitlines()]
+    assert len(paths) == 2, out
+    for n, p in zip((4, 6), paths):
+        assert json.loads(open(p).read())["entries"] == n
+
+
+def _one_error(rc, out, err) -> str:
+    assert rc == 2 and out == "", (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "unexpected" not in lines[0], err
+    return lines[0]
+
+
+def test_fit_of_a_rowwise_op_says_fit_is_element_wise(tmp_path, capsys):
+    from flow.config import ROWWISE
+    for op in ROWWISE:
+        line = _one_error(*run(capsys, "fit", op, "--build", tmp_path / "b"))
+        assert "element-wise" in line and "unknown op" not in line, line
+        assert f"make gen OP={op}" in line, line
+    line = _one_error(*run(capsys, "fit", "gelu,softmax", "--entries", "4", "--build", tmp_path / "b"))
+    assert "element-wise" in line, line
+    assert not (tmp_path / "b").exists()        # nothing fitted before the refusal
+
+
+def test_errors_agree_with_their_own_lists(tmp_path, capsys):
+    """An unknown op's message lists as known exactly what that command accepts."""
+    from fitter import functions
+    from flow.config import ROWWISE
+    for cmd, accepted in (("fit", list(functions.FUNCTIONS)), ("gen", list(functions.FUNCTIONS) + list(ROWWISE))):
+        line = _one_error(*run(capsys, cmd, "nosuchop", "--build", tmp_path / "b"))
+        known = line.split("known ops: ")[1].split(" (")[0].split(", ")
+        assert known == accepted, (cmd, line)
+    for args, words in ((["--entries", "4,x"], "entries 'x' is not an integer"),
+                        (["--entries", "4,300"], "out of range"),
+                        (["--format", "int8,int9"], "unknown format 'int9'")):
+        line = _one_error(*run(capsys, "fit", "gelu", *args, "--build", tmp_path / "b"))
+        assert words in line, line
+    assert not (tmp_path / "b").exists()
