@@ -18,8 +18,9 @@ them) and an FSM's state decoding stay anonymous ``$N``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -106,6 +107,28 @@ def round_shift(m: Module, v, s, name: str):
     half = named(m, f"{name}_half", unit >> 1)
     biased = named(m, f"{name}_biased", v + half)
     return named(m, name, biased >> s)
+
+
+def output_queue(m: Module, unit, depth: int, write, value, last, flag, taken) -> Signal:
+    """The output side of a unit without a row store: a queue of ``depth``
+    words ``{flag, last, value}`` written with ``write``, read by
+    ``out_valid``/``out_ready`` into ``out_data``, ``out_last`` and the unit's
+    flag port; returns ``in_flight``, the elements taken (``taken``) and not
+    yet delivered, which the unit keeps below ``depth`` (its ``in_ready``):
+    then the queue never overflows, and the pipeline in front of it never stalls."""
+    ob = len(unit.out_data)
+    flag_port = getattr(unit, "out_error", None)
+    if flag_port is None:
+        flag_port = unit.out_overflow
+    m.submodules.queue = queue = SyncFIFOBuffered(width=ob + 2, depth=depth)
+    m.d.comb += [queue.w_en.eq(write), queue.w_data.eq(Cat(value[:ob], last, flag)),
+                 unit.out_valid.eq(queue.r_rdy), queue.r_en.eq(unit.out_ready),
+                 unit.out_data.eq(queue.r_data[:ob]), unit.out_last.eq(queue.r_data[ob]),
+                 flag_port.eq(queue.r_data[ob + 1])]
+    in_flight = Signal(range(depth + 1), name="in_flight")
+    out_take = named(m, "out_take", unit.out_valid & unit.out_ready)
+    m.d.sync += in_flight.eq(in_flight + taken - out_take)
+    return in_flight
 
 
 class RowStream(wiring.Component):

@@ -38,20 +38,15 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.wiring import In, Out
 
+from hw.layernorm.ports import param_registers, signature
 from hw.pwl_int.serial import SerialPWL
-from hw.rowbuf import leading_one, named
+from hw.rowbuf import leading_one, named, output_queue
 
 def data(shape, name: str) -> Signal:
     """A datapath register: no reset (a valid bit or the calc sequence says
     when it holds a value), so ``rst`` fans out to the control flip-flops only."""
     return Signal(shape, name=name, reset_less=True)
-
-
-def _cfg_addr_bits(n: int) -> int:
-    return max(1, (2 * n - 1).bit_length())
 
 
 def _abs_bits(md) -> int:
@@ -99,19 +94,7 @@ class TwoPassNorm(wiring.Component):
 
     def __init__(self, model):
         self.model = model
-        fin, fo = model.input, model.out
-        if model.rsqrt.output.frac <= fo.frac:
-            raise ValueError(f"the rsqrt table's output (u{model.rsqrt.output.bits}.{model.rsqrt.output.frac}) "
-                             f"needs more fractional bits than the unit's output {fo.label()}")
-        sig = {
-            "in_valid": In(1), "in_ready": Out(1), "in_data": In(signed(fin.bits)), "in_last": In(1),
-            "out_valid": Out(1), "out_ready": In(1), "out_data": Out(signed(fo.bits)), "out_last": Out(1),
-            "out_error": Out(1),
-        }
-        if model.affine:
-            width = max(model.gamma_fmt.bits, model.beta_fmt.bits if model.has_beta else 0)
-            sig.update({"cfg_we": In(1), "cfg_addr": In(_cfg_addr_bits(model.row_len)), "cfg_data": In(width)})
-        super().__init__(sig)
+        super().__init__(signature(model))
 
     def elaborate(self, platform):
         m = Module()
@@ -129,7 +112,7 @@ class TwoPassNorm(wiring.Component):
         calc_busy = Signal()        # between the passes: in_ready low
         t = timing(md)
         credits = t["fifo"]         # pass-2 elements taken and not yet delivered, at most
-        in_flight = Signal(range(credits + 1))
+        in_flight = Signal(range(credits + 1), name="queued")
         p1_ready = named(m, "p1_ready", ~second & ~calc_busy)
         p2_ready = named(m, "p2_ready", second & (in_flight < credits))
         m.d.comb += self.in_ready.eq(p1_ready | p2_ready)
@@ -251,7 +234,7 @@ class TwoPassNorm(wiring.Component):
         d2 = stage("d2", named(m, "d", n * x1 - o_sx), d_shape)
         l2, e2 = stage("l2", l1, 1), stage("e2", e1, 1)
         if md.affine:
-            gam, bet = self._tables(m)
+            gam, bet = param_registers(m, self)
             g2 = stage("g2", Array(gam)[i1], signed(md.gamma_fmt.bits))
             b2 = stage("b2", Array(bet)[i1], signed(md.beta_fmt.bits)) if md.has_beta else None
         def product(tag, a, b, v, carry):
@@ -290,32 +273,7 @@ class TwoPassNorm(wiring.Component):
             res = named(m, "res", res + (b4 << (fy - md.beta_fmt.frac)))
         lo, hi = md.out.min_code, md.out.max_code
         y = named(m, "y_sat", Mux(res > hi, hi, Mux(res < lo, lo, res)))
-        ob = md.out.bits
-        m.submodules.queue = queue = SyncFIFOBuffered(width=ob + 2, depth=credits)
-        m.d.comb += [queue.w_en.eq(v4), queue.w_data.eq(Cat(y[:ob], l4, e4)),
-                     self.out_valid.eq(queue.r_rdy), queue.r_en.eq(self.out_ready),
-                     self.out_data.eq(queue.r_data[:ob]), self.out_last.eq(queue.r_data[ob]),
-                     self.out_error.eq(queue.r_data[ob + 1])]
-        out_take = named(m, "out_take", self.out_valid & self.out_ready)
-        m.d.sync += in_flight.eq(in_flight + take2 - out_take)
+        m.d.comb += in_flight.eq(output_queue(m, self, credits, v4, y, l4, e4, take2))
         # the row's statistics may change once no element before the queue uses them
         m.d.comb += pipe_busy.eq(Cat(*valids).any())
         return m
-
-    def _tables(self, m):
-        """Gamma (and beta) registers, reset to the generated contents,
-        written through cfg_* (gamma_i at i, beta_i at row_len + i)."""
-        md = self.model
-        n = md.row_len
-        gam = [Signal(signed(md.gamma_fmt.bits), init=int(v), name=f"gamma{i}") for i, v in enumerate(md.gamma)]
-        bet = [Signal(signed(md.beta_fmt.bits), init=int(v), name=f"beta{i}") for i, v in enumerate(md.beta)] \
-            if md.has_beta else []
-        with m.If(self.cfg_we):
-            with m.Switch(self.cfg_addr):
-                for i in range(n):
-                    with m.Case(i):
-                        m.d.sync += gam[i].eq(self.cfg_data[:md.gamma_fmt.bits])
-                    if bet:
-                        with m.Case(n + i):
-                            m.d.sync += bet[i].eq(self.cfg_data[:md.beta_fmt.bits])
-        return gam, bet

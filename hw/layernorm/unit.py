@@ -66,20 +66,12 @@ from __future__ import annotations
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
+from hw.layernorm.ports import cfg_addr_bits, cfg_data_bits, param_registers, signature
 from hw.layernorm.twopass import TwoPassNorm
 from hw.pwl_int.unit import IntPWL
 from hw.rowbuf import (RowStream, bank_is, bank_signal, buf_addr, check_row_buffers, copy_bank, flip, leading_one,
                        mem_ports, named, pick, round_shift)
-
-
-def cfg_addr_bits(row_len: int) -> int:
-    return max(1, (2 * row_len - 1).bit_length())
-
-
-def cfg_data_bits(model) -> int:
-    return max(model.gamma_fmt.bits, model.beta_fmt.bits if model.has_beta else 0)
 
 
 def describe(model, row_buffers: int) -> dict:
@@ -133,19 +125,7 @@ class LayerNormUnit(wiring.Component):
     def __init__(self, model, row_buffers: int = 2):
         self.model = model
         self.row_buffers = check_row_buffers(row_buffers)
-        fin, fo = model.input, model.out
-        if model.rsqrt.output.frac <= fo.frac:
-            raise ValueError(f"the rsqrt table's output (u{model.rsqrt.output.bits}.{model.rsqrt.output.frac}) "
-                             f"needs more fractional bits than the unit's output {fo.label()}")
-        sig = {
-            "in_valid": In(1), "in_ready": Out(1), "in_data": In(signed(fin.bits)), "in_last": In(1),
-            "out_valid": Out(1), "out_ready": In(1), "out_data": Out(signed(fo.bits)), "out_last": Out(1),
-            "out_error": Out(1),
-        }
-        if model.affine:
-            sig.update({"cfg_we": In(1), "cfg_addr": In(cfg_addr_bits(model.row_len)),
-                        "cfg_data": In(cfg_data_bits(model))})
-        super().__init__(sig)
+        super().__init__(signature(model))
 
     def elaborate(self, platform):
         m = Module()
@@ -292,21 +272,8 @@ class LayerNormUnit(wiring.Component):
         return m
 
     def _tables(self, m, idx):
-        """Gamma and beta registers (reset to the generated contents): read at
-        the output index, written through cfg_*."""
-        md = self.model
-        n = md.row_len
-        gam = [Signal(signed(md.gamma_fmt.bits), init=int(v), name=f"gamma{i}") for i, v in enumerate(md.gamma)]
-        bet = [Signal(signed(md.beta_fmt.bits), init=int(v), name=f"beta{i}") for i, v in enumerate(md.beta)] \
-            if md.has_beta else []
-        with m.If(self.cfg_we):
-            with m.Switch(self.cfg_addr):
-                for i in range(n):
-                    with m.Case(i):
-                        m.d.sync += gam[i].eq(self.cfg_data[:md.gamma_fmt.bits])
-                    if bet:
-                        with m.Case(n + i):
-                            m.d.sync += bet[i].eq(self.cfg_data[:md.beta_fmt.bits])
+        """Gamma and beta registers read at the output index."""
+        gam, bet = param_registers(m, self)
         return named(m, "gamma_o", Array(gam)[idx]), named(m, "beta_o", Array(bet)[idx]) if bet else None
 
 

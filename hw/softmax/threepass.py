@@ -33,13 +33,12 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.wiring import In, Out
 
 from hw.layernorm.twopass import data
 from hw.pwl_int.serial import SerialPWL
+from hw.softmax.ports import signature
 from hw.pwl_int.unit import IntPWL
-from hw.rowbuf import leading_one, named
+from hw.rowbuf import leading_one, named, output_queue
 
 #: clocks of the exp table (IntPWL stages: cuts after the table read and the product)
 EXP_STAGES = 3
@@ -77,15 +76,7 @@ class ThreePassSoftmax(wiring.Component):
 
     def __init__(self, model):
         self.model = model
-        fin = model.input
-        if model.recip.output.frac <= model.out.frac:
-            raise ValueError("the reciprocal table needs more fractional bits than the output")
-        super().__init__({
-            "in_valid": In(1), "in_ready": Out(1), "in_data": In(signed(fin.bits) if fin.signed else fin.bits),
-            "in_last": In(1),
-            "out_valid": Out(1), "out_ready": In(1), "out_data": Out(model.out.bits), "out_last": Out(1),
-            "out_overflow": Out(1),
-        })
+        super().__init__(signature(model))
 
     def elaborate(self, platform):
         m = Module()
@@ -100,7 +91,7 @@ class ThreePassSoftmax(wiring.Component):
         pas = Signal(2)             # 0: maximum, 1: sum, 2: outputs
         calc_busy = Signal()
         credits = t["fifo"]
-        in_flight = Signal(range(credits + 1))
+        in_flight = Signal(range(credits + 1), name="queued")
         free = named(m, "free", (pas != 2) & ~calc_busy)
         out_ok = named(m, "out_ok", (pas == 2) & (in_flight < credits))
         m.d.comb += self.in_ready.eq(free | out_ok)
@@ -214,14 +205,7 @@ class ThreePassSoftmax(wiring.Component):
         end_b, flag_b = stage("end_b", end_p, 1), stage("flag_b", flag_p, 1)
         rounded = named(m, "rounded", biased >> o_shift)
         p = named(m, "p_sat", Mux(rounded > md.out.max_code, md.out.max_code, rounded))
-        ob = md.out.bits
-        m.submodules.queue = queue = SyncFIFOBuffered(width=ob + 2, depth=credits)
-        m.d.comb += [queue.w_en.eq(v_b), queue.w_data.eq(Cat(p[:ob], end_b, flag_b)),
-                     self.out_valid.eq(queue.r_rdy), queue.r_en.eq(self.out_ready),
-                     self.out_data.eq(queue.r_data[:ob]), self.out_last.eq(queue.r_data[ob]),
-                     self.out_overflow.eq(queue.r_data[ob + 1])]
-        out_take = named(m, "out_take", self.out_valid & self.out_ready)
-        m.d.sync += in_flight.eq(in_flight + take3 - out_take)
+        m.d.comb += in_flight.eq(output_queue(m, self, credits, v_b, p, end_b, flag_b, take3))
         # the row's reciprocal and shift may change once no pass-3 element before the queue uses them
         m.d.comb += pipe_busy.eq(Cat(*valids).any())
         return m

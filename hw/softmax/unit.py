@@ -67,12 +67,12 @@ interfaces, for Amaranth designs (``sim/stream_example.py``).
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from hw.pwl_int.unit import IntPWL
+from hw.softmax.ports import signature
 from hw.softmax.threepass import ThreePassSoftmax
 from hw.rowbuf import (RowStream, bank_is, bank_signal, check_row_buffers, copy_bank, flip, leading_one, mem_ports,
                        named, pick, round_shift)
@@ -109,15 +109,7 @@ class SoftmaxUnit(wiring.Component):
     def __init__(self, model, row_buffers: int = 2):
         self.model = model
         self.row_buffers = check_row_buffers(row_buffers)
-        fin = model.input
-        if model.recip.output.frac <= model.out.frac:
-            raise ValueError("the reciprocal table needs more fractional bits than the output")
-        super().__init__({
-            "in_valid": In(1), "in_ready": Out(1), "in_data": In(signed(fin.bits) if fin.signed else fin.bits),
-            "in_last": In(1),
-            "out_valid": Out(1), "out_ready": In(1), "out_data": Out(model.out.bits), "out_last": Out(1),
-            "out_overflow": Out(1),
-        })
+        super().__init__(signature(model))
 
     def elaborate(self, platform):
         m = Module()

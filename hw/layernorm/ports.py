@@ -1,0 +1,54 @@
+"""What the two LayerNorm / RMSNorm generators share (``unit.py``, buffered,
+and ``twopass.py``, without a row store): their ports and the gamma/beta
+registers with their write port."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Signal, signed
+from amaranth.lib.wiring import In, Out
+
+
+def cfg_addr_bits(row_len: int) -> int:
+    return max(1, (2 * row_len - 1).bit_length())
+
+
+def cfg_data_bits(model) -> int:
+    return max(model.gamma_fmt.bits, model.beta_fmt.bits if model.has_beta else 0)
+
+
+def signature(model) -> dict:
+    """The unit's ports (``cfg_*`` for an affine unit); checks that the rsqrt
+    table is finer than the output."""
+    fin, fo = model.input, model.out
+    if model.rsqrt.output.frac <= fo.frac:
+        raise ValueError(f"the rsqrt table's output (u{model.rsqrt.output.bits}.{model.rsqrt.output.frac}) "
+                         f"needs more fractional bits than the unit's output {fo.label()}")
+    sig = {
+        "in_valid": In(1), "in_ready": Out(1), "in_data": In(signed(fin.bits)), "in_last": In(1),
+        "out_valid": Out(1), "out_ready": In(1), "out_data": Out(signed(fo.bits)), "out_last": Out(1),
+        "out_error": Out(1),
+    }
+    if model.affine:
+        sig.update({"cfg_we": In(1), "cfg_addr": In(cfg_addr_bits(model.row_len)),
+                    "cfg_data": In(cfg_data_bits(model))})
+    return sig
+
+
+def param_registers(m, unit) -> tuple[list, list]:
+    """Gamma (and, with beta, beta) registers, reset to the generated
+    contents, written through ``cfg_*``: gamma_i at i, beta_i at row_len + i
+    (RMSNorm holds no beta; its addresses are ignored)."""
+    md = unit.model
+    n = md.row_len
+    gam = [Signal(signed(md.gamma_fmt.bits), init=int(v), name=f"gamma{i}") for i, v in enumerate(md.gamma)]
+    bet = [Signal(signed(md.beta_fmt.bits), init=int(v), name=f"beta{i}") for i, v in enumerate(md.beta)] \
+        if md.has_beta else []
+    with m.If(unit.cfg_we):
+        with m.Switch(unit.cfg_addr):
+            for i in range(n):
+                with m.Case(i):
+                    m.d.sync += gam[i].eq(unit.cfg_data[:md.gamma_fmt.bits])
+                if bet:
+                    with m.Case(n + i):
+                        m.d.sync += bet[i].eq(unit.cfg_data[:md.beta_fmt.bits])
+    return gam, bet
