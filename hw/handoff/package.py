@@ -24,6 +24,8 @@ from synth.sdc import IO_FRACTION, unit_sdc
 
 PACKAGE_FORMAT = "gqa-lut-handoff"
 PACKAGE_VERSION = 1
+#: run_tb.sh's temporary build directory (removed on exit), so a run leaves the package as shipped
+SCRATCH = 'scratch=$(mktemp -d "${TMPDIR:-/tmp}/gqa_tb.XXXXXX")'
 N_ALT_MAX = 4096        # vectors checked against the second table of a LUT=regs unit
 
 #: Verilator -Wall warnings waived on the generated RTL, each with its reason.
@@ -358,6 +360,10 @@ def build(unit_dir, out=None) -> Path:
         return (cmd.replace(f"tb_{top}.vvp", f'"$scratch/tb_{top}.vvp"').replace(f"./obj_{top}", f"obj_{top}")
                 .replace(f"obj_{top}", f'"$scratch"/obj_{top}'))
 
+    # what run_tb.sh runs, line for line (the datasheet shows these same lines)
+    runs = {"icarus": [scratch(c) for c in cmds["icarus"]],
+            "verilator": [scratch(cmds["verilator"][0]).replace(" -CFLAGS", " $VERILATOR_FLAGS -CFLAGS", 1),
+                          scratch(cmds["verilator"][1])]}
     files["run_tb.sh"] = "\n".join([
         "#!/bin/sh",
         f"# Verify the {top} handoff package: sh run_tb.sh [icarus|verilator]",
@@ -370,12 +376,11 @@ def build(unit_dir, out=None) -> Path:
         "  icarus|verilator) ;;",
         '  *) echo "usage: sh run_tb.sh [icarus|verilator]" >&2; exit 2 ;;',
         "esac",
-        'scratch=$(mktemp -d "${TMPDIR:-/tmp}/gqa_tb.XXXXXX")',
+        SCRATCH,
         "trap 'rm -rf \"$scratch\"' EXIT",
         'case "${1:-icarus}" in',
-        f"  icarus) {scratch(cmds['icarus'][0])} && {scratch(cmds['icarus'][1])} ;;",
-        f"  verilator) {scratch(cmds['verilator'][0]).replace(' -CFLAGS', ' $VERILATOR_FLAGS -CFLAGS', 1)} && "
-        f"{scratch(cmds['verilator'][1])} ;;",
+        f"  icarus) {' && '.join(runs['icarus'])} ;;",
+        f"  verilator) {' && '.join(runs['verilator'])} ;;",
         "esac", ""])
     doc.insert(0, ("run_tb.sh", "runs the testbench: `sh run_tb.sh icarus` or `sh run_tb.sh verilator`"))
 
@@ -395,7 +400,7 @@ def build(unit_dir, out=None) -> Path:
     version = generator_version()
     ctx = {"top": top, "manifest": man, "specs": specs, "files": P, "files_doc": doc + [
                ("DATASHEET.md", "this file"), ("manifest.json", "file list with sha256, versions")],
-           "commands": cmds, "n_vectors": n_vec, "timing": (wave, text_diag), "plot": plot,
+           "commands": cmds, "runs": runs, "scratch": SCRATCH, "n_vectors": n_vec, "timing": (wave, text_diag), "plot": plot,
            "synth": _synth_row(unit_dir), "regen": regen, "regen_inputs": sorted(regen_inputs),
            "version": version}
     ctx["integration"] = flow_ctx
