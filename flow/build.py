@@ -24,32 +24,90 @@ from hw.files import write_atomic
 from hw.spec import Spec, SpecError
 
 
-def _cached(path: Path, req: dict) -> Spec | None:
+#: the first 8 bytes of every PNG file
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _cached(path: Path, req: dict, log) -> Spec | None:
+    """The cached spec at ``path`` if it may be reused; when a spec is there
+    but may not be, one line on ``log`` says why (it is then refitted)."""
     if not path.is_file():
         return None
+    why = None
     try:
         spec = Spec.load(path)
-    except SpecError:
-        return None             # a broken cache entry is refitted, not trusted
-    if spec.fit.get("request") != req or spec.fit.get("digest") != table_digest(spec):
+    except SpecError as e:
+        spec, why = None, f"not a valid spec ({e})"    # a broken cache entry is refitted, not trusted
+    if spec is not None and spec.fit.get("request") != req:
+        why = "it was fitted for another request"
+    elif spec is not None and spec.fit.get("digest") != table_digest(spec):
+        why = "its table was edited after the fit (the table no longer matches the digest recorded then)"
+    if why is not None:
+        print(" ".join(f"cache {path} rejected: {why}; refitting".split()), file=log)
         return None
     return spec
 
 
-def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=sys.stderr, out: Path | None = None,
+def _is_png(path: Path) -> str | None:
+    """None if ``path`` is a PNG file, else why not."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(PNG_SIGNATURE))
+    except FileNotFoundError:
+        return "missing"
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
+    return None if head == PNG_SIGNATURE else "not a PNG file (wrong signature)"
+
+
+def _plot_parts(cfg: Elementwise, spec: Spec):
+    """(problem, (breakpoints, slopes, intercepts) drawn) of a fitted table's
+    fit.png, or None for the tables that have no plot (fp32, poly, a
+    MAX_ERR_LSB search)."""
+    if spec.is_fp32 or cfg.impl == "poly" or cfg.fit.max_err_lsb is not None:
+        return None
+    if cfg.impl != "pwl":
+        return _impl_plot(cfg, spec)
+    from fitter import functions
+    from hw.pwl_int.model import Datapath
+    from fitter.problem import Problem
+    func = functions.get(cfg.op)
+    lo, hi = cfg.fit.range or func.range
+    dp = Datapath(spec.input, spec.slopes.fmt, spec.intercepts.fmt, spec.output)
+    return Problem(func, lo, hi, dp, spec.entries), spec.arrays()
+
+
+def _check_plot(cfg: Elementwise, spec: Spec, out: Path, log) -> None:
+    """A reused table's fit.png is there and is a PNG; otherwise it is
+    redrawn from the table, with one line on ``log`` saying why."""
+    why = _is_png(out / "fit.png")
+    if why is None:
+        return
+    parts = _plot_parts(cfg, spec)
+    if parts is None:
+        return
+    print(f"cached {out}/fit.png {why}: redrawing it from the table", file=log)
+    prob, drawn = parts
+    write_fit(spec, prob, out, drawn, spec_too=False)
+
+
+def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=None, out: Path | None = None,
                 bps8=None, force: bool = False) -> tuple[Spec, Path, bool]:
     """The table of ``cfg``: (spec, its path, True if fitted now). Cached in
     ``out`` (default ``cfg.fit_dir(build)``); wide and fp32 tables take the
-    int8 fit's breakpoints (``bps8``, fitted or reused when not given)."""
+    int8 fit's breakpoints (``bps8``, fitted or reused when not given);
+    progress and cache rejections go to ``log`` (default: sys.stderr)."""
+    log = sys.stderr if log is None else log
     req = {"op": cfg.op, "format": cfg.format, "entries": cfg.entries, **cfg.fit.request()}
     if cfg.impl != "pwl":               # pwl requests stay as they were, so their caches stay valid
         req["impl"] = cfg.impl
     out = Path(out) if out is not None else cfg.fit_dir(build)
     root = Path(build) if Path(build) in out.parents else None    # marked by write_fit (flow/clean.py)
-    spec = None if force else _cached(out / "spec.json", req)
+    spec = None if force else _cached(out / "spec.json", req, log)
     if spec is not None:
         if not quiet:
             print(f"reusing {out}/spec.json (same request, table unchanged since its fit)", file=log)
+        _check_plot(cfg, spec, out, log)
         return spec, out / "spec.json", False
     if cfg.impl == "poly":
         from fitter.poly import fit_poly
@@ -108,41 +166,54 @@ def _fit_impl(cfg: Elementwise, quiet: bool, log):
     and the problem with the (breakpoints, slopes, intercepts) its plot
     draws: for a uniform table the segments inside the range, for a table
     no breakpoints and its values (the problem reads them as outputs)."""
-    import numpy as np
-
-    from fitter import functions
-    from fitter.fit import datapath
-    from fitter.impls import _TableProblem, fit_table, fit_uniform
-    from fitter.problem import Problem
-    from hw.uniform.model import segment
+    from fitter.impls import fit_table, fit_uniform
     f = cfg.fit
     over = {k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None}
     if not quiet:
         what = "every input code, correctly rounded" if cfg.impl == "table" else \
             f"{cfg.entries} equal segments, rule {'exact' if f.method == 'exact' else f.rule}"
         print(f"fitting {cfg.op}: impl {cfg.impl}, {cfg.format}, {what}", file=log)
+    if cfg.impl == "table":
+        spec = fit_table(cfg.op, cfg.format, f.range, **over)
+    else:
+        spec = fit_uniform(cfg.op, cfg.entries, cfg.format, "exact" if f.method == "exact" else f.rule,
+                           f.objective, f.range, **over)
+    prob, (bps, K, C) = _impl_plot(cfg, spec)
+    return spec, prob, bps, K, C
+
+
+def _impl_plot(cfg: Elementwise, spec: Spec):
+    """(problem, drawn) of a ``table`` or ``uniform`` table's plot."""
+    import numpy as np
+
+    from fitter import functions
+    from fitter.fit import datapath
+    from fitter.impls import _TableProblem
+    from fitter.problem import Problem
+    from hw.uniform.model import segment
+    f = cfg.fit
+    over = {k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None}
     func = functions.get(cfg.op)
     lo, hi = f.range or func.range
     if cfg.impl == "table":
-        spec = fit_table(cfg.op, cfg.format, f.range, **over)
         prob = _TableProblem(func, lo, hi, datapath(func, cfg.format, **over), 1)
-        return spec, prob, np.zeros((1, 0), np.int64), np.zeros((1, 1), np.int64), np.array([spec.values])
-    spec = fit_uniform(cfg.op, cfg.entries, cfg.format, "exact" if f.method == "exact" else f.rule, f.objective,
-                       f.range, **over)
+        return prob, (np.zeros((1, 0), np.int64), np.zeros((1, 1), np.int64), np.array([spec.values]))
     prob = Problem(func, lo, hi, datapath(func, cfg.format, **over), 1)
     seg = segment(prob.q, spec.input, spec.entries)
     s_lo, s_hi = int(seg[0]), int(seg[-1])
     bps, K, C = spec.arrays()
-    return spec, prob, bps[s_lo:s_hi], K[s_lo:s_hi + 1], C[s_lo:s_hi + 1]
+    return prob, (bps[s_lo:s_hi], K[s_lo:s_hi + 1], C[s_lo:s_hi + 1])
 
 
-def write_fit(spec: Spec, prob, out: Path, drawn=None, root: Path | None = None) -> None:
+def write_fit(spec: Spec, prob, out: Path, drawn=None, root: Path | None = None, spec_too: bool = True) -> None:
     """spec.json and fit.png (the plot's title names the table's own formats);
     ``drawn``: the (breakpoints, slopes, intercepts) to plot, default the spec's;
-    ``root``: the build root to mark for make clean first (:func:`flow.clean.mark`)."""
+    ``root``: the build root to mark for make clean first (:func:`flow.clean.mark`);
+    ``spec_too=False``: the plot only (a cached table's, redrawn)."""
     if root is not None:
         mark(root)
-    spec.save(out / "spec.json")
+    if spec_too:
+        spec.save(out / "spec.json")
     if prob is not None and not spec.is_fp32:
         bps, K, C = drawn if drawn is not None else spec.arrays()
         m = spec.fit["metrics"]

@@ -5,6 +5,7 @@ they make before any work. Each test runs ``gqa-lut`` in this process
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from flow.cli import main
 
@@ -109,3 +110,55 @@ def test_datasheet_first_line_is_the_verify_command_and_its_commands_are_the_scr
     top = json.loads((pkg / "manifest.json").read_text())["top"]
     assert f"-o tb_{top}" not in sheet and f"-o tb_{top}" not in script
     assert f'-o "$scratch/tb_{top}.vvp"' in sheet
+
+
+# -- 4. cached artefacts are verified before reuse -----------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _stderr_lines(err: str) -> list[str]:
+    return [ln for ln in err.splitlines() if ln.strip()]
+
+
+def test_cached_plot_that_is_not_a_png_or_is_missing_is_redrawn(tmp_path, capsys):
+    gen = ("gen", "gelu", "--entries", "4", "--stages", "2", "--generations", "5", "--build", tmp_path,
+           "--no-handoff", "-q")
+    rc, out, err = run(capsys, *gen)
+    assert rc == 0, err
+    unit = Path(out.split()[0])
+    cache, = [d for d in tmp_path.iterdir() if d.is_dir() and d != unit]     # the fit, shared by units
+    good = (cache / "fit.png").read_bytes()
+    assert good[:8] == PNG and (unit / "fit.png").read_bytes() == good
+    for damage, words in ((lambda p: p.write_bytes(b"GIF89a" + good[6:]), "not a PNG"),
+                          (lambda p: p.write_bytes(b""), "not a PNG"),
+                          (lambda p: p.unlink(), "missing")):
+        damage(cache / "fit.png")
+        rc, out, err = run(capsys, *gen)
+        assert rc == 0, err
+        lines = _stderr_lines(err)
+        assert len(lines) == 1 and "fit.png" in lines[0] and words in lines[0], err
+        assert (cache / "fit.png").read_bytes() == good           # redrawn, the same plot
+        assert (unit / "fit.png").read_bytes() == good            # and the unit's copy is the good one
+    rc, out, err = run(capsys, *gen)                            # a good cache is reused without a word
+    assert rc == 0 and _stderr_lines(err) == [], err
+
+
+def test_cache_rejected_for_an_edited_table_says_so(tmp_path, capsys):
+    fit = ("fit", "gelu", "--entries", "4", "--generations", "5", "--build", tmp_path, "-q")
+    rc, out, err = run(capsys, *fit)
+    assert rc == 0, err
+    path = out.split()[0]
+    doc = json.loads(open(path).read())
+    doc["intercepts"]["values"][0] += 1                        # a hand edit; the digest stays
+    open(path, "w").write(json.dumps(doc))
+    rc, out, err = run(capsys, *fit)
+    assert rc == 0, err
+    lines = _stderr_lines(err)
+    assert len(lines) == 1 and "rejected" in lines[0] and "edited" in lines[0], err
+    assert json.loads(open(path).read())["intercepts"]["values"][0] != doc["intercepts"]["values"][0]
+    open(path, "w").write("{not json")
+    rc, out, err = run(capsys, *fit)
+    assert rc == 0, err
+    lines = _stderr_lines(err)
+    assert len(lines) == 1 and "rejected" in lines[0] and "not a valid spec" in lines[0], err
