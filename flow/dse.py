@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from flow.config import ConfigError, Elementwise, FitOptions, from_request
+from flow.config import ConfigError, Elementwise, FitOptions, from_request, one_line
 
 DEFAULT_OPS = ("gelu", "exp", "silu")
 DEFAULT_FORMATS = ("int8", "int10", "int12", "int16")
@@ -213,6 +213,79 @@ def _pareto_png(op: str, rows: list[dict], bound: float) -> bytes:
     return png_bytes(fig, dpi=110)
 
 
+#: how long the scheduler check waits for a connection, in seconds
+REACH_TIMEOUT_S = 2.0
+
+
+def parse_scheduler(addr: str) -> tuple[str, int]:
+    """``tcp://host:port`` (an IPv6 host in brackets) -> (host, port), or a
+    ConfigError saying what is wrong with ``addr``."""
+    shown = repr(addr[:80] + ("..." if len(addr) > 80 else ""))
+    use = "use tcp://host:port, e.g. tcp://127.0.0.1:8786"
+    if not addr.startswith("tcp://"):
+        raise ConfigError(f"--scheduler {shown}: not a scheduler address; {use}")
+    rest = addr[len("tcp://"):].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or len(host) > 253 or any(ch.isspace() or ch in "/@?#[]" for ch in host) \
+            or not all(ch.isprintable() for ch in host):
+        raise ConfigError(f"--scheduler {shown}: no valid host and port; {use}")
+    if not (port.isascii() and port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535):
+        raise ConfigError(f"--scheduler {shown}: the port must be a number in 1..65535; {use}")
+    return host, int(port)
+
+
+def reach_scheduler(addr: str, timeout: float = REACH_TIMEOUT_S) -> None:
+    """Open (and close) a TCP connection to the scheduler at ``addr`` within
+    ``timeout`` seconds, name resolution included; a ConfigError otherwise."""
+    import socket
+    import threading
+    host, port = parse_scheduler(addr)
+    result: list = []
+
+    def attempt():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(None)
+        except (OSError, UnicodeError) as e:
+            result.append(e)
+
+    t = threading.Thread(target=attempt, daemon=True)     # a hung name lookup must not hold the exit
+    t.start()
+    t.join(timeout + 0.5)
+    why = (f"no answer within {timeout:g} s" if not result else
+           None if result[0] is None else (getattr(result[0], "strerror", None) or str(result[0]) or
+                                          type(result[0]).__name__))
+    if why is None:
+        why = _handshake(addr, timeout)
+    if why is not None:
+        raise ConfigError(f"--scheduler {addr}: cannot reach a Dask scheduler at {host}:{port} ({why}); start "
+                          "one there (dask scheduler --port N) or leave DSE_SCHEDULER empty for a local cluster")
+
+
+def _handshake(addr: str, timeout: float) -> str | None:
+    """None if what listens at ``addr`` completes Dask's connection handshake
+    within ``timeout`` seconds, else why not (a port that accepts but speaks
+    another protocol, or nothing, is not a scheduler)."""
+    try:
+        import asyncio
+
+        from distributed.comm import connect
+    except ImportError:
+        return None                     # reported by the Dask check
+    async def attempt():
+        comm = await asyncio.wait_for(connect(addr, timeout=timeout), timeout + 0.5)
+        await comm.close()
+    try:
+        asyncio.run(attempt())
+    except (asyncio.TimeoutError, TimeoutError):
+        return f"the port accepts, but no Dask handshake within {timeout:g} s"
+    except Exception as e:             # noqa: BLE001 - any failure of the handshake means "not a scheduler"
+        return f"the port accepts, but does not speak Dask's protocol ({type(e).__name__})"
+    return None
+
+
 def client(scheduler: str | None, jobs: int):
     """A Dask client: on ``scheduler`` if given, else a LocalCluster."""
     from dask.distributed import Client, LocalCluster
@@ -262,6 +335,8 @@ def main(argv=None) -> int:
     ap.add_argument("--period-ns", type=float, default=10.0, help="clock period for timing and power (default 10)")
     a = ap.parse_args(argv)
     try:
+        if a.scheduler:
+            parse_scheduler(a.scheduler)            # the address first; reached after the other checks
         ops = [o for o in a.ops.split(",") if o]
         for o in ops:
             functions.get(o)
@@ -297,8 +372,10 @@ def main(argv=None) -> int:
         if find_spec("dask") is None or find_spec("distributed") is None:
             raise ConfigError("the sweep runs on Dask, which is not installed: pip install -e '.[dse]' "
                               "(make dse installs it)")
+        if a.scheduler:
+            reach_scheduler(a.scheduler)            # before any unit is built
     except (ConfigError, SynthError, functions.UnknownOp) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     synth_cfg = {"out": str(out / "synth"), "results": str(out / "results"), "liberty": str(lib),
                  "period_ns": a.period_ns, "activity": 0.5, "abc": "gqa"}

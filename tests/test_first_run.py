@@ -162,3 +162,64 @@ def test_cache_rejected_for_an_edited_table_says_so(tmp_path, capsys):
     assert rc == 0, err
     lines = _stderr_lines(err)
     assert len(lines) == 1 and "rejected" in lines[0] and "not a valid spec" in lines[0], err
+
+
+# -- 5. a bad DSE_SCHEDULER is refused before any unit is built ----------------------------
+
+def _closed_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _dse_error(capsys, tmp_path, scheduler: str) -> str:
+    import time
+    t0 = time.monotonic()
+    rc, out, err = run(capsys, "dse", "--ops", "gelu", "--formats", "int8", "--entries", "4", "--impls", "pwl",
+                       "--luts", "rom", "--build", tmp_path / "b", "--scheduler", scheduler)
+    assert time.monotonic() - t0 < 10, scheduler
+    assert not (tmp_path / "b").exists(), scheduler          # nothing built, nothing written
+    return _one_error(rc, out, err)
+
+
+def test_unparsable_scheduler_is_one_error_line(tmp_path, capsys):
+    for bad in ("localhost:8786", "tcp://", "tcp://host", "tcp://:8786", "tcp://host:0", "tcp://host:65536",
+                "tcp://host:99999999999999999999", "tcp://host:abc", "tcp://ho st:8786", "tcp://h:1\nx",
+                "http://127.0.0.1:8786", "tcp://" + "h" * 300 + ":8786"):
+        line = _dse_error(capsys, tmp_path, bad)
+        assert "--scheduler" in line and "tcp://host:port" in line, (bad, line)
+
+
+def test_unreachable_scheduler_is_one_error_line_within_seconds(tmp_path, capsys):
+    port = _closed_port()
+    line = _dse_error(capsys, tmp_path, f"tcp://127.0.0.1:{port}")
+    assert f"127.0.0.1:{port}" in line and "cannot reach" in line, line
+
+
+def test_a_port_that_is_not_a_scheduler_is_refused(tmp_path, capsys):
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    conns = []
+
+    def serve():                # answers every connection with HTTP, then holds it open
+        srv.settimeout(8)
+        try:
+            while True:
+                c, _ = srv.accept()
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                conns.append(c)
+        except OSError:
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        line = _dse_error(capsys, tmp_path, f"tcp://127.0.0.1:{srv.getsockname()[1]}")
+    finally:
+        srv.close()
+        for c in conns:
+            c.close()
+    assert "cannot reach a Dask scheduler" in line, line
