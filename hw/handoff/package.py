@@ -400,7 +400,8 @@ def build(unit_dir, out=None) -> Path:
     version = generator_version()
     ctx = {"top": top, "manifest": man, "specs": specs, "files": P, "files_doc": doc + [
                ("DATASHEET.md", "this file"), ("manifest.json", "file list with sha256, versions")],
-           "commands": cmds, "runs": runs, "scratch": SCRATCH, "n_vectors": n_vec, "timing": (wave, text_diag), "plot": plot,
+           "commands": cmds, "runs": runs, "scratch": SCRATCH, "n_vectors": n_vec, "timing": (wave, text_diag),
+           "plot": plot,
            "synth": _synth_row(unit_dir), "regen": regen, "regen_inputs": sorted(regen_inputs),
            "version": version}
     ctx["integration"] = flow_ctx
