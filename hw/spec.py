@@ -86,7 +86,11 @@ class SpecError(ValueError):
         got = repr(value)
         if len(got) > 80:           # a message is one readable line, whatever the input holds
             got = got[:77] + "..."
-        super().__init__(f"spec field '{field}': {problem} (got {got})")
+        # the path holds the document's own keys: control characters escaped, length capped
+        where = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(field))
+        if len(where) > 80:
+            where = where[:77] + "..."
+        super().__init__(f"spec field '{where}': {problem} (got {got})")
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,12 @@ def test_pwl_spec_is_written_without_impl():
     spec = validate_doc(dict(copy.deepcopy(GOOD), impl="pwl"))
     assert spec.impl == "pwl" and spec == validate_doc(copy.deepcopy(GOOD))
     assert "impl" not in spec.to_json() and spec.dumps() == validate_doc(copy.deepcopy(GOOD)).dumps()
+
+
+def test_error_naming_a_key_with_a_newline_is_one_line():
+    """The fuzzer's case: a document key holding a newline, under a value that
+    is refused; the field path in the message is escaped (one line)."""
+    from hw.spec import SpecError
+    e = SpecError("format.\n", float("inf"), "must be a finite number (JSON has no NaN or Infinity)")
+    assert "\n" not in str(e) and "format.\\n" in str(e)
+    assert len(str(SpecError("x" * 500, 1, "bad"))) < 200
