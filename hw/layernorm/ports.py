@@ -1,6 +1,6 @@
 """What the two LayerNorm / RMSNorm generators share (``unit.py``, buffered,
-and ``twopass.py``, without a row store): their ports and the gamma/beta
-registers with their write port."""
+and ``twopass.py``, without a row store): their ports, the gamma/beta
+registers with their write port, and that part of their manifests."""
 
 from __future__ import annotations
 
@@ -52,3 +52,25 @@ def param_registers(m, unit) -> tuple[list, list]:
                     with m.Case(n + i):
                         m.d.sync += bet[i].eq(unit.cfg_data[:md.beta_fmt.bits])
     return gam, bet
+
+
+def affine_part(model, params: dict) -> dict:
+    """The manifest's gamma/beta parts of an affine unit (nothing otherwise):
+    the codes into ``params``; formats, reset and the write port's map and image."""
+    if not model.affine:
+        return {}
+    n = model.row_len
+    words = [int(g) & ((1 << model.gamma_fmt.bits) - 1) for g in model.gamma]
+    formats = {"gamma": model.gamma_fmt.to_json()}
+    where = f"gamma_i at i (0..{n - 1})"
+    if model.has_beta:
+        words += [int(b) & ((1 << model.beta_fmt.bits) - 1) for b in model.beta]
+        formats["beta"] = model.beta_fmt.to_json()
+        where += f", beta_i at {n} + i ({n}..{2 * n - 1})"
+    params.update(gamma=list(model.gamma), beta=list(model.beta))
+    return {"formats": formats, "reset": "reloads the generated gamma/beta" if model.has_beta else
+            "reloads the generated gamma",
+            "affine": {"addr_bits": cfg_addr_bits(n), "data_bits": cfg_data_bits(model),
+                       "map": where + "; two's complement in the low bits of cfg_data; one word per clock with "
+                              "cfg_we=1; rst reloads this image",
+                       "image": [[a, w] for a, w in enumerate(words)]}}

@@ -39,7 +39,7 @@ from __future__ import annotations
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 
-from hw.layernorm.ports import param_registers, signature
+from hw.layernorm.ports import affine_part, param_registers, signature
 from hw.pwl_int.serial import SerialPWL
 from hw.rowbuf import leading_one, named, output_queue
 
@@ -71,7 +71,6 @@ def timing(md) -> dict:
 
 def describe(model) -> dict:
     """The two-pass unit's part of its manifest (as ``unit.describe``)."""
-    from hw.layernorm.unit import affine_part
     t = timing(model)
     params = {"row_len": model.row_len, "eps": model.eps, "eps_code": model.eps_code, "affine": model.affine,
               "row_store": "none", "passes": 2}

@@ -67,7 +67,7 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 
-from hw.layernorm.ports import cfg_addr_bits, cfg_data_bits, param_registers, signature
+from hw.layernorm.ports import affine_part, param_registers, signature
 from hw.layernorm.twopass import TwoPassNorm
 from hw.pwl_int.unit import IntPWL
 from hw.rowbuf import (RowStream, bank_is, bank_signal, buf_addr, check_row_buffers, copy_bank, flip, leading_one,
@@ -93,28 +93,6 @@ def describe(model, row_buffers: int) -> dict:
                              "n + 1 from its first input"}
     out.update(affine_part(model, params))
     return out
-
-
-def affine_part(model, params: dict) -> dict:
-    """The manifest's gamma/beta parts of an affine unit (nothing otherwise):
-    the codes into ``params``; formats, reset and the write port's map and image."""
-    if not model.affine:
-        return {}
-    n = model.row_len
-    words = [int(g) & ((1 << model.gamma_fmt.bits) - 1) for g in model.gamma]
-    formats = {"gamma": model.gamma_fmt.to_json()}
-    where = f"gamma_i at i (0..{n - 1})"
-    if model.has_beta:
-        words += [int(b) & ((1 << model.beta_fmt.bits) - 1) for b in model.beta]
-        formats["beta"] = model.beta_fmt.to_json()
-        where += f", beta_i at {n} + i ({n}..{2 * n - 1})"
-    params.update(gamma=list(model.gamma), beta=list(model.beta))
-    return {"formats": formats, "reset": "reloads the generated gamma/beta" if model.has_beta else
-            "reloads the generated gamma",
-            "affine": {"addr_bits": cfg_addr_bits(n), "data_bits": cfg_data_bits(model),
-                       "map": where + "; two's complement in the low bits of cfg_data; one word per clock with "
-                              "cfg_we=1; rst reloads this image",
-                       "image": [[a, w] for a, w in enumerate(words)]}}
 
 
 class LayerNormUnit(wiring.Component):
