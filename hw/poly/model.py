@@ -27,13 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from hw.fixed import Fixed, round_half_up, saturate
+from hw.pwl_int.model import Rounding
 
 #: degrees the unit implements (the spec field ``degree``)
 DEGREES = (1,)
 
 
 @dataclass(frozen=True)
-class PolyDatapath:
+class PolyDatapath(Rounding):
     """Formats of input, coefficients and output, the segment bits, and every
     width derived from them (exact bounds, so nothing wraps):
 
@@ -83,19 +84,6 @@ class PolyDatapath:
     def acc_bits(self) -> int:
         return max(self.prod_bits + self.shift1, self.c0.bits + self.shift0) + 1
 
-    @property
-    def rnd_bits(self) -> int:
-        s = self.out_shift
-        return max(self.acc_bits, s) + 1 if s > 0 else self.acc_bits - s
-
-    @property
-    def res_bits(self) -> int:
-        s = self.out_shift
-        return max(self.rnd_bits - s, 2) if s > 0 else self.rnd_bits
-
-    @property
-    def fits_int64(self) -> bool:
-        return self.rnd_bits <= 63
 
     @classmethod
     def of_spec(cls, spec) -> "PolyDatapath":

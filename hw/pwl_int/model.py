@@ -23,8 +23,28 @@ import numpy as np
 from hw.fixed import Fixed, round_half_up, saturate
 
 
+class Rounding:
+    """Widths after the accumulator, for any datapath that has ``acc_bits``
+    and ``out_shift``: the rounding add, the shifted result, and whether
+    int64 holds it all (the integer PWL and the segment-local polynomial units)."""
+
+    @property
+    def rnd_bits(self) -> int:
+        s = self.out_shift
+        return max(self.acc_bits, s) + 1 if s > 0 else self.acc_bits - s
+
+    @property
+    def res_bits(self) -> int:
+        s = self.out_shift
+        return max(self.rnd_bits - s, 2) if s > 0 else self.rnd_bits
+
+    @property
+    def fits_int64(self) -> bool:
+        return self.rnd_bits <= 63
+
+
 @dataclass(frozen=True)
-class Datapath:
+class Datapath(Rounding):
     """Formats of the four operands and every width derived from them.
 
     Widths are exact bounds, so nothing in the datapath can wrap:
@@ -74,19 +94,6 @@ class Datapath:
     def acc_bits(self) -> int:
         return max(self.prod_bits + self.shift_prod, self.c.bits + self.shift_c) + 1
 
-    @property
-    def rnd_bits(self) -> int:
-        s = self.out_shift
-        return max(self.acc_bits, s) + 1 if s > 0 else self.acc_bits - s
-
-    @property
-    def res_bits(self) -> int:
-        s = self.out_shift
-        return max(self.rnd_bits - s, 2) if s > 0 else self.rnd_bits
-
-    @property
-    def fits_int64(self) -> bool:
-        return self.rnd_bits <= 63
 
     @classmethod
     def of_spec(cls, spec) -> "Datapath":
