@@ -16,6 +16,7 @@ from amaranth.lib import wiring
 
 from hw import impls
 from hw.files import write_atomic
+from hw.ports import ordered, reorder_header
 from hw.spec import Spec
 
 DEFAULT_STAGES = 1
@@ -43,7 +44,8 @@ def _ports(top_verilog: str, comp) -> list[dict]:
         ports += [{"name": "clk", "dir": "in", "width": 1, "signed": False},
                   {"name": "rst", "dir": "in", "width": 1, "signed": False,
                    "note": "synchronous, active high"}]
-    return ports
+    at = {p["name"]: p for p in ports}
+    return [at[n] for n in ordered(list(at))]       # the module header's order (hw/ports.py)
 
 
 def _fmt(f) -> dict:
@@ -61,7 +63,7 @@ def generate(spec: Spec, out: Path, top: str, stages: int = DEFAULT_STAGES, lut:
     from amaranth.back import verilog
 
     comp = build_component(spec, stages, lut, ftz, lanes)
-    text = verilog.convert(comp, name=top, emit_src=False)
+    text = reorder_header(verilog.convert(comp, name=top, emit_src=False), top)   # documented order: hw/ports.py
     out = Path(out)
     write_atomic(out / f"{top}.v", text)
     if not (out / "spec.json").is_file() or Spec.load(out / "spec.json").dumps() != spec.dumps():
@@ -118,7 +120,7 @@ def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buff
         if row_store not in stores:
             raise ValueError(f"{op} has no row store {row_store!r}; it has: ff{''.join(', ' + s for s in stores)}")
         desc, comp = stores[row_store].describe(model), stores[row_store](model)
-    text = verilog.convert(comp, name=top, emit_src=False)
+    text = reorder_header(verilog.convert(comp, name=top, emit_src=False), top)   # documented order: hw/ports.py
     out = Path(out)
     write_atomic(out / f"{top}.v", text)
     for name, spec in tables.items():

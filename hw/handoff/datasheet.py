@@ -62,18 +62,13 @@ def _port_desc(p: dict, man: dict) -> str:
 
 
 def module_port_order(ports: list[dict]) -> list[dict]:
-    """The manifest's ports (the component's signature order, then ``clk``,
-    ``rst``) in the order of the generated Verilog module's header.
-
-    Amaranth 0.5 emits the top module's port wires inputs first (signature
-    order, then the clock domain's ``clk``, ``rst``), then outputs (signature
-    order), numbering them from 0; Yosys' Verilog backend takes port number 0
-    for "unnumbered" and lists it last. So the header is the inputs after the
-    first, the outputs, then the first input (``tests/test_readable_rtl.py``
-    checks this against the generated Verilog of every kind of unit)."""
-    ins = [p for p in ports if p["dir"] == "in"]
-    outs = [p for p in ports if p["dir"] != "in"]
-    return ins[1:] + outs + ins[:1]
+    """The manifest's ports in the order of the generated Verilog module's
+    header: the documented order of :mod:`hw.ports` (``clk``, ``rst``, the
+    data ports, ``cfg_*``), which the generator writes the header in
+    (``tests/test_port_order.py`` checks both against every kind of unit)."""
+    from hw.ports import ordered
+    at = {p["name"]: p for p in ports}
+    return [at[n] for n in ordered(list(at))]
 
 
 def _wavedrom(man: dict) -> tuple[str, str]:
