@@ -508,7 +508,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--row-store", default=None, choices=list(ROW_STORES),
                    help="ff (default): rows in flip-flop buffers (--row-buffers); none: no row store, the caller "
                         "streams every row again for each pass: layernorm/rmsnorm twice (statistics, outputs; "
-                        "suffix _2pass), softmax three times (maximum, sum, outputs; suffix _3pass); ROW_STORE=")
+                        "suffix _2pass), softmax three times (maximum, sum, outputs; suffix _3pass); sram: the row goes into "
+                        "the chip's SRAM macro through sram_* ports (one word per element), and the unit replays it "
+                        "(the caller streams once; suffix _sram); ROW_STORE=")
     g.add_argument("--sm-in-frac", type=_int("--sm-in-frac"), default=None, metavar="F",
                    help="softmax scores s8.F, F in 0..7 (default 4; _i8f<F>)")
     g.add_argument("--ln-in", default=None, metavar="sB.F", help="layernorm input, signed 2..16 bits (default s8.4)")

@@ -53,8 +53,14 @@ LANES = (1, 2, 4, 8, 16, 32)
 ROWWISE = ("softmax", "layernorm", "rmsnorm")
 #: where a row-wise unit keeps a row: ff, flip-flop row buffers (ROW_BUFFERS=1|2); none, no store:
 #: the caller streams every row two (layernorm, rmsnorm) or three (softmax) times (DESIGN.md
-#: "Multi-pass row protocol")
-ROW_STORES = ("ff", "none")
+#: "Multi-pass row protocol"); sram, the row in the chip's SRAM macro, replayed by the unit (DESIGN.md
+#: "SRAM row store")
+ROW_STORES = ("ff", "none", "sram")
+
+
+def _store_suffix(row_store: str, passes: int) -> str:
+    """The name's row-store part: none for ff, _<P>pass for none, _sram."""
+    return {"ff": "", "none": f"_{passes}pass", "sram": "_sram"}[row_store]
 MAX_ENTRIES = 256
 ROW_BUFFERS = (1, 2)
 SM_IN_FRACS = range(0, 8)
@@ -468,7 +474,7 @@ class Softmax(UnitConfig):
     in_frac: int = 4
     row_buffers: int = 2
     fit: FitOptions = field(default_factory=FitOptions)
-    #: ff (row buffers) or none (three passes; name suffix _3pass, written only when not ff)
+    #: ff (row buffers), none (three passes; name suffix _3pass) or sram (_sram); written only when not ff
     row_store: str = "ff"
     kind = "softmax"
     op = "softmax"
@@ -487,7 +493,7 @@ class Softmax(UnitConfig):
                 + ("" if self.row_max == 128 else f"_r{self.row_max}")
                 + ("" if self.in_frac == 4 else f"_i8f{self.in_frac}")
                 + ("" if self.row_buffers == 2 else f"_b{self.row_buffers}")
-                + ("_3pass" if self.row_store == "none" else ""))
+                + _store_suffix(self.row_store, 3))
 
     def make_vars(self, **_):
         pairs = [("OP", "softmax")]
@@ -519,7 +525,8 @@ class Softmax(UnitConfig):
 def _check_store(row_store, row_buffers) -> None:
     _check_choice(row_store, "--row-store", ROW_STORES)
     if row_store != "ff" and row_buffers != 2:
-        raise ConfigError(f"--row-buffers applies to --row-store ff only (--row-store {row_store} keeps no row)")
+        raise ConfigError(f"--row-buffers applies to --row-store ff only (--row-store {row_store} keeps no "
+                          "flip-flop buffers)")
 
 
 def _quantize(vals, f: Fixed, what: str, n: int) -> tuple:
@@ -670,8 +677,7 @@ class LayerNorm(UnitConfig):
             if not self.default_params:
                 name += "_p" + hashlib.sha256(json.dumps([list(self.gamma), list(self.beta)]).encode()
                                               ).hexdigest()[:8]
-        return name + ("" if self.row_buffers == 2 else f"_b{self.row_buffers}") + (
-            "_2pass" if self.row_store == "none" else "")
+        return name + ("" if self.row_buffers == 2 else f"_b{self.row_buffers}") + _store_suffix(self.row_store, 2)
 
     def model(self, tabs: dict):
         """The golden model of this unit, from its fitted table."""

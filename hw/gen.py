@@ -138,7 +138,8 @@ def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buff
                  + (f"; {desc['reset']}" if "reset" in desc else ""),
         "tools": tool_versions(),
     }
-    if "affine" in desc:
-        manifest["affine"] = desc["affine"]
+    for part in ("affine", "sram"):          # gamma/beta registers; the SRAM macro a sram unit needs
+        if part in desc:
+            manifest[part] = desc[part]
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -19,6 +19,9 @@ A multi-pass unit (``ROW_STORE=none``) gets every row once per pass
    written through ``cfg_*`` and phase 2's kind of rows run again against
    the model with those tables. Phases 1-2 check the generated contents.
 
+A ``ROW_STORE=sram`` unit runs with the SRAM model of :mod:`sim.sram`
+(``GQA_SRAM_FAULT=<address>`` breaks one of its words: the negative test).
+
 ``GQA_UNIT_DIR`` names the unit directory; ``GQA_SEED`` the random seed.
 """
 
@@ -34,7 +37,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from hw.rowwise import model_from_dir, passes, transfers
-from sim import bus
+from sim import bus, sram
 from sim.runner import write_summary
 
 MAX_REPORTED = 10
@@ -164,6 +167,10 @@ async def rowwise_exact(dut):
     flag = md.flag
     affine = getattr(md, "affine", False)
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    if "sram" in man:                        # ROW_STORE=sram: the chip's macro, modelled
+        fault = os.environ.get("GQA_SRAM_FAULT")
+        cocotb.start_soon(sram.run(dut, man["sram"]["words"], random.Random(rng.random()),
+                                   int(fault) if fault else None))
     dut.rst.value, dut.in_valid.value, dut.out_ready.value = 1, 0, 0
     dut.in_data.value, dut.in_last.value = 0, 0
     if affine:

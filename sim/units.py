@@ -4,7 +4,8 @@
 LUT=rom and LUT=regs, STAGES 0 and 2, all 256 input codes each, plus a
 16-bit unit (all 65,536 codes) and an INT32 unit (breakpoints, extremes and
 100,000 random codes), softmax, layernorm and rmsnorm at 8 and 16 entries
-and each of them without a row store (``ROW_STORE=none``) at 8 entries
+and each of them without a row store (``ROW_STORE=none``) and with the row
+in an SRAM macro (``ROW_STORE=sram``, the bench's model) at 8 entries
 (rows of every kind, random gaps and back-pressure, and back-to-back rows
 at full rate, whose clocks per row must equal the manifest's figure). A
 ``LUT=regs`` unit is loaded through its cfg port with a second table of the
@@ -44,8 +45,9 @@ def matrix(ops=None) -> list[UnitConfig]:
     units += [LayerNorm(n) for n in (8, 16) if "layernorm" in rowwise]
     units += [RMSNorm(n) for n in (8, 16) if "rmsnorm" in rowwise]
     # without a row store: every row streamed once per pass (DESIGN.md "Multi-pass row protocol")
-    units += [cls(8, row_store="none") for op, cls in (("softmax", Softmax), ("layernorm", LayerNorm),
-                                                        ("rmsnorm", RMSNorm)) if op in rowwise]
+    # and with the row in an SRAM macro (the bench's model, sim/sram.py): streamed once
+    units += [cls(8, row_store=store) for store in ("none", "sram")
+              for op, cls in (("softmax", Softmax), ("layernorm", LayerNorm), ("rmsnorm", RMSNorm)) if op in rowwise]
     return units
 
 

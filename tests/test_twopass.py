@@ -1,5 +1,6 @@
-"""RMSNorm and the units without a row store (ROW_STORE=none: layernorm and
-rmsnorm in two passes, softmax in three): golden models,
+"""RMSNorm, the units without a row store (ROW_STORE=none: layernorm and
+rmsnorm in two passes, softmax in three) and with the row in an SRAM macro
+(ROW_STORE=sram: the same units, replaying the row): golden models,
 every unit through the cocotb bench bit for bit (every output and flag,
 random gaps and back-pressure, clocks per row against the manifest), a
 negative test, configuration errors, and RMSNorm against float on real
@@ -33,6 +34,10 @@ CASES = {
     "layernorm-2pass-16bit": LayerNorm(8, row_len=96, row_store="none", **S16),
     "rmsnorm-2pass-16bit": RMSNorm(8, row_len=96, row_store="none", **S16),
     "softmax-3pass-r16-f2": Softmax(8, row_max=16, in_frac=2, row_store="none"),
+    # ROW_STORE=sram: the row in the bench's SRAM model (sim/sram.py), streamed once
+    "layernorm-sram-16bit": LayerNorm(8, row_len=96, row_store="sram", **S16),
+    "rmsnorm-sram-affine": RMSNorm(8, affine=True, row_store="sram"),
+    "softmax-sram-r16-f2": Softmax(8, row_max=16, in_frac=2, row_store="sram"),
 }
 
 
@@ -44,14 +49,15 @@ def test_bit_exact_through_the_bench(kind, build_dir):
     none = cfg.row_store == "none"
     passes = (3 if cfg.op == "softmax" else 2) if none else 1
     assert out.name.endswith(f"_{passes}pass") == none and out.name.startswith(cfg.op)
+    assert out.name.endswith("_sram") == (cfg.row_store == "sram")
     assert man["parameters"].get("passes", 1) == passes
     r = verify(cfg, build_dir, unit_dir=out)
     assert r.ok, r.line()
     a, b = man["timing"]["cycles_per_row"]
-    assert a == passes
+    assert a == (1 if cfg.row_store == "ff" else 3 if cfg.op == "softmax" else 2)    # sram: the unit's passes
     for n, t in r.detail["timing"].items():
         assert t["cycles_per_row"] == [a * int(n) + b]
-    if none:                                # no row store: no row memory in the Verilog
+    if cfg.row_store != "ff":               # no row store, or the SRAM outside: no row memory in the Verilog
         assert "buf" not in (out / man["verilog"][0]).read_text()
 
 
@@ -87,6 +93,15 @@ def test_rmsnorm_model_is_layernorm_without_the_mean(build_dir):
     assert not rms.row([0] * 32).any()
 
 
+def test_bench_fails_on_one_sram_word_off(build_dir, monkeypatch):
+    """A ROW_STORE=sram unit's outputs come through the SRAM: the bench's
+    model with one bit of one word flipped on its reads must fail it."""
+    cfg = Softmax(8, row_max=16, row_store="sram")
+    monkeypatch.setenv("GQA_SRAM_FAULT", "3")
+    r = verify(cfg, build_dir)
+    assert r.mismatches > 0 and not r.ok, r.line()
+
+
 def test_bench_fails_on_one_rsqrt_entry_off(build_dir, tmp_path):
     """RTL with the fitted rsqrt table, golden model with the intercept of the
     segment that random rows use one LSB higher: the bench must fail."""
@@ -113,7 +128,8 @@ def test_bench_fails_on_one_rsqrt_entry_off(build_dir, tmp_path):
 @pytest.mark.parametrize("args,msg", [
     (["softmax", "--row-store", "none", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
     (["layernorm", "--row-store", "none", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
-    (["layernorm", "--row-store", "sram"], "invalid choice: 'sram'"),
+    (["layernorm", "--row-store", "sram", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
+    (["layernorm", "--row-store", "dram"], "invalid choice: 'dram'"),
     (["rmsnorm", "--ln-affine", "--ln-beta", "s8.4"], "--ln-beta does not apply to rmsnorm"),
     (["gelu", "--row-store", "none"], "--row-store applies to the row-wise ops only"),
 ])
@@ -132,13 +148,14 @@ def test_rmsnorm_refuses_beta_values(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("cfg", [RMSNorm(8, 32, row_store="none"), LayerNorm(16, row_store="none"), RMSNorm(8),
-                                 Softmax(8, 64, row_store="none")])
+                                 Softmax(8, 64, row_store="none"), Softmax(8, row_store="sram"),
+                                 RMSNorm(8, 32, affine=True, row_store="sram")])
 def test_request_round_trip(cfg):
     req = json.loads(json.dumps(cfg.request()))
     assert ("row_store" in req) == (cfg.row_store != "ff")
     back = from_request(req)
     assert back == cfg and back.name == cfg.name and back.make_line() == cfg.make_line()
-    assert ("ROW_STORE=none" in cfg.make_line()) == (cfg.row_store == "none")
+    assert (f"ROW_STORE={cfg.row_store}" in cfg.make_line()) == (cfg.row_store != "ff")
 
 
 def test_three_pass_model_is_the_one_pass_model(build_dir):
@@ -208,7 +225,9 @@ def test_rmsnorm_on_real_activation_rows(build_dir):
 
 @pytest.mark.parametrize("cfg", [LayerNorm(8, row_len=16, row_store="none"),
                                  RMSNorm(8, row_len=16, affine=True, row_store="none"),
-                                 Softmax(8, row_max=16, row_store="none")], ids=lambda c: c.name)
+                                 Softmax(8, row_max=16, row_store="none"),
+                                 LayerNorm(8, row_len=16, row_store="sram"),
+                                 Softmax(8, row_max=16, row_store="sram")], ids=lambda c: c.name)
 def test_handoff_verifies_from_an_empty_directory(cfg, build_dir, tmp_path):
     """The package's own bench passes on Icarus (and, for the softmax, on
     Verilator and through FuseSoC's sim target), from a copy in an empty
@@ -219,13 +238,15 @@ def test_handoff_verifies_from_an_empty_directory(cfg, build_dir, tmp_path):
     man = json.loads((pkg / "manifest.json").read_text())
     r = run(["sh", "run_tb.sh", "icarus"], pkg)
     assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
-    # Verilator and FuseSoC once (the slow builds): the three kinds share the bench template
-    env = verilator_env() if cfg.op == "softmax" else None
+    # Verilator and FuseSoC once (the slow builds): every kind shares the bench template, and the
+    # softmax with the SRAM has the one addition (the SRAM model)
+    slow = cfg.op == "softmax" and cfg.row_store == "sram"
+    env = verilator_env() if slow else None
     if env is not None:
         r = run(["sh", "run_tb.sh", "verilator"], pkg, env)
         assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
     fusesoc = shutil.which("fusesoc") or str(Path(sys.executable).parent / "fusesoc")
-    if cfg.op == "softmax" and Path(fusesoc).is_file():
+    if slow and Path(fusesoc).is_file():
         xdg = {k: str(tmp_path / "xdg") for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")}
         r = run([fusesoc, "--cores-root", str(pkg), "run", "--build-root", str(tmp_path / "fs"), "--target", "sim",
                  man["fusesoc"]["vlnv"]], tmp_path, dict(os.environ, **xdg))

@@ -50,6 +50,10 @@ def _port_desc(p: dict, man: dict) -> str:
         "out_last": "last output of the row",
         "out_overflow": "the row was longer than ROW_MAX (its first ROW_MAX elements are used)",
         "out_error": "in_last was not on the row_len-th element of this row",
+        "sram_en": "SRAM access at this edge (ROW_STORE=sram: to the macro's enable)",
+        "sram_we": "with sram_en: write (1) or read (0)", "sram_addr": "SRAM word address",
+        "sram_wdata": "SRAM write word (an input element)",
+        "sram_rdata": "SRAM read word, from the macro: the word read at the last read edge, held until the next",
     }
     if man.get("stages") is None:      # a valid/ready stream: nothing is "delayed", transfers need both
         d.update({"in_valid": "an input element is offered; it transfers at an edge where in_ready is high",
@@ -377,6 +381,13 @@ def render(ctx: dict) -> str:
                  f"{_port_desc(p, man)} |")
     L += ["", f"Reset: {man.get('reset', 'synchronous, active high')}. All registers are on `clk`'s rising edge; "
           "the design has no latches and no asynchronous logic.", ""]
+    if "sram" in man:
+        sr = man["sram"]
+        L += [f"Row store: an SRAM macro outside the unit, {sr['words']} words x {sr['bits']} bits, {sr['ports']} "
+              "(`ROW_STORE=sram`). The unit writes each element of pass 1 a clock after taking it, then reads the "
+              "row back once per later pass; it never reads and writes in one clock, and reads only words written "
+              f"in the same row. The bench connects the behavioural model `{man['top']}_sram_model` (after the "
+              "bench module in its file); the chip connects its macro to the `sram_*` ports instead.", ""]
     if man.get("lanes", 1) > 1:
         P = man["lanes"]
         L += [f"Lanes: {P} inputs and {P} results per clock, {man.get('lane_layout', '')}. Every lane is the "

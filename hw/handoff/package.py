@@ -200,6 +200,13 @@ def _regen(man: dict, unit_dir: Path) -> tuple[str, dict[str, bytes]]:
     return line, inputs
 
 
+def _sram(man: dict, ports: dict) -> dict | None:
+    """What the bench's SRAM model needs (``ROW_STORE=sram`` units), else None."""
+    if "sram" not in man:
+        return None
+    return {"words": man["sram"]["words"], "addr": ports["sram_addr"], "bits": ports["sram_wdata"]}
+
+
 def build(unit_dir, out=None) -> Path:
     """Write the package of ``unit_dir`` into ``out`` (default
     ``unit_dir/handoff``); returns the package directory."""
@@ -256,7 +263,8 @@ def build(unit_dir, out=None) -> Path:
         n_vec = len(out_words)
         bound = 12 * (len(in_words) + len(out_words)) + 50 * len(v["rows"]) + 1000
         files[P["tb"]] = tb.rowwise(top, iw, ow, md.out.signed, flag, len(in_words), len(out_words), bound,
-                                    {k: ports[k] for k in ("cfg_addr", "cfg_data") if "cfg_we" in ports})
+                                    {k: ports[k] for k in ("cfg_addr", "cfg_data") if "cfg_we" in ports},
+                                    _sram(man, ports))
     else:
         spec = Spec.load(unit_dir / man.get("spec", "spec.json"))
         specs = {"spec": spec}

@@ -349,19 +349,52 @@ def _tasks(alt: bool, fmt_y: str, sy) -> str:
   endtask"""
 
 
+def sram_model(top: str, words: int, addr_bits: int, bits: int) -> str:
+    """The behavioural model of the single-port SRAM a ``ROW_STORE=sram``
+    unit needs (DESIGN.md "SRAM row store"; the cocotb benches' model is
+    :mod:`sim.sram`), as module ``<top>_sram_model``: the bench's stand-in
+    for the chip's macro."""
+    return f"""
+// {top}_sram_model: behavioural model of the SRAM {top} needs ({words} words x {bits} bits, one port,
+// synchronous, read latency 1: at a rising edge with en=1, we=1 writes wdata at addr, we=0 reads addr,
+// and the word is on rdata after that edge until the next read). The chip connects its macro instead.
+module {top}_sram_model (clk, en, we, addr, wdata, rdata);
+  input clk, en, we;
+  input [{addr_bits - 1}:0] addr;
+  input [{bits - 1}:0] wdata;
+  output reg [{bits - 1}:0] rdata;
+  reg [{bits - 1}:0] mem [0:{words - 1}];
+  always @(posedge clk)
+    if (en) begin
+      if (we) mem[addr] <= wdata;
+      else rdata <= mem[addr];
+    end
+endmodule
+"""
+
+
 def rowwise(top: str, in_bits: int, out_bits: int, out_signed: bool, flag: str, n_in: int, n_out: int,
-            cycles_bound: int, cfg: dict | None = None) -> str:
+            cycles_bound: int, cfg: dict | None = None, sram: dict | None = None) -> str:
     """Bench of a streaming row-wise unit: every input at full rate and every
     output with ``out_ready`` high for the first half of the outputs, then
     pseudo-random input gaps and output back-pressure (3 in 4 cycles ready).
     ``cfg`` ({"cfg_addr": width, "cfg_data": width}) for a unit with a
     parameter write port (affine LayerNorm): the port is held idle, so the
-    unit runs on its reset contents, which the expected outputs assume."""
+    unit runs on its reset contents, which the expected outputs assume.
+    ``sram`` ({"words", "addr", "bits"}) for a ``ROW_STORE=sram`` unit: the
+    bench connects :func:`sram_model` (written after the bench module)."""
     cfg_decl, cfg_conn = "", ""
     if cfg:
         cfg_decl = (f"\n  wire cfg_we = 1'b0;\n  wire [{cfg['cfg_addr'] - 1}:0] cfg_addr = {cfg['cfg_addr']}'d0;"
                     f"\n  wire [{cfg['cfg_data'] - 1}:0] cfg_data = {cfg['cfg_data']}'d0;")
         cfg_conn = ", .cfg_we(cfg_we), .cfg_addr(cfg_addr), .cfg_data(cfg_data)"
+    if sram:
+        cfg_decl += (f"\n  wire sram_en, sram_we;\n  wire [{sram['addr'] - 1}:0] sram_addr;"
+                     f"\n  wire [{sram['bits'] - 1}:0] sram_wdata, sram_rdata;"
+                     f"\n  {top}_sram_model row_sram (.clk(clk), .en(sram_en), .we(sram_we), .addr(sram_addr), "
+                     ".wdata(sram_wdata), .rdata(sram_rdata));")
+        cfg_conn += (",\n    .sram_en(sram_en), .sram_we(sram_we), .sram_addr(sram_addr), .sram_wdata(sram_wdata), "
+                     ".sram_rdata(sram_rdata)")
     dec = ", $signed(o_data)" if out_signed else ", o_data"
     dec_w = ", $signed(outs[out_i][OW-1:0])" if out_signed else ", outs[out_i][OW-1:0]"
     body = f"""
@@ -428,5 +461,6 @@ def rowwise(top: str, in_bits: int, out_bits: int, out_signed: bool, flag: str, 
     finish;
   end
 """
+    model = sram_model(top, sram["words"], sram["addr"], sram["bits"]) if sram else ""
     return _sub(_HEAD + body + _TAIL, {"TOP": top, "TIMEOUT": cycles_bound, "HALF": PERIOD // 2,
-                                        "EXPECTED": n_out})
+                                        "EXPECTED": n_out}) + model

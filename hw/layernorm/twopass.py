@@ -65,8 +65,9 @@ def timing(md) -> dict:
     # input register, D, D*r in two (and *g in three), rounding bias, then the queue (written, then
     # its output register)
     depth = 6 + (2 if md.affine else 0)
+    # gaps: from pass 1's last element to pass 2's first (the next row's first follows the last at once)
     return {"cycles_per_row": [2, calc], "pass2_in_to_out": [0, depth], "calc_cycles": calc, "depth": depth,
-            "fifo": depth + 1}
+            "fifo": depth + 1, "gaps": [calc + 1]}
 
 
 def describe(model) -> dict:
@@ -90,6 +91,13 @@ class TwoPassNorm(wiring.Component):
     twice; the ports of :class:`hw.layernorm.unit.LayerNormUnit`."""
 
     describe = staticmethod(describe)
+    timing = staticmethod(timing)
+    #: what a row store in front of the unit needs (hw/sramstore.py): passes, and every pass is row_len long
+    PASSES, FIXED_LENGTH = 2, True
+
+    @staticmethod
+    def row_words(md) -> int:
+        return md.row_len
 
     def __init__(self, model):
         self.model = model

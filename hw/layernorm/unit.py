@@ -70,6 +70,7 @@ from amaranth.lib.memory import Memory
 from hw.layernorm.ports import affine_part, param_registers, signature
 from hw.layernorm.twopass import TwoPassNorm
 from hw.pwl_int.unit import IntPWL
+from hw.sramstore import sram_unit
 from hw.rowbuf import (RowStream, bank_is, bank_signal, buf_addr, check_row_buffers, copy_bank, flip, leading_one,
                        mem_ports, named, pick, round_shift)
 
@@ -266,5 +267,6 @@ class LayerNormStream(RowStream):
 
 
 UNIT = LayerNormUnit
-#: the units without a row store (ROW_STORE=none: every row streamed twice)
-STORES = {"none": TwoPassNorm}
+#: the units without a flip-flop row store: none (every row streamed twice), and sram
+#: (the same unit replaying the row from the chip's SRAM, hw/sramstore.py)
+STORES = {"none": TwoPassNorm, "sram": sram_unit(TwoPassNorm)}

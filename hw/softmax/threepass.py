@@ -52,8 +52,9 @@ def timing(md) -> dict:
     calc = 1 + 1 + EXP_STAGES + 1 + 2 + SerialPWL.clocks(md.recip) + 1
     # input register, d, exp, e*r in two, rounding bias, queue (written, then its output register)
     depth = 2 + EXP_STAGES + 2 + 2
+    # gaps between the passes' last and first elements: pass 2 follows pass 1 at once, pass 3 the calc
     return {"cycles_per_row": [3, calc], "pass3_in_to_out": [0, depth], "calc_cycles": calc, "depth": depth,
-            "fifo": depth + 1}
+            "fifo": depth + 1, "gaps": [1, calc + 1]}
 
 
 def describe(model) -> dict:
@@ -73,6 +74,13 @@ class ThreePassSoftmax(wiring.Component):
     :class:`hw.softmax.unit.SoftmaxUnit`."""
 
     describe = staticmethod(describe)
+    timing = staticmethod(timing)
+    #: what a row store in front of the unit needs (hw/sramstore.py): passes; pass 1 ends at in_last
+    PASSES, FIXED_LENGTH = 3, False
+
+    @staticmethod
+    def row_words(md) -> int:
+        return md.row_max
 
     def __init__(self, model):
         self.model = model

@@ -74,6 +74,7 @@ from amaranth.lib.memory import Memory
 from hw.pwl_int.unit import IntPWL
 from hw.softmax.ports import signature
 from hw.softmax.threepass import ThreePassSoftmax
+from hw.sramstore import sram_unit
 from hw.rowbuf import (RowStream, bank_is, bank_signal, check_row_buffers, copy_bank, flip, leading_one, mem_ports,
                        named, pick, round_shift)
 
@@ -305,5 +306,6 @@ class SoftmaxStream(RowStream):
 
 
 UNIT = SoftmaxUnit
-#: the unit without a row store (ROW_STORE=none: every row streamed three times)
-STORES = {"none": ThreePassSoftmax}
+#: the units without a flip-flop row store: none (every row streamed three times), and sram
+#: (the same unit replaying the row from the chip's SRAM, hw/sramstore.py)
+STORES = {"none": ThreePassSoftmax, "sram": sram_unit(ThreePassSoftmax)}
