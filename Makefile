@@ -42,6 +42,7 @@ help:
 	@echo
 	@echo "Variables [default]: OP [gelu] (comma list or all)  FORMAT [int8] (int8|int10|int12|int16|int32|fp32)  ENTRIES [8]"
 	@echo "  IMPL [pwl] (pwl|uniform|table)  STAGES [1] (0..3)  LUT [rom] (rom|regs)  LANES [1] (1|2|4|8|16|32)  FTZ [0]"
+	@echo "  CLOCK_MHZ=F (instead of STAGES: the least-area STAGES whose OpenSTA fmax >= F; also for synth-report, dse)"
 	@echo "  SEED [0]  METHOD [ga]  SIM [icarus] (icarus|verilator)  MAX_ERR_LSB=B (fewest entries within B LSB)"
 	@echo "  BUILD [build]  HANDOFF [1]  SPEC=file (build from your own table)  FITARGS='--range -2 2 ...'"
 	@echo "  row-wise (softmax, layernorm, rmsnorm): ROW=N  ROW_STORE=ff|none  ROW_BUFFERS=2|1  SM_IN_FRAC=4"

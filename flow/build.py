@@ -299,7 +299,11 @@ def build(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True,
         gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg), lanes=cfg.lanes)
     else:
         spec, spec_path, _ = ensure_spec(cfg, build_root, quiet, force=force)
-        gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg), lanes=cfg.lanes)
+        if cfg.clock_mhz is not None:       # CLOCK_MHZ=F: STAGES chosen by synthesis + OpenSTA (flow/clock.py)
+            from flow.clock import generate_at_clock
+            generate_at_clock(cfg, spec, out, build_root, _record(cfg), quiet)
+        else:
+            gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg), lanes=cfg.lanes)
         src = spec_path.parent / "fit.png"
         if src.is_file() and out != spec_path.parent:
             write_atomic(out / "fit.png", src.read_bytes())

@@ -35,6 +35,7 @@ DELEGATES = {"sim": "sim.units", "synth": "synth.report", "bench-fit": "eval.ben
 MAKE_VARS = {
     "gen": [("OP", None), ("SPEC", "--spec"), ("FORMAT", "--format"), ("ENTRIES", "--entries"),
             ("STAGES", "--stages"), ("LUT", "--lut"), ("IMPL", "--impl"), ("FTZ", "--ftz"), ("LANES", "--lanes"),
+            ("CLOCK_MHZ", "--clock-mhz"),
             ("SEED", "--seed"), ("METHOD", "--method"), ("MAX_ERR_LSB", "--max-err-lsb"),
             ("ROW", "--row"), ("ROW_BUFFERS", "--row-buffers"), ("ROW_STORE", "--row-store"),
             ("SM_IN_FRAC", "--sm-in-frac"),
@@ -42,7 +43,8 @@ MAKE_VARS = {
             ("LN_AFFINE", "--ln-affine"), ("LN_GAMMA", "--ln-gamma"), ("LN_BETA", "--ln-beta"),
             ("LN_PARAMS", "--ln-params"), ("HANDOFF", "--handoff"), ("BUILD", "--build"),
             ("FITARGS", "list"), ("GENARGS", "list")],
-    "dse": [("OP", "--ops"), ("FORMATS", "--formats"), ("MAX_ERR_LSB", "--max-err-lsb"), ("BUILD", "--build"),
+    "dse": [("OP", "--ops"), ("FORMATS", "--formats"), ("MAX_ERR_LSB", "--max-err-lsb"), ("CLOCK_MHZ", "--clock-mhz"),
+            ("BUILD", "--build"),
             ("JOBS", "--jobs"), ("DSE_SCHEDULER", "--scheduler"), ("LIBERTY", "--liberty"), ("DSEARGS", "list")],
     "fit": [("OP", None), ("FORMAT", "--format"), ("ENTRIES", "--entries"), ("IMPL", "--impl"), ("SEED", "--seed"),
             ("METHOD", "--method"), ("MAX_ERR_LSB", "--max-err-lsb"), ("FRACS", "--frac"), ("BUILD", "--build"), ("FITARGS", "list")],
@@ -207,6 +209,16 @@ def configs(a) -> list:
     """Every configuration a ``gen`` command line asks for, all validated
     before anything is fitted or written."""
     from fitter import functions
+    if a.clock_mhz is not None:
+        if a.stages is not None:
+            raise ConfigError(f"STAGES={a.stages} and CLOCK_MHZ={a.clock_mhz} both set the pipelining: give one (with "
+                              "CLOCK_MHZ the STAGES that meets it with the least area is chosen)")
+        if a.spec is not None:
+            raise ConfigError("CLOCK_MHZ applies to the fitted element-wise units, not to a unit built from --spec "
+                              "(give STAGES=n)")
+        if all(op in ROWWISE for op in _list(a.op or "gelu", str, "op")):
+            raise ConfigError(f"CLOCK_MHZ applies to the element-wise ops, not to {a.op} (row-wise)")
+    a.stages = "1" if a.stages is None else a.stages
     if a.spec is not None:
         if a.op is not None:
             raise ConfigError("give an op or --spec, not both")
@@ -272,7 +284,7 @@ def configs(a) -> list:
                 cfgs = [NORMS[op](n, _given(a.row, 64), affine=a.ln_affine, row_buffers=_given(a.row_buffers, 2),
                                   params=a.ln_params, fit=fit, row_store=_given(a.row_store, "ff"), **kw)]
             else:
-                cfgs = [Elementwise(op, fmt, n, st, lut, bool(ftz) and fmt == "fp32", fit, impl, p)
+                cfgs = [Elementwise(op, fmt, n, st, lut, bool(ftz) and fmt == "fp32", fit, impl, p, a.clock_mhz)
                         for impl in impls for fmt in fmts for st in stages for lut in luts for ftz in ftzs
                         for p in lanes]
             for c in cfgs:
@@ -292,6 +304,10 @@ def cmd_gen(a) -> int:
         man = json.loads((unit / "manifest.json").read_text())
         print(f"{shlex.quote(str(unit) + '/')}  top {man['top']}  latency {man['latency_cycles'] if man.get('stages') is not None else 'row-wise'}"
               f"  ({time.perf_counter() - t0:.1f} s)", flush=True)
+        if man.get("clock_mhz") is not None:
+            c = man["clock"]
+            print(f"  clock {c['target_mhz']} MHz: STAGES={c['stages']} (latency {c['latency_cycles']}), fmax "
+                  f"{c['fmax_mhz']} MHz, {c['area_um2']:,.0f} um2 (OpenSTA, {c['liberty']})", flush=True)
         found = _found_line(unit, man) if getattr(getattr(cfg, "fit", None), "max_err_lsb", None) is not None \
             else None
         if found:
@@ -487,7 +503,11 @@ def parser() -> argparse.ArgumentParser:
                         "name <op>_<format>_e<N>_uniform); table, direct lookup of every input code, correctly "
                         "rounded (int8, int10, int12 only; --entries does not apply; name <op>_<format>_table). "
                         "Search options (--seed, --population, ...) apply to pwl only")
-    p.add_argument("--stages", default="1", help="pipeline registers 0..3, comma list (default 1)")
+    p.add_argument("--stages", default=None, help="pipeline registers 0..3, comma list (default 1)")
+    p.add_argument("--clock-mhz", type=_int("--clock-mhz"), default=None, metavar="F",
+                   help="element-wise units: the target clock, integer MHz 1..2000 (CLOCK_MHZ=; name suffix _c<F>): "
+                        "STAGES 0..3 are synthesized and timed by OpenSTA at 1000/F ns and the least area that meets "
+                        "F is built; if none does, an error names the best fmax. Not with --stages")
     p.add_argument("--lut", default="rom", help=f"{'|'.join(LUTS)}, comma list (default rom): constants, or "
                    "registers written through cfg_*")
     p.add_argument("--ftz", default="0", help="fp32 only: 1 = flush subnormals to zero; comma list (default 0)")

@@ -50,6 +50,8 @@ RULES = ("auto", "lsq", "chord")
 LUTS = ("rom", "regs")
 #: LANES=P: P inputs and P results per clock on one table (hw/pwl_common.py LANES)
 LANES = (1, 2, 4, 8, 16, 32)
+#: CLOCK_MHZ=F: the target clock an element-wise unit is pipelined to meet (flow/clock.py), integer MHz
+CLOCK_RANGE = (1, 2000)
 ROWWISE = ("softmax", "layernorm", "rmsnorm")
 #: where a row-wise unit keeps a row: ff, flip-flop row buffers (ROW_BUFFERS=1|2); none, no store:
 #: the caller streams every row two (layernorm, rmsnorm) or three (softmax) times (DESIGN.md
@@ -320,7 +322,15 @@ class Elementwise(UnitConfig):
     calls keep their meaning): P inputs and P results per clock on one
     table. Like ``impl`` it is written only when it is not 1 (name ``_l<P>``
     after the table's part, make line ``LANES=P``, ``--lanes P``, the
-    request's ``lanes``), so every one-lane unit is what it was before."""
+    request's ``lanes``), so every one-lane unit is what it was before.
+
+    ``clock_mhz`` (``CLOCK_MHZ=F``, integer MHz in :data:`CLOCK_RANGE`; the
+    last field): the unit is sold at clock F. ``stages`` is then chosen when
+    the unit is built (:mod:`flow.clock`: STAGES 0..3 synthesized and timed
+    by OpenSTA at period 1000/F ns, the least area that meets F), so it is
+    ``None`` in the configuration and an explicit STAGES is refused. Written
+    only when given (name ``_c<F>`` where ``_s<S>`` would be, make line
+    ``CLOCK_MHZ=F``, ``--clock-mhz F``, the request's ``clock_mhz``)."""
     op: str
     format: str = "int8"
     entries: int = 8
@@ -330,6 +340,7 @@ class Elementwise(UnitConfig):
     fit: FitOptions = field(default_factory=FitOptions)
     impl: str = "pwl"
     lanes: int = 1
+    clock_mhz: int | None = None
     kind = "elementwise"
 
     def __post_init__(self):
@@ -337,7 +348,14 @@ class Elementwise(UnitConfig):
             raise ConfigError(str(functions.UnknownOp(self.op, list(functions.FUNCTIONS) + list(ROWWISE))))
         _check_choice(self.format, "format", FORMATS)
         _check_int(self.entries, "entries", 1, MAX_ENTRIES)
-        _check_int(self.stages, "stages", 0, 3)
+        if self.clock_mhz is not None:
+            _check_int(self.clock_mhz, "CLOCK_MHZ", *CLOCK_RANGE, " (the target clock in MHz)")
+            if self.stages not in (None, 1):
+                raise ConfigError(f"STAGES={self.stages} and CLOCK_MHZ={self.clock_mhz} both set the pipelining: "
+                                  "give one (with CLOCK_MHZ the STAGES that meets it with the least area is chosen)")
+            object.__setattr__(self, "stages", None)        # chosen when the unit is built (flow/clock.py)
+        else:
+            _check_int(self.stages, "stages", 0, 3)
         _check_choice(self.lut, "lut", LUTS)
         _check_choice(self.impl, "impl", IMPLS)
         check_lanes(self.lanes)
@@ -413,7 +431,9 @@ class Elementwise(UnitConfig):
     @property
     def name(self) -> str:
         name = f"{self.table_id}{self.variant}" + (f"_l{self.lanes}" if self.lanes != 1 else "")
-        if self.stages != 1:
+        if self.clock_mhz is not None:
+            name += f"_c{self.clock_mhz}"
+        elif self.stages != 1:
             name += f"_s{self.stages}"
         if self.lut != "rom":
             name += f"_{self.lut}"
@@ -426,34 +446,43 @@ class Elementwise(UnitConfig):
 
     def table(self, fmt: str | None = None) -> "Elementwise":
         """The same table at another format (wide tables reuse int8 breakpoints)."""
-        return replace(self, format=fmt or self.format, stages=1, lut="rom", ftz=False, lanes=1)
+        return replace(self, format=fmt or self.format, stages=1, lut="rom", ftz=False, lanes=1, clock_mhz=None)
+
+    def at_stages(self, stages: int) -> "Elementwise":
+        """This unit at a fixed STAGES, without a clock target (a candidate of :mod:`flow.clock`)."""
+        return replace(self, stages=stages, clock_mhz=None)
 
     def make_vars(self, **_):
         pairs = [("OP", self.op)] + ([("IMPL", self.impl)] if self.impl != "pwl" else [])
         for var, v, d in (("FORMAT", self.format, "int8"), ("ENTRIES", self.entries, 8),
-                          ("STAGES", self.stages, 1), ("LUT", self.lut, "rom"), ("LANES", self.lanes, 1)):
-            if v != d:
+                          ("STAGES", self.stages, 1), ("LUT", self.lut, "rom"), ("LANES", self.lanes, 1),
+                          ("CLOCK_MHZ", self.clock_mhz, None)):
+            if v != d and v is not None:
                 pairs.append((var, str(v)))
         if self.ftz:
             pairs.append(("FTZ", "1"))
         return pairs + _fit_make(self.fit)
 
     def cli_args(self):
-        return [self.op, "--format", self.format, "--entries", str(self.entries), "--stages",
-                str(self.stages), "--lut", self.lut, "--ftz", str(int(self.ftz)),
+        pipe = ["--stages", str(self.stages)] if self.clock_mhz is None else ["--clock-mhz", str(self.clock_mhz)]
+        return [self.op, "--format", self.format, "--entries", str(self.entries)] + pipe + [
+                "--lut", self.lut, "--ftz", str(int(self.ftz)),
                 "--seed", str(self.fit.seed)] + self.fit.args() + (
                     ["--impl", self.impl] if self.impl != "pwl" else []) + (
                     ["--lanes", str(self.lanes)] if self.lanes != 1 else [])
 
     def request(self) -> dict:
-        """Every field; ``impl`` only when it is not pwl and ``lanes`` only
-        when it is not 1 (so a one-lane pwl unit's request, and its manifest,
-        are what they were before either existed)."""
+        """Every field; ``impl`` only when it is not pwl, ``lanes`` only
+        when it is not 1 and ``clock_mhz`` only when given (so a one-lane pwl
+        unit's request, and its manifest, are what they were before any of
+        them existed)."""
         d = super().request()
         if self.impl == "pwl":
             del d["impl"]
         if self.lanes == 1:
             del d["lanes"]
+        if self.clock_mhz is None:
+            del d["clock_mhz"]
         return d
 
 

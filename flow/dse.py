@@ -48,10 +48,12 @@ PAPER_UNIT = {"impl": "pwl", "format": "int8", "entries": 8}
 
 
 def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = None,
-         include_skipped: bool = False) -> list[Elementwise]:
+         include_skipped: bool = False, clock_mhz: int | None = None) -> list[Elementwise]:
     """Every configuration of the sweep; combinations the configuration
     refuses (a table wider than 12 bits, say) are left out. With ``bound``,
-    also the fewest-entries pwl and uniform units within it (``_m<B>``)."""
+    also the fewest-entries pwl and uniform units within it (``_m<B>``).
+    With ``clock_mhz``, every unit at that clock target (``_c<F>``: its
+    STAGES chosen by flow/clock.py), else at STAGES=1."""
     out = []
     for op in ops:
         for fmt in formats:
@@ -62,7 +64,7 @@ def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = No
                 for kw in sizes:
                     for lut in luts:
                         try:
-                            cfg = Elementwise(op, fmt, stages=1, lut=lut, impl=impl, **kw)
+                            cfg = Elementwise(op, fmt, stages=1, lut=lut, impl=impl, clock_mhz=clock_mhz, **kw)
                         except ConfigError:
                             continue
                         if skipped_reason(cfg) is None or include_skipped:
@@ -96,12 +98,53 @@ def _key(unit: Path, synth_cfg: dict) -> str:
     return h.hexdigest()
 
 
+#: the figures of :func:`synth.report.measure` a cached result keeps
+KEEP = ("area_um2", "nand2_eq", "cells", "flip_flops", "seq_area_um2", "delay_ns", "min_period_ns", "fmax_mhz",
+        "meets_clock", "power_mw")
+#: the figures a sweep row needs (results cached before KEEP grew hold these)
+DSE_FIGURES = ("area_um2", "nand2_eq", "cells", "flip_flops", "delay_ns", "fmax_mhz", "power_mw")
+
+
+def cache_lookup(unit: Path, synth_cfg: dict, slots, need=()) -> tuple[str, dict | None]:
+    """(key, the cached row or None): the first of the cache files ``slots``
+    made under this unit's key (:func:`_key`: its Verilog, its spec and the
+    synthesis settings) whose row holds every field of ``need``."""
+    key = _key(unit, synth_cfg)
+    for slot in slots:
+        try:
+            hit = json.loads(Path(slot).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(hit, dict) and hit.get("key") == key and all(k in hit.get("row", {}) for k in need):
+            return key, hit["row"]
+    return key, None
+
+
+def measure_cached(unit: Path, synth_cfg: dict, slot: Path, also=(), row: dict | None = None,
+                   need=KEEP) -> tuple[dict, bool]:
+    """``row`` (default empty) with the unit's :data:`KEEP` figures, measured by
+    :func:`synth.report.measure` (Yosys + OpenSTA) or read back from the cache
+    file ``slot`` (or one of ``also``) when it was made under the same key;
+    (row, True if cached; a result cached before a field of KEEP existed
+    reads it as None unless ``need`` names it). A fresh measurement is
+    written to ``slot``.
+    Raises SynthError."""
+    from hw.files import write_atomic
+    from synth.report import measure
+    key, hit = cache_lookup(unit, synth_cfg, [slot, *also], need=need)
+    if hit is not None:
+        return {**(row or {}), **{k: hit.get(k) for k in KEEP}}, True
+    fig = measure(unit, synth_cfg)
+    out = {**(row or {}), **{k: fig[k] for k in KEEP}, "status": "ok"}
+    write_atomic(Path(slot), json.dumps({"key": key, "row": out}, indent=1) + "\n")
+    return out, False
+
+
 def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
     """One sweep point (runs on a Dask worker): build, synthesize, score."""
     from flow.build import build
-    from hw.files import write_atomic
     from hw.spec import Spec
-    from synth.report import SynthError, measure
+    from synth.report import SynthError
     t0 = time.monotonic()
     cfg = from_request(request)
     row = {"op": cfg.op, "format": cfg.format, "impl": cfg.impl, "lut": cfg.lut, "unit": cfg.name,
@@ -110,29 +153,30 @@ def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
         unit = build(cfg, Path(build_root))
     except Exception as e:          # noqa: BLE001 - a failed point is a row, the sweep goes on
         from fitter.minimal import BoundNotMet
+        from flow.clock import ClockError
         if isinstance(e, BoundNotMet):
             return {**row, "status": f"bound not met: {e}", "seconds": round(time.monotonic() - t0, 1)}
+        if isinstance(e, ClockError):
+            return {**row, "status": f"clock not met: {e}", "seconds": round(time.monotonic() - t0, 1)}
         return {**row, "status": f"not built: {type(e).__name__}: {e}", "seconds": round(time.monotonic() - t0, 1)}
     spec = Spec.load(unit / "spec.json")
     m = spec.fit.get("metrics", {})
+    man = json.loads((unit / "manifest.json").read_text())
+    row.update(stages=man["stages"])
     row.update(entries=spec.entries, max_err_lsb=m.get("max_err_lsb"), mse_hw=m.get("mse_hw"),
                fewest=cfg.fit.max_err_lsb is not None)
-    key = _key(unit, synth_cfg)
-    cache = Path(synth_cfg["results"]) / f"{cfg.name}.json"
+    # a unit built at a clock target was measured by its clock loop already (flow/clock.py): the same
+    # Verilog under the same settings, so the same key
+    from flow.clock import clock_slot
+    also = [clock_slot(unit)] if cfg.clock_mhz is not None else []
     try:
-        hit = json.loads(cache.read_text())
-        if hit.get("key") == key:
-            return {**hit["row"], "cached": True, "seconds": round(time.monotonic() - t0, 1)}
-    except (OSError, ValueError):
-        pass
-    try:
-        fig = measure(unit, synth_cfg)
+        row, cached = measure_cached(unit, synth_cfg, Path(synth_cfg["results"]) / f"{cfg.name}.json", also, row,
+                                     need=DSE_FIGURES)
     except SynthError as e:
         return {**row, "status": f"failed: {e}", "seconds": round(time.monotonic() - t0, 1)}
-    keep = ("area_um2", "nand2_eq", "cells", "flip_flops", "delay_ns", "fmax_mhz", "power_mw")
-    row.update({k: fig[k] for k in keep}, status="ok")
-    write_atomic(cache, json.dumps({"key": key, "row": row}, indent=1) + "\n")
-    return {**row, "cached": False, "seconds": round(time.monotonic() - t0, 1)}
+    if cfg.clock_mhz is not None:       # a combinational (STAGES=0) unit's too: 1 / its input-to-output delay
+        row["fmax_mhz"] = man["fmax_mhz"]
+    return {**row, "status": "ok", "cached": cached, "seconds": round(time.monotonic() - t0, 1)}
 
 
 def recommend(rows: list[dict], bound: float) -> list[dict]:
@@ -147,22 +191,28 @@ def recommend(rows: list[dict], bound: float) -> list[dict]:
         ok = [r for r in rs if r["max_err_lsb"] is not None and r["max_err_lsb"] <= bound]
         best = min(ok, key=lambda r: r["area_um2"]) if ok else min(rs, key=lambda r: r["max_err_lsb"])
         out.append({"op": op, "format": fmt, "lut": lut, "impl": best["impl"], "entries": best["entries"],
+                    "stages": best.get("stages"), "fmax_mhz": best.get("fmax_mhz"),
                     "area_um2": best["area_um2"], "max_err_lsb": best["max_err_lsb"], "meets_bound": bool(ok),
                     "make": best["make"]})
     return out
 
 
 def _markdown(rows, recs, meta) -> str:
+    F = meta.get("clock_mhz")
+    at = (f"target clock {F} MHz ({meta['period_ns']:.4g} ns): every unit at the STAGES of least area that "
+          "meets it (flow/clock.py: STAGES 0..3 synthesized and timed by OpenSTA at that period), its area "
+          "with its pipeline registers; a unit that meets it at no STAGES is not recommended"
+          if F else f"clock {meta['period_ns']} ns, STAGES=1")
     L = ["# Design-space exploration: which implementation to build", "",
-         f"Command: `{meta['command']}`; liberty `{meta['liberty']}`, clock {meta['period_ns']} ns, "
+         f"Command: `{meta['command']}`; liberty `{meta['liberty']}`, {at}; "
          f"bound {meta['bound']} LSB; {len(rows)} units, {meta['seconds']:.0f} s wall.", "",
-         "## Recommendations (smallest area within the bound)", "",
-         "| op | format | LUT | impl | entries | area um2 | max err LSB | meets | make line |",
-         "|---|---|---|---|---:|---:|---:|---|---|"]
+         "## Recommendations (smallest area within the bound" + (f", meeting {F} MHz)" if F else ")"), "",
+         "| op | format | LUT | impl | entries | STAGES | fmax MHz | area um2 | max err LSB | meets | make line |",
+         "|---|---|---|---|---:|---:|---:|---:|---:|---|---|"]
     for r in recs:
-        L.append(f"| {r['op']} | {r['format']} | {r['lut']} | {r['impl']} | {r['entries']} | "
-                 f"{r['area_um2']:,.0f} | {r['max_err_lsb']:.2f} | {'yes' if r['meets_bound'] else 'NO'} | "
-                 f"`{r['make']}` |")
+        L.append(f"| {r['op']} | {r['format']} | {r['lut']} | {r['impl']} | {r['entries']} | {r.get('stages')} | "
+                 f"{r.get('fmax_mhz') or '-'} | {r['area_um2']:,.0f} | {r['max_err_lsb']:.2f} | "
+                 f"{'yes' if r['meets_bound'] else 'NO'} | `{r['make']}` |")
     L += ["", f"## Fewest entries within {meta['bound']} LSB (exact minimax search, certified on every code)", "",
           "| op | format | impl | LUT | entries | max err LSB | area um2 |", "|---|---|---|---|---:|---:|---:|"]
     for r in rows:
@@ -332,7 +382,10 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="local Dask worker processes (default 2)")
     ap.add_argument("--scheduler", default=None, help="tcp://host:port of a running Dask scheduler")
     ap.add_argument("--liberty", default=None, help="liberty file (default: the OSU 0.18 um cells)")
-    ap.add_argument("--period-ns", type=float, default=10.0, help="clock period for timing and power (default 10)")
+    ap.add_argument("--period-ns", type=float, default=None, help="clock period for timing and power (default 10)")
+    ap.add_argument("--clock-mhz", type=int, default=None, metavar="F",
+                    help="target clock in MHz (CLOCK_MHZ=): every unit at the STAGES of least area that meets F "
+                         "(flow/clock.py), measured at 1000/F ns; units that meet F at no STAGES are not recommended")
     a = ap.parse_args(argv)
     try:
         if a.scheduler:
@@ -350,14 +403,23 @@ def main(argv=None) -> int:
             bad = [v for v in vals if v not in allowed]
             if bad:
                 raise ConfigError(f"unknown {what} '{bad[0]}'; known: {', '.join(allowed)}")
+        if a.clock_mhz is not None:
+            from flow.config import CLOCK_RANGE, _check_int
+            _check_int(a.clock_mhz, "CLOCK_MHZ", *CLOCK_RANGE, " (the target clock in MHz)")
+            if a.period_ns is not None:
+                raise ConfigError("--period-ns and CLOCK_MHZ both set the clock: give one")
+            from flow.clock import period_ns
+            a.period_ns = period_ns(a.clock_mhz)
+        a.period_ns = 10.0 if a.period_ns is None else a.period_ns
         if not a.max_err_lsb > 0 or a.jobs < 1 or not a.period_ns > 0:
             raise ConfigError("--max-err-lsb and --period-ns must be positive, --jobs at least 1")
         formats = [f for f in a.formats.split(",") if f]
         for f in formats:
             if f not in ("int8", "int10", "int12", "int16", "int32"):
                 raise ConfigError(f"--formats: '{f}' is not an integer format (int8, int10, int12, int16, int32)")
-        cfgs = plan(ops, formats, entries, impls, luts, a.max_err_lsb)
-        skipped = [c for c in plan(ops, formats, entries, impls, luts, a.max_err_lsb, include_skipped=True)
+        cfgs = plan(ops, formats, entries, impls, luts, a.max_err_lsb, clock_mhz=a.clock_mhz)
+        skipped = [c for c in plan(ops, formats, entries, impls, luts, a.max_err_lsb, include_skipped=True,
+                                   clock_mhz=a.clock_mhz)
                    if skipped_reason(c)]
         if not cfgs:
             raise ConfigError("the sweep is empty: no valid op/format/impl/entries combination")
@@ -391,21 +453,24 @@ def main(argv=None) -> int:
         return 2
     recs = recommend(rows, a.max_err_lsb)
     meta = {"command": "gqa-lut dse " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "liberty": str(lib), "period_ns": a.period_ns, "bound": a.max_err_lsb,
+            "liberty": str(lib), "period_ns": a.period_ns, "clock_mhz": a.clock_mhz, "bound": a.max_err_lsb,
             "seconds": time.monotonic() - t0}
     write_atomic(out / "report.json", json.dumps({**meta, "rows": rows, "recommendations": recs}, indent=1) + "\n")
     write_atomic(out / "report.md", _markdown(rows, recs, meta))
     for op in ops:
         write_atomic(out / f"{op}.png", _pareto_png(op, rows, a.max_err_lsb))
-    print(f"\nsmallest unit within {a.max_err_lsb:g} LSB (fixed function: rom; programmable: regs):")
+    at = f", meeting {a.clock_mhz} MHz" if a.clock_mhz else ""
+    print(f"\nsmallest unit within {a.max_err_lsb:g} LSB{at} (fixed function: rom; programmable: regs):")
     for r in recs:
         flag = "" if r["meets_bound"] else f"  (none meets {a.max_err_lsb:g} LSB: most accurate shown)"
-        print(f"  {r['op']:6s} {r['format']:6s} {r['lut']:4s}  {r['impl']:7s} e{r['entries']:<4d} "
+        pipe = f"STAGES={r['stages']} {r['fmax_mhz']} MHz  " if a.clock_mhz else ""
+        print(f"  {r['op']:6s} {r['format']:6s} {r['lut']:4s}  {r['impl']:7s} e{r['entries']:<4d} {pipe}"
               f"{r['area_um2']:>10,.0f} um2  {r['max_err_lsb']:.2f} LSB  {r['make']}{flag}")
-    bad = [r for r in rows if r.get("status") != "ok"
-           and not r.get("status", "").startswith(("bound not met", "skipped"))]
-    count = {k: sum(1 for r in rows if r.get("status", "").startswith(k)) for k in ("ok", "bound not met", "skipped")}
+    benign = ("bound not met", "skipped", "clock not met")
+    bad = [r for r in rows if r.get("status") != "ok" and not r.get("status", "").startswith(benign)]
+    count = {k: sum(1 for r in rows if r.get("status", "").startswith(k)) for k in ("ok",) + benign}
     print(f"\n{out}/report.md, report.json, " + ", ".join(f"{op}.png" for op in ops)
           + f"  ({count['ok']} units measured, {count['bound not met']} with no table within the bound, "
-            f"{count['skipped']} skipped, {len(bad)} failed, {time.monotonic() - t0:.0f} s)")
+            + (f"{count['clock not met']} meeting {a.clock_mhz} MHz at no STAGES, " if a.clock_mhz else "")
+            + f"{count['skipped']} skipped, {len(bad)} failed, {time.monotonic() - t0:.0f} s)")
     return 1 if bad else 0

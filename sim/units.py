@@ -99,9 +99,9 @@ def verify(cfg: UnitConfig, build: Path, sim: str = "icarus", golden: Path | Non
         module = "sim.tb_rowwise"
     elif cfg.format == "fp32":
         module, testcase = "sim.tb_fp32", "test_pwl"
-        env.update(GQA_FP32_SPEC=Path(golden or unit / "spec.json").resolve(), GQA_FP32_STAGES=cfg.stages,
+        env.update(GQA_FP32_SPEC=Path(golden or unit / "spec.json").resolve(), GQA_FP32_STAGES=man["stages"],
                    GQA_FP32_LUT=cfg.lut, GQA_FP32_FTZ=int(cfg.ftz), GQA_FP32_RANDOM=20_000,
-                   GQA_FP32_SEED=cfg.stages)
+                   GQA_FP32_SEED=man["stages"])
     else:
         module = "sim.tb_pwl_int"
     return run_bench(man["top"], [unit / v for v in man["verilog"]], man["top"], module,

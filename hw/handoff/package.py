@@ -335,7 +335,9 @@ def build(unit_dir, out=None) -> Path:
     # FuseSoC core, timing constraints (the synthesis report reads the same SDC text), and the
     # flow's Yosys script for the chip team's own liberty
     syn_row = _synth_row(unit_dir)
-    period_ns = float((syn_row[1].get("period_ns") if syn_row else None) or DEFAULT_PERIOD_NS)
+    # a unit sold at a clock (CLOCK_MHZ=F, flow/clock.py) is constrained at its target period, 1000/F ns
+    period_ns = float((man.get("clock") or {}).get("period_ns") or (syn_row[1].get("period_ns") if syn_row else None)
+                      or DEFAULT_PERIOD_NS)
     P.update({"core": fusesoc.core_name(top), "sdc": f"synth/{top}.sdc", "synth_ys": f"synth/{top}.ys",
               "synth_sh": "synth.sh"})
     vlnv = fusesoc.vlnv(top, PACKAGE_VERSION)

@@ -1,0 +1,114 @@
+"""``CLOCK_MHZ=F`` (issue 26): the STAGES of least area whose OpenSTA fmax
+meets F, chosen by the cached synthesis + STA loop of ``flow/clock.py``.
+
+Correctness only, not timing benchmarks: the loop picks what it measured,
+the built unit is the measured candidate, an unreachable clock is one
+``error:`` line with exit status 2 and no unit, the option's name / make
+line / request round trip, and the bench checks the chosen latency. The
+units are gelu INT8 with 2 entries and a 3-generation fit (a few seconds
+per synthesis); needs pyosys, OpenSTA and the OSU 0.18 um liberty, as
+tests/test_synth.py does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flow.config import ConfigError, Elementwise, FitOptions, from_request
+
+FIT = FitOptions(generations=3)
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """Own build directory: the short fit must not replace the session's cached default-fit specs."""
+    return tmp_path_factory.mktemp("clock_build")
+
+
+def _unit(**kw) -> Elementwise:
+    return Elementwise("gelu", "int8", 2, fit=FIT, **kw)
+
+
+def test_name_make_line_request_round_trip():
+    c = _unit(clock_mhz=200, lut="regs")
+    assert c.stages is None and c.name == "gelu_int8_e2_vaf4f55_c200_regs"
+    assert "CLOCK_MHZ=200" in c.make_line() and "STAGES" not in c.make_line()
+    assert c.cli_args()[c.cli_args().index("--clock-mhz") + 1] == "200" and "--stages" not in c.cli_args()
+    req = c.request()
+    assert req["clock_mhz"] == 200 and req["stages"] is None
+    assert from_request(json.loads(json.dumps(req))) == c
+    plain = _unit()
+    assert "clock_mhz" not in plain.request() and "_c" not in plain.name.split("_v")[1]
+    assert from_request(plain.request()) == plain
+    for bad, what in ((dict(clock_mhz=0), "out of range"), (dict(clock_mhz=2001), "out of range"),
+                      (dict(clock_mhz=200, stages=3), "both set the pipelining"),
+                      (dict(clock_mhz="200"), "not an integer")):
+        with pytest.raises(ConfigError, match=what):
+            _unit(**bad)
+
+
+def test_make_variable_and_cli_errors(build, capsys):
+    from flow.cli import from_env, main
+    argv = from_env("gen", {"OP": "gelu", "CLOCK_MHZ": "200"})
+    assert argv[argv.index("--clock-mhz") + 1] == "200"
+    argv = from_env("dse", {"CLOCK_MHZ": "150"})
+    assert argv[argv.index("--clock-mhz") + 1] == "150"
+    for argv, what in ((["--stages", "2"], "both set the pipelining"), (["--clock-mhz", "x"], "not an integer"),
+                       (["--clock-mhz", "0"], "out of range")):
+        assert main(["gen", "gelu", "--build", str(build / "none"), "--clock-mhz", "200", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and err.count("\n") == 1 and what in err, err
+    assert main(["gen", "softmax", "--clock-mhz", "100", "--build", str(build / "none")]) == 2
+    assert "row-wise" in capsys.readouterr().err
+    assert not (build / "none").exists()
+
+
+def test_clock_picks_the_least_area_stages_that_meets_it(build):
+    """The unit is built at the STAGES the loop measured as the smallest that
+    meets F, its Verilog is that candidate's, and a rebuild measures nothing."""
+    from flow.build import build as build_unit
+    from flow.clock import candidate_dir, clock_slot
+    cfg = _unit(clock_mhz=220, lut="regs")
+    unit = build_unit(cfg, build)
+    man = json.loads((unit / "manifest.json").read_text())
+    clock = man["clock"]
+    cands = clock["candidates"]
+    assert [c["stages"] for c in cands] == [0, 1, 2, 3]
+    ok = [c for c in cands if c["meets"]]
+    assert ok, cands
+    pick = min(ok, key=lambda c: (c["area_um2"], c["stages"]))
+    assert man["stages"] == man["latency_cycles"] == clock["stages"] == pick["stages"]
+    assert man["clock_mhz"] == 220 and man["fmax_mhz"] == pick["fmax_mhz"] >= 220
+    assert all((c["fmax_mhz"] >= 220) == c["meets"] for c in cands), cands
+    assert abs(clock["period_ns"] - 1000 / 220) < 1e-6
+    cand = candidate_dir(build, cfg.name, pick["stages"])
+    assert (unit / f"{cfg.top}.v").read_bytes() == (cand / f"{cfg.top}.v").read_bytes()
+    slot = clock_slot(unit)
+    row = json.loads(slot.read_text())["row"]
+    assert row["area_um2"] == pick["area_um2"] and row["meets_clock"]
+    # cached: a second build reads every result back (no file of the cache is rewritten)
+    stamps = {p: p.stat().st_mtime_ns for p in slot.parent.iterdir()}
+    assert build_unit(cfg, build) == unit
+    assert {p: p.stat().st_mtime_ns for p in slot.parent.iterdir()} == stamps
+
+
+def test_bench_checks_the_chosen_latency(build):
+    """The cocotb bench of the unit built above runs at the manifest's STAGES
+    (outputs checked bit for bit at that latency)."""
+    from sim.units import verify
+    cfg = _unit(clock_mhz=220, lut="regs")
+    res = verify(cfg, build)
+    assert res.failed == 0 and res.mismatches == 0 and res.vectors > 0, res
+
+
+def test_unreachable_clock_is_an_error_and_builds_nothing(build, capsys):
+    from flow.cli import main
+    rc = main(["gen", "gelu", "--entries", "2", "--generations", "3", "--clock-mhz", "2000", "--build", str(build),
+               "-q", "--no-handoff"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith("error: CLOCK_MHZ=2000:") and "the best is" in err[0] and "at STAGES=" in err[0], err
+    assert not (build / _unit(clock_mhz=2000).name).exists()
