@@ -25,7 +25,9 @@ import re
 #: the documented order; the two kinds share in_valid/out_valid
 ORDER = ("clk", "rst",
          "in_valid", "in_last", "in_ready", "in_data", "x",
-         "out_valid", "out_last", "out_ready", "out_data", "y", "out_overflow", "out_error")
+         "out_valid", "out_last", "out_ready", "out_data", "y", "out_overflow", "out_error",
+         # ROW_STORE=sram: the macro's port, the unit's outputs first (DESIGN.md "SRAM row store")
+         "sram_en", "sram_we", "sram_addr", "sram_wdata", "sram_rdata")
 #: the write port, after every data port
 LAST = ("cfg_we", "cfg_addr", "cfg_data")
 

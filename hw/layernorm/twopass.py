@@ -19,11 +19,11 @@ Why this shape (the unit is sold at a clock: 200 MHz at 8-bit I/O on OSU
   shift-add squarer (one narrow adder, ``|Sx|`` bits clocks; RMSNorm has
   no ``Sx`` and skips it), then ``n*Sxx + E``, ``- Sx^2``, the leading one,
   the normalization shift and the rsqrt table, each in a clock of its own;
-* **pass 2** is a pipeline with one enable (``adv``: the output register is
-  empty or taken): input register; ``D = n*x - Sx`` (and gamma/beta read);
-  ``D*r`` (``*g``); the half-up rounding bias; the shift and saturation
-  into the output register. ``in_ready`` is ``adv`` during pass 2
-  (combinational from ``out_ready``, as a stall-based pipeline has it).
+* **pass 2** is a pipeline that never stalls: input register; ``D = n*x -
+  Sx`` (and gamma/beta read); ``D*r`` (``*g``) as two partial products, then
+  their sum with the half-up rounding bias; the shift and saturation into
+  an output queue. Back-pressure stops the input instead: ``in_ready`` is
+  low while the queue's credits are used up, a function of registers only.
 
 Clocks per row with ``in_valid`` and ``out_ready`` always high:
 ``2n + calc``; :func:`timing` gives both figures, which the bench checks.

@@ -53,29 +53,32 @@ class SerialPWL(wiring.Component):
         kk = Signal(signed(dp.prod_bits), name="kk", reset_less=True)    # K[seg] << i
         acc = Signal(signed(dp.prod_bits), name="acc", reset_less=True)  # the product so far
         step = Signal(range(n + 1), name="step", reset_less=True)
-        with m.FSM(name="serial"):
-            with m.State("IDLE"):
-                with m.If(self.start):
-                    m.d.sync += [xr.eq(self.x), seg.eq(sum((self.x >= b for b in spec.breakpoints), start=0)),
-                                 self.done.eq(0)]
-                    m.next = "SLOPE"
-            with m.State("SLOPE"):
-                m.d.sync += [kk.eq(ks[seg]), acc.eq(0), step.eq(0)]
-                m.next = "BITS"
-            with m.State("BITS"):
-                # two's complement: the top bit of the sign-extended x weighs -2^(n-1)
-                top = step == n - 1
-                term = Mux(xr[0], Mux(top, -kk, kk), 0)
-                m.d.sync += [acc.eq(acc + term), kk.eq(kk << 1), xr.eq(xr >> 1), step.eq(step + 1)]
-                with m.If(top):
-                    m.next = "OUT"
-            with m.State("OUT"):
-                s = dp.out_shift
-                total = Signal(signed(dp.acc_bits), name="total")
-                m.d.comb += total.eq((acc << dp.shift_prod) + (cs[seg] << dp.shift_c))
-                res = Signal(signed(dp.res_bits), name="res")
-                m.d.comb += res.eq((total + (1 << (s - 1))) >> s if s > 0 else total << -s)
-                lo, hi = dp.y.min_code, dp.y.max_code
-                m.d.sync += [self.y.eq(Mux(res > hi, hi, Mux(res < lo, lo, res))), self.done.eq(1)]
-                m.next = "IDLE"
+        # The sequence is one-hot flip-flops (slope, bits, out), and kk, acc and step run free,
+        # selected by those flip-flops: a state decoded from an FSM register and fanned out to
+        # the product's flip-flops was the slowest path of the whole unit. kk and acc each get
+        # their own copy of the slope flag, so no flag drives both wide registers.
+        slope_k = Signal(name="slope_k")            # the clock that loads K[seg] (into kk)
+        slope_a = Signal(name="slope_a")            # the same clock (clears acc and step)
+        bits = Signal(name="bits")                  # one clock per bit of x
+        out = Signal(name="out")                    # the clock that rounds and saturates into y
+        top = step == n - 1
+        m.d.sync += [slope_k.eq(self.start), slope_a.eq(self.start), bits.eq(slope_a | (bits & ~top)),
+                     out.eq(bits & top)]
+        with m.If(self.start):
+            m.d.sync += [xr.eq(self.x), seg.eq(sum((self.x >= b for b in spec.breakpoints), start=0)),
+                         self.done.eq(0)]
+        with m.Elif(bits):
+            m.d.sync += xr.eq(xr >> 1)
+        # two's complement: the top bit of the sign-extended x weighs -2^(n-1)
+        term = Mux(xr[0], Mux(top, -kk, kk), 0)
+        m.d.sync += [kk.eq(Mux(slope_k, ks[seg], kk << 1)), acc.eq(Mux(slope_a, 0, acc + term)),
+                     step.eq(Mux(slope_a, 0, step + 1))]
+        s = dp.out_shift
+        total = Signal(signed(dp.acc_bits), name="total")
+        m.d.comb += total.eq((acc << dp.shift_prod) + (cs[seg] << dp.shift_c))
+        res = Signal(signed(dp.res_bits), name="res")
+        m.d.comb += res.eq((total + (1 << (s - 1))) >> s if s > 0 else total << -s)
+        lo, hi = dp.y.min_code, dp.y.max_code
+        with m.If(out):
+            m.d.sync += [self.y.eq(Mux(res > hi, hi, Mux(res < lo, lo, res))), self.done.eq(1)]
         return m
