@@ -52,6 +52,12 @@ LANES = [1, 4, 16]
 LANE_OPS = ["gelu"]
 LANE_ENTRIES = [8]
 LANE_FORMATS = ["int8", "int16"]
+# The pipelined rows (issue 26): by default gelu, 8 entries, INT8, INT16 and FP32, every LUT, at these STAGES
+# (--pipe-stages; --ops/--entries/--formats, when given, apply to them too, as for the lanes rows)
+PIPE_STAGES = [2, 3]
+PIPE_OPS = ["gelu"]
+PIPE_ENTRIES = [8]
+PIPE_FORMATS = ["int8", "int16", "fp32"]
 # Paper (TSMC 28 nm, 500 MHz, 8 entries): area um2, power mW.
 PAPER = {"fp32": (5135.0, 2.02), "int32": (5243.0, 1.93), "int8": (961.0, 0.40)}
 PAPER_SAVINGS = {("area", "fp32"): 81.3, ("area", "int32"): 81.7,
@@ -61,11 +67,13 @@ PAPER_SAVINGS = {("area", "fp32"): 81.3, ("area", "int32"): 81.7,
 def _build_units(op, fmt, entries, stages, luts, ftzs, build, lanes=(1,)) -> dict:
     """Build (or reuse) the units of one spec through the fitter's ``gen``
     command in a subprocess -- synth reads Verilog and manifests only and
-    never imports the generator -- and map (lut, ftz, lanes) to unit directories."""
+    never imports the generator -- and map (lut, ftz, lanes, stages) to unit
+    directories. ``stages``: one STAGES or a list of them."""
+    stages = [stages] if isinstance(stages, int) else list(stages)
     import subprocess
     cmd = [sys.executable, "-m", "flow", "gen", op, "--entries", str(entries), "--build", str(build), "-q"]
     if op not in ROWWISE:       # row-wise units have formats and timing of their own
-        cmd += ["--format", fmt, "--stages", str(stages), "--lut", ",".join(luts),
+        cmd += ["--format", fmt, "--stages", ",".join(map(str, stages)), "--lut", ",".join(luts),
                 "--ftz", ",".join(str(int(f)) for f in ftzs)]
         if list(lanes) != [1]:
             cmd += ["--lanes", ",".join(str(p) for p in lanes)]
@@ -76,7 +84,8 @@ def _build_units(op, fmt, entries, stages, luts, ftzs, build, lanes=(1,)) -> dic
     for line in r.stdout.splitlines():
         unit = Path(line.split()[0])
         man = json.loads((unit / "manifest.json").read_text())
-        units[(man.get("lut", "rom"), bool(man.get("ftz", False)), int(man.get("lanes", 1)))] = unit
+        units[(man.get("lut", "rom"), bool(man.get("ftz", False)), int(man.get("lanes", 1)),
+               man.get("stages"))] = unit
     return units
 
 
@@ -116,27 +125,36 @@ def measure(unit, cfg: dict) -> dict:
 
 
 def run_group(op: str, label_fmts: list[tuple[str, str, bool]], entries: int, luts: list[str],
-              cfg: dict, lanes=(1,)) -> list[dict]:
+              cfg: dict, lanes=(1,), pipe: dict | None = None) -> list[dict]:
     """All rows sharing one spec (op, generator format, entries), at every
-    lane count of ``lanes``: built in one worker so the spec is fitted once.
-    Every row carries ``lanes``; a measured row also ``area_per_lane_um2``."""
+    lane count of ``lanes`` (STAGES=1) and, for the labels of ``pipe``
+    (label -> STAGES list), one lane at those STAGES: built in one worker so
+    the spec is fitted once. Every row carries ``lanes`` and ``stages``; a
+    measured row also ``area_per_lane_um2``."""
     rows = []
     built, build_error = {}, None
     lanes = [1] if op in ROWWISE else sorted(set(lanes))
+    pipe = {} if op in ROWWISE else dict(pipe or {})
     for fmt in sorted({f for _, f, _ in label_fmts}):
         try:
             ftzs = sorted({z for _, f, z in label_fmts if f == fmt})
             built.update({(fmt,) + k: v for k, v in
                           _build_units(op, fmt, entries, STAGES, luts, ftzs, cfg["build"], lanes).items()})
+            more = sorted({s for lab, f, _ in label_fmts if f == fmt for s in pipe.get(lab, ())})
+            pz = sorted({z for lab, f, z in label_fmts if f == fmt and pipe.get(lab)})
+            if more:
+                built.update({(fmt,) + k: v for k, v in
+                              _build_units(op, fmt, entries, more, luts, pz, cfg["build"]).items()})
         except Exception as e:     # noqa: BLE001 - reported as rows, the report goes on
             build_error = f"not built: {_one_line(e)}"
+    variants = [(p, STAGES) for p in lanes]
     for label, fmt, ftz in label_fmts:
         for lut in luts:
-            for p in lanes:
-                row = {"op": op, "format": label, "entries": entries, "lut": lut, "stages": STAGES,
+            for p, st in variants + [(1, s) for s in sorted(pipe.get(label, ()))]:
+                row = {"op": op, "format": label, "entries": entries, "lut": lut, "stages": st,
                        "ftz": ftz, "lanes": p}
                 t0 = time.monotonic()
-                unit = built.get((fmt, lut, ftz, p))
+                unit = built.get((fmt, lut, ftz, p, st if op not in ROWWISE else None))
                 if op in ROWWISE:
                     row["lut"], row["stages"] = "-", None
                 if unit is None:
@@ -164,8 +182,9 @@ def _fmt(v, nd=1):
 
 
 def _row_line(r: dict) -> str:
-    p = r.get("lanes", 1)
-    name = f"{r['op']} {r['format']} e{r['entries']} {r['lut']}" + (f" lanes {p}" if p != 1 else "")
+    p, st = r.get("lanes", 1), r.get("stages", STAGES)
+    name = f"{r['op']} {r['format']} e{r['entries']} {r['lut']}" + (f" lanes {p}" if p != 1 else "") + (
+        f" STAGES={st}" if st not in (STAGES, None) else "")
     if r["status"] != "ok":
         return f"{name}: {r['status']}"
     fm = f"{r['fmax_mhz']:.0f} MHz" if r["fmax_mhz"] else "comb"
@@ -176,10 +195,12 @@ def _row_line(r: dict) -> str:
 
 
 def _find(rows, **kw):
-    """The first measured row matching ``kw``; one lane unless ``lanes`` is given."""
+    """The first measured row matching ``kw``; one lane and STAGES=1 unless ``lanes``/``stages`` are given."""
     kw.setdefault("lanes", 1)
+    kw.setdefault("stages", STAGES)
+    dflt = {"lanes": 1, "stages": STAGES}
     for r in rows:
-        if r["status"] == "ok" and all(r.get(k, 1 if k == "lanes" else None) == v for k, v in kw.items()):
+        if r["status"] == "ok" and all(r.get(k, dflt.get(k)) == v for k, v in kw.items()):
             return r
     return None
 
@@ -306,7 +327,8 @@ def _markdown(rows, meta, t6) -> str:
          + ("as written there (Yosys's default with ABC's ifraig as the SAT sweep)"
             if meta.get("abc_script", "gqa") == "gqa" else "Yosys's built-in default (--abc yosys)"),
          f"- clock: {meta['period_ns']} ns ({1000 / meta['period_ns']:.0f} MHz) for ABC's delay target, "
-         f"the timing constraint and the power figure; STAGES={STAGES}",
+         f"the timing constraint and the power figure; STAGES={STAGES}, and the pipelined rows at STAGES "
+         f"{', '.join(map(str, meta.get('pipe_stages') or [])) or 'none'} (column STAGES)",
          f"- power: vectorless (OpenSTA), data inputs toggling {meta['activity']} times per cycle "
          f"(duty 0.5; 0.5 = random data), rst/in_valid/cfg_* static (the LUT is loaded once), "
          f"input slew {meta['input_transition_ns']} ns, output load {meta['output_load_pf']} pF; "
@@ -331,22 +353,28 @@ def _markdown(rows, meta, t6) -> str:
               "The power column is OpenSTA's figure as measured, so absolute internal power is high by up "
               "to 2x; ratios between units (Table 6) are affected far less.", ""]
     L += ["## Units", "",
-          "| op | format | N | LUT | lanes | area um2 | area/lane um2 | NAND2-eq | cells | FFs | delay ns | max MHz "
-          "| power mW | idle mW |",
-          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+          "| op | format | N | LUT | STAGES | lanes | area um2 | area/lane um2 | NAND2-eq | cells | FFs | delay ns "
+          "| max MHz | power mW | idle mW |",
+          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        st = "-" if r.get("stages") is None else r["stages"]
         if r["status"] != "ok":
-            L.append(f"| {r['op']} | {r['format']} | {r['entries']} | {r['lut']} | {r.get('lanes', 1)} | "
+            L.append(f"| {r['op']} | {r['format']} | {r['entries']} | {r['lut']} | {st} | {r.get('lanes', 1)} | "
                      f"{r['status']} | | | | | | | | |")
             continue
-        L.append(f"| {r['op']} | {r['format']} | {r['entries']} | {r['lut']} | {r.get('lanes', 1)} | "
+        L.append(f"| {r['op']} | {r['format']} | {r['entries']} | {r['lut']} | {st} | {r.get('lanes', 1)} | "
                  f"{r['area_um2']:,.0f} | {r.get('area_per_lane_um2', r['area_um2']):,.0f} | "
                  f"{r['nand2_eq']:,.0f} | {r['cells']:,} | {r['flip_flops']} | {r['delay_ns']:.2f} | "
                  f"{_fmt(r['fmax_mhz'], 0)}{'' if r['meets_clock'] else ' *'} | {r['power_mw']:.3f} | "
                  f"{r['power_idle_mw']:.3f} |")
-    L += ["", f"\\* below the {1000 / meta['period_ns']:.0f} MHz clock: the unit does not meet it in one "
-          "cycle (more STAGES would); its power is still given at that clock, i.e. energy per result "
-          "times the clock.", ""]
+    L += ["", f"\\* below the {1000 / meta['period_ns']:.0f} MHz clock: the unit does not meet it "
+          "(more STAGES might: `make gen CLOCK_MHZ=F` chooses them); its power is still given at that clock, "
+          "i.e. energy per result times the clock.", ""]
+    if meta.get("clock_target_mhz"):
+        meet = [r for r in rows if r["status"] == "ok" and r["meets_clock"]]
+        L += [f"Target clock {meta['clock_target_mhz']} MHz ({meta['period_ns']:.4g} ns, CLOCK_MHZ): "
+              f"{len(meet)} of {sum(1 for r in rows if r['status'] == 'ok')} measured units meet it at the "
+              "STAGES of their row (OpenSTA slack >= 0; rows without * ).", ""]
     lt = lanes_table(rows)
     if lt:
         L += ["## Lanes: area per lane", "",
@@ -399,8 +427,16 @@ def main(argv=None) -> int:
                     help="build root: units are generated (or reused) there, the report goes to <build>/synth "
                          "(default build)")
     ap.add_argument("--liberty", default=None, help=f"liberty file (default {DEFAULT_LIBERTY})")
-    ap.add_argument("--period-ns", type=float, default=10.0,
+    ap.add_argument("--period-ns", type=float, default=None,
                     help="clock period in ns: ABC's delay target, the STA clock and the power clock (default 10)")
+    ap.add_argument("--clock-mhz", type=int, default=None, metavar="F",
+                    help="target clock in MHz (CLOCK_MHZ=): every unit synthesized and timed at 1000/F ns, and "
+                         "marked when it does not meet F (instead of --period-ns)")
+    ap.add_argument("--pipe-stages", default=",".join(map(str, PIPE_STAGES)),
+                    help="STAGES of the pipelined rows, comma list among 0,2,3 (default "
+                         + ",".join(map(str, PIPE_STAGES)) + "; empty: none): the --ops/--entries/--formats given "
+                         "(default " + " ".join(PIPE_OPS) + ", " + ",".join(map(str, PIPE_ENTRIES)) + " entries, "
+                         + ",".join(PIPE_FORMATS) + "), every --luts, one lane")
     ap.add_argument("--activity", type=float, default=0.5,
                     help="input toggle rate per clock for the power estimate, 0..1 (default 0.5)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
@@ -440,6 +476,19 @@ def _main(args) -> int:
     from synth.liberty import check_liberty, load_liberty
 
     t0 = time.monotonic()
+    if args.clock_mhz is not None:
+        if args.period_ns is not None:
+            raise SynthError("--period-ns and CLOCK_MHZ (--clock-mhz) both set the clock: give one")
+        if not 1 <= args.clock_mhz <= 2000:
+            raise SynthError(f"CLOCK_MHZ {args.clock_mhz} is out of range: use 1..2000 (the target clock in MHz)")
+        args.period_ns = 1000.0 / args.clock_mhz
+    args.period_ns = 10.0 if args.period_ns is None else args.period_ns
+    try:
+        pipe_stages = sorted({int(x) for x in args.pipe_stages.split(",") if x.strip()})
+    except ValueError:
+        raise SynthError(f"--pipe-stages {args.pipe_stages!r}: need a comma list of STAGES") from None
+    if any(x not in (0, 2, 3) for x in pipe_stages):
+        raise SynthError(f"--pipe-stages {args.pipe_stages!r}: use STAGES among 0, 2, 3 (1 is every row's)")
     if not 0.0 <= args.activity <= 1.0:
         raise SynthError(f"--activity {args.activity} is not a toggle rate; give a value in 0..1")
     if not args.period_ns > 0:
@@ -473,6 +522,9 @@ def _main(args) -> int:
     lane_ops = [o for o in ops if o in OPS] if args.ops else [o for o in LANE_OPS if o in ops]
     lane_entries = entries if args.entries else list(LANE_ENTRIES)
     lane_labels = labels if args.formats else list(LANE_FORMATS)
+    pipe_ops = [o for o in ops if o in OPS] if args.ops else [o for o in PIPE_OPS if o in ops]
+    pipe_entries = entries if args.entries else list(PIPE_ENTRIES)
+    pipe_labels = labels if args.formats else [f for f in PIPE_FORMATS if f in labels]
     build = Path(args.build)
     out = build / "synth"
     out.mkdir(parents=True, exist_ok=True)
@@ -488,38 +540,48 @@ def _main(args) -> int:
     for op in [o for o in ops if o in ROWWISE]:          # slowest first: big row buffers
         for n in entries:
             tasks.append((op, [fmt_by_label["int8"]], n, ["rom"], [1]))
-    groups: dict[tuple, tuple[list, set]] = {}
+    groups: dict[tuple, tuple[list, set, dict]] = {}
 
-    def want(op, n, labs, ps):
+    def want(op, n, labs, ps, stages=()):
         for lab in labs:
             f = fmt_by_label[lab]
-            lf, lp = groups.setdefault((op, f[1], n), ([], set()))
+            lf, lp, pipe = groups.setdefault((op, f[1], n), ([], set(), {}))
             if f not in lf:
                 lf.append(f)
             lp.update(ps)
+            if stages:
+                pipe.setdefault(lab, set()).update(stages)
     for op in [o for o in ops if o in OPS]:
         for n in entries:
             want(op, n, labels, [1])
     for op in lane_ops:
         for n in lane_entries:
             want(op, n, lane_labels, lanes)
-    tasks += [(op, lf, n, luts, sorted(lp)) for (op, _, n), (lf, lp) in groups.items()]
+    if pipe_stages:
+        for op in pipe_ops:
+            for n in pipe_entries:
+                want(op, n, pipe_labels, [1], pipe_stages)
+    tasks = [t + ({},) for t in tasks]
+    tasks += [(op, lf, n, luts, sorted(lp), {k: sorted(v) for k, v in pipe.items()})
+              for (op, _, n), (lf, lp, pipe) in groups.items()]
     # biggest groups first, so that the last group to finish is a small one
-    # and neither worker idles at the end (FP32 units take 5-10x an INT8 unit; P lanes about P times one)
+    # and neither worker idles at the end (FP32 units take 5-10x an INT8 unit; P lanes about P times one;
+    # a pipelined unit about one more)
     weight = {"fp32": 10, "int32": 4, "int16": 2, "int8": 1}
-    tasks.sort(key=lambda t: -(sum(weight[g] for _, g, _ in t[1]) * len(t[3]) * t[2] * sum(t[4])
-                               + (60 if t[0] in ROWWISE else 0)))
-    total = sum(len(lf) * len(lu) * len(lp) for _, lf, _, lu, lp in tasks)
+    tasks.sort(key=lambda t: -(sum(weight[g] * (sum(t[4]) + len(t[5].get(lab, ()))) for lab, g, _ in t[1])
+                               * len(t[3]) * t[2] + (60 if t[0] in ROWWISE else 0)))
+    total = sum(len(lu) * sum(len(lp) + len(pipe.get(lab, ())) for lab, _, _ in lf)
+                for _, lf, _, lu, lp, pipe in tasks)
     rows: list[dict] = []
     done = 0
     if args.jobs > 1:
         pool = cf.ProcessPoolExecutor(max_workers=args.jobs)
-        futs = [pool.submit(run_group, op, lf, n, lu, cfg, lp) for op, lf, n, lu, lp in tasks]
+        futs = [pool.submit(run_group, op, lf, n, lu, cfg, lp, pipe) for op, lf, n, lu, lp, pipe in tasks]
         it = cf.as_completed(futs)
         results = (f.result() for f in it)
     else:
         pool = None
-        results = (run_group(op, lf, n, lu, cfg, lp) for op, lf, n, lu, lp in tasks)
+        results = (run_group(op, lf, n, lu, cfg, lp, pipe) for op, lf, n, lu, lp, pipe in tasks)
     try:
         for group in results:
             for r in group:
@@ -532,7 +594,7 @@ def _main(args) -> int:
     key = {o: i for i, o in enumerate(OPS + ROWWISE)}
     fkey = {f: i for i, (f, _, _) in enumerate(FORMATS)}
     rows.sort(key=lambda r: (key[r["op"]], r["entries"], LUTS.index(r["lut"]) if r["lut"] in LUTS else -1,
-                             fkey[r["format"]], r.get("lanes", 1)))
+                             fkey[r["format"]], r.get("stages") or 0, r.get("lanes", 1)))
     ok = [r for r in rows if r["status"] == "ok"]
     any_ok = ok[0] if ok else None
     nand2 = lib.nand2
@@ -546,7 +608,8 @@ def _main(args) -> int:
         "activity": args.activity, "duty": 0.5,
         "input_transition_ns": sta_mod.DEFAULT_INPUT_TRANSITION_NS,
         "output_load_pf": sta_mod.DEFAULT_OUTPUT_LOAD_PF,
-        "stages": STAGES, "jobs": args.jobs, "abc_script": args.abc,
+        "stages": STAGES, "pipe_stages": pipe_stages, "clock_target_mhz": args.clock_mhz,
+        "jobs": args.jobs, "abc_script": args.abc,
         "units_ok": len(ok), "units_failed": len(rows) - len(ok),
         "power_crosscheck": crosscheck,
         "runtime_s": round(time.monotonic() - t0, 1),

@@ -1,5 +1,5 @@
 # synth/synth.mk -- included by the top Makefile.
-# `make synth-report [LIBERTY=path] [SYNTHARGS=...]`: Yosys (pyosys) + OpenSTA
+# `make synth-report [LIBERTY=path] [CLOCK_MHZ=F] [SYNTHARGS=...]`: Yosys (pyosys) + OpenSTA
 # area/timing/power of every elementwise unit -> $(BUILD)/synth/report.{json,md}, area.png
 # Uses $(PY), $(STAMP), $(BUILD) and the apt_need macro of the top Makefile.
 
@@ -22,4 +22,5 @@ synth-tools: $(STAMP)
 	  echo "error: LIBERTY=$$LIBERTY does not exist" >&2; exit 2; fi
 
 synth-report: $(STAMP) synth-tools
-	@set -f; $(GQA) synth --build "$${BUILD:-build}" $${LIBERTY:+--liberty "$$LIBERTY"} --jobs "$${JOBS:-2}" $$SYNTHARGS
+	@set -f; $(GQA) synth --build "$${BUILD:-build}" $${LIBERTY:+--liberty "$$LIBERTY"} --jobs "$${JOBS:-2}" \
+	  $${CLOCK_MHZ:+--clock-mhz "$$CLOCK_MHZ"} $$SYNTHARGS

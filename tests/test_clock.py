@@ -112,3 +112,24 @@ def test_unreachable_clock_is_an_error_and_builds_nothing(build, capsys):
     assert rc == 2 and len(err) == 1, err
     assert err[0].startswith("error: CLOCK_MHZ=2000:") and "the best is" in err[0] and "at STAGES=" in err[0], err
     assert not (build / _unit(clock_mhz=2000).name).exists()
+
+
+def test_report_rows_and_clock_options():
+    """The synth report's Table 6 reads the STAGES=1 row among the pipelined
+    ones; CLOCK_MHZ and --period-ns together, or a bad --pipe-stages, are one
+    error line before anything is built."""
+    import subprocess
+    import sys
+
+    from synth.report import _find
+    rows = [{"status": "ok", "op": "gelu", "format": "fp32", "entries": 8, "lut": "rom", "lanes": 1, "stages": s,
+             "area_um2": a} for s, a in ((3, 30.0), (1, 10.0), (2, 20.0))]
+    assert _find(rows, op="gelu", format="fp32")["area_um2"] == 10.0
+    assert _find(rows, op="gelu", format="fp32", stages=3)["area_um2"] == 30.0
+    root = Path(__file__).resolve().parent.parent
+    for args, what in ((["--clock-mhz", "200", "--period-ns", "5"], "both set the clock"),
+                       (["--clock-mhz", "0"], "out of range"), (["--pipe-stages", "1"], "among 0, 2, 3")):
+        p = subprocess.run([sys.executable, "-m", "synth.report", "--build", "/nonexistent/b", *args],
+                           capture_output=True, text=True, cwd=root, timeout=60)
+        err = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and len(err) == 1 and err[0].startswith("error:") and what in err[0], p.stderr
