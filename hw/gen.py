@@ -7,6 +7,7 @@ takes them from the unit's configuration, ``flow/config.py``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 from pathlib import Path
@@ -46,6 +47,13 @@ def _ports(top_verilog: str, comp) -> list[dict]:
                    "note": "synchronous, active high"}]
     at = {p["name"]: p for p in ports}
     return [at[n] for n in ordered(list(at))]       # the module header's order (hw/ports.py)
+
+
+def _digests(out: Path, names: list[str]) -> dict:
+    """sha256 of the unit's Verilog and table files as written, recorded in
+    the manifest so that the handoff refuses RTL that no longer matches its
+    table (a file edited or replaced after generation: hw/handoff/inputs.py)."""
+    return {n: hashlib.sha256((out / n).read_bytes()).hexdigest() for n in names}
 
 
 def _fmt(f) -> dict:
@@ -93,6 +101,7 @@ def generate(spec: Spec, out: Path, top: str, stages: int = DEFAULT_STAGES, lut:
              "subnormal inputs and results fully supported"))
     if lut == "regs":
         manifest["cfg"] = impls.cfg(spec)
+    manifest["sha256"] = _digests(out, [f"{top}.v", "spec.json"])
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -141,5 +150,6 @@ def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buff
     for part in ("affine", "sram"):          # gamma/beta registers; the SRAM macro a sram unit needs
         if part in desc:
             manifest[part] = desc[part]
+    manifest["sha256"] = _digests(out, [f"{top}.v", *manifest["specs"].values()])
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from hw.files import write_atomic
-from hw.handoff import datasheet, fusesoc, rtl, tb, vectors
+from hw.handoff import datasheet, fusesoc, inputs, rtl, tb, vectors
 from hw.pwl_int.vectors import EXHAUSTIVE_MAX_BITS
 from hw.spec import Spec
 from synth import DEFAULT_PERIOD_NS
@@ -211,11 +211,11 @@ def build(unit_dir, out=None) -> Path:
     """Write the package of ``unit_dir`` into ``out`` (default
     ``unit_dir/handoff``); returns the package directory."""
     unit_dir = Path(unit_dir)
-    try:
-        man = json.loads((unit_dir / "manifest.json").read_text())
-    except FileNotFoundError:
-        raise HandoffError(f"{unit_dir}: no manifest.json (build the unit first: make gen)") from None
     out = Path(out) if out is not None else unit_dir / "handoff"
+    # before anything is read or written: where it goes, what the manifest is, RTL and tables unchanged
+    inputs.check_out(unit_dir, out)
+    man = inputs.read_manifest(unit_dir)
+    inputs.check_sources(unit_dir, man)
     top = man["top"]
     if len(man["verilog"]) != 1:
         raise HandoffError(f"{unit_dir}: expected one Verilog file, manifest lists {man['verilog']}")
