@@ -133,3 +133,29 @@ def test_report_rows_and_clock_options():
                            capture_output=True, text=True, cwd=root, timeout=60)
         err = p.stderr.strip().splitlines()
         assert p.returncode == 2 and len(err) == 1 and err[0].startswith("error:") and what in err[0], p.stderr
+
+
+def test_equal_clock_table6_plan_and_savings():
+    """Table 6 at equal clocks: the INT8 unit's clock is its fmax rounded down,
+    the baselines are measured at STAGES=3 there, and a baseline that misses
+    the clock is reported with its fmax (figures made up here)."""
+    from synth.report import _markdown, equal_clock_plan, equal_clock_table, table6
+    base = {"status": "ok", "op": "gelu", "entries": 8, "lanes": 1, "stages": 1, "nand2_eq": 1.0, "cells": 1,
+            "flip_flops": 1, "seq_area_um2": 1.0, "comb_area_um2": 1.0, "delay_ns": 1.0, "meets_clock": False,
+            "power_idle_mw": 0.1}
+    rows = [{**base, "format": "int8", "lut": "regs", "fmax_mhz": 136.4, "area_um2": 50.0, "power_mw": 1.0},
+            {**base, "format": "fp32", "lut": "regs", "fmax_mhz": 22.0, "area_um2": 400.0, "power_mw": 9.0}]
+    assert equal_clock_plan(rows) == [("regs", 136, "int8", 1), ("regs", 136, "fp32", 3)]
+    res = [{"lut": "regs", "clock_mhz": 136, "format": "int8", "stages": 1, "status": "ok", "area_um2": 60.0,
+            "power_mw": 2.0, "fmax_mhz": 137.0, "meets_clock": True},
+           {"lut": "regs", "clock_mhz": 136, "format": "fp32", "stages": 3, "status": "ok", "area_um2": 600.0,
+            "power_mw": 10.0, "fmax_mhz": 45.2, "meets_clock": False}]
+    eq = equal_clock_table(res)
+    v = eq["regs"]["vs"]["fp32"]
+    assert v["area_saving_pct"] == 90.0 and v["power_saving_pct"] == 80.0
+    t6 = table6(rows, eq)
+    assert t6["regs"]["equal_clock"]["clock_mhz"] == 136
+    md = _markdown(rows, {"liberty": "l", "nand2_cell": "N", "nand2_area_um2": 1, "yosys": "y", "sta": "s",
+                          "period_ns": 10.0, "activity": 0.5, "input_transition_ns": 0.1, "output_load_pf": 0.01,
+                          "units_ok": 2, "units_failed": 0, "runtime_s": 1, "jobs": 1}, t6)
+    assert "FP32 at STAGES=3 does not reach the INT8 unit's 136 MHz: its best is 45.2 MHz" in md
