@@ -133,3 +133,18 @@ def test_help_names_every_option(capsys):
     for opt in ("--model", "--sentences", "--search-sentences", "--calib", "--passes", "--min-cos", "--min-top1",
                 "--confirm", "--row-store", "--seed", "--layers", "--build", "--out", "--liberty", "--period-ns"):
         assert opt in out, opt
+
+
+def test_layernorm_verilog_does_not_depend_on_the_input_frac(tmp_path):
+    """The accounting's premise: one LayerNorm unit serves every site at its
+    own input scale (eps 1e-12: the E term is 0 at these fracs)."""
+    from flow.build import build
+    from flow.config import LayerNorm
+    from hw.fixed import Fixed
+    texts = []
+    for f in (7, 10):
+        cfg = LayerNorm(8, 64, input=Fixed(16, True, f), out=Fixed(12, True, 6), eps=1e-12, rsqrt="int16",
+                        affine=True, row_store="none")
+        d = build(cfg, tmp_path)
+        texts.append((d / f"{cfg.top}.v").read_text().replace(cfg.name, "UNIT"))
+    assert texts[0] == texts[1]
