@@ -111,7 +111,7 @@ gen: $(STAMP)
 handoff: gen
 
 sim: tools
-	@$(GQA) sim run --sim "$${SIM:-icarus}" --build "$${BUILD:-build}" $${OP:+--op "$$OP"}
+	@$(GQA) sim run --sim "$${SIM:-icarus}" --build "$${BUILD:-build}" $${OP:+--op "$$OP"} $${JOBS:+--jobs "$$JOBS"}
 
 test: tools synth-tools $(EVAL_STAMP)
 	@# Hypothesis runs derandomized; a fixed hash seed removes the hash order as a source of run-to-run variation
@@ -131,8 +131,10 @@ bench-rowwise: $(STAMP)
 bench-rowstore: $(STAMP) synth-tools
 	@$(GQA) bench-rowstore --build "$${BUILD:-build}" --out "$${BUILD:-build}/bench" $${LIBERTY:+--liberty "$$LIBERTY"}
 
+# make bench-sim [JOBS=n]: the make sim matrix timed, with the machine's load (build/bench/sim.json)
 bench-sim: tools
-	@$(GQA) sim run --sim "$${SIM:-icarus}" --build "$${BUILD:-build}" --json "$${BUILD:-build}/bench/sim.json"
+	@$(GQA) sim run --sim "$${SIM:-icarus}" --build "$${BUILD:-build}" $${OP:+--op "$$OP"} $${JOBS:+--jobs "$$JOBS"} \
+	  --json "$${BUILD:-build}/bench/sim.json"
 
 # make dse OP=gelu,exp [FORMATS=int8,int16] [MAX_ERR_LSB=1] [DSE_SCHEDULER=tcp://host:8786] [JOBS=2]
 dse: $(STAMP) synth-tools

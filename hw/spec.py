@@ -75,7 +75,10 @@ IMPLS = ("pwl", "table", "uniform", "poly")
 MAX_TABLE_BITS = 12    # a table spec holds 2^bits values
 MAX_POLY_ENTRIES = 4096   # a poly spec's segments: 2^k, k <= 12 (and k < input bits)
 POLY_DEGREES = (1,)
-_OP_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_OP_RE = re.compile(r"[a-z][a-z0-9_]*")
+#: the op names a unit, its folder and its Verilog module (gqa_<op>_<format>_e<N>_u<hash>...): 32
+#: characters keep the longest such name far below a file name's 255 bytes and any tool's identifier limit
+MAX_OP_CHARS = 32
 
 
 class SpecError(ValueError):
@@ -356,8 +359,11 @@ def validate_doc(doc) -> Spec:
     if version != SPEC_VERSION or isinstance(version, bool):
         raise SpecError("version", version, f"unknown version; this tool reads version {SPEC_VERSION}")
     op = _get(doc, "op", "op")
-    if not isinstance(op, str) or not _OP_RE.match(op):
+    if not isinstance(op, str) or not _OP_RE.fullmatch(op):
         raise SpecError("op", op, "must be a lower-case identifier ([a-z][a-z0-9_]*)")
+    if len(op) > MAX_OP_CHARS:
+        raise SpecError("op", op, f"is {len(op)} characters long; at most {MAX_OP_CHARS} (it names the unit, "
+                                  "its folder and its Verilog module)")
     impl = doc.get("impl", "pwl")
     if not isinstance(impl, str) or impl not in IMPLS:
         raise SpecError("impl", impl, f"must be one of {', '.join(repr(i) for i in IMPLS)}")

@@ -121,7 +121,9 @@ def run_bench(name: str, sources: list[Path], top: str, test_module: str, work: 
                  build_dir=str(work), always=True, build_args=build_args, waves=waves,
                  timescale=("1ns", "1ps"),
                  verbose=verbose, log_file=str(work / f"{name}.build.log"))
-    full_env = {"GQA_SUMMARY": str(summary), "PYTHONPATH": _pythonpath()}
+    # cocotb imports pytest (assertion rewriting) in the simulator; loading every installed pytest
+    # plugin there too (xdist, anyio, hypothesis) costs each bench a noticeable share of its start-up
+    full_env = {"GQA_SUMMARY": str(summary), "PYTHONPATH": _pythonpath(), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     full_env.update({k: str(v) for k, v in (env or {}).items()})
     # Outside pytest the runner leaves result checking to us; inside pytest it
     # calls sys.exit on failures. Hide pytest's marker so both paths agree.

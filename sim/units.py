@@ -109,42 +109,6 @@ def verify(cfg: UnitConfig, build: Path, sim: str = "icarus", golden: Path | Non
 
 
 def main(argv=None) -> int:
-    import argparse
-    import json
-    import time
-
-    from fitter.problem import FitError
-    from flow.config import ConfigError
-    from hw.spec import SpecError
-    from sim.runner import SimError
-    ap = argparse.ArgumentParser(prog="gqa-lut sim", description="Run the cocotb benches (make sim).")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("run", help="verify the default matrix (or --op's part of it)")
-    p.add_argument("--op", help="restrict to this op (comma list)")
-    p.add_argument("--sim", default="icarus", help="icarus (default) or verilator")
-    p.add_argument("--build", type=Path, default=Path("build"))
-    p.add_argument("--json", type=Path, help="also write the results as JSON here")
-    a = ap.parse_args(argv)
-    try:
-        ops = None
-        if a.op:
-            ops = a.op.split(",")
-            for op in ops:
-                if op not in ROWWISE:
-                    functions.get(op)
-        t0 = time.perf_counter()
-        results = []
-        for cfg in matrix(ops):
-            r = verify(cfg, a.build, a.sim)
-            print(r.line(), flush=True)
-            results.append(r)
-    except (functions.UnknownOp, SimError, SpecError, FitError, ConfigError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    bad = [r for r in results if not r.ok]
-    total = sum(r.vectors for r in results)
-    print(f"{len(results) - len(bad)} passed, {len(bad)} failed  ({total} vectors, "
-          f"{sum(r.mismatches for r in results)} mismatches, {time.perf_counter() - t0:.0f} s)")
-    if a.json:
-        a.json.write_text(json.dumps([r.__dict__ for r in results], indent=2))
-    return 1 if bad else 0
+    """``gqa-lut sim``: options checked first, units in parallel (:mod:`sim.driver`)."""
+    from sim.driver import main as run
+    return run(argv)
