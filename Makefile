@@ -36,7 +36,7 @@ help:
 	@echo "                          scored; recommends the smallest within MAX_ERR_LSB [1] (build/dse/report.md)"
 	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/fit.md)"
 	@echo "  make bench-rowwise      softmax/layernorm accuracy against float (build/bench/rowwise.md)"
-	@echo "  make bench-rowstore     softmax/layernorm/rmsnorm x row store (ff, none): area, clock, clocks per row"
+	@echo "  make bench-rowstore     softmax/layernorm/rmsnorm x row store (ff, none, sram): area, clock, clocks per row"
 	@echo "  make eval-model         all-MiniLM-L6-v2 with its non-linear ops on our golden models (build/eval/minilm.md)"
 	@echo "  make clean              remove build/ (or BUILD), only if gqa-lut made it (.gqa-lut-build marker)"
 	@echo

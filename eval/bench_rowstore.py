@@ -2,15 +2,17 @@
 
 ``gqa-lut bench-rowstore`` (``make bench-rowstore``) builds softmax,
 layernorm and rmsnorm at their default formats with each row store
-(``ff`` with two and with one buffer, ``none``), and layernorm and rmsnorm
-at MiniLM's LayerNorm shape (384 x 16-bit) without a row store, then
+(``ff`` with two and with one buffer, ``none``, ``sram``), and layernorm
+and rmsnorm at MiniLM's LayerNorm shape (384 x 16-bit) without a row store
+and with an SRAM, then
 synthesizes and times each one with the report's own flow
 (:func:`synth.report.measure`: Yosys + OpenSTA, OSU 0.18 um by default).
 It prints a table and writes ``rowstore.json`` and ``rowstore.md`` under
 ``--out``.
 
 Per unit: logic area (the whole unit; with ``ff`` the row buffers are
-flip-flops inside it, with ``none`` nothing is stored), the row storage in
+flip-flops inside it, with ``none`` nothing is stored, with ``sram`` the
+row is in the macro outside the unit, not counted), the row storage in
 bits, flip-flops, max clock, clocks per row (the manifest's ``a*n + b``,
 which the benches check exactly) and at its default row length, and the
 latency. A flip-flop store of 384 x 16-bit rows (2 x 6,144 bits) is listed
@@ -34,13 +36,15 @@ WIDE = dict(row_len=384, input=parse_fixed("s16.8", "in"), out=parse_fixed("s16.
 #: (label, configuration); the target clock class: 200 MHz at 8-bit I/O, 125 at 16-bit
 UNITS = [
     ("softmax, 8-bit", Softmax(8)), ("softmax, 8-bit", Softmax(8, row_buffers=1)),
-    ("softmax, 8-bit", Softmax(8, row_store="none")),
+    ("softmax, 8-bit", Softmax(8, row_store="none")), ("softmax, 8-bit", Softmax(8, row_store="sram")),
     ("layernorm, 8-bit", LayerNorm(8)), ("layernorm, 8-bit", LayerNorm(8, row_buffers=1)),
-    ("layernorm, 8-bit", LayerNorm(8, row_store="none")),
+    ("layernorm, 8-bit", LayerNorm(8, row_store="none")), ("layernorm, 8-bit", LayerNorm(8, row_store="sram")),
     ("rmsnorm, 8-bit", RMSNorm(8)), ("rmsnorm, 8-bit", RMSNorm(8, row_buffers=1)),
-    ("rmsnorm, 8-bit", RMSNorm(8, row_store="none")),
+    ("rmsnorm, 8-bit", RMSNorm(8, row_store="none")), ("rmsnorm, 8-bit", RMSNorm(8, row_store="sram")),
     ("layernorm, 384 x 16-bit", LayerNorm(8, row_store="none", **WIDE)),
     ("rmsnorm, 384 x 16-bit", RMSNorm(8, row_store="none", **WIDE)),
+    ("layernorm, 384 x 16-bit", LayerNorm(8, row_store="sram", **WIDE)),
+    ("rmsnorm, 384 x 16-bit", RMSNorm(8, row_store="sram", **WIDE)),
     ("layernorm, 384 x 16-bit", LayerNorm(8, **WIDE)),
 ]
 #: flip-flop row stores above this many bits are listed, not synthesized
@@ -48,7 +52,9 @@ MAX_FF_BITS = 4096
 
 
 def store_label(cfg) -> str:
-    return "none" if cfg.row_store == "none" else f"ff, {cfg.row_buffers} buffer{'s' if cfg.row_buffers > 1 else ''}"
+    if cfg.row_store != "ff":
+        return {"none": "none", "sram": "sram (outside)"}[cfg.row_store]
+    return f"ff, {cfg.row_buffers} buffer{'s' if cfg.row_buffers > 1 else ''}"
 
 
 def storage_bits(cfg) -> int:
@@ -56,7 +62,7 @@ def storage_bits(cfg) -> int:
         return 0
     n = cfg.row_max if cfg.op == "softmax" else cfg.row_len
     bits = 8 if cfg.op == "softmax" else cfg.input.bits
-    return cfg.row_buffers * n * bits
+    return (1 if cfg.row_store == "sram" else cfg.row_buffers) * n * bits
 
 
 def row(label, cfg, build: Path, synth_cfg: dict) -> dict:
@@ -68,7 +74,7 @@ def row(label, cfg, build: Path, synth_cfg: dict) -> dict:
     a, b = man["timing"]["cycles_per_row"]
     r.update(cycles_per_row=f"{a}n + {b}" if b else f"{a}n", cycles_at_n=a * n + b,
              latency=man["latency_cycles"].split(" (")[0])
-    if r["storage_bits"] > MAX_FF_BITS:
+    if cfg.row_store == "ff" and r["storage_bits"] > MAX_FF_BITS:
         r["status"] = f"not synthesized: {r['storage_bits']:,} bits of flip-flop row store"
         return r
     from synth.report import measure
@@ -84,7 +90,7 @@ def row(label, cfg, build: Path, synth_cfg: dict) -> dict:
 def markdown(rows, meta) -> str:
     L = [f"# Which row-wise unit: measured ({meta['liberty_name']}, synthesis target {meta['period_ns']:g} ns)", "",
          f"`{meta['command']}`, {meta['seconds']:.0f} s. Logic area is the whole unit (flip-flop row buffers "
-         "included where the store is ff). Clocks per row with in_valid and out_ready high, checked exactly "
+         "included where the store is ff; with sram the row is in the chip's macro, outside the area). Clocks per row with in_valid and out_ready high, checked exactly "
          "by the benches.", "",
          "| shape | row store | area um2 | FFs | row storage bits | max MHz (target) | clocks per row | at n | "
          "us per row at max MHz | latency |", "|---|---|---:|---:|---:|---:|---|---:|---:|---|"]

@@ -290,7 +290,8 @@ def build(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True,
         model, tabs = rowwise_model(cfg, build_root, quiet, force)
         if isinstance(cfg, LayerNorm) and "LN_PARAMS" in dict(cfg.make_vars()):
             write_atomic(out / cfg.PARAMS_FILE, cfg.params_json())
-        gen.generate_rowwise(cfg.op, model, out, cfg.top, tabs, cfg.row_buffers, _record(cfg), cfg.row_store)
+        gen.generate_rowwise(cfg.op, model, out, cfg.top, tabs, cfg.row_buffers, _record(cfg), cfg.row_store,
+                             cfg.lanes)
     elif isinstance(cfg, SpecUnit):
         # spec.json beside the unit is the user's table with its own measured metrics; the
         # regenerate line names it (same table digest, so the same unit)

@@ -258,17 +258,16 @@ def configs(a) -> list:
         raise ConfigError(f"FTZ=1 applies to fp32 units only (FORMAT={a.format})")
     impls = _list(a.impl or "pwl", str, "impl")
     lanes = [check_lanes(n) for n in _list(a.lanes, int, "lanes")]
-    element_wise_opts = any(f != "int8" for f in fmts) or stages != [1] or luts != ["rom"] or 1 in ftzs or impls != ["pwl"] \
-        or lanes != [1]
+    element_wise_opts = any(f != "int8" for f in fmts) or stages != [1] or luts != ["rom"] or 1 in ftzs or impls != ["pwl"]
     if all(op in ROWWISE for op in ops) and element_wise_opts:
-        raise ConfigError("--format/--stages/--lut/--ftz/--lanes/--impl do not apply to the row-wise ops "
+        raise ConfigError("--format/--stages/--lut/--ftz/--impl do not apply to the row-wise ops "
                           "(their formats are options of their own: --ln-in, --ln-out, --sm-in-frac)")
     out, seen = [], set()
     for op in ops:
         for n in entries:
             if op == "softmax":
                 cfgs = [Softmax(n, _given(a.row, 128), _given(a.sm_in_frac, 4), _given(a.row_buffers, 2), fit,
-                                _given(a.row_store, "ff"))]
+                                _given(a.row_store, "ff"), p) for p in lanes]
             elif op in NORMS:
                 if (a.ln_gamma or a.ln_beta) and not (a.ln_affine or a.ln_params):
                     raise ConfigError("--ln-gamma/--ln-beta need --ln-affine (or --ln-params)")
@@ -282,7 +281,8 @@ def configs(a) -> list:
                 if a.ln_rsqrt is not None:
                     kw["rsqrt"] = a.ln_rsqrt
                 cfgs = [NORMS[op](n, _given(a.row, 64), affine=a.ln_affine, row_buffers=_given(a.row_buffers, 2),
-                                  params=a.ln_params, fit=fit, row_store=_given(a.row_store, "ff"), **kw)]
+                                  params=a.ln_params, fit=fit, row_store=_given(a.row_store, "ff"), lanes=p, **kw)
+                        for p in lanes]
             else:
                 cfgs = [Elementwise(op, fmt, n, st, lut, bool(ftz) and fmt == "fp32", fit, impl, p, a.clock_mhz)
                         for impl in impls for fmt in fmts for st in stages for lut in luts for ftz in ftzs
@@ -513,8 +513,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ftz", default="0", help="fp32 only: 1 = flush subnormals to zero; comma list (default 0)")
     p.add_argument("--lanes", default="1",
                    help="element-wise units: P = 1, 2, 4, 8, 16 or 32 inputs and results per clock on one table, "
-                        "flat vector ports (lane i in x[i*w +: w], y[i*w +: w]); comma list (default 1; LANES=; "
-                        "name suffix _l<P>)")
+                        "flat vector ports (lane i in x[i*w +: w], y[i*w +: w]); layernorm and rmsnorm with "
+                        "--row-store none or sram: P elements per transfer (in_data, out_data); comma list "
+                        "(default 1; LANES=; name suffix _l<P>)")
     p.add_argument("--handoff", action="store_true", help="also write build/<unit>/handoff/ (make gen does)")
     p.add_argument("--no-handoff", dest="handoff", action="store_false", help="do not (HANDOFF=0)")
     g = p.add_argument_group("row-wise units (softmax, layernorm, rmsnorm; --ln-* options apply to layernorm and "

@@ -505,12 +505,17 @@ class Softmax(UnitConfig):
     fit: FitOptions = field(default_factory=FitOptions)
     #: ff (row buffers), none (three passes; name suffix _3pass) or sram (_sram); written only when not ff
     row_store: str = "ff"
+    #: one lane only, for now: the field exists so that every row-wise configuration takes LANES alike
+    lanes: int = 1
     kind = "softmax"
     op = "softmax"
 
     def __post_init__(self):
         _check_int(self.entries, "entries", 1, MAX_ENTRIES)
         _check_int(self.row_max, "--row", *ROW_RANGE)
+        if check_lanes(self.lanes) != 1:
+            raise ConfigError(f"--lanes {self.lanes}: the softmax unit has one lane (LANES applies to layernorm "
+                              "and rmsnorm with --row-store none or sram)")
         _check_int(self.in_frac, "--sm-in-frac", SM_IN_FRACS[0], SM_IN_FRACS[-1], " (scores s8.F)")
         _check_int(self.row_buffers, "--row-buffers", 1, 2)
         _check_store(self.row_store, self.row_buffers)
@@ -548,6 +553,7 @@ class Softmax(UnitConfig):
         d = super().request()
         if self.row_store == "ff":          # requests of ff units stay as they were
             del d["row_store"]
+        del d["lanes"]                      # always 1
         return d
 
 
@@ -630,8 +636,10 @@ class LayerNorm(UnitConfig):
     gamma: tuple | None = None
     beta: tuple | None = None
     fit: FitOptions = field(default_factory=FitOptions)
-    #: ff (row buffers) or none (two passes; name suffix _2pass, written only when not ff)
+    #: ff (row buffers), none (two passes; name suffix _2pass) or sram (_sram); written only when not ff
     row_store: str = "ff"
+    #: LANES=P: P elements per transfer (row store none or sram only; name _l<P>, written only when not 1)
+    lanes: int = 1
     kind = "layernorm"
     op = "layernorm"
 
@@ -640,6 +648,9 @@ class LayerNorm(UnitConfig):
         _check_int(self.row_len, "--row", *ROW_RANGE)
         _check_int(self.row_buffers, "--row-buffers", 1, 2)
         _check_store(self.row_store, self.row_buffers)
+        if check_lanes(self.lanes) != 1 and self.row_store == "ff":
+            raise ConfigError(f"--lanes {self.lanes} needs --row-store none or sram (the flip-flop buffered unit "
+                              "has one lane)")
         _check_choice(self.rsqrt, "--ln-rsqrt", RSQRT_FORMATS)
         if not (isinstance(self.eps, (int, float)) and 0 <= self.eps < 1):
             raise ConfigError(f"--ln-eps {self.eps!r} is out of range: use 0 <= eps < 1")
@@ -706,7 +717,8 @@ class LayerNorm(UnitConfig):
             if not self.default_params:
                 name += "_p" + hashlib.sha256(json.dumps([list(self.gamma), list(self.beta)]).encode()
                                               ).hexdigest()[:8]
-        return name + ("" if self.row_buffers == 2 else f"_b{self.row_buffers}") + _store_suffix(self.row_store, 2)
+        return (name + ("" if self.row_buffers == 2 else f"_b{self.row_buffers}") + _store_suffix(self.row_store, 2)
+                + ("" if self.lanes == 1 else f"_l{self.lanes}"))
 
     def model(self, tabs: dict):
         """The golden model of this unit, from its fitted table."""
@@ -726,7 +738,7 @@ class LayerNorm(UnitConfig):
                           ("LN_IN", self.input.label(), DEFAULT_IN.label()),
                           ("LN_OUT", self.out.label(), DEFAULT_OUT.label()), ("LN_EPS", _num(self.eps), _num(1e-5)),
                           ("LN_RSQRT", self.rsqrt, "auto"), ("ROW_BUFFERS", self.row_buffers, 2),
-                          ("ROW_STORE", self.row_store, "ff")):
+                          ("ROW_STORE", self.row_store, "ff"), ("LANES", self.lanes, 1)):
             if v != d:
                 pairs.append((var, str(v)))
         if self.affine:
@@ -745,6 +757,8 @@ class LayerNorm(UnitConfig):
              self.rsqrt, "--row-buffers", str(self.row_buffers), "--seed", str(self.fit.seed)]
         if self.row_store != "ff":
             a += ["--row-store", self.row_store]
+        if self.lanes != 1:
+            a += ["--lanes", str(self.lanes)]
         if self.affine:
             a += ["--ln-affine", "--ln-gamma", self.gamma_fmt.label(), "--ln-beta", self.beta_fmt.label()]
             if not self.default_params:
@@ -762,6 +776,8 @@ class LayerNorm(UnitConfig):
         d["params"] = self.PARAMS_FILE if self.affine and not self.default_params else None
         if self.row_store == "ff":          # requests of ff units stay as they were
             del d["row_store"]
+        if self.lanes == 1:                 # and so do those of one-lane units
+            del d["lanes"]
         return d
 
 

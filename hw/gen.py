@@ -107,7 +107,7 @@ def generate(spec: Spec, out: Path, top: str, stages: int = DEFAULT_STAGES, lut:
 
 
 def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buffers: int = 2,
-                     record: dict | None = None, row_store: str = "ff") -> dict:
+                     record: dict | None = None, row_store: str = "ff", lanes: int = 1) -> dict:
     """Write a row-wise unit built from ``model`` (its golden model object,
     which carries every parameter) with ``row_buffers`` (2: ping-pong, or 1:
     half the row memory, lower throughput) into ``out``: Verilog, one
@@ -116,19 +116,22 @@ def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buff
     through the registry in :mod:`hw.rowwise`; the manifest's
     ``parameters.row_buffers`` is present only for one buffer. ``row_store``
     other than ``ff`` picks the op's store-less unit (``STORES`` of its unit
-    module; its ``describe`` takes the store)."""
+    module; its ``describe`` takes the store). ``lanes`` = P > 1: P elements
+    per transfer (those units only; the manifest's ``lanes``)."""
     from amaranth.back import verilog
 
     from hw.rowwise import unit_module
     mod = unit_module(op)
     if row_store == "ff":
+        if lanes != 1:
+            raise ValueError("lanes apply to the row-wise units without flip-flop buffers (row store none, sram)")
         desc = mod.describe(model, row_buffers)
         comp = mod.UNIT(model, row_buffers=row_buffers)
     else:
         stores = getattr(mod, "STORES", {})
         if row_store not in stores:
             raise ValueError(f"{op} has no row store {row_store!r}; it has: ff{''.join(', ' + s for s in stores)}")
-        desc, comp = stores[row_store].describe(model), stores[row_store](model)
+        desc, comp = stores[row_store].describe(model, lanes), stores[row_store](model, lanes)
     text = reorder_header(verilog.convert(comp, name=top, emit_src=False), top)   # documented order: hw/ports.py
     out = Path(out)
     write_atomic(out / f"{top}.v", text)
@@ -140,14 +143,15 @@ def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buff
         "format": desc["format"], "entries": next(iter(tables.values())).entries,
         "specs": {name: f"{name}.spec.json" for name in tables},
         "stages": None, "latency_cycles": desc["latency_cycles"], "cycles_per_row": desc["cycles_per_row"],
-        "timing": dict(desc["timing"], note="a*n + b clocks, n = the row's length"),
+        "timing": dict(desc["timing"], note="a*n + b clocks, n = the row's length" if "lanes" not in desc else
+                       f"a*m + b clocks, m = ceil(n / {desc['lanes']}) transfers of a row of n"),
         "parameters": desc["parameters"], "ports": _ports(text, comp),
         "formats": fmts,
         "reset": "synchronous, active high (rst); drops every row in flight"
                  + (f"; {desc['reset']}" if "reset" in desc else ""),
         "tools": tool_versions(),
     }
-    for part in ("affine", "sram"):          # gamma/beta registers; the SRAM macro a sram unit needs
+    for part in ("affine", "sram", "lanes"):  # gamma/beta registers; the SRAM macro a sram unit needs; P > 1
         if part in desc:
             manifest[part] = desc[part]
     manifest["sha256"] = _digests(out, [f"{top}.v", *manifest["specs"].values()])

@@ -62,6 +62,55 @@ def passes(man: dict) -> int:
     return int(man.get("parameters", {}).get("passes", 1))
 
 
+def lanes(man: dict) -> int:
+    """Elements per transfer: the manifest's ``lanes`` (1 when absent)."""
+    return int(man.get("lanes", 1))
+
+
+def pack(codes, bits: int, n_lanes: int) -> int:
+    """One transfer's word: code l in bits ``[l*bits +: bits]``, missing lanes 0."""
+    word = 0
+    for lane, c in enumerate(codes[:n_lanes]):
+        word |= (int(c) & ((1 << bits) - 1)) << (lane * bits)
+    return word
+
+
+def lane_transfers(md, n_passes: int, row, lasts, n_lanes: int, last_pass=None) -> tuple[list, tuple]:
+    """:func:`transfers` for a unit of ``n_lanes`` > 1 lanes (layernorm,
+    rmsnorm: rows of exactly ``row_len``; DESIGN.md "Lanes of a row-wise
+    unit"): the row in m = ceil(n/P) transfers per pass, packed, whose
+    ``in_last`` is high when any of its elements' ``lasts`` is; outputs as
+    packed words (lanes past the row's end 0), each transfer's flag high
+    when any of its elements' is. The element-level flags the golden model
+    sees: a transfer's ``in_last`` on its first element, the row's last
+    transfer's on the row's last element (so an early one is seen from its
+    transfer on, and a missing one at the last transfer)."""
+    n, P = len(row), n_lanes
+    m = -(-n // P)
+
+    def beat(ls):
+        return [any(ls[b * P:(b + 1) * P]) for b in range(m)]
+
+    def element(bl):
+        el = [False] * n
+        for b, v in enumerate(bl):
+            if v:
+                el[n - 1 if b == m - 1 else b * P] = True
+        return el
+    beats = [beat(lasts)] * (n_passes - 1) + [beat(last_pass if last_pass is not None else lasts)]
+    if n_passes == 1:
+        y, flag = md.stream_row(row, element(beats[0]))
+        flags = [bool(flag)] * len(y)
+    else:
+        if len(md.kept(row)) != n:
+            raise ValueError("lanes take rows of a fixed length")
+        y, flags = md.multi_pass([row] * n_passes, [element(bl) for bl in beats])
+    bits_in, bits_out = md.input.bits, md.out.bits
+    ins = [(pack(row[b * P:(b + 1) * P], bits_in, P), bl[b]) for bl in beats for b in range(m)]
+    words = [pack(list(y[b * P:(b + 1) * P]), bits_out, P) for b in range(m)]
+    return ins, (words, [any(flags[b * P:(b + 1) * P]) for b in range(m)])
+
+
 def transfers(md, n_passes: int, row, lasts, last_pass=None) -> tuple[list, tuple]:
     """One row as the stream carries it: its input transfers ``[(code,
     in_last)]`` and its expected outputs ``(codes, flags)``, one flag per

@@ -28,7 +28,7 @@ read (the macro holds its output), so no extra register is needed.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Shape, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -47,16 +47,16 @@ def sram_ports(words: int, bits: int) -> dict:
 
 
 class SramStore(wiring.Component):
-    """``inner`` (a multi-pass unit: ``PASSES``, ``row_words(model)``,
-    ``FIXED_LENGTH``) with its row kept in an external single-port SRAM of
-    ``row_words`` words of the input's bits. Ports: the inner unit's, plus
-    :func:`sram_ports`."""
+    """``inner`` (a multi-pass unit: ``PASSES``, ``row_words(model, lanes)``,
+    ``FIXED_LENGTH``, ``lanes``) with its row kept in an external single-port
+    SRAM of ``row_words`` words, a word per transfer (``in_data``'s bits: P
+    elements with P lanes). Ports: the inner unit's, plus :func:`sram_ports`."""
 
     def __init__(self, inner):
         self.inner = inner
         md = inner.model
-        self.words = inner.row_words(md)
-        self.bits = md.input.bits
+        self.words = inner.row_words(md, inner.lanes)
+        self.bits = Shape.cast(inner.signature.members["in_data"].shape).width
         sig = dict(inner.signature.members)
         sig.update(sram_ports(self.words, self.bits))
         super().__init__(sig)
@@ -122,38 +122,43 @@ class SramStore(wiring.Component):
         return m
 
 
-def timing(inner_cls, model) -> dict:
+def timing(inner_cls, model, lanes: int = 1) -> dict:
     """Clocks per row (a*n + b) and from a row's last input to its first
     output, at full rate, from the multi-pass unit's gaps between passes
     (``timing()["gaps"]``: clocks from one pass's last element to the next
     pass's first): the first replay needs :data:`REPLAY_START` clocks, a
     later one 2 (the read, then its word); the caller's next row follows the
     last replayed element as it follows the caller's last pass."""
-    t = inner_cls.timing(model)
+    t = inner_cls.timing(model, lanes)
     gaps = t["gaps"]
     ours = [max(g, REPLAY_START if i == 0 else 2) for i, g in enumerate(gaps)]
     a, b = t["cycles_per_row"]
     p = len(gaps) + 1
     out_key = f"pass{p}_in_to_out"
     first = [p - 2, sum(ours) - (p - 2) + t[out_key][1]]
-    return {"cycles_per_row": [a, b + sum(ours) - sum(gaps)], "last_in_to_first_out": first}
+    out = {"cycles_per_row": [a, b + sum(ours) - sum(gaps)], "last_in_to_first_out": first}
+    if lanes > 1:
+        out["per"] = "transfer"
+    return out
 
 
-def describe(inner_cls, model) -> dict:
+def describe(inner_cls, model, lanes: int = 1) -> dict:
     """The SRAM unit's part of its manifest, from its multi-pass unit's: the
     caller's protocol is the buffered unit's (one pass), the clocks are the
     multi-pass unit's plus the replay's start where no calc hides it."""
-    d = inner_cls.describe(model)
-    words, bits, passes = inner_cls.row_words(model), model.input.bits, inner_cls.PASSES
+    d = inner_cls.describe(model, lanes)
+    words, bits, passes = inner_cls.row_words(model, lanes), lanes * model.input.bits, inner_cls.PASSES
     params = {k: v for k, v in d["parameters"].items() if k != "passes"}
     params.update({"row_store": "sram", "sram_words": words, "sram_bits": bits})
-    t = timing(inner_cls, model)
+    t = timing(inner_cls, model, lanes)
     (a, b), (la, lb) = t["cycles_per_row"], t["last_in_to_first_out"]
+    m = "n" if lanes == 1 else "m"
     more = f"{passes - 1} more pass" + ("es" if passes > 2 else "")
     return dict(d, parameters=params, timing=t,
-                cycles_per_row=f"{a}n + {b} per row of n, the row streamed once; the unit replays it from the "
+                cycles_per_row=f"{a}{m} + {b} per row of n" + (f" in m = ceil(n/{lanes}) transfers" if lanes > 1 else "")
+                               + ", the row streamed once; the unit replays it from the "
                                f"SRAM for {more} with in_ready low; in_valid and out_ready high",
-                latency_cycles=(f"{la}n + {lb}" if la else f"{lb}") + " clocks from a row's last input to its "
+                latency_cycles=(f"{la}{m} + {lb}" if la else f"{lb}") + " clocks from a row's last input to its "
                                "first output (idle unit)",
                 sram={"words": words, "bits": bits, "ports": "single port, synchronous, read latency 1; "
                       "sram_rdata holds the last word read until the next read"})
@@ -163,12 +168,12 @@ def sram_unit(inner_cls):
     """The ``ROW_STORE=sram`` unit class of a multi-pass unit class, for an
     op's ``STORES`` (built from a model, with a ``describe(model)``)."""
     class Unit(SramStore):
-        def __init__(self, model):
-            super().__init__(inner_cls(model))
+        def __init__(self, model, lanes: int = 1):
+            super().__init__(inner_cls(model, lanes))
 
         @staticmethod
-        def describe(model) -> dict:
-            return describe(inner_cls, model)
+        def describe(model, lanes: int = 1) -> dict:
+            return describe(inner_cls, model, lanes)
 
     Unit.__name__ = Unit.__qualname__ = f"Sram{inner_cls.__name__}"
     return Unit

@@ -36,7 +36,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from hw.rowwise import model_from_dir, passes, transfers
+from hw.rowwise import lane_transfers, lanes, model_from_dir, passes, transfers
 from sim import bus, sram
 from sim.runner import write_summary
 
@@ -78,11 +78,15 @@ def layernorm_rows(md, rng: random.Random) -> list[list[int]]:
     return rows
 
 
-def stream(md, n_passes, rows, lasts, seconds=None):
+def stream(md, n_passes, rows, lasts, seconds=None, n_lanes=1):
     """(input transfers per row, [(codes, flags)] per row): the rows as the
-    unit's protocol carries them (``seconds``: the last pass's in_last flags, per row or None)."""
+    unit's protocol carries them (``seconds``: the last pass's in_last flags, per row or None;
+    ``n_lanes`` > 1: packed transfers, :func:`hw.rowwise.lane_transfers`)."""
     seconds = seconds or [None] * len(rows)
-    both = [transfers(md, n_passes, r, a, b) for r, a, b in zip(rows, lasts, seconds)]
+    if n_lanes > 1:
+        both = [lane_transfers(md, n_passes, r, a, n_lanes, b) for r, a, b in zip(rows, lasts, seconds)]
+    else:
+        both = [transfers(md, n_passes, r, a, b) for r, a, b in zip(rows, lasts, seconds)]
     return [t for t, _ in both], [w for _, w in both]
 
 
@@ -144,15 +148,16 @@ def param_words(md, gamma, beta) -> list[tuple[int, int]]:
     return words + [(md.row_len + i, b & ((1 << md.beta_fmt.bits) - 1)) for i, b in enumerate(beta)]
 
 
-async def random_phase(dut, md, n_passes, rows, lasts, flag, rng, tag, seconds=None) -> tuple[int, int]:
+async def random_phase(dut, md, n_passes, rows, lasts, flag, rng, tag, seconds=None, n_lanes=1
+                       ) -> tuple[int, int]:
     """Mismatching rows and outputs compared."""
-    ins, want = stream(md, n_passes, rows, lasts, seconds)
+    ins, want = stream(md, n_passes, rows, lasts, seconds, n_lanes)
     # input gaps whose rate changes from row to row, back-pressure that comes and goes
     gap = bus.varying(random.Random(rng.random()), rates=(0.0, 0.0, 0.25, 0.6), every=max(len(r) for r in rows))
     cocotb.start_soon(bus.send_rows(dut, [[v for v, _ in t] for t in ins], [[a for _, a in t] for t in ins], gap))
     limit = 40 * sum(len(t) + 40 for t in ins) + 1000
-    got = await bus.receive_rows(dut, len(rows), flag, md.out.signed, bus.varying(random.Random(rng.random())),
-                                 limit)
+    got = await bus.receive_rows(dut, len(rows), flag, md.out.signed and n_lanes == 1,
+                                 bus.varying(random.Random(rng.random())), limit)
     return compare(dut, got, want, rows, tag), sum(len(g) for g in got)
 
 
@@ -161,7 +166,7 @@ async def rowwise_exact(dut):
     unit_dir = Path(os.environ["GQA_UNIT_DIR"])
     md = model_from_dir(unit_dir)
     man = json.loads((unit_dir / "manifest.json").read_text())
-    timing, n_passes = man["timing"], passes(man)
+    timing, n_passes, n_lanes = man["timing"], passes(man), lanes(man)
     rng = random.Random(int(os.environ.get("GQA_SEED", "1")))
     softmax = hasattr(md, "row_max")
     flag = md.flag
@@ -188,8 +193,9 @@ async def rowwise_exact(dut):
         lo, hi = md.input.min_code, md.input.max_code
         rows = [[rng.randint(lo, hi) for _ in range(n)] for _ in range(6)]
         lasts = [[j == n - 1 for j in range(n)] for _ in rows]
-        ins, want = stream(md, n_passes, rows, lasts)
-        got, t_in, t_first, t_last = await stream_full_rate(dut, ins, flag, md.out.signed)
+        ins, want = stream(md, n_passes, rows, lasts, n_lanes=n_lanes)
+        got, t_in, t_first, t_last = await stream_full_rate(dut, ins, flag, md.out.signed and n_lanes == 1)
+        m = -(-n // n_lanes)                 # transfers per pass: the timing's unit (n with one lane)
         mism += compare(dut, got, want, rows, f"full-rate n={n}")
         vectors += sum(len(g) for g in got)
         n_rows += len(rows)
@@ -198,14 +204,14 @@ async def rowwise_exact(dut):
         # one pass: from the row's last input; P passes: from the first input of pass P
         key = f"pass{n_passes}_in_to_out" if n_passes > 1 else "last_in_to_first_out"
         a2, b2 = timing[key]
-        lat = t_first.get(0, -1) - t_in.get(0, [0] * (n_passes * n))[(n_passes - 1) * n if n_passes > 1 else -1]
-        measured[n] = {"cycles_per_row": periods, key: lat}
-        dut._log.info(f"n={n}: clocks per row {periods} (documented {a * n + b}), "
-                      f"last input to first output {lat} (documented {a2 * n + b2})")
-        if periods != [a * n + b]:
-            problems.append(f"n={n}: measured {periods} clocks per row, documented {a * n + b}")
-        if lat != a2 * n + b2:
-            problems.append(f"n={n}: last input to first output {lat} clocks, documented {a2 * n + b2}")
+        lat = t_first.get(0, -1) - t_in.get(0, [0] * (n_passes * m))[(n_passes - 1) * m if n_passes > 1 else -1]
+        measured[m] = {"cycles_per_row": periods, key: lat}
+        dut._log.info(f"n={n}: clocks per row {periods} (documented {a * m + b}), "
+                      f"last input to first output {lat} (documented {a2 * m + b2})")
+        if periods != [a * m + b]:
+            problems.append(f"n={n}: measured {periods} clocks per row, documented {a * m + b}")
+        if lat != a2 * m + b2:
+            problems.append(f"n={n}: last input to first output {lat} clocks, documented {a2 * m + b2}")
 
     # 2. random gaps and back-pressure, every kind of row
     rows = softmax_rows(md, rng) if softmax else layernorm_rows(md, rng)
@@ -223,7 +229,7 @@ async def rowwise_exact(dut):
             seconds[4] = [j == min(5, n - 2) for j in range(n)]      # pass 2 early (from there on)
             seconds[5] = [False] * n                                 # pass 2 missing (the last output)
             seconds[2] = [j == n - 1 for j in range(n)]              # pass 1 early only (every output)
-    bad, seen = await random_phase(dut, md, n_passes, rows, lasts, flag, rng, "random", seconds)
+    bad, seen = await random_phase(dut, md, n_passes, rows, lasts, flag, rng, "random", seconds, n_lanes)
     mism += bad
     vectors += seen
     n_rows += len(rows)
@@ -240,11 +246,13 @@ async def rowwise_exact(dut):
         md2 = md.with_params(gamma, beta if md.has_beta else [0] * md.row_len)
         rows = layernorm_rows(md2, rng)
         lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
-        bad, seen = await random_phase(dut, md2, n_passes, rows, lasts, flag, rng, "loaded gamma/beta")
+        bad, seen = await random_phase(dut, md2, n_passes, rows, lasts, flag, rng, "loaded gamma/beta",
+                                       n_lanes=n_lanes)
         mism += bad
         vectors += seen
         n_rows += len(rows)
 
+    vectors *= n_lanes                       # lane results compared (every lane of every transfer, padding included)
     write_summary(vectors=vectors, mismatches=mism, rows=n_rows, timing=measured)
     dut._log.info(f"{n_rows} rows, {vectors} outputs, {mism} mismatching rows")
     for p in problems:

@@ -48,6 +48,8 @@ def matrix(ops=None) -> list[UnitConfig]:
     # and with the row in an SRAM macro (the bench's model, sim/sram.py): streamed once
     units += [cls(8, row_store=store) for store in ("none", "sram")
               for op, cls in (("softmax", Softmax), ("layernorm", LayerNorm), ("rmsnorm", RMSNorm)) if op in rowwise]
+    # and four elements per transfer (LANES=4)
+    units += [LayerNorm(8, row_store="sram", lanes=4)] if "layernorm" in rowwise else []
     return units
 
 

@@ -38,6 +38,10 @@ CASES = {
     "layernorm-sram-16bit": LayerNorm(8, row_len=96, row_store="sram", **S16),
     "rmsnorm-sram-affine": RMSNorm(8, affine=True, row_store="sram"),
     "softmax-sram-r16-f2": Softmax(8, row_max=16, in_frac=2, row_store="sram"),
+    # LANES=P: P elements per transfer, a row length that is not a multiple of P, every lane checked
+    "layernorm-2pass-l4-n18": LayerNorm(8, row_len=18, row_store="none", lanes=4),
+    "rmsnorm-sram-l16-n40-affine": RMSNorm(8, row_len=40, affine=True, row_store="sram", lanes=16),
+    "layernorm-2pass-16bit-l8-affine": LayerNorm(8, row_len=100, affine=True, row_store="none", lanes=8, **S16),
 }
 
 
@@ -48,8 +52,9 @@ def test_bit_exact_through_the_bench(kind, build_dir):
     man = json.loads((out / "manifest.json").read_text())
     none = cfg.row_store == "none"
     passes = (3 if cfg.op == "softmax" else 2) if none else 1
-    assert out.name.endswith(f"_{passes}pass") == none and out.name.startswith(cfg.op)
-    assert out.name.endswith("_sram") == (cfg.row_store == "sram")
+    assert (f"_{passes}pass" in out.name) == none and out.name.startswith(cfg.op)
+    assert ("_sram" in out.name) == (cfg.row_store == "sram")
+    assert out.name.endswith(f"_l{cfg.lanes}") == (cfg.lanes > 1) and man.get("lanes", 1) == cfg.lanes
     assert man["parameters"].get("passes", 1) == passes
     r = verify(cfg, build_dir, unit_dir=out)
     assert r.ok, r.line()
@@ -102,10 +107,12 @@ def test_bench_fails_on_one_sram_word_off(build_dir, monkeypatch):
     assert r.mismatches > 0 and not r.ok, r.line()
 
 
-def test_bench_fails_on_one_rsqrt_entry_off(build_dir, tmp_path):
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_bench_fails_on_one_rsqrt_entry_off(lanes, build_dir, tmp_path):
     """RTL with the fitted rsqrt table, golden model with the intercept of the
-    segment that random rows use one LSB higher: the bench must fail."""
-    cfg = LayerNorm(8, row_store="none")
+    segment that random rows use one LSB higher: the bench must fail (one
+    lane and four)."""
+    cfg = LayerNorm(8, row_store="none", lanes=lanes)
     out = build_unit(cfg, build_dir)
     bad = tmp_path / out.name
     shutil.copytree(out, bad)
@@ -130,6 +137,9 @@ def test_bench_fails_on_one_rsqrt_entry_off(build_dir, tmp_path):
     (["layernorm", "--row-store", "none", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
     (["layernorm", "--row-store", "sram", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
     (["layernorm", "--row-store", "dram"], "invalid choice: 'dram'"),
+    (["layernorm", "--lanes", "4"], "--lanes 4 needs --row-store none or sram"),
+    (["rmsnorm", "--row-store", "none", "--lanes", "3"], "lanes 3 is not a lane count"),
+    (["softmax", "--row-store", "none", "--lanes", "4"], "--lanes 4: the softmax unit has one lane"),
     (["rmsnorm", "--ln-affine", "--ln-beta", "s8.4"], "--ln-beta does not apply to rmsnorm"),
     (["gelu", "--row-store", "none"], "--row-store applies to the row-wise ops only"),
 ])
@@ -149,10 +159,11 @@ def test_rmsnorm_refuses_beta_values(tmp_path, capsys):
 
 @pytest.mark.parametrize("cfg", [RMSNorm(8, 32, row_store="none"), LayerNorm(16, row_store="none"), RMSNorm(8),
                                  Softmax(8, 64, row_store="none"), Softmax(8, row_store="sram"),
-                                 RMSNorm(8, 32, affine=True, row_store="sram")])
+                                 RMSNorm(8, 32, affine=True, row_store="sram"),
+                                 LayerNorm(8, 18, row_store="sram", lanes=4), RMSNorm(8, row_store="none", lanes=16)])
 def test_request_round_trip(cfg):
     req = json.loads(json.dumps(cfg.request()))
-    assert ("row_store" in req) == (cfg.row_store != "ff")
+    assert ("row_store" in req) == (cfg.row_store != "ff") and ("lanes" in req) == (cfg.lanes > 1)
     back = from_request(req)
     assert back == cfg and back.name == cfg.name and back.make_line() == cfg.make_line()
     assert (f"ROW_STORE={cfg.row_store}" in cfg.make_line()) == (cfg.row_store != "ff")
@@ -227,7 +238,9 @@ def test_rmsnorm_on_real_activation_rows(build_dir):
                                  RMSNorm(8, row_len=16, affine=True, row_store="none"),
                                  Softmax(8, row_max=16, row_store="none"),
                                  LayerNorm(8, row_len=16, row_store="sram"),
-                                 Softmax(8, row_max=16, row_store="sram")], ids=lambda c: c.name)
+                                 Softmax(8, row_max=16, row_store="sram"),
+                                 RMSNorm(8, row_len=18, affine=True, row_store="sram", lanes=4)],
+                         ids=lambda c: c.name)
 def test_handoff_verifies_from_an_empty_directory(cfg, build_dir, tmp_path):
     """The package's own bench passes on Icarus (and, for the softmax, on
     Verilator and through FuseSoC's sim target), from a copy in an empty

@@ -388,7 +388,14 @@ def render(ctx: dict) -> str:
               "row back once per later pass; it never reads and writes in one clock, and reads only words written "
               f"in the same row. The bench connects the behavioural model `{man['top']}_sram_model` (after the "
               "bench module in its file); the chip connects its macro to the `sram_*` ports instead.", ""]
-    if man.get("lanes", 1) > 1:
+    if man.get("lanes", 1) > 1 and rowwise:
+        P = man["lanes"]
+        L += [f"Lanes: {P} elements per transfer: element i of the row in lane i mod {P} of transfer "
+              f"floor(i/{P}) (lane l in `in_data[l*B +: B]`, `out_data[l*W +: W]`); a row of n takes "
+              f"m = ceil(n/{P}) transfers per pass, `in_last`/`out_last` mark its last transfer, and lanes past "
+              "the row's end in it are ignored on input and 0 on output. The outputs are the one-lane unit's, "
+              "bit for bit; the flag is per transfer (high when any of its elements' would be).", ""]
+    elif man.get("lanes", 1) > 1:
         P = man["lanes"]
         L += [f"Lanes: {P} inputs and {P} results per clock, {man.get('lane_layout', '')}. Every lane is the "
               "one-lane unit exactly (same golden model, same latency"

@@ -244,10 +244,10 @@ def build(unit_dir, out=None) -> Path:
     specs: dict[str, Spec] = {}
     spec = None
     if rowwise:
-        from hw.rowwise import model_from_dir, passes
+        from hw.rowwise import lanes, model_from_dir, passes
         md = model_from_dir(unit_dir)
         specs = {name: Spec.load(unit_dir / f) for name, f in man["specs"].items()}
-        v = vectors.rowwise(md, passes(man))
+        v = vectors.rowwise(md, passes(man), lanes(man))
         iw, ow = ports["in_data"], ports["out_data"]
         flag = v["flag"]
         if flag not in ports:
@@ -262,7 +262,8 @@ def build(unit_dir, out=None) -> Path:
                  f"{{{flag}, out_last, out_data}}")]
         n_vec = len(out_words)
         bound = 12 * (len(in_words) + len(out_words)) + 50 * len(v["rows"]) + 1000
-        files[P["tb"]] = tb.rowwise(top, iw, ow, md.out.signed, flag, len(in_words), len(out_words), bound,
+        files[P["tb"]] = tb.rowwise(top, iw, ow, md.out.signed and lanes(man) == 1, flag, len(in_words),
+                                    len(out_words), bound,
                                     {k: ports[k] for k in ("cfg_addr", "cfg_data") if "cfg_we" in ports},
                                     _sram(man, ports))
     else:
@@ -336,8 +337,8 @@ def build(unit_dir, out=None) -> Path:
     # flow's Yosys script for the chip team's own liberty
     syn_row = _synth_row(unit_dir)
     # a unit sold at a clock (CLOCK_MHZ=F, flow/clock.py) is constrained at its target period, 1000/F ns
-    period_ns = float((man.get("clock") or {}).get("period_ns") or (syn_row[1].get("period_ns") if syn_row else None)
-                      or DEFAULT_PERIOD_NS)
+    period_ns = float((1000.0 / man["clock_mhz"] if man.get("clock_mhz") else None)
+                      or (syn_row[1].get("period_ns") if syn_row else None) or DEFAULT_PERIOD_NS)
     P.update({"core": fusesoc.core_name(top), "sdc": f"synth/{top}.sdc", "synth_ys": f"synth/{top}.ys",
               "synth_sh": "synth.sh"})
     vlnv = fusesoc.vlnv(top, PACKAGE_VERSION)

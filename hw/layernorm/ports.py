@@ -16,16 +16,20 @@ def cfg_data_bits(model) -> int:
     return max(model.gamma_fmt.bits, model.beta_fmt.bits if model.has_beta else 0)
 
 
-def signature(model) -> dict:
+def signature(model, lanes: int = 1) -> dict:
     """The unit's ports (``cfg_*`` for an affine unit); checks that the rsqrt
-    table is finer than the output."""
+    table is finer than the output. ``lanes`` = P > 1 (the multi-pass unit
+    only): ``in_data``/``out_data`` hold P elements, lane l in bits
+    ``[l*B +: B]`` (DESIGN.md "Lanes of a row-wise unit")."""
     fin, fo = model.input, model.out
     if model.rsqrt.output.frac <= fo.frac:
         raise ValueError(f"the rsqrt table's output (u{model.rsqrt.output.bits}.{model.rsqrt.output.frac}) "
                          f"needs more fractional bits than the unit's output {fo.label()}")
     sig = {
-        "in_valid": In(1), "in_ready": Out(1), "in_data": In(signed(fin.bits)), "in_last": In(1),
-        "out_valid": Out(1), "out_ready": In(1), "out_data": Out(signed(fo.bits)), "out_last": Out(1),
+        "in_valid": In(1), "in_ready": Out(1),
+        "in_data": In(signed(fin.bits) if lanes == 1 else lanes * fin.bits), "in_last": In(1),
+        "out_valid": Out(1), "out_ready": In(1),
+        "out_data": Out(signed(fo.bits) if lanes == 1 else lanes * fo.bits), "out_last": Out(1),
         "out_error": Out(1),
     }
     if model.affine:

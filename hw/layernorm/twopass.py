@@ -54,14 +54,45 @@ def _abs_bits(md) -> int:
     return (md.row_len * big).bit_length()
 
 
-def timing(md) -> dict:
-    """Clocks per row (a*n + b) and from a second-pass input to its output,
-    at full rate; what :class:`TwoPassNorm` does, checked by the bench."""
+def _tree(m, values: list, name: str):
+    """The sum of ``values``, pairwise, a register after each level
+    (:func:`tree_levels` clocks; the value itself for one)."""
+    level = 0
+    while len(values) > 1:
+        nxt = []
+        for i in range(0, len(values), 2):
+            if i + 1 == len(values):
+                v = values[i]
+                reg = data(v.shape(), f"{name}{level}_{i // 2}")
+                m.d.sync += reg.eq(v)
+            else:
+                total = values[i] + values[i + 1]
+                reg = data(total.shape(), f"{name}{level}_{i // 2}")
+                m.d.sync += reg.eq(total)
+            nxt.append(reg)
+        values, level = nxt, level + 1
+    return values[0]
+
+
+def beats(md, lanes: int = 1) -> int:
+    """Transfers per pass: ceil(row_len / lanes)."""
+    return -(-md.row_len // lanes)
+
+
+def tree_levels(lanes: int) -> int:
+    """Registered adder levels that sum a beat's lanes in pass 1 (0 for one lane)."""
+    return (lanes - 1).bit_length()
+
+
+def timing(md, lanes: int = 1) -> dict:
+    """Clocks per row (a*m + b, m = :func:`beats`: n for one lane) and from a
+    second-pass input to its output, at full rate; what :class:`TwoPassNorm`
+    does, checked by the bench."""
     sq = _abs_bits(md) + 1 if md.centered else 0
-    # after pass 1's last input: 2 (square, accumulate) + squarer (|Sx| loaded, then a bit a clock) + 4
-    # (W, lead, shift, table start) + the serial rsqrt table + 1 (the statistics load); pass 2's first
-    # input is taken as they load
-    calc = 2 + sq + 4 + SerialPWL.clocks(md.rsqrt) + 1
+    # after pass 1's last input: 2 (square, accumulate) + the lanes' adder tree + squarer (|Sx| loaded,
+    # then a bit a clock) + 4 (W, lead, shift, table start) + the serial rsqrt table + 1 (the
+    # statistics load); pass 2's first input is taken as they load
+    calc = 2 + tree_levels(lanes) + sq + 4 + SerialPWL.clocks(md.rsqrt) + 1
     # input register, D, D*r in two (and *g in three), rounding bias, then the queue (written, then
     # its output register)
     depth = 6 + (2 if md.affine else 0)
@@ -70,38 +101,42 @@ def timing(md) -> dict:
             "fifo": depth + 1, "gaps": [calc + 1]}
 
 
-def describe(model) -> dict:
+def describe(model, lanes: int = 1) -> dict:
     """The two-pass unit's part of its manifest (as ``unit.describe``)."""
-    t = timing(model)
+    t = timing(model, lanes)
     params = {"row_len": model.row_len, "eps": model.eps, "eps_code": model.eps_code, "affine": model.affine,
               "row_store": "none", "passes": 2}
+    m = "n" if lanes == 1 else "m"
+    per = "per row of n = row_len" if lanes == 1 else \
+        f"per row of n = row_len in m = ceil(n/{lanes}) transfers of {lanes} lanes"
     out = {"parameters": params, "format": model.rsqrt.format_name,
            "timing": {"cycles_per_row": t["cycles_per_row"], "pass2_in_to_out": t["pass2_in_to_out"]},
-           "cycles_per_row": f"2n + {t['calc_cycles']} per row of n = row_len, each row streamed twice (pass 1: "
+           "cycles_per_row": f"2{m} + {t['calc_cycles']} {per}, each row streamed twice (pass 1: "
                              f"statistics; {t['calc_cycles']} clocks of rsqrt with in_ready low; pass 2: outputs), "
                              "in_valid and out_ready high",
-           "latency_cycles": f"{t['depth']} clocks from a pass-2 input to its output (a pipeline with one enable: "
-                             "it holds while out_valid is high and out_ready low)"}
+           "latency_cycles": f"{t['depth']} clocks from a pass-2 input to its output (a pipeline that never "
+                             "stalls; in_ready is low while the output queue could overflow)"}
+    if lanes > 1:
+        out["lanes"] = lanes
+        out["timing"]["per"] = "transfer"
     out.update(affine_part(model, params))
     return out
 
 
 class TwoPassNorm(wiring.Component):
     """LayerNorm (or RMSNorm: ``model.centered`` False) over rows streamed
-    twice; the ports of :class:`hw.layernorm.unit.LayerNormUnit`."""
+    twice; the ports of :class:`hw.layernorm.unit.LayerNormUnit` (with
+    ``lanes`` > 1, P elements per transfer)."""
 
     describe = staticmethod(describe)
     timing = staticmethod(timing)
-    #: what a row store in front of the unit needs (hw/sramstore.py): passes, and every pass is row_len long
+    #: what a row store in front of the unit needs (hw/sramstore.py): passes, and every pass is as long
     PASSES, FIXED_LENGTH = 2, True
+    row_words = staticmethod(beats)
 
-    @staticmethod
-    def row_words(md) -> int:
-        return md.row_len
-
-    def __init__(self, model):
-        self.model = model
-        super().__init__(signature(model))
+    def __init__(self, model, lanes: int = 1):
+        self.model, self.lanes = model, lanes
+        super().__init__(signature(model, lanes))
 
     def elaborate(self, platform):
         m = Module()
@@ -113,19 +148,25 @@ class TwoPassNorm(wiring.Component):
         sxx_shape = unsigned((n * big * big).bit_length())
         fr, fy = md.rsqrt.output.frac, md.out.frac
         m.submodules.rsqrt = rsqrt = SerialPWL(md.rsqrt)
+        P, nb = self.lanes, beats(md, self.lanes)
+        rem = n - (nb - 1) * P                  # elements in a row's last transfer
+        tag = (lambda name, lane: name) if P == 1 else (lambda name, lane: f"{name}_{lane}")
+        bits_in, bits_out = md.input.bits, md.out.bits
+        lane_in = [self.in_data] if P == 1 else [self.in_data[l * bits_in:(l + 1) * bits_in].as_signed()
+                                                 for l in range(P)]
 
         # -- handshake and passes ------------------------------------------------
         second = Signal()           # 0: pass 1 (statistics), 1: pass 2 (outputs)
         calc_busy = Signal()        # between the passes: in_ready low
-        t = timing(md)
+        t = timing(md, P)
         credits = t["fifo"]         # pass-2 elements taken and not yet delivered, at most
         in_flight = Signal(range(credits + 1), name="queued")
         p1_ready = named(m, "p1_ready", ~second & ~calc_busy)
         p2_ready = named(m, "p2_ready", second & (in_flight < credits))
         m.d.comb += self.in_ready.eq(p1_ready | p2_ready)
         take = named(m, "take", self.in_valid & self.in_ready)
-        cnt = Signal(range(n))
-        last_in = named(m, "last_in", cnt == n - 1)
+        cnt = Signal(range(nb))                 # the transfer's index in its pass
+        last_in = named(m, "last_in", cnt == nb - 1)
         misplaced = named(m, "misplaced", self.in_last != last_in)
         with m.If(take):
             m.d.sync += cnt.eq(Mux(last_in, 0, cnt + 1))
@@ -134,14 +175,25 @@ class TwoPassNorm(wiring.Component):
         # the sums start afresh at a row's first element and keep the row's totals
         # through the calc (the next row's pass 1 comes after this row's pass 2)
         a_v, a_end, a_first = Signal(), Signal(), Signal()
-        a_x = data(signed(md.input.bits), "a_x")
         take1 = named(m, "take1", take & ~second)
-        m.d.sync += [a_v.eq(take1), a_end.eq(take1 & last_in), a_first.eq(take1 & (cnt == 0)),
-                     a_x.eq(self.in_data)]
+        m.d.sync += [a_v.eq(take1), a_end.eq(take1 & last_in), a_first.eq(take1 & (cnt == 0))]
         b_v, b_end, b_first = Signal(), Signal(), Signal()
-        b_x = data(signed(md.input.bits), "b_x")
-        b_sq = data(unsigned(2 * md.input.bits), "b_sq")
-        m.d.sync += [b_v.eq(a_v), b_end.eq(a_end), b_first.eq(a_first), b_x.eq(a_x), b_sq.eq(a_x * a_x)]
+        m.d.sync += [b_v.eq(a_v), b_end.eq(a_end), b_first.eq(a_first)]
+        b_xs, b_sqs = [], []
+        for l in range(P):          # lanes past the row's end (its last transfer) count as 0
+            a_x = data(signed(bits_in), tag("a_x", l))
+            m.d.sync += a_x.eq(lane_in[l] if l < rem else Mux(last_in, 0, lane_in[l]))
+            b_x, b_sq = data(signed(bits_in), tag("b_x", l)), data(unsigned(2 * bits_in), tag("b_sq", l))
+            m.d.sync += [b_x.eq(a_x), b_sq.eq(a_x * a_x)]
+            b_xs.append(b_x)
+            b_sqs.append(b_sq)
+        # more lanes: the transfer's sums in an adder tree, a register after each level
+        levels = tree_levels(P)
+        b_x, b_sq = _tree(m, b_xs, "tx"), _tree(m, b_sqs, "tsq")
+        for i in range(levels):
+            v_, e_, f_ = Signal(name=f"tv{i}"), Signal(name=f"tend{i}"), Signal(name=f"tfirst{i}")
+            m.d.sync += [v_.eq(b_v), e_.eq(b_end), f_.eq(b_first)]
+            b_v, b_end, b_first = v_, e_, f_
         sx, sxx = data(sx_shape, "sx"), data(sxx_shape, "sxx")
         sx_n = named(m, "sx_n", Mux(b_first, 0, sx) + b_x) if md.centered else Const(0, 1)
         sxx_n = named(m, "sxx_n", Mux(b_first, 0, sxx) + b_sq)
@@ -232,55 +284,74 @@ class TwoPassNorm(wiring.Component):
             return v
 
         v1 = valid("v1", take2)
-        x1 = stage("x1", self.in_data, signed(md.input.bits))
-        i1 = stage("i1", cnt, range(n))
+        x1s = [stage(tag("x1", l), lane_in[l], signed(bits_in)) for l in range(P)]
+        i1 = stage("i1", cnt, range(nb))
         l1 = stage("l1", last_in, 1)
         e1 = stage("e1", o_err | err2_n, 1)
         d_shape = signed((2 * n * big).bit_length() + 1)
         v2 = valid("v2", v1)
-        d2 = stage("d2", named(m, "d", n * x1 - o_sx), d_shape)
+        d2s = [stage(tag("d2", l), named(m, tag("d", l), n * x1s[l] - o_sx), d_shape) for l in range(P)]
         l2, e2 = stage("l2", l1, 1), stage("e2", e1, 1)
         if md.affine:
             gam, bet = param_registers(m, self)
-            g2 = stage("g2", Array(gam)[i1], signed(md.gamma_fmt.bits))
-            b2 = stage("b2", Array(bet)[i1], signed(md.beta_fmt.bits)) if md.has_beta else None
-        def product(tag, a, b, v, carry):
+
+            def per_lane(regs, l, shape):
+                """Lane l's parameter of the transfer i1: element i1*P + l (0 past the row's end)."""
+                if P == 1:
+                    return Array(regs)[i1]
+                return Array([regs[b * P + l] if b * P + l < n else Const(0, shape) for b in range(nb)])[i1]
+            g2s = [stage(tag("g2", l), per_lane(gam, l, signed(md.gamma_fmt.bits)), signed(md.gamma_fmt.bits))
+                   for l in range(P)]
+            b2s = [stage(tag("b2", l), per_lane(bet, l, signed(md.beta_fmt.bits)), signed(md.beta_fmt.bits))
+                   for l in range(P)] if md.has_beta else None
+
+        def product(tag_, a, b, v, carry):
             """``a * b`` over two clocks: the partial products of b's halves,
             registered, then their sum (one multiplier would not fit a clock).
-            ``carry``: {name: (value, shape)} delayed beside it. Returns the
-            sum's operands (added by the caller), the valid bit and the carried values."""
+            ``carry``: {name: (value, shape)} delayed beside it; ``v``: the
+            valid bit, or None (a lane after the first: lane 0 carries it).
+            Returns the sum's operands (added by the caller), the valid bit
+            and the carried values."""
             h = (len(b) + 1) // 2
             w = a.shape().width + len(b) + 1
-            lo = stage(f"{tag}_lo", a * b[:h], signed(w))
+            lo = stage(f"{tag_}_lo", a * b[:h], signed(w))
             top = b[h:].as_signed() if b.shape().signed else b[h:]     # the sign stays with the top half
-            hi = stage(f"{tag}_hi", a * top, signed(w))
-            vv = valid(f"v_{tag}", v)
-            out = {k: stage(f"{k}_{tag}", val, shp) for k, (val, shp) in carry.items()}
+            hi = stage(f"{tag_}_hi", a * top, signed(w))
+            vv = valid(f"v_{tag_}", v) if v is not None else None
+            out = {k: stage(f"{k}_{tag_}", val, shp) for k, (val, shp) in carry.items()}
             return lo, hi << h, w + 1, vv, out
 
         gfmt, bfmt = md.gamma_fmt, md.beta_fmt
-        carry = {"l": (l2, 1), "e": (e2, 1)}
-        if md.affine:
-            carry["g"] = (g2, signed(gfmt.bits))
-            if md.has_beta:
-                carry["b"] = (b2, signed(bfmt.bits))
-        lo, hi, w, vv, c = product("dr", d2, o_r, v2, carry)
-        if md.affine:               # D*r, then (D*r)*g
-            dr = stage("d_r", lo + hi, signed(w))
-            v_dr = valid("v_d_r", vv)
-            c = {k: stage(f"{k}_d_r", val, val.shape()) for k, val in c.items()}
-            carry = {k: (val, val.shape()) for k, val in c.items() if k != "g"}
-            lo, hi, w, vv, c = product("drg", dr, c.pop("g"), v_dr, carry)
-        v4 = valid("v4", vv)
-        biased = stage("biased", lo + hi + o_half, signed(w + 1))
-        l4, e4 = stage("l4", c["l"], 1), stage("e4", c["e"], 1)
-        b4 = stage("b4", c["b"], signed(bfmt.bits)) if "b" in c else None
-        res = named(m, "rounded", biased >> o_shift)
-        if b4 is not None:
-            res = named(m, "res", res + (b4 << (fy - md.beta_fmt.frac)))
-        lo, hi = md.out.min_code, md.out.max_code
-        y = named(m, "y_sat", Mux(res > hi, hi, Mux(res < lo, lo, res)))
-        m.d.comb += in_flight.eq(output_queue(m, self, credits, v4, y, l4, e4, take2))
+        ys = []
+        for l in range(P):          # one datapath per lane; lane 0 carries the valid bit, last and flag
+            first = l == 0
+            carry = {"l": (l2, 1), "e": (e2, 1)} if first else {}
+            if md.affine:
+                carry["g"] = (g2s[l], signed(gfmt.bits))
+                if md.has_beta:
+                    carry["b"] = (b2s[l], signed(bfmt.bits))
+            lo, hi, w, vv, c = product(tag("dr", l), d2s[l], o_r, v2 if first else None, carry)
+            if md.affine:               # D*r, then (D*r)*g
+                dr = stage(tag("d_r", l), lo + hi, signed(w))
+                v_dr = valid(tag("v_d_r", l), vv) if first else None
+                c = {k: stage(f"{k}_{tag('d_r', l)}", val, val.shape()) for k, val in c.items()}
+                carry = {k: (val, val.shape()) for k, val in c.items() if k != "g"}
+                lo, hi, w, vv, c = product(tag("drg", l), dr, c.pop("g"), v_dr, carry)
+            if first:
+                v4 = valid("v4", vv)
+                l4, e4 = stage("l4", c["l"], 1), stage("e4", c["e"], 1)
+            biased = stage(tag("biased", l), lo + hi + o_half, signed(w + 1))
+            b4 = stage(tag("b4", l), c["b"], signed(bfmt.bits)) if "b" in c else None
+            res = named(m, tag("rounded", l), biased >> o_shift)
+            if b4 is not None:
+                res = named(m, tag("res", l), res + (b4 << (fy - md.beta_fmt.frac)))
+            lo_c, hi_c = md.out.min_code, md.out.max_code
+            y = named(m, tag("y_sat", l), Mux(res > hi_c, hi_c, Mux(res < lo_c, lo_c, res)))
+            if l >= rem:                # past the row's end in its last transfer: 0
+                y = named(m, tag("y_lane", l), Mux(l4, 0, y))
+            ys.append(y)
+        y_all = ys[0] if P == 1 else Cat(*(y[:bits_out] for y in ys))
+        m.d.comb += in_flight.eq(output_queue(m, self, credits, v4, y_all, l4, e4, take2))
         # the row's statistics may change once no element before the queue uses them
         m.d.comb += pipe_busy.eq(Cat(*valids).any())
         return m

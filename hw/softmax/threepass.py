@@ -44,7 +44,7 @@ from hw.rowbuf import leading_one, named, output_queue
 EXP_STAGES = 3
 
 
-def timing(md) -> dict:
+def timing(md, lanes: int = 1) -> dict:
     """Clocks per row (a*n + b) and from a pass-3 input to its output, at
     full rate; what :class:`ThreePassSoftmax` does, checked by the bench."""
     # pass 2's last element: input register, d, exp, sum; then lead, shift, and the serial reciprocal
@@ -57,8 +57,9 @@ def timing(md) -> dict:
             "fifo": depth + 1, "gaps": [1, calc + 1]}
 
 
-def describe(model) -> dict:
+def describe(model, lanes: int = 1) -> dict:
     """The three-pass unit's part of its manifest (as ``unit.describe``)."""
+    _one_lane(lanes)
     t = timing(model)
     return {"parameters": {"row_max": model.row_max, "row_store": "none", "passes": 3}, "format": "int8",
             "timing": {"cycles_per_row": t["cycles_per_row"], "pass3_in_to_out": t["pass3_in_to_out"]},
@@ -67,6 +68,12 @@ def describe(model) -> dict:
                               "reciprocal with in_ready low; pass 3: outputs), in_valid and out_ready high",
             "latency_cycles": f"{t['depth']} clocks from a pass-3 input to its output (a pipeline that never "
                               "stalls; in_ready is low while the output queue could overflow)"}
+
+
+def _one_lane(lanes: int) -> int:
+    if lanes != 1:
+        raise ValueError("the softmax unit has one lane (LANES applies to layernorm and rmsnorm)")
+    return lanes
 
 
 class ThreePassSoftmax(wiring.Component):
@@ -79,11 +86,11 @@ class ThreePassSoftmax(wiring.Component):
     PASSES, FIXED_LENGTH = 3, False
 
     @staticmethod
-    def row_words(md) -> int:
+    def row_words(md, lanes: int = 1) -> int:
         return md.row_max
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, lanes: int = 1):
+        self.model, self.lanes = model, _one_lane(lanes)
         super().__init__(signature(model))
 
     def elaborate(self, platform):
