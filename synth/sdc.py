@@ -91,6 +91,11 @@ def unit_sdc(manifest: dict, period_ns: float, *, io_fraction: float = IO_FRACTI
          "# (the flow's --period-ns, default 10 ns; it is also ABC's delay target). To constrain another",
          "# clock, change gqa_period below (the RTL does not depend on it), or characterise at that period:",
          "#   make synth-report SYNTHARGS=\"--period-ns 5\" && make handoff ...",
+         *([f"# The unit was built for CLOCK_MHZ={manifest['clock_mhz']}: STAGES={manifest.get('stages')} is the "
+            f"least-area STAGES OpenSTA",
+            f"# timed at >= {manifest['clock_mhz']} MHz on {(manifest.get('clock') or {}).get('liberty', '?')} "
+            f"(fmax {manifest.get('fmax_mhz')} MHz; DESIGN.md, \"Clock target\")."]
+           if manifest.get("clock_mhz") is not None else []),
          "# Input and output delays: gqa_io_fraction x period against the clock (0 = the unit's logic gets",
          "# the whole period: inputs launched and outputs captured at the clock edge, as characterised).",
          "# Set gqa_io_fraction to your interface budget, e.g. 0.3.",

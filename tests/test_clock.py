@@ -104,6 +104,15 @@ def test_bench_checks_the_chosen_latency(build):
     assert res.failed == 0 and res.mismatches == 0 and res.vectors > 0, res
 
 
+def test_handoff_sdc_carries_the_target_period(build):
+    from flow.build import build as build_unit
+    from hw.handoff.package import build as package
+    cfg = _unit(clock_mhz=220, lut="regs")
+    pkg = package(build_unit(cfg, build))
+    sdc = (pkg / "synth" / f"{cfg.top}.sdc").read_text()
+    assert "set gqa_period 4.545455\n" in sdc and "CLOCK_MHZ=220" in sdc, sdc[:800]
+
+
 def test_unreachable_clock_is_an_error_and_builds_nothing(build, capsys):
     from flow.cli import main
     rc = main(["gen", "gelu", "--entries", "2", "--generations", "3", "--clock-mhz", "2000", "--build", str(build),
