@@ -383,7 +383,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scheduler", default=None, help="tcp://host:port of a running Dask scheduler")
     ap.add_argument("--liberty", default=None, help="liberty file (default: the OSU 0.18 um cells)")
     ap.add_argument("--period-ns", type=float, default=None, help="clock period for timing and power (default 10)")
-    ap.add_argument("--clock-mhz", type=int, default=None, metavar="F",
+    ap.add_argument("--clock-mhz", default=None, metavar="F",
                     help="target clock in MHz (CLOCK_MHZ=): every unit at the STAGES of least area that meets F "
                          "(flow/clock.py), measured at 1000/F ns; units that meet F at no STAGES are not recommended")
     a = ap.parse_args(argv)
@@ -405,6 +405,11 @@ def main(argv=None) -> int:
                 raise ConfigError(f"unknown {what} '{bad[0]}'; known: {', '.join(allowed)}")
         if a.clock_mhz is not None:
             from flow.config import CLOCK_RANGE, _check_int
+            try:
+                a.clock_mhz = int(a.clock_mhz, 10)
+            except ValueError:
+                raise ConfigError(f"CLOCK_MHZ {a.clock_mhz!r} is not an integer: use 1..2000 (the target clock "
+                                  "in MHz)") from None
             _check_int(a.clock_mhz, "CLOCK_MHZ", *CLOCK_RANGE, " (the target clock in MHz)")
             if a.period_ns is not None:
                 raise ConfigError("--period-ns and CLOCK_MHZ both set the clock: give one")

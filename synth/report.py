@@ -531,7 +531,7 @@ def main(argv=None) -> int:
     ap.add_argument("--liberty", default=None, help=f"liberty file (default {DEFAULT_LIBERTY})")
     ap.add_argument("--period-ns", type=float, default=None,
                     help="clock period in ns: ABC's delay target, the STA clock and the power clock (default 10)")
-    ap.add_argument("--clock-mhz", type=int, default=None, metavar="F",
+    ap.add_argument("--clock-mhz", default=None, metavar="F",
                     help="target clock in MHz (CLOCK_MHZ=): every unit synthesized and timed at 1000/F ns, and "
                          "marked when it does not meet F (instead of --period-ns)")
     ap.add_argument("--no-equal-clock", dest="equal_clock", action="store_false",
@@ -582,6 +582,11 @@ def _main(args) -> int:
 
     t0 = time.monotonic()
     if args.clock_mhz is not None:
+        try:
+            args.clock_mhz = int(args.clock_mhz, 10)
+        except ValueError:
+            raise SynthError(f"CLOCK_MHZ {args.clock_mhz!r} is not an integer: use 1..2000 (the target clock "
+                             "in MHz)") from None
         if args.period_ns is not None:
             raise SynthError("--period-ns and CLOCK_MHZ (--clock-mhz) both set the clock: give one")
         if not 1 <= args.clock_mhz <= 2000:

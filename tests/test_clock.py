@@ -63,6 +63,11 @@ def test_make_variable_and_cli_errors(build, capsys):
         assert err.startswith("error:") and err.count("\n") == 1 and what in err, err
     assert main(["gen", "softmax", "--clock-mhz", "100", "--build", str(build / "none")]) == 2
     assert "row-wise" in capsys.readouterr().err
+    from flow.dse import main as dse
+    for v, what in (("abc", "not an integer"), ("0", "out of range")):
+        assert dse(["--clock-mhz", v, "--build", str(build / "none")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: CLOCK_MHZ") and err.count("\n") == 1 and what in err, err
     assert not (build / "none").exists()
 
 
@@ -137,7 +142,8 @@ def test_report_rows_and_clock_options():
     assert _find(rows, op="gelu", format="fp32", stages=3)["area_um2"] == 30.0
     root = Path(__file__).resolve().parent.parent
     for args, what in ((["--clock-mhz", "200", "--period-ns", "5"], "both set the clock"),
-                       (["--clock-mhz", "0"], "out of range"), (["--pipe-stages", "1"], "among 0, 2, 3")):
+                       (["--clock-mhz", "0"], "out of range"), (["--clock-mhz", "2.5"], "not an integer"),
+                       (["--pipe-stages", "1"], "among 0, 2, 3")):
         p = subprocess.run([sys.executable, "-m", "synth.report", "--build", "/nonexistent/b", *args],
                            capture_output=True, text=True, cwd=root, timeout=60)
         err = p.stderr.strip().splitlines()
