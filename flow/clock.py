@@ -1,7 +1,7 @@
 """``CLOCK_MHZ=F``: an element-wise unit sold at a clock (DESIGN.md, "Clock target").
 
 The method is a cached synthesis + STA loop, not a timing model: the unit
-is generated at every STAGES of :data:`SEARCH_STAGES` (today's cut points,
+is generated at every STAGES of :data:`SEARCH_STAGES` (today's cut points but 0,
 DESIGN.md "Latency and STAGES"), each candidate with the final module name
 ``gqa_<name>``; each is synthesized with the project's flow
 (``synth/gqa_synth.ys``, ABC's delay target = the target period) and timed by
@@ -26,11 +26,13 @@ from pathlib import Path
 
 from flow.config import ConfigError, Elementwise
 
-#: the STAGES the loop tries (every cut point the generators have)
-SEARCH_STAGES = (0, 1, 2, 3)
+#: the STAGES the loop tries: every cut point the generators have, but not STAGES=0. A unit sold at a
+#: clock has that clock and a registered output: a combinational unit would "meet" F only with the
+#: caller's registers around it, whose clock-to-Q and setup the figure would not include
+SEARCH_STAGES = (1, 2, 3)
 #: the power figure's input activity (as make synth-report and make dse)
 ACTIVITY = 0.5
-METHOD = ("cached synthesis + STA loop: the unit generated at STAGES 0..3, each synthesized "
+METHOD = ("cached synthesis + STA loop: the unit generated at STAGES 1..3, each synthesized "
           "(synth/gqa_synth.ys, ABC delay target = the period) and timed by OpenSTA at period 1000/F ns; "
           "the least area with slack >= 0")
 
@@ -107,7 +109,7 @@ def choose(cfg: Elementwise, spec, build_root: Path, record: dict, log=None) -> 
     ok = [c for c in cands if c["meets"]]
     if not ok:
         best = max(cands, key=lambda c: (c["fmax_mhz"] or 0, -c["stages"]))
-        raise ClockError(f"CLOCK_MHZ={F}: {cfg.name} does not meet {F} MHz at any STAGES 0..3; the best is "
+        raise ClockError(f"CLOCK_MHZ={F}: {cfg.name} does not meet {F} MHz at any STAGES 1..3; the best is "
                          f"{best['fmax_mhz']} MHz at STAGES={best['stages']} (OpenSTA, "
                          f"{Path(synth_cfg['liberty']).name}); ask for a lower clock, or give STAGES=n for a "
                          "unit without a clock target")
