@@ -245,21 +245,25 @@ class TwoPassNorm(wiring.Component):
         # the row's statistics, as the pass-2 pipeline uses them; the output shift
         # s = k + f_r [+ f_g] - f_y and its rounding half 2^(s-1) per row, so that no path runs
         # from k through a decoder into the pipeline's adders
+        # (one copy per lane: a register that fed every lane's shifter, multiplier or adder was the
+        # slowest path of a four-lane unit, by its fan-out alone)
         shift_c = fr - fy + (md.gamma_fmt.frac if md.affine else 0)
-        o_sx, o_r = data(sx_shape, "o_sx"), data(r_shape, "o_r")
-        o_shift = data(range(w_bits + shift_c + 1), "o_shift")
         half_bits = w_bits + shift_c
-        o_half = data(half_bits, "o_half")
+        o_sxs = [data(sx_shape, tag("o_sx", l)) for l in range(P)]
+        o_rs = [data(r_shape, tag("o_r", l)) for l in range(P)]
+        o_shifts = [data(range(w_bits + shift_c + 1), tag("o_shift", l)) for l in range(P)]
+        o_halfs = [data(half_bits, tag("o_half", l)) for l in range(P)]
         o_err = data(1, "o_err")
         pipe_busy = Signal()
         waiting, do_load = Signal(), Signal()
         # the table's result, once the previous row's outputs have left the pipeline
         load_now = named(m, "load_now", waiting & rsqrt.done & ~pipe_busy & ~do_load)
         m.d.sync += [waiting.eq(Mux(steps[3], 1, waiting & ~load_now)), do_load.eq(load_now)]
+        half = named(m, "half", Const(1, half_bits + 1) << (k + (shift_c - 1)))
         with m.If(do_load):
-            m.d.sync += [o_sx.eq(sx), o_r.eq(rsqrt.y), o_shift.eq(k + shift_c),
-                         o_half.eq(named(m, "half", Const(1, half_bits + 1) << (k + (shift_c - 1)))),
-                         o_err.eq(err1_row), second.eq(1), calc_busy.eq(0)]
+            m.d.sync += [o_err.eq(err1_row), second.eq(1), calc_busy.eq(0)]
+            for l in range(P):
+                m.d.sync += [o_sxs[l].eq(sx), o_rs[l].eq(rsqrt.y), o_shifts[l].eq(k + shift_c), o_halfs[l].eq(half)]
 
         # -- pass 2: a pipeline that never stalls, into an output queue -------------
         # Back-pressure stops the input instead (credits: ``in_ready`` is low while
@@ -290,7 +294,7 @@ class TwoPassNorm(wiring.Component):
         e1 = stage("e1", o_err | err2_n, 1)
         d_shape = signed((2 * n * big).bit_length() + 1)
         v2 = valid("v2", v1)
-        d2s = [stage(tag("d2", l), named(m, tag("d", l), n * x1s[l] - o_sx), d_shape) for l in range(P)]
+        d2s = [stage(tag("d2", l), named(m, tag("d", l), n * x1s[l] - o_sxs[l]), d_shape) for l in range(P)]
         l2, e2 = stage("l2", l1, 1), stage("e2", e1, 1)
         if md.affine:
             gam, bet = param_registers(m, self)
@@ -330,7 +334,7 @@ class TwoPassNorm(wiring.Component):
                 carry["g"] = (g2s[l], signed(gfmt.bits))
                 if md.has_beta:
                     carry["b"] = (b2s[l], signed(bfmt.bits))
-            lo, hi, w, vv, c = product(tag("dr", l), d2s[l], o_r, v2 if first else None, carry)
+            lo, hi, w, vv, c = product(tag("dr", l), d2s[l], o_rs[l], v2 if first else None, carry)
             if md.affine:               # D*r, then (D*r)*g
                 dr = stage(tag("d_r", l), lo + hi, signed(w))
                 v_dr = valid(tag("v_d_r", l), vv) if first else None
@@ -340,9 +344,9 @@ class TwoPassNorm(wiring.Component):
             if first:
                 v4 = valid("v4", vv)
                 l4, e4 = stage("l4", c["l"], 1), stage("e4", c["e"], 1)
-            biased = stage(tag("biased", l), lo + hi + o_half, signed(w + 1))
+            biased = stage(tag("biased", l), lo + hi + o_halfs[l], signed(w + 1))
             b4 = stage(tag("b4", l), c["b"], signed(bfmt.bits)) if "b" in c else None
-            res = named(m, tag("rounded", l), biased >> o_shift)
+            res = named(m, tag("rounded", l), biased >> o_shifts[l])
             if b4 is not None:
                 res = named(m, tag("res", l), res + (b4 << (fy - md.beta_fmt.frac)))
             lo_c, hi_c = md.out.min_code, md.out.max_code
