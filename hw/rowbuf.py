@@ -109,22 +109,34 @@ def round_shift(m: Module, v, s, name: str):
     return named(m, name, biased >> s)
 
 
-def output_queue(m: Module, unit, depth: int, write, value, last, flag, taken) -> Signal:
+def output_queue(m: Module, unit, depth: int, write, value, last, flag, taken, lanes: int = 1) -> Signal:
     """The output side of a unit without a row store: a queue of ``depth``
     words ``{flag, last, value}`` written with ``write``, read by
     ``out_valid``/``out_ready`` into ``out_data``, ``out_last`` and the unit's
     flag port; returns ``in_flight``, the elements taken (``taken``) and not
     yet delivered, which the unit keeps below ``depth`` (its ``in_ready``):
-    then the queue never overflows, and the pipeline in front of it never stalls."""
+    then the queue never overflows, and the pipeline in front of it never stalls.
+
+    With ``lanes`` > 1 the queue is one queue per lane (lane 0's holds last
+    and the flag), written and read together: one queue of P-lane words
+    drove every word's read multiplexer from one address register, a fan-out
+    that made it the slowest path of the unit by far (15 MHz at 16 lanes)."""
     ob = len(unit.out_data)
     flag_port = getattr(unit, "out_error", None)
     if flag_port is None:
         flag_port = unit.out_overflow
-    m.submodules.queue = queue = SyncFIFOBuffered(width=ob + 2, depth=depth)
-    m.d.comb += [queue.w_en.eq(write), queue.w_data.eq(Cat(value[:ob], last, flag)),
+    w = ob // lanes
+    m.submodules.queue = queue = SyncFIFOBuffered(width=w + 2, depth=depth)
+    m.d.comb += [queue.w_en.eq(write), queue.w_data.eq(Cat(value[:w], last, flag)),
                  unit.out_valid.eq(queue.r_rdy), queue.r_en.eq(unit.out_ready),
-                 unit.out_data.eq(queue.r_data[:ob]), unit.out_last.eq(queue.r_data[ob]),
-                 flag_port.eq(queue.r_data[ob + 1])]
+                 unit.out_last.eq(queue.r_data[w]), flag_port.eq(queue.r_data[w + 1])]
+    data_out = [queue.r_data[:w]]
+    for lane in range(1, lanes):
+        q = SyncFIFOBuffered(width=w, depth=depth)
+        m.submodules[f"queue{lane}"] = q
+        m.d.comb += [q.w_en.eq(write), q.w_data.eq(value[lane * w:(lane + 1) * w]), q.r_en.eq(unit.out_ready)]
+        data_out.append(q.r_data)
+    m.d.comb += unit.out_data.eq(Cat(*data_out))
     in_flight = Signal(range(depth + 1), name="in_flight")
     out_take = named(m, "out_take", unit.out_valid & unit.out_ready)
     m.d.sync += in_flight.eq(in_flight + taken - out_take)

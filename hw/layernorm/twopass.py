@@ -355,7 +355,7 @@ class TwoPassNorm(wiring.Component):
                 y = named(m, tag("y_lane", l), Mux(l4, 0, y))
             ys.append(y)
         y_all = ys[0] if P == 1 else Cat(*(y[:bits_out] for y in ys))
-        m.d.comb += in_flight.eq(output_queue(m, self, credits, v4, y_all, l4, e4, take2))
+        m.d.comb += in_flight.eq(output_queue(m, self, credits, v4, y_all, l4, e4, take2, P))
         # the row's statistics may change once no element before the queue uses them
         m.d.comb += pipe_busy.eq(Cat(*valids).any())
         return m
