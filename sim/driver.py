@@ -97,7 +97,17 @@ def _fit_rowwise(cfg, build: Path) -> None:
 def _unit(cfg, build: Path, sim: str):
     """Build the unit (its tables cached by now) and run its bench."""
     from sim.units import verify
-    return verify(cfg, build, sim)
+    return [verify(cfg, build, sim)]
+
+
+def _group(cfgs, build: Path, sim: str, k: int):
+    """Build the units and simulate them together (:mod:`sim.group`)."""
+    from flow.build import build as build_unit
+    from sim.group import run_group
+    from sim.units import partner_spec
+    entries = [(build_unit(c, build), {"GQA_SPEC2": partner_spec(c, build).resolve()} if c.lut == "regs" else {})
+               for c in cfgs]
+    return run_group(f"gqa_sim_group{k}", entries, build / "sim" / f"group{k}" / sim, sim)
 
 
 def fit_waves(cfgs, build: Path) -> list[list[tuple]]:
@@ -121,13 +131,30 @@ def fit_waves(cfgs, build: Path) -> list[list[tuple]]:
     return [list(w.values()) for w in waves]
 
 
-def cost(cfg) -> int:
-    """A unit's rough bench time, for the order units start in: longest
-    first, so a long bench never starts last while the other cores idle."""
+#: int8 element-wise units simulated together (sim/group.py); a few groups per core keep the cores even
+GROUP = 8
+
+
+def cost(cfgs) -> float:
+    """A task's rough CPU seconds (one unit, or a group of int8 units), for
+    the order tasks start in: longest first, so a long bench never starts
+    last while the other cores idle."""
     from flow.config import ROWWISE
+    if len(cfgs) > 1:
+        return 1.2 + 0.6 * len(cfgs)
+    cfg = cfgs[0]
     if cfg.kind in ROWWISE:
-        return 2
-    return {"int32": 6, "int16": 5, "fp32": 4}.get(cfg.format, 1)
+        return 2.5
+    return {"int32": 15, "int16": 9, "fp32": 9}.get(cfg.format, 1.8)
+
+
+def tasks(cfgs) -> list[list[int]]:
+    """The matrix as tasks (lists of indices into ``cfgs``): the groupable
+    units in groups of :data:`GROUP`, every other unit alone."""
+    from sim.group import groupable
+    together = [i for i, c in enumerate(cfgs) if groupable(c)]
+    return [together[k:k + GROUP] for k in range(0, len(together), GROUP)] + \
+        [[i] for i, c in enumerate(cfgs) if not groupable(c)]
 
 
 def run(cfgs, build: Path, sim: str, jobs: int, report=print) -> list:
@@ -139,10 +166,15 @@ def run(cfgs, build: Path, sim: str, jobs: int, report=print) -> list:
             for wave in fit_waves(cfgs, build):
                 for f in [pool.submit(fn, cfg, build) for fn, cfg in wave]:
                     f.result()
-            order = sorted(range(len(cfgs)), key=lambda i: -cost(cfgs[i]))     # stable: matrix order within a cost
-            futures = dict(zip(order, [pool.submit(_unit, cfgs[i], build, sim) for i in order]))
+            todo = sorted(tasks(cfgs), key=lambda t: -cost([cfgs[i] for i in t]))   # stable: matrix order within a cost
+            where = {}                                   # unit index -> (future, place in the task's results)
+            for k, t in enumerate(todo):
+                f = (pool.submit(_group, [cfgs[i] for i in t], build, sim, k) if len(t) > 1
+                     else pool.submit(_unit, cfgs[t[0]], build, sim))
+                where.update({i: (f, j) for j, i in enumerate(t)})
             for i in range(len(cfgs)):
-                r = futures[i].result()
+                f, j = where[i]
+                r = f.result()[j]
                 report(r.line())
                 results.append(r)
         except BaseException:

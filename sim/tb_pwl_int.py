@@ -83,11 +83,27 @@ async def _check(dut, manifest, spec, codes, label, seed=0):
 
 @cocotb.test()
 async def pwl_int_exact(dut):
+    await run_unit(dut)
+
+
+async def run_unit(dut):
+    """The whole bench of one unit; ``dut`` may also stand for one unit of a
+    group simulated together (:mod:`sim.tb_group`), so its clock is stopped
+    when the unit is done."""
     manifest, golden = _env()
-    codes = int_vectors(golden, int(os.environ.get("GQA_RANDOM", "100000")))
     clocked = manifest["stages"] > 0 or manifest["lut"] == "regs"
-    if clocked:
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    clock = Clock(dut.clk, 10, unit="ns") if clocked else None
+    try:
+        await _run(dut, manifest, golden, clock)
+    finally:
+        if clock is not None:
+            clock.stop()
+
+
+async def _run(dut, manifest, golden, clock):
+    codes = int_vectors(golden, int(os.environ.get("GQA_RANDOM", "100000")))
+    if clock is not None:
+        clock.start()
         dut.rst.value = 1
         if manifest["stages"]:
             dut.in_valid.value = 0

@@ -103,3 +103,29 @@ def test_parallel_run_reports_in_matrix_order(tmp_path):
     assert all(r.ok for r in results) and [ln.split()[1] for ln in lines] == [r.name for r in results]
     assert results[1].vectors == 65536
 
+
+
+def test_group_fails_only_the_wrong_unit(tmp_path):
+    """Units simulated together (sim/group.py) keep their own verdicts: the
+    one built from a table with a wrong slope fails, the others pass."""
+    from dataclasses import replace
+
+    from flow.build import build as build_unit
+    from flow.build import ensure_spec
+    from flow.config import Elementwise, FitOptions
+    from hw.gen import generate
+    from hw.spec import Coeffs
+    from sim.group import run_group
+    from sim.units import partner_spec
+    fast = FitOptions(generations=5)
+    good = [Elementwise("gelu", "int8", 4, 2, "rom", fit=fast), Elementwise("gelu", "int8", 4, 0, "regs", fit=fast)]
+    spec, path, _ = ensure_spec(good[0], tmp_path)
+    vals = [v - 8 if v > 0 else v + 8 for v in spec.slopes.values]      # every segment's slope off
+    bad = tmp_path / "bad"
+    generate(replace(spec, slopes=Coeffs(spec.slopes.fmt, tuple(vals))), bad, "gqa_bad", stages=2, lut="rom")
+    entries = [(build_unit(good[0], tmp_path), {}), (bad, {"GQA_GOLDEN": path.resolve()}),
+               (build_unit(good[1], tmp_path), {"GQA_SPEC2": partner_spec(good[1], tmp_path).resolve()})]
+    r = run_group("gqa_sim_group_t", entries, tmp_path / "sim", "icarus")
+    assert [x.name for x in r] == [good[0].top, "gqa_bad", good[1].top]
+    assert r[0].ok and r[2].ok and r[0].vectors == 256 and r[2].vectors == 512, [x.line() for x in r]
+    assert not r[1].ok and r[1].mismatches > 0 and r[1].failed == 1
