@@ -51,6 +51,10 @@ MAKE_VARS = {
 }
 
 
+#: the longest make variable value accepted (PATH_MAX: the longest path the system takes)
+MAX_VAR_CHARS = 4096
+
+
 class UsageError(Exception):
     """argparse's complaint, turned into one line."""
 
@@ -67,6 +71,8 @@ def from_env(cmd: str, env=os.environ) -> list[str]:
         v = env.get(var, "")
         if v == "":
             continue
+        if len(v) > MAX_VAR_CHARS:      # no option needs more (a path is at most 4096 bytes); keeps errors readable
+            raise UsageError(f"{var} is {len(v)} characters long; at most {MAX_VAR_CHARS}")
         if opt is None:
             argv.insert(0, v)
         elif opt == "list":

@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 MAX_JOBS = 64
+MAX_OP_LIST = 1024       # every op name, comma-separated, is far shorter
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,6 +49,8 @@ def check(a) -> tuple[list[str] | None, int]:
     from sim.runner import check_simulator
     check_simulator(a.sim)
     ops = None
+    if a.op is not None and len(a.op) > MAX_OP_LIST:
+        raise ConfigError(f"OP is {len(a.op)} characters long; at most {MAX_OP_LIST} (a comma list of op names)")
     if a.op is not None and a.op != "all":
         items = a.op.split(",")
         known = list(functions.FUNCTIONS) + list(ROWWISE)

@@ -129,3 +129,19 @@ def test_group_fails_only_the_wrong_unit(tmp_path):
     assert [x.name for x in r] == [good[0].top, "gqa_bad", good[1].top]
     assert r[0].ok and r[2].ok and r[0].vectors == 256 and r[2].vectors == 512, [x.line() for x in r]
     assert not r[1].ok and r[1].mismatches > 0 and r[1].failed == 1
+
+
+@pytest.mark.parametrize("var", ["OP", "BUILD", "FITARGS"])
+def test_overlong_make_variable_is_one_short_error(tmp_path, capsys, monkeypatch, var):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(var, "a" * 5000)
+    rc = main(["--from-env", "gen"])
+    out, err = capsys.readouterr()
+    assert rc == 2 and err.startswith(f"error: {var} is 5000 characters long") and len(err) < 200, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_overlong_sim_op_list_is_one_short_error(tmp_path, capsys):
+    rc = main(["sim", "run", "--op", "gelu," * 300, "--build", str(tmp_path / "b")])
+    out, err = capsys.readouterr()
+    assert rc == 2 and "at most 1024" in err and len(err) < 200, err
