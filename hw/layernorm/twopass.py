@@ -91,8 +91,9 @@ def timing(md, lanes: int = 1) -> dict:
     sq = _abs_bits(md) + 1 if md.centered else 0
     # after pass 1's last input: 2 (square, accumulate) + the lanes' adder tree + squarer (|Sx| loaded,
     # then a bit a clock) + 4 (W, lead, shift, table start) + the serial rsqrt table + 1 (the
-    # statistics load); pass 2's first input is taken as they load
-    calc = 2 + tree_levels(lanes) + sq + 4 + SerialPWL.clocks(md.rsqrt) + 1
+    # statistics load) + a clock per further lane (their copies load in a chain); pass 2's first
+    # input is taken as the last loads
+    calc = 2 + tree_levels(lanes) + sq + 4 + SerialPWL.clocks(md.rsqrt) + 1 + (lanes - 1)
     # input register, D, D*r in two (and *g in three), rounding bias, then the queue (written, then
     # its output register)
     depth = 6 + (2 if md.affine else 0)
@@ -260,10 +261,20 @@ class TwoPassNorm(wiring.Component):
         load_now = named(m, "load_now", waiting & rsqrt.done & ~pipe_busy & ~do_load)
         m.d.sync += [waiting.eq(Mux(steps[3], 1, waiting & ~load_now)), do_load.eq(load_now)]
         half = named(m, "half", Const(1, half_bits + 1) << (k + (shift_c - 1)))
-        with m.If(do_load):
+        # lane 0's copy from the calc, lane l's from lane l-1's a clock later: copies with one source
+        # would be merged back into one register by synthesis (and so would their load enables)
+        loads = [do_load]
+        for l in range(1, P):
+            nxt = Signal(name=f"do_load_{l}")
+            m.d.sync += nxt.eq(loads[-1])
+            loads.append(nxt)
+        with m.If(loads[-1]):                   # every lane holds the row's statistics: pass 2 may start
             m.d.sync += [o_err.eq(err1_row), second.eq(1), calc_busy.eq(0)]
-            for l in range(P):
-                m.d.sync += [o_sxs[l].eq(sx), o_rs[l].eq(rsqrt.y), o_shifts[l].eq(k + shift_c), o_halfs[l].eq(half)]
+        srcs = (sx, rsqrt.y, k + shift_c, half)
+        for l in range(P):
+            with m.If(loads[l]):
+                m.d.sync += [dst.eq(src) for dst, src in zip((o_sxs[l], o_rs[l], o_shifts[l], o_halfs[l]), srcs)]
+            srcs = (o_sxs[l], o_rs[l], o_shifts[l], o_halfs[l])
 
         # -- pass 2: a pipeline that never stalls, into an output queue -------------
         # Back-pressure stops the input instead (credits: ``in_ready`` is low while
