@@ -45,6 +45,11 @@ UNITS = [
     ("rmsnorm, 384 x 16-bit", RMSNorm(8, row_store="none", **WIDE)),
     ("layernorm, 384 x 16-bit", LayerNorm(8, row_store="sram", **WIDE)),
     ("rmsnorm, 384 x 16-bit", RMSNorm(8, row_store="sram", **WIDE)),
+    # LANES=P: P elements per transfer (area per lane against the one-lane unit above)
+    ("layernorm, 8-bit", LayerNorm(8, row_store="none", lanes=4)),
+    ("rmsnorm, 8-bit", RMSNorm(8, row_store="none", lanes=4)),
+    ("rmsnorm, 8-bit", RMSNorm(8, row_store="none", lanes=16)),
+    ("rmsnorm, 384 x 16-bit", RMSNorm(8, row_store="sram", lanes=4, **WIDE)),
     ("layernorm, 384 x 16-bit", LayerNorm(8, **WIDE)),
 ]
 #: flip-flop row stores above this many bits are listed, not synthesized
@@ -53,7 +58,8 @@ MAX_FF_BITS = 4096
 
 def store_label(cfg) -> str:
     if cfg.row_store != "ff":
-        return {"none": "none", "sram": "sram (outside)"}[cfg.row_store]
+        lanes = cfg.lanes
+        return {"none": "none", "sram": "sram (outside)"}[cfg.row_store] + (f", {lanes} lanes" if lanes > 1 else "")
     return f"ff, {cfg.row_buffers} buffer{'s' if cfg.row_buffers > 1 else ''}"
 
 
@@ -72,7 +78,9 @@ def row(label, cfg, build: Path, synth_cfg: dict) -> dict:
     out = build_unit(cfg, build)
     man = json.loads((out / "manifest.json").read_text())
     a, b = man["timing"]["cycles_per_row"]
-    r.update(cycles_per_row=f"{a}n + {b}" if b else f"{a}n", cycles_at_n=a * n + b,
+    lanes = int(man.get("lanes", 1))
+    m, unit = (n, "n") if lanes == 1 else (-(-n // lanes), "m")     # per transfer with lanes: m = ceil(n/P)
+    r.update(cycles_per_row=f"{a}{unit} + {b}" if b else f"{a}{unit}", cycles_at_n=a * m + b, lanes=lanes,
              latency=man["latency_cycles"].split(" (")[0])
     if cfg.row_store == "ff" and r["storage_bits"] > MAX_FF_BITS:
         r["status"] = f"not synthesized: {r['storage_bits']:,} bits of flip-flop row store"
