@@ -18,7 +18,7 @@ STAMP      := $(VENV)/.installed-$(shell cat $(ROOT)/pyproject.toml 2>/dev/null 
 # MAKE_VARS), so every value reaches the program as one argument, spaces and
 # shell metacharacters included. Defaults live in the unit configuration
 # (flow/config.py), not here.
-.PHONY: help venv tools fit gen handoff sim test dse eval-model bench-fit bench-rowwise bench-rowstore bench-sim sim-long clean distclean
+.PHONY: help venv tools fit gen handoff sim test dse dse-model eval-model bench-fit bench-rowwise bench-rowstore bench-sim sim-long clean distclean
 .DEFAULT_GOAL := help
 
 help:
@@ -38,6 +38,7 @@ help:
 	@echo "  make bench-rowwise      softmax/layernorm accuracy against float (build/bench/rowwise.md)"
 	@echo "  make bench-rowstore     softmax/layernorm/rmsnorm x row store (ff, none, sram): area, clock, clocks per row"
 	@echo "  make eval-model         all-MiniLM-L6-v2 with its non-linear ops on our golden models (build/eval/minilm.md)"
+	@echo "  make dse-model          the smallest GELU/softmax/LayerNorm units that keep MiniLM accurate (build/dse-model/report.md)"
 	@echo "  make clean              remove build/ (or BUILD), only if gqa-lut made it (.gqa-lut-build marker)"
 	@echo
 	@echo "Variables [default]: OP [gelu] (comma list or all)  FORMAT [int8] (int8|int10|int12|int16|int32|fp32)  ENTRIES [8]"
@@ -93,6 +94,11 @@ $(EVAL_STAMP): $(STAMP)
 
 eval-model: $(EVAL_STAMP)
 	@set -f; $(GQA) eval --build "$${BUILD:-build}" --out "$${BUILD:-build}/eval" $$EVALARGS
+
+# make dse-model [MODEL=minilm] [ROW_STORE=none|sram] [DSEMODELARGS='--passes 2']: one unit per op kind, searched
+# on the model, areas from the synth flow (build/dse-model/report.md)
+dse-model: $(EVAL_STAMP) synth-tools
+	@set -f; $(GQA) dse-model --model "$${MODEL:-minilm}" --build "$${BUILD:-build}" $${ROW_STORE:+--row-store "$$ROW_STORE"} $${LIBERTY:+--liberty "$$LIBERTY"} $$DSEMODELARGS
 
 tools: $(STAMP)
 	$(call apt_need,iverilog,iverilog)

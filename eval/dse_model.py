@@ -479,6 +479,14 @@ def knob_values(cal: dict) -> tuple:
     return tuple(out)
 
 
+def _cycles(ab) -> str:
+    """``[a, b]`` -> ``a*n + b`` as the manifest's timing means it."""
+    if not ab:
+        return "-"
+    a, b = ab
+    return f"{a}n + {b}" if b else f"{a}n"
+
+
 def _pct(v: float) -> str:
     return f"{100 * v:.1f} %"
 
@@ -539,7 +547,7 @@ def markdown(res: dict) -> str:
     for u in res["units"].values():
         L.append(f"| {u['unit']} | {u['op']} | {u['area_um2']:,.0f} | {u['flip_flops']} | {u['fmax_mhz']} | "
                  f"{u.get('row_store', '-')}{' (SRAM %s x %s outside)' % (u['sram']['words'], u['sram']['bits']) if u.get('sram') else ''} | "
-                 f"{u.get('cycles_per_row') or '-'} |")
+                 f"{_cycles(u.get('cycles_per_row'))} |")
     L += ["", "## Accounting", "", m["accounting"], ""]
     return "\n".join(L)
 

@@ -29,7 +29,7 @@ NORMS = {"layernorm": LayerNorm, "rmsnorm": RMSNorm}
 DELEGATES = {"sim": "sim.units", "synth": "synth.report", "bench-fit": "eval.bench_fit",
              "bench-rowwise": "eval.bench_rowwise",
              "bench-rowstore": "eval.bench_rowstore", "sim-long": "sim.long", "eval": "eval.minilm.run",
-             "dse": "flow.dse", "clean": "flow.clean"}
+             "dse": "flow.dse", "dse-model": "eval.dse_model", "clean": "flow.clean"}
 
 #: make variable -> option, per subcommand (None: positional; "list": shlex-split arguments)
 MAKE_VARS = {
