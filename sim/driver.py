@@ -160,11 +160,31 @@ def tasks(cfgs) -> list[list[int]]:
         [[i] for i, c in enumerate(cfgs) if not groupable(c)]
 
 
+def _worker_init() -> None:
+    """A worker process leads a process group of its own, so that an
+    interrupt can end it together with the simulators it runs, and leaves
+    Ctrl-C to the main process, which does that (:func:`run`)."""
+    import signal
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool) -> None:
+    """End the pool's workers and their simulators now, start nothing more."""
+    import signal
+    for pid in list(getattr(pool, "_processes", None) or {}):
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def run(cfgs, build: Path, sim: str, jobs: int, report=print) -> list:
     """Every unit of ``cfgs`` built and verified, ``jobs`` at a time;
     ``report`` gets each result's line in matrix order."""
     results = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) as pool:
         try:
             for wave in fit_waves(cfgs, build):
                 for f in [pool.submit(fn, cfg, build) for fn, cfg in wave]:
@@ -181,7 +201,7 @@ def run(cfgs, build: Path, sim: str, jobs: int, report=print) -> list:
                 report(r.line())
                 results.append(r)
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)   # Ctrl-C or an error: start nothing more
+            _stop(pool)                                  # Ctrl-C or an error: no unit goes on running
             raise
     return results
 
