@@ -38,7 +38,12 @@ from synth.script import ABC_CHOICES
 
 OPS = ["gelu", "hswish", "silu", "sigmoid", "tanh", "exp", "reciprocal", "rsqrt"]
 # Row-wise units: INT8 only, no LUT choice (their tables are constants); shown with LUT "-".
-ROWWISE = ["softmax", "layernorm"]
+ROWWISE = ["softmax", "layernorm", "rmsnorm"]
+#: the row-wise units' variants in the report (their "LUT" column holds the row store): flip-flop
+#: buffers, none (the caller streams each row per pass), sram (the row in the chip's macro, outside
+#: the area), and four lanes without a store for the norms (DESIGN.md "Row-wise ops")
+ROW_STORES = ["ff", "none", "sram"]
+ROW_LANES = {"layernorm": [1, 4], "rmsnorm": [1, 4]}
 ENTRIES = [8, 16]
 # (label, generator format, ftz)
 FORMATS = [("int8", "int8", False), ("int16", "int16", False), ("int32", "int32", False), ("fp32", "fp32", False),
@@ -72,6 +77,20 @@ def _build_units(op, fmt, entries, stages, luts, ftzs, build, lanes=(1,)) -> dic
     stages = [stages] if isinstance(stages, int) else list(stages)
     import subprocess
     cmd = [sys.executable, "-m", "flow", "gen", op, "--entries", str(entries), "--build", str(build), "-q"]
+    if op in ROWWISE:           # one gen per row store (passed as ``luts``); lanes without a store only
+        units = {}
+        for store in luts:
+            more = ["--row-store", store]
+            if store == "none" and list(lanes) != [1]:
+                more += ["--lanes", ",".join(str(p) for p in lanes)]
+            r = subprocess.run(cmd + more, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SynthError((r.stderr.strip().splitlines() or ["gqa-lut gen failed"])[-1])
+            for line in r.stdout.splitlines():
+                unit = Path(line.split()[0])
+                man = json.loads((unit / "manifest.json").read_text())
+                units[(store, False, int(man.get("lanes", 1)), None)] = unit
+        return units
     if op not in ROWWISE:       # row-wise units have formats and timing of their own
         cmd += ["--format", fmt, "--stages", ",".join(map(str, stages)), "--lut", ",".join(luts),
                 "--ftz", ",".join(str(int(f)) for f in ftzs)]
@@ -133,7 +152,7 @@ def run_group(op: str, label_fmts: list[tuple[str, str, bool]], entries: int, lu
     measured row also ``area_per_lane_um2``."""
     rows = []
     built, build_error = {}, None
-    lanes = [1] if op in ROWWISE else sorted(set(lanes))
+    lanes = sorted(set(lanes))
     pipe = {} if op in ROWWISE else dict(pipe or {})
     for fmt in sorted({f for _, f, _ in label_fmts}):
         try:
@@ -151,12 +170,14 @@ def run_group(op: str, label_fmts: list[tuple[str, str, bool]], entries: int, lu
     for label, fmt, ftz in label_fmts:
         for lut in luts:
             for p, st in variants + [(1, s) for s in sorted(pipe.get(label, ()))]:
+                if op in ROWWISE and p != 1 and lut != "none":      # lanes: the units without a store
+                    continue
                 row = {"op": op, "format": label, "entries": entries, "lut": lut, "stages": st,
                        "ftz": ftz, "lanes": p}
                 t0 = time.monotonic()
                 unit = built.get((fmt, lut, ftz, p, st if op not in ROWWISE else None))
-                if op in ROWWISE:
-                    row["lut"], row["stages"] = "-", None
+                if op in ROWWISE:       # the LUT column holds the row store
+                    row["stages"] = None
                 if unit is None:
                     row["status"] = build_error or "not built: the generator did not report this unit"
                     rows.append(row)
@@ -213,7 +234,8 @@ def lanes_table(rows: list[dict]) -> list[dict]:
         p = r.get("lanes", 1)
         if r["status"] != "ok" or p == 1:
             continue
-        one = _find(rows, op=r["op"], format=r["format"], entries=r["entries"], lut=r["lut"], lanes=1)
+        one = _find(rows, op=r["op"], format=r["format"], entries=r["entries"], lut=r["lut"], lanes=1,
+                    stages=r.get("stages", STAGES))     # row-wise rows have no STAGES (None)
         out.append({"op": r["op"], "format": r["format"], "entries": r["entries"], "lut": r["lut"], "lanes": p,
                     "area_um2": r["area_um2"], "area_per_lane_um2": r["area_per_lane_um2"],
                     "one_lane_area_um2": one["area_um2"] if one else None,
@@ -469,7 +491,12 @@ def _markdown(rows, meta, t6) -> str:
                  f"{r['nand2_eq']:,.0f} | {r['cells']:,} | {r['flip_flops']} | {r['delay_ns']:.2f} | "
                  f"{_fmt(r['fmax_mhz'], 0)}{'' if r['meets_clock'] else ' *'} | {r['power_mw']:.3f} | "
                  f"{r['power_idle_mw']:.3f} |")
-    L += ["", f"\\* below the {1000 / meta['period_ns']:.0f} MHz clock: the unit does not meet it "
+    L += ["", "Row-wise units (softmax, layernorm, rmsnorm): the LUT column holds the row store: ff, flip-flop "
+          "row buffers inside the unit; none, no store (the caller streams each row once per pass); sram, the "
+          "row in the chip's SRAM macro, outside the area. Their lanes are elements per transfer (README "
+          "\"Which row-wise unit should I use?\" has clocks per row; `make bench-rowstore` adds MiniLM's "
+          "384 x 16-bit shape).", "",
+          f"\\* below the {1000 / meta['period_ns']:.0f} MHz clock: the unit does not meet it "
           "(more STAGES might: `make gen CLOCK_MHZ=F` chooses them); its power is still given at that clock, "
           "i.e. energy per result times the clock.", ""]
     if meta.get("clock_target_mhz"):
@@ -649,7 +676,7 @@ def _main(args) -> int:
     tasks = []
     for op in [o for o in ops if o in ROWWISE]:          # slowest first: big row buffers
         for n in entries:
-            tasks.append((op, [fmt_by_label["int8"]], n, ["rom"], [1]))
+            tasks.append((op, [fmt_by_label["int8"]], n, list(ROW_STORES), ROW_LANES.get(op, [1])))
     groups: dict[tuple, tuple[list, set, dict]] = {}
 
     def want(op, n, labs, ps, stages=()):
@@ -680,8 +707,11 @@ def _main(args) -> int:
     weight = {"fp32": 10, "int32": 4, "int16": 2, "int8": 1}
     tasks.sort(key=lambda t: -(sum(weight[g] * (sum(t[4]) + len(t[5].get(lab, ()))) for lab, g, _ in t[1])
                                * len(t[3]) * t[2] + (60 if t[0] in ROWWISE else 0)))
-    total = sum(len(lu) * sum(len(lp) + len(pipe.get(lab, ())) for lab, _, _ in lf)
-                for _, lf, _, lu, lp, pipe in tasks)
+    def n_rows(op, lf, lu, lp, pipe):
+        if op in ROWWISE:       # a row per store, and the lane counts of the store-less unit
+            return len(lu) + (len(lp) - 1 if "none" in lu else 0)
+        return len(lu) * sum(len(lp) + len(pipe.get(lab, ())) for lab, _, _ in lf)
+    total = sum(n_rows(op, lf, lu, lp, pipe) for op, lf, _, lu, lp, pipe in tasks)
     rows: list[dict] = []
     done = 0
     if args.jobs > 1:
