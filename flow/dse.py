@@ -379,7 +379,7 @@ def main(argv=None) -> int:
     ap.add_argument("--max-err-lsb", type=float, default=1.0, help="accuracy bound in output LSB (default 1)")
     ap.add_argument("--build", type=Path, default=Path("build"), help="build root (default build/)")
     ap.add_argument("--out", type=Path, default=None, help="report directory (default <build>/dse)")
-    ap.add_argument("--jobs", type=int, default=2, help="local Dask worker processes (default 2)")
+    ap.add_argument("--jobs", default="2", help="local Dask worker processes, 1..64 (default 2)")
     ap.add_argument("--scheduler", default=None, help="tcp://host:port of a running Dask scheduler")
     ap.add_argument("--liberty", default=None, help="liberty file (default: the OSU 0.18 um cells)")
     ap.add_argument("--period-ns", type=float, default=None, help="clock period for timing and power (default 10)")
@@ -416,8 +416,14 @@ def main(argv=None) -> int:
             from flow.clock import period_ns
             a.period_ns = period_ns(a.clock_mhz)
         a.period_ns = 10.0 if a.period_ns is None else a.period_ns
-        if not a.max_err_lsb > 0 or a.jobs < 1 or not a.period_ns > 0:
-            raise ConfigError("--max-err-lsb and --period-ns must be positive, --jobs at least 1")
+        try:                                        # a one-line error, not argparse's usage text
+            a.jobs = int(a.jobs, 10)
+        except ValueError:
+            raise ConfigError(f"--jobs {a.jobs!r} is not an integer: use 1..64 (JOBS=)") from None
+        if not 1 <= a.jobs <= 64:
+            raise ConfigError(f"--jobs {a.jobs} is out of range: use 1..64 (JOBS=)")
+        if not a.max_err_lsb > 0 or not a.period_ns > 0:
+            raise ConfigError("--max-err-lsb and --period-ns must be positive")
         formats = [f for f in a.formats.split(",") if f]
         for f in formats:
             if f not in ("int8", "int10", "int12", "int16", "int32"):
@@ -432,7 +438,7 @@ def main(argv=None) -> int:
         from synth.liberty import check_liberty
         from synth.sta import sta_command
         build_root = check_output_root(a.build).resolve()
-        out = (a.out or build_root / "dse").resolve()
+        out = check_output_root(a.out).resolve() if a.out else build_root / "dse"     # before any unit
         lib = check_liberty(a.liberty)
         sta_command()
         from importlib.util import find_spec

@@ -83,7 +83,10 @@ def test_sweep_locally_then_through_a_scheduler_and_workers(tmp_path):
 
 @pytest.mark.parametrize("args,msg", [(["--ops", "nosuch"], "unknown op"), (["--impls", "cordic"], "unknown impl"),
                                       (["--formats", "fp32"], "not an integer format"),
-                                      (["--max-err-lsb", "0"], "must be positive")])
+                                      (["--max-err-lsb", "0"], "must be positive"),
+                                      (["--jobs", "x"], "--jobs 'x' is not an integer"),
+                                      (["--jobs", "65"], "--jobs 65 is out of range"),
+                                      (["--out", "/dev/null/report"], "is not a directory")])
 def test_bad_sweep_options_are_one_line(args, msg, tmp_path):
     r = _gqa("dse", *args, "--build", str(tmp_path / "b"))
     assert r.returncode == 2 and r.stderr.startswith("error:") and msg in r.stderr and r.stderr.count("\n") == 1
