@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from fitter import functions
+from synth.sdc import CLOCK_RANGE
 from fitter.fit import WIDEN
 from hw.fixed import Fixed
 from hw.layernorm.model import DEFAULT_BETA, DEFAULT_GAMMA, DEFAULT_IN, DEFAULT_OUT
@@ -51,7 +52,7 @@ LUTS = ("rom", "regs")
 #: LANES=P: P inputs and P results per clock on one table (hw/pwl_common.py LANES)
 LANES = (1, 2, 4, 8, 16, 32)
 #: CLOCK_MHZ=F: the target clock an element-wise unit is pipelined to meet (flow/clock.py), integer MHz
-CLOCK_RANGE = (1, 2000)
+#: in CLOCK_RANGE (declared once, in synth/sdc.py, beside the period it becomes)
 ROWWISE = ("softmax", "layernorm", "rmsnorm")
 #: where a row-wise unit keeps a row: ff, flip-flop row buffers (ROW_BUFFERS=1|2); none, no store:
 #: the caller streams every row two (layernorm, rmsnorm) or three (softmax) times (DESIGN.md

@@ -404,13 +404,11 @@ def main(argv=None) -> int:
             if bad:
                 raise ConfigError(f"unknown {what} '{bad[0]}'; known: {', '.join(allowed)}")
         if a.clock_mhz is not None:
-            from flow.config import CLOCK_RANGE, _check_int
+            from synth.sdc import parse_clock_mhz
             try:
-                a.clock_mhz = int(a.clock_mhz, 10)
-            except ValueError:
-                raise ConfigError(f"CLOCK_MHZ {a.clock_mhz!r} is not an integer: use 1..2000 (the target clock "
-                                  "in MHz)") from None
-            _check_int(a.clock_mhz, "CLOCK_MHZ", *CLOCK_RANGE, " (the target clock in MHz)")
+                a.clock_mhz = parse_clock_mhz(a.clock_mhz)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
             if a.period_ns is not None:
                 raise ConfigError("--period-ns and CLOCK_MHZ both set the clock: give one")
             from flow.clock import period_ns

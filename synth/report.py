@@ -603,6 +603,7 @@ def main(argv=None) -> int:
 
 
 def _main(args) -> int:
+    from synth import sdc as sta_mod_sdc
     from synth import sta as sta_mod
     from synth.flow import _pyosys_version
     from synth.liberty import check_liberty, load_liberty
@@ -610,14 +611,11 @@ def _main(args) -> int:
     t0 = time.monotonic()
     if args.clock_mhz is not None:
         try:
-            args.clock_mhz = int(args.clock_mhz, 10)
-        except ValueError:
-            raise SynthError(f"CLOCK_MHZ {args.clock_mhz!r} is not an integer: use 1..2000 (the target clock "
-                             "in MHz)") from None
+            args.clock_mhz = sta_mod_sdc.parse_clock_mhz(args.clock_mhz)
+        except ValueError as e:
+            raise SynthError(str(e)) from None
         if args.period_ns is not None:
             raise SynthError("--period-ns and CLOCK_MHZ (--clock-mhz) both set the clock: give one")
-        if not 1 <= args.clock_mhz <= 2000:
-            raise SynthError(f"CLOCK_MHZ {args.clock_mhz} is out of range: use 1..2000 (the target clock in MHz)")
         args.period_ns = 1000.0 / args.clock_mhz
     args.period_ns = 10.0 if args.period_ns is None else args.period_ns
     try:

@@ -43,6 +43,25 @@ CLOCK = "clk"
 VIRTUAL_CLOCK = "vclk"
 
 
+#: CLOCK_MHZ=F: a target clock in whole MHz (make gen, make dse, make synth-report)
+CLOCK_RANGE = (1, 2000)
+
+
+def parse_clock_mhz(text) -> int:
+    """``CLOCK_MHZ`` as given (text or int) -> MHz; ValueError with a one-line
+    message (the callers raise it as their own error) when it is not an
+    integer in :data:`CLOCK_RANGE`."""
+    try:
+        f = text if isinstance(text, int) and not isinstance(text, bool) else int(str(text), 10)
+    except ValueError:
+        raise ValueError(f"CLOCK_MHZ {text!r} is not an integer: use {CLOCK_RANGE[0]}..{CLOCK_RANGE[1]} "
+                         "(the target clock in MHz)") from None
+    if not CLOCK_RANGE[0] <= f <= CLOCK_RANGE[1]:
+        raise ValueError(f"CLOCK_MHZ {f} is out of range: use {CLOCK_RANGE[0]}..{CLOCK_RANGE[1]} "
+                         "(the target clock in MHz)")
+    return f
+
+
 def _num(v: float) -> str:
     """A number as SDC text: fixed decimals, no exponent, no trailing noise."""
     s = f"{float(v):.6f}".rstrip("0")
