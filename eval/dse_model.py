@@ -559,25 +559,31 @@ def pareto_png(res: dict) -> bytes:
     t = res["meta"]["target"]
     sub = res["search"]["trace"]
     conf = res["confirmed"]
-    for ax, k, lab, tv in ((axes[0], "cos_mean", "cosine (mean)", t["cos"]), (axes[1], "top1", "top-1 agreement", t["top1"])):
-        ax.scatter([p["area_um2"] for p in sub], [p[k] for p in sub], s=14, c="0.7",
+    def y(p, k):                        # cosine as its distance from 1, on a log axis (lower is better)
+        return max(1 - p[k], 1e-6) if k == "cos_mean" else p[k]
+
+    for ax, k, lab, tv in ((axes[0], "cos_mean", "1 - cosine (mean; lower is better)", 1 - t["cos"]),
+                           (axes[1], "top1", "top-1 agreement", t["top1"])):
+        ax.scatter([p["area_um2"] for p in sub], [y(p, k) for p in sub], s=14, c="0.7",
                    label=f"search ({res['meta']['search_sentences']} sentences)")
         front = pareto(conf)
-        ax.step([p["area_um2"] for p in front], [p[k] for p in front], where="post", c="C0", lw=1)
+        ax.step([p["area_um2"] for p in front], [y(p, k) for p in front], where="post", c="C0", lw=1)
         for p in conf:
             mk = "*" if "recommended" in p["roles"] else "o"
-            ax.scatter(p["area_um2"], p[k], s=120 if mk == "*" else 40, marker=mk, c="C3" if mk == "*" else "C0",
-                       zorder=3)
+            ax.scatter(p["area_um2"], y(p, k), s=120 if mk == "*" else 40, marker=mk,
+                       c="C3" if mk == "*" else "C0", zorder=3)
             named = [r for r in p["roles"] if r in ("wide", "paper INT8", "recommended", "search result")]
             if named:
-                ax.annotate(", ".join(named), (p["area_um2"], p[k]), fontsize=7, xytext=(4, 4),
+                ax.annotate(", ".join(named), (p["area_um2"], y(p, k)), fontsize=7, xytext=(4, 4),
                             textcoords="offset points")
         ax.axhline(tv, ls="--", c="grey", lw=0.8)
+        if k == "cos_mean":
+            ax.set_yscale("log")
         ax.set_xscale("log")
         ax.set_xlabel("total non-linear area (um2)")
         ax.set_ylabel(lab)
-        ax.set_title(f"{lab}: confirmed on {res['meta']['sentences']} sentences (blue), front as steps")
-    axes[0].legend(fontsize=8, loc="lower right")
+        ax.set_title(f"confirmed on {res['meta']['sentences']} sentences (blue); their front as steps", fontsize=10)
+    axes[0].legend(fontsize=8, loc="upper right")
     return png_bytes(fig, dpi=110)
 
 
