@@ -37,6 +37,13 @@ def make(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
                           text=True)
 
 
+def unit_of(stdout: str) -> str:
+    """The unit directory ``make gen`` printed (the line ``<dir>/  top gqa_...``),
+    whatever lines come before it (a first run's install progress)."""
+    import shlex
+    return shlex.split(next(ln for ln in stdout.splitlines() if " top gqa_" in ln))[0]
+
+
 def tree(d: Path) -> dict:
     """Every file below ``d`` (relative path -> bytes), for byte-for-byte comparisons."""
     return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import QUICK, ROOT, make, tree
+from tests.helpers import QUICK, ROOT, make, tree, unit_of
 
 from flow.config import (ConfigError, Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit, from_request,
                          parse_fixed)
@@ -58,7 +58,7 @@ def test_regenerate_line_rebuilds_the_package_byte_for_byte(kind, tmp_path):
         shutil.copy(_user_spec(tmp_path), first / "mine.json")
     r = make(["gen", *VARIANTS[kind], "BUILD=b"], first)
     assert r.returncode == 0, r.stderr
-    unit = Path(shlex.split(r.stdout)[0])
+    unit = Path(unit_of(r.stdout))
     unit = unit if unit.is_absolute() else first / unit
     pkg = json.loads((unit / "handoff" / "manifest.json").read_text())
     man = json.loads((unit / "manifest.json").read_text())
@@ -80,7 +80,7 @@ def test_cache_never_ships_an_edited_table(tmp_path):
     directory; a table edited inside the fit cache is refitted, not reused."""
     r = make(["gen", "OP=gelu", f"FITARGS={QUICK}", "HANDOFF=0", "BUILD=b"], tmp_path)
     assert r.returncode == 0, r.stderr
-    unit = tmp_path / shlex.split(r.stdout)[0]
+    unit = tmp_path / unit_of(r.stdout)
     original = (unit / "spec.json").read_bytes()
     doc = json.loads(original)
     doc["input"]["frac"] = -40                            # the issue's s8.-40
@@ -89,7 +89,7 @@ def test_cache_never_ships_an_edited_table(tmp_path):
     r = subprocess.run([str(ROOT / ".venv/bin/gqa-lut"), "gen", "--spec", str(edited), "--build", "b"],
                        cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    spec_unit = tmp_path / shlex.split(r.stdout)[0]
+    spec_unit = tmp_path / unit_of(r.stdout)
     assert "_u" in spec_unit.name and spec_unit != unit
     assert (unit / "spec.json").read_bytes() == original   # the fit cache untouched
     (unit / "spec.json").write_text(json.dumps(doc))        # poison the cache in place
@@ -102,7 +102,7 @@ def test_user_spec_datasheet_has_its_own_accuracy(tmp_path):
     spec = _user_spec(tmp_path)
     r = make(["gen", f"SPEC={spec}", "BUILD=b"], tmp_path)
     assert r.returncode == 0, r.stderr
-    unit = tmp_path / shlex.split(r.stdout)[0]
+    unit = tmp_path / unit_of(r.stdout)
     fitted = json.loads(next((tmp_path / "seed").glob("gelu_int8_e8_v*/spec.json")).read_text())
     mine = json.loads((unit / "spec.json").read_text())
     assert mine["fit"]["metrics"]["mse_hw"] != fitted["fit"]["metrics"]["mse_hw"]

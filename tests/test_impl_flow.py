@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import QUICK, make, tree
+from tests.helpers import QUICK, make, tree, unit_of
 
 from flow.build import ensure_spec
 from flow.config import ConfigError, Elementwise, FitOptions, from_request
@@ -20,7 +20,7 @@ from sim.units import partner_spec, verify
 
 
 def _unit(r: subprocess.CompletedProcess, cwd: Path) -> Path:
-    unit = Path(shlex.split(r.stdout)[0])
+    unit = Path(unit_of(r.stdout))
     return unit if unit.is_absolute() else cwd / unit
 
 

@@ -31,7 +31,7 @@ from hw.spec import Coeffs
 from sim.lanes import offsets, pack, schedule, unpack
 from sim.lint import lint
 from sim.units import verify
-from tests.helpers import corrupt, expected_file, make, tree
+from tests.helpers import corrupt, expected_file, make, tree, unit_of
 
 QUICK = FitOptions(generations=40)
 
@@ -180,7 +180,8 @@ def test_spec_unit_lanes(build_dir, tmp_path):
     (["OP=gelu", "LANES=64"], "lanes 64 is not a lane count"),
     (["OP=gelu", "LANES=abc"], "lanes 'abc' is not an integer"),
     (["OP=gelu", "LANES=4,3"], "lanes 3 is not a lane count"),
-    (["OP=softmax", "LANES=4"], "--lanes/--impl do not apply to the row-wise ops"),
+    (["OP=softmax", "LANES=4"], "--lanes 4: the softmax unit has one lane"),
+    (["OP=layernorm", "LANES=4"], "--lanes 4 needs --row-store none or sram"),
 ])
 def test_bad_lanes_is_one_line_and_changes_nothing(make_vars, msg, tmp_path):
     r = make(["gen", *make_vars, "BUILD=out dir"], tmp_path)
@@ -202,7 +203,7 @@ def test_package_of_a_lanes_unit_verifies_and_regenerates(tmp_path):
     args = ["OP=gelu", "LANES=4", "LUT=regs", "STAGES=2", "FITARGS=--generations 10"]
     r = make(["gen", *args, "BUILD=b"], first)
     assert r.returncode == 0, r.stderr
-    unit = first / shlex.split(r.stdout)[0]
+    unit = first / unit_of(r.stdout)
     assert unit.name.endswith("_l4_s2_regs")
     man = json.loads((unit / "manifest.json").read_text())
     assert man["regenerate"] == "make handoff OP=gelu STAGES=2 LUT=regs LANES=4 FITARGS='--generations 10'"

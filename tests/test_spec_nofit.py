@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shlex
 import shutil
 import subprocess
 
@@ -17,7 +16,7 @@ import pytest
 from fitter import functions
 from fitter.fit import spec_metrics
 from hw.spec import Spec
-from tests.helpers import GOOD, make
+from tests.helpers import GOOD, make, unit_of
 
 NOFIT = {k: v for k, v in GOOD.items() if k != "fit"}
 
@@ -26,7 +25,7 @@ def _gen(tmp_path, doc) -> tuple:
     (tmp_path / "mine.json").write_text(json.dumps(doc))
     r = make(["gen", "SPEC=mine.json", "BUILD=b"], tmp_path)
     assert r.returncode == 0 and "error" not in r.stderr, r.stderr
-    unit = tmp_path / shlex.split(r.stdout)[0]
+    unit = tmp_path / unit_of(r.stdout)
     return unit, (unit / "handoff" / "DATASHEET.md").read_text()
 
 
