@@ -46,7 +46,7 @@ help:
 	@echo "  CLOCK_MHZ=F (instead of STAGES: the least-area STAGES whose OpenSTA fmax >= F; also for synth-report, dse)"
 	@echo "  SEED [0]  METHOD [ga]  SIM [icarus] (icarus|verilator)  MAX_ERR_LSB=B (fewest entries within B LSB)"
 	@echo "  BUILD [build]  HANDOFF [1]  SPEC=file (build from your own table)  FITARGS='--range -2 2 ...'"
-	@echo "  row-wise (softmax, layernorm, rmsnorm): ROW=N  ROW_STORE=ff|none  ROW_BUFFERS=2|1  SM_IN_FRAC=4"
+	@echo "  row-wise (softmax, layernorm, rmsnorm): ROW=N  ROW_STORE=ff|none|sram  ROW_BUFFERS=2|1  SM_IN_FRAC=4  LANES=P (norms, none|sram)"
 	@echo "            LN_IN=s8.4 LN_OUT=s8.5  LN_RSQRT=auto|int8|int16"
 	@echo "            LN_EPS=1e-5  LN_AFFINE=1 [LN_GAMMA=s8.6 LN_BETA=s8.5 LN_PARAMS=file.json|.npy]"
 	@echo "  every option with its range: $(GQA) gen --help"
