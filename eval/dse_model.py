@@ -348,52 +348,16 @@ class ChoiceOps:
 
 # -- area ---------------------------------------------------------------------------------
 
-def _rowwise_key(unit: Path, synth_cfg: dict) -> str:
-    """The cache key of a row-wise unit: its Verilog, its tables, its
-    gamma/beta file and the synthesis settings (as ``flow.dse._key`` for an
-    element-wise unit, whose manifest names one spec)."""
-    man = json.loads((unit / "manifest.json").read_text())
-    h = hashlib.sha256()
-    names = list(man["verilog"]) + sorted((man.get("specs") or {}).values())
-    if (unit / "ln_params.json").is_file():
-        names.append("ln_params.json")
-    for name in names:
-        h.update(name.encode() + b"\0" + (unit / name).read_bytes())
-    h.update(json.dumps({k: synth_cfg[k] for k in ("liberty", "period_ns", "activity", "abc")},
-                        sort_keys=True).encode())
-    from synth.flow import _pyosys_version
-    h.update(_pyosys_version().encode())
-    return "rowwise:" + h.hexdigest()
-
-
 KEEP = ("area_um2", "nand2_eq", "cells", "flip_flops", "seq_area_um2", "delay_ns", "fmax_mhz", "power_mw")
 
 
-def measure_unit(unit: Path, kind: str, synth_cfg: dict) -> tuple[dict, bool]:
+def measure_unit(unit: Path, synth_cfg: dict) -> tuple[dict, bool]:
     """The unit's synthesis figures from ``make dse``'s cache or measured
-    (and cached there): (figures, True if cached)."""
-    slot = Path(synth_cfg["results"]) / f"{unit.name}.json"
-    if kind == "elementwise":
-        try:
-            from flow.dse import measure_cached
-        except ImportError:             # pragma: no cover - an older flow/dse.py: the key below covers it too
-            measure_cached = None
-        if measure_cached is not None:
-            row, cached = measure_cached(unit, synth_cfg, slot)
-            return {k: row.get(k) for k in KEEP}, cached
-    key = _rowwise_key(unit, synth_cfg)
-    try:
-        hit = json.loads(slot.read_text())
-        if hit.get("key") == key:
-            return {k: hit["row"].get(k) for k in KEEP}, True
-    except (OSError, ValueError, AttributeError):
-        pass
-    from hw.files import write_atomic
-    from synth.report import measure
-    fig = measure(unit, synth_cfg)
-    row = {k: fig.get(k) for k in KEEP}
-    write_atomic(slot, json.dumps({"key": key, "row": {**row, "status": "ok"}}, indent=1) + "\n")
-    return row, False
+    (and cached there, :func:`flow.dse.measure_cached`, keyed by the unit's
+    Verilog, tables and the synthesis settings): (figures, True if cached)."""
+    from flow.dse import measure_cached
+    row, cached = measure_cached(unit, synth_cfg, Path(synth_cfg["results"]) / f"{unit.name}.json")
+    return {k: row.get(k) for k in KEEP}, cached
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -443,7 +407,7 @@ class Runner:
         if cfg.name not in self.unit_rows:
             t = time.monotonic()
             d = build(cfg, self.ctx.units_root)
-            fig, cached = measure_unit(d, cfg.kind, self.synth_cfg)
+            fig, cached = measure_unit(d, self.synth_cfg)
             man = json.loads((d / "manifest.json").read_text())
             make = cfg.make_line(params_as=str(cfg.params)) if getattr(cfg, "params", None) else cfg.make_line()
             row = {"unit": cfg.name, "op": u["op"], "kind": cfg.kind, **fig, "make": make,

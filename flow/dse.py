@@ -87,9 +87,16 @@ def skipped_reason(cfg: Elementwise) -> str | None:
 
 
 def _key(unit: Path, synth_cfg: dict) -> str:
+    """The cache key of a unit: its Verilog, its tables (an element-wise
+    unit's spec, a row-wise unit's specs and gamma/beta file) and the
+    synthesis settings."""
     man = json.loads((unit / "manifest.json").read_text())
     h = hashlib.sha256()
-    for name in man["verilog"] + [man.get("spec", "spec.json")]:
+    if "specs" in man:                  # row-wise: a table per name, and the gamma/beta file if any
+        tables = sorted(man["specs"].values()) + [p for p in ("ln_params.json",) if (unit / p).is_file()]
+    else:
+        tables = [man.get("spec", "spec.json")]
+    for name in man["verilog"] + tables:
         h.update((unit / name).read_bytes())
     h.update(json.dumps({k: synth_cfg[k] for k in ("liberty", "period_ns", "activity", "abc")},
                         sort_keys=True).encode())

@@ -91,3 +91,18 @@ def test_bad_sweep_options_are_one_line(args, msg, tmp_path):
     r = _gqa("dse", *args, "--build", str(tmp_path / "b"))
     assert r.returncode == 2 and r.stderr.startswith("error:") and msg in r.stderr and r.stderr.count("\n") == 1
     assert not (tmp_path / "b").exists()
+
+
+def test_cache_key_covers_a_row_wise_unit_s_tables(tmp_path):
+    """A row-wise unit's manifest names ``specs`` (no ``spec.json``): its key
+    covers the Verilog and every table, so an edited table is measured again."""
+    from flow.dse import _key
+    (tmp_path / "u.v").write_text("module u; endmodule\n")
+    for t in ("exp", "recip"):
+        (tmp_path / f"{t}.spec.json").write_text(f'{{"op": "{t}"}}\n')
+    (tmp_path / "manifest.json").write_text(json.dumps({"verilog": ["u.v"], "specs": {
+        "exp": "exp.spec.json", "recip": "recip.spec.json"}}))
+    cfg = {"liberty": "l", "period_ns": 10.0, "activity": 0.5, "abc": "gqa"}
+    before = _key(tmp_path, cfg)
+    (tmp_path / "recip.spec.json").write_text('{"op": "recip", "edited": 1}\n')
+    assert _key(tmp_path, cfg) != before
