@@ -63,3 +63,14 @@ def round_half_up(a, s: int):
 def saturate(a, f: Fixed):
     """Clamp to the codes of format ``f`` (works on object arrays too)."""
     return np.minimum(np.maximum(a, f.min_code), f.max_code)
+
+
+def pack_lanes(values, width: int) -> int:
+    """One port word from per-lane codes (two's complement), lane i in bits
+    ``[i*width, (i+1)*width)``; lanes past ``values`` are 0. The benches and
+    the handoff vectors of every multi-lane unit build their words with it."""
+    mask = (1 << width) - 1
+    word = 0
+    for i, v in enumerate(values):
+        word |= (int(v) & mask) << (i * width)
+    return word

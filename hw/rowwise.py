@@ -18,7 +18,7 @@ import importlib
 import json
 from pathlib import Path
 
-from hw.fixed import Fixed
+from hw.fixed import Fixed, pack_lanes
 from hw.spec import Spec
 
 #: op -> package (one line registers a new row-wise op)
@@ -67,14 +67,6 @@ def lanes(man: dict) -> int:
     return int(man.get("lanes", 1))
 
 
-def pack(codes, bits: int, n_lanes: int) -> int:
-    """One transfer's word: code l in bits ``[l*bits +: bits]``, missing lanes 0."""
-    word = 0
-    for lane, c in enumerate(codes[:n_lanes]):
-        word |= (int(c) & ((1 << bits) - 1)) << (lane * bits)
-    return word
-
-
 def lane_transfers(md, n_passes: int, row, lasts, n_lanes: int, last_pass=None) -> tuple[list, tuple]:
     """:func:`transfers` for a unit of ``n_lanes`` > 1 lanes (layernorm,
     rmsnorm: rows of exactly ``row_len``; DESIGN.md "Lanes of a row-wise
@@ -106,18 +98,21 @@ def lane_transfers(md, n_passes: int, row, lasts, n_lanes: int, last_pass=None) 
             raise ValueError("lanes take rows of a fixed length")
         y, flags = md.multi_pass([row] * n_passes, [element(bl) for bl in beats])
     bits_in, bits_out = md.input.bits, md.out.bits
-    ins = [(pack(row[b * P:(b + 1) * P], bits_in, P), bl[b]) for bl in beats for b in range(m)]
-    words = [pack(list(y[b * P:(b + 1) * P]), bits_out, P) for b in range(m)]
+    ins = [(pack_lanes(row[b * P:(b + 1) * P], bits_in), bl[b]) for bl in beats for b in range(m)]
+    words = [pack_lanes(y[b * P:(b + 1) * P], bits_out) for b in range(m)]
     return ins, (words, [any(flags[b * P:(b + 1) * P]) for b in range(m)])
 
 
-def transfers(md, n_passes: int, row, lasts, last_pass=None) -> tuple[list, tuple]:
+def transfers(md, n_passes: int, row, lasts, last_pass=None, n_lanes: int = 1) -> tuple[list, tuple]:
     """One row as the stream carries it: its input transfers ``[(code,
     in_last)]`` and its expected outputs ``(codes, flags)``, one flag per
     output. One pass: the row. More: the row, then the kept elements
     (``md.kept``) once per later pass, with pass 1's ``in_last`` flags where
     the row is kept whole and the right ones otherwise; ``last_pass``
-    replaces the last pass's flags."""
+    replaces the last pass's flags. ``n_lanes`` > 1: packed transfers
+    (:func:`lane_transfers`)."""
+    if n_lanes > 1:
+        return lane_transfers(md, n_passes, row, lasts, n_lanes, last_pass)
     if n_passes == 1:
         y, flag = md.stream_row(row, lasts)
         return list(zip(row, lasts)), (y, [bool(flag)] * len(y))

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw.fixed import pack_lanes
+
 
 def offsets(n: int, lanes: int) -> list[int]:
     """Lane i's rotation: ``i*n//lanes``."""
@@ -28,13 +30,8 @@ def schedule(n: int, lanes: int) -> np.ndarray:
     return (np.arange(n, dtype=np.int64)[:, None] + np.asarray(offsets(n, lanes), dtype=np.int64)[None, :]) % max(n, 1)
 
 
-def pack(values, width: int) -> int:
-    """One port word from per-lane values (two's complement), lane i in bits ``[i*width, (i+1)*width)``."""
-    mask = (1 << width) - 1
-    word = 0
-    for i, v in enumerate(values):
-        word |= (int(v) & mask) << (i * width)
-    return word
+#: one port word from per-lane values (the row-wise units' vectors use the same function)
+pack = pack_lanes
 
 
 def unpack(word: int, lanes: int, width: int, signed: bool) -> list[int]:

@@ -36,7 +36,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from hw.rowwise import lane_transfers, lanes, model_from_dir, passes, transfers
+from hw.rowwise import lanes, model_from_dir, passes, transfers
 from sim import bus, sram
 from sim.runner import write_summary
 
@@ -83,10 +83,7 @@ def stream(md, n_passes, rows, lasts, seconds=None, n_lanes=1):
     unit's protocol carries them (``seconds``: the last pass's in_last flags, per row or None;
     ``n_lanes`` > 1: packed transfers, :func:`hw.rowwise.lane_transfers`)."""
     seconds = seconds or [None] * len(rows)
-    if n_lanes > 1:
-        both = [lane_transfers(md, n_passes, r, a, n_lanes, b) for r, a, b in zip(rows, lasts, seconds)]
-    else:
-        both = [transfers(md, n_passes, r, a, b) for r, a, b in zip(rows, lasts, seconds)]
+    both = [transfers(md, n_passes, r, a, b, n_lanes) for r, a, b in zip(rows, lasts, seconds)]
     return [t for t, _ in both], [w for _, w in both]
 
 

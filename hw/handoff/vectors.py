@@ -151,9 +151,9 @@ def rowwise(md, n_passes: int = 1, n_lanes: int = 1) -> dict:
     """Input stream and expected output stream of a row-wise golden model;
     ``n_passes`` 2: every row streamed twice (``ROW_STORE=none``), one row
     with pass 2's ``in_last`` misplaced besides pass 1's; ``n_lanes`` > 1:
-    packed transfers (:func:`hw.rowwise.lane_transfers`), so a "value" is a
+    packed transfers (:func:`hw.rowwise.transfers`), so a "value" is a
     transfer's word."""
-    from hw.rowwise import lane_transfers, transfers
+    from hw.rowwise import transfers
     softmax = hasattr(md, "row_max")
     rows, lasts = softmax_rows(md) if softmax else layernorm_rows(md)
     seconds = [None] * len(rows)
@@ -163,8 +163,7 @@ def rowwise(md, n_passes: int = 1, n_lanes: int = 1) -> dict:
         seconds.append([j == 3 for j in range(len(rows[0]))])        # pass 2 only: in_last early
     ins, outs = [], []
     for r, ls, l2 in zip(rows, lasts, seconds):
-        t, (y, flags) = (transfers(md, n_passes, r, ls, l2) if n_lanes == 1 else
-                         lane_transfers(md, n_passes, r, ls, n_lanes, l2))
+        t, (y, flags) = transfers(md, n_passes, r, ls, l2, n_lanes)
         ins += [(v, bool(la)) for v, la in t]
         outs += [(int(v), j == len(y) - 1, bool(fl)) for j, (v, fl) in enumerate(zip(y, flags))]
     return {"rows": rows, "in": ins, "out": outs, "flag": md.flag}
