@@ -39,6 +39,8 @@ VARIANTS = {
                   f"FITARGS={QUICK}"],
     "layernorm-2pass": ["OP=layernorm", "ROW=16", "ROW_STORE=none", f"FITARGS={QUICK}"],
     "rmsnorm-2pass-gamma": ["OP=rmsnorm", "ROW=16", "ROW_STORE=none", "LN_AFFINE=1", f"FITARGS={QUICK}"],
+    "rmsnorm-sram-4-lanes": ["OP=rmsnorm", "ROW=18", "ROW_STORE=sram", "LANES=4", f"FITARGS={QUICK}"],
+    "softmax-sram": ["OP=softmax", "ROW=16", "ROW_STORE=sram", f"FITARGS={QUICK}"],
     "spec": ["SPEC=mine.json", "LUT=regs"],
     "fewest": ["OP=silu", "FORMAT=int16", "FITARGS=--max-err-lsb 1"],
 }
