@@ -26,6 +26,7 @@ from fitter import functions
 from synth.sdc import CLOCK_RANGE
 from fitter.fit import WIDEN
 from hw.fixed import Fixed
+from hw.pwl_common import MAX_STAGES
 from hw.layernorm.model import DEFAULT_BETA, DEFAULT_GAMMA, DEFAULT_IN, DEFAULT_OUT
 from hw.spec import IMPLS, MAX_TABLE_BITS
 
@@ -356,7 +357,7 @@ class Elementwise(UnitConfig):
                                   "give one (with CLOCK_MHZ the STAGES that meets it with the least area is chosen)")
             object.__setattr__(self, "stages", None)        # chosen when the unit is built (flow/clock.py)
         else:
-            _check_int(self.stages, "stages", 0, 3)
+            _check_int(self.stages, "stages", 0, MAX_STAGES)
         _check_choice(self.lut, "lut", LUTS)
         _check_choice(self.impl, "impl", IMPLS)
         check_lanes(self.lanes)
@@ -820,7 +821,7 @@ class SpecUnit(UnitConfig):
 
     def __post_init__(self):
         from hw.spec import Spec
-        _check_int(self.stages, "stages", 0, 3)
+        _check_int(self.stages, "stages", 0, MAX_STAGES)
         _check_choice(self.lut, "lut", LUTS)
         check_lanes(self.lanes)
         s = Spec.load(self.spec)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from hw.pwl_common import MAX_STAGES
 
 #: a unit manifest is a few kB (an affine unit's gamma/beta a few more); this is no unit's
 MAX_MANIFEST_BYTES = 4 << 20
@@ -88,7 +89,8 @@ def read_manifest(unit_dir: Path) -> dict:
         isinstance(p, dict) and isinstance(p.get("name"), str) and _IDENT.fullmatch(p["name"])
         and p.get("dir") in ("in", "out") and type(p.get("width")) is int and p["width"] >= 1 for p in v),
         "a list of ports (name, dir in/out, width)")
-    _field(path, man, "stages", lambda v: v is None or (type(v) is int and 0 <= v <= 3), "null (row-wise) or 0..3")
+    _field(path, man, "stages", lambda v: v is None or (type(v) is int and 0 <= v <= MAX_STAGES),
+           f"null (row-wise) or 0..{MAX_STAGES}")
     if man["stages"] is None:
         _field(path, man, "specs", lambda v: isinstance(v, dict) and v and all(
             isinstance(k, str) and _IDENT.fullmatch(k) and _plain_name(f) for k, f in v.items()),
