@@ -2,8 +2,8 @@
 recommend the one to build.
 
 For each op x format x implementation x table size x LUT (pwl and uniform
-at 4..64 entries, a direct table where the input has at most 12 bits, rom
-and regs) the sweep builds the unit through its configuration
+at 4..64 entries, a direct table where the input has at most 12 bits, the
+segment-local polynomial unit where it has at most 16, rom and regs) the sweep builds the unit through its configuration
 (:mod:`flow.config`, :func:`flow.build.build`), synthesizes it with the
 project's flow (:func:`synth.report.measure`: Yosys + OpenSTA), and scores
 it: max error in output LSBs and mse_hw (the golden model over every code
@@ -37,7 +37,7 @@ from flow.config import ConfigError, Elementwise, FitOptions, from_request, one_
 DEFAULT_OPS = ("gelu", "exp", "silu")
 DEFAULT_FORMATS = ("int8", "int10", "int12", "int16")
 DEFAULT_ENTRIES = (4, 8, 16, 32, 64)
-IMPLS = ("pwl", "uniform", "table")
+IMPLS = ("pwl", "uniform", "table", "poly")
 LUTS = ("rom", "regs")
 #: a programmable direct table wider than this is not synthesized: 2^bits words of flip-flops
 #: (32,768 at 12 bits) and a 4096-way read multiplexer take Yosys/ABC tens of minutes and lose to
@@ -52,14 +52,19 @@ def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = No
     """Every configuration of the sweep; combinations the configuration
     refuses (a table wider than 12 bits, say) are left out. With ``bound``,
     also the fewest-entries pwl and uniform units within it (``_m<B>``).
-    With ``clock_mhz``, every unit at that clock target (``_c<F>``: its
+    A poly unit is found by its bound (fitter/poly.py: the fewest segments
+    and narrowest coefficients), so it takes no table size: one per op,
+    format and LUT, at ``bound`` (default 1 LSB). With ``clock_mhz``, every unit at that clock target (``_c<F>``: its
     STAGES chosen by flow/clock.py), else at STAGES=1."""
     out = []
     for op in ops:
         for fmt in formats:
             for impl in impls:
                 sizes = [dict(entries=n) for n in ((8,) if impl == "table" else entries)]
-                if bound is not None and impl != "table":
+                if impl == "poly":
+                    from flow.config import POLY_BOUND
+                    sizes = [dict(fit=FitOptions(max_err_lsb=POLY_BOUND if bound is None else bound))]
+                elif bound is not None and impl != "table":
                     sizes.append(dict(fit=FitOptions(max_err_lsb=bound)))
                 for kw in sizes:
                     for lut in luts:
@@ -160,8 +165,9 @@ def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
         unit = build(cfg, Path(build_root))
     except Exception as e:          # noqa: BLE001 - a failed point is a row, the sweep goes on
         from fitter.minimal import BoundNotMet
+        from fitter.poly import PolyBoundNotMet
         from flow.clock import ClockError
-        if isinstance(e, BoundNotMet):
+        if isinstance(e, (BoundNotMet, PolyBoundNotMet)):
             return {**row, "status": f"bound not met: {e}", "seconds": round(time.monotonic() - t0, 1)}
         if isinstance(e, ClockError):
             return {**row, "status": f"clock not met: {e}", "seconds": round(time.monotonic() - t0, 1)}
@@ -171,7 +177,7 @@ def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
     man = json.loads((unit / "manifest.json").read_text())
     row.update(stages=man["stages"])
     row.update(entries=spec.entries, max_err_lsb=m.get("max_err_lsb"), mse_hw=m.get("mse_hw"),
-               fewest=cfg.fit.max_err_lsb is not None)
+               fewest=cfg.fit.max_err_lsb is not None or cfg.impl == "poly")     # poly: always by its bound
     # a unit built at a clock target was measured by its clock loop already (flow/clock.py): the same
     # Verilog under the same settings, so the same key
     from flow.clock import clock_slot
@@ -220,7 +226,8 @@ def _markdown(rows, recs, meta) -> str:
         L.append(f"| {r['op']} | {r['format']} | {r['lut']} | {r['impl']} | {r['entries']} | {r.get('stages')} | "
                  f"{r.get('fmax_mhz') or '-'} | {r['area_um2']:,.0f} | {r['max_err_lsb']:.2f} | "
                  f"{'yes' if r['meets_bound'] else 'NO'} | `{r['make']}` |")
-    L += ["", f"## Fewest entries within {meta['bound']} LSB (exact minimax search, certified on every code)", "",
+    L += ["", f"## Fewest entries within {meta['bound']} LSB (exact minimax search, certified on every code; "
+          "poly: the fewest segments and narrowest coefficients)", "",
           "| op | format | impl | LUT | entries | max err LSB | area um2 |", "|---|---|---|---|---:|---:|---:|"]
     for r in rows:
         if r.get("fewest") or r.get("status", "").startswith("bound not met"):
@@ -246,7 +253,7 @@ def _pareto_png(op: str, rows: list[dict], bound: float) -> bytes:
     from hw.files import png_bytes, pyplot
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
-    marker = {"pwl": "o", "uniform": "s", "table": "^"}
+    marker = {"pwl": "o", "uniform": "s", "table": "^", "poly": "D"}
     for ax, lut in zip(axes, LUTS):
         for r in rows:
             if r["op"] != op or r["lut"] != lut or r.get("status") != "ok":
@@ -381,7 +388,7 @@ def main(argv=None) -> int:
                     help=f"comma list of integer formats (default {','.join(DEFAULT_FORMATS)})")
     ap.add_argument("--entries", default=",".join(map(str, DEFAULT_ENTRIES)),
                     help="table sizes of the pwl and uniform units (default 4,8,16,32,64)")
-    ap.add_argument("--impls", default=",".join(IMPLS), help="comma list of pwl, uniform, table (default all)")
+    ap.add_argument("--impls", default=",".join(IMPLS), help="comma list of pwl, uniform, table, poly (default all)")
     ap.add_argument("--luts", default=",".join(LUTS), help="rom, regs or both (default both)")
     ap.add_argument("--max-err-lsb", type=float, default=1.0, help="accuracy bound in output LSB (default 1)")
     ap.add_argument("--build", type=Path, default=Path("build"), help="build root (default build/)")

@@ -106,3 +106,36 @@ def test_cache_key_covers_a_row_wise_unit_s_tables(tmp_path):
     before = _key(tmp_path, cfg)
     (tmp_path / "recip.spec.json").write_text('{"op": "recip", "edited": 1}\n')
     assert _key(tmp_path, cfg) != before
+
+
+def test_plan_has_one_poly_unit_per_op_format_and_lut_at_the_bound():
+    """A poly unit is found by its bound (fitter/poly.py), so the entries axis does not apply to it."""
+    cfgs = [c for c in plan(["gelu"], ["int8", "int16", "int32"], [4, 8, 16]) if c.impl == "poly"]
+    assert [c.name for c in cfgs] == ["gelu_int8_m1_poly", "gelu_int8_m1_poly_regs", "gelu_int16_m1_poly",
+                                      "gelu_int16_m1_poly_regs"]                 # int32: over 16 input bits
+    assert all(c.make_line().startswith("make gen OP=gelu IMPL=poly") for c in cfgs)
+    half = [c.name for c in plan(["tanh"], ["int8"], [4], impls=["poly"], luts=["rom"], bound=0.5)]
+    assert half == ["tanh_int8_m0p5_poly"]
+
+
+def test_poly_is_recommended_when_smallest():
+    rows = [dict(op="gelu", format="int16", lut="rom", impl=i, entries=e, area_um2=a, max_err_lsb=m, status="ok",
+                 make=f"make gen {i}") for i, e, a, m in
+            (("pwl", 89, 96843.0, 0.99), ("uniform", 256, 87936.0, 0.98), ("poly", 256, 41272.0, 0.97),
+             ("uniform", 64, 30000.0, 7.0))]
+    [r] = recommend(rows, 1.0)
+    assert r["impl"] == "poly" and r["entries"] == 256 and r["meets_bound"]
+
+
+def test_sweep_measures_a_poly_unit(tmp_path):
+    r = _gqa("dse", "--ops", "gelu", "--formats", "int8", "--impls", "poly,table", "--luts", "rom",
+             "--build", str(tmp_path / "b"), "--jobs", "1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads((tmp_path / "b" / "dse" / "report.json").read_text())
+    [poly] = [x for x in rep["rows"] if x["impl"] == "poly"]
+    assert poly["status"] == "ok" and poly["unit"] == "gelu_int8_m1_poly" and poly["fewest"]
+    assert poly["max_err_lsb"] <= 1 and poly["area_um2"] > 0 and poly["make"] == "make gen OP=gelu IMPL=poly"
+    md = (tmp_path / "b" / "dse" / "report.md").read_text()
+    assert "| gelu | int8 | poly | rom |" in md and "gelu_int8_m1_poly" in md
+    [rec] = rep["recommendations"]
+    assert rec["impl"] == min((x for x in rep["rows"] if x["max_err_lsb"] <= 1), key=lambda x: x["area_um2"])["impl"]
