@@ -3,7 +3,8 @@
 ``make sim`` runs :data:`MATRIX`: every element-wise op at 8 and 16 entries,
 LUT=rom and LUT=regs, STAGES 0 and 2, all 256 input codes each, plus a
 16-bit unit (all 65,536 codes) and an INT32 unit (breakpoints, extremes and
-100,000 random codes), softmax, layernorm and rmsnorm at 8 and 16 entries
+100,000 random codes), the other implementations (direct table, uniform
+segments, segment-local polynomial), softmax, layernorm and rmsnorm at 8 and 16 entries
 and each of them without a row store (``ROW_STORE=none``) and with the row
 in an SRAM macro (``ROW_STORE=sram``, the bench's model) at 8 entries
 (rows of every kind, random gaps and back-pressure, and back-to-back rows
@@ -41,6 +42,8 @@ def matrix(ops=None) -> list[UnitConfig]:
         units += [Elementwise("gelu", impl="table", stages=s, lut=lut) for s, lut in ((0, "rom"), (2, "regs"))]
         units += [Elementwise("gelu", "int8", 16, 2, "regs", impl="uniform"),
                   Elementwise("gelu", "int16", 16, 1, "rom", impl="uniform")]
+        # the segment-local polynomial (fewest segments within 1 LSB): int8 regs, int12 rom on all 4,096 codes
+        units += [Elementwise("gelu", lut="regs", impl="poly"), Elementwise("gelu", "int12", impl="poly")]
     units += [Softmax(n) for n in (8, 16) if "softmax" in rowwise]
     units += [LayerNorm(n) for n in (8, 16) if "layernorm" in rowwise]
     units += [RMSNorm(n) for n in (8, 16) if "rmsnorm" in rowwise]

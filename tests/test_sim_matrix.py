@@ -23,7 +23,7 @@ MATRIX = matrix()
 def expected_vectors(req):
     if req.kind in ROWWISE:
         return None
-    n = {"int8": 256, "int16": 65536, "int32": None, "fp32": None}[req.format]
+    n = {"int8": 256, "int12": 4096, "int16": 65536, "int32": None, "fp32": None}[req.format]
     return None if n is None else n * (2 if req.lut == "regs" else 1)
 
 
