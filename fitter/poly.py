@@ -142,7 +142,7 @@ def _first_last(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ok.argmax(axis=1), M - 1 - ok[:, ::-1].argmax(axis=1), ok.any(axis=1)
 
 
-def _slope_bound(dom: _Domain, t, idx, mask, lo, hi, a1: int, s: int, lower: bool) -> np.ndarray:
+def _slope_bound(dom: _Domain, t, Tsm, mask, lo, hi, a1: int, s: int, lower: bool) -> np.ndarray:
     """A necessary lower (or upper) bound on c1 per segment: from the first code
     bounded above and the last bounded below (for the upper bound: first below,
     last above). Where a segment has no such pair (one constrained code, or a
@@ -161,12 +161,86 @@ def _slope_bound(dom: _Domain, t, idx, mask, lo, hi, a1: int, s: int, lower: boo
     # fallback: the targets' rise between the segment's first and last domain codes
     f, l, _ = _first_last(mask)
     dt = (t[r, l] - t[r, f]).astype(np.float64)
-    dT = dom.T[idx[r, l]] - dom.T[idx[r, f]]
+    dT = Tsm[r, l] - Tsm[r, f]
     wide = 4 * dom.bound + 4 + np.abs(dT)
     with np.errstate(divide="ignore", invalid="ignore"):
         est = ((dT - wide) if lower else (dT + wide)) * 2.0 ** s / np.where(dt > 0, dt * 2.0 ** a1, 1)
     est = np.where(dt > 0, np.floor(est) if lower else np.ceil(est), 0).astype(np.int64)
     return np.where(good, exact, est)
+
+
+def _core(dom: _Domain, t, Tsm, mask, lo, hi, a0: int, a1: int, s: int, b0: int | None, b1: int | None):
+    """The exact per-segment test on rows of codes (segments): for each row the
+    (c0, c1) with ``lo <= c0 2^a0 + c1 t 2^a1 <= hi`` on every real code (``mask``)
+    and the widest c0 interval, c0 in its middle. Returns (C0, C1, ok) per row."""
+    S, M = t.shape
+    c1_min = -(1 << (b1 - 1)) if b1 else -_INF
+    c1_max = (1 << (b1 - 1)) - 1 if b1 else _INF
+    c0_min = -(1 << (b0 - 1)) if b0 else -_INF
+    c0_max = (1 << (b0 - 1)) - 1 if b0 else _INF
+    # necessary range of c1 per segment, from two codes a < b with finite bounds:
+    # c1 (t_b - t_a) 2^a1 in [lo_b - hi_a, hi_b - lo_a]
+    C1_lo = _slope_bound(dom, t, Tsm, mask, lo, hi, a1, s, lower=True)
+    C1_hi = _slope_bound(dom, t, Tsm, mask, lo, hi, a1, s, lower=False)
+    C1_lo, C1_hi = np.maximum(C1_lo, c1_min), np.minimum(C1_hi, c1_max)
+    ok = C1_lo <= C1_hi
+    C0 = np.zeros(S, np.int64)
+    C1 = np.zeros(S, np.int64)
+    if not ok.any():
+        return C0, C1, ok
+    n = int((C1_hi - C1_lo)[ok].max()) + 1
+    steps = np.arange(n, dtype=np.int64) if n <= MAX_CANDIDATES else \
+        np.unique(np.round(np.linspace(0, n - 1, MAX_CANDIDATES)).astype(np.int64))
+    per = max(1, BLOCK // (len(steps) * M))
+    chunk = max(1, BLOCK // M)              # candidates at a time when one row alone exceeds the block
+    for j0 in range(0, S, per):
+        sl = slice(j0, j0 + per)
+        rows = np.arange(S)[sl]
+        best_w = np.full(len(rows), -1, np.int64)
+        best_c1 = np.zeros(len(rows), np.int64)
+        best_l = np.zeros(len(rows), np.int64)
+        best_h = np.zeros(len(rows), np.int64)
+        for i0 in range(0, len(steps), chunk):
+            cand = C1_lo[sl, None] + steps[None, i0:i0 + chunk]          # (s, n)
+            valid = cand <= C1_hi[sl, None]
+            p = (cand[:, :, None] * t[sl, None, :]) << a1             # (s, n, M)
+            lo_c0 = (-((p - lo[sl, None, :]) >> a0)).max(axis=2)      # ceil((lo - p) / 2^a0)
+            hi_c0 = ((hi[sl, None, :] - p) >> a0).min(axis=2)         # floor((hi - p) / 2^a0)
+            lo_c0 = np.maximum(lo_c0, c0_min)
+            hi_c0 = np.minimum(hi_c0, c0_max)
+            width = np.where(valid, hi_c0 - lo_c0, -1)
+            best = width.argmax(axis=1)
+            r = np.arange(len(best))
+            better = width[r, best] > best_w                          # the first widest, over the chunks
+            best_w = np.where(better, width[r, best], best_w)
+            best_c1 = np.where(better, cand[r, best], best_c1)
+            best_l = np.where(better, lo_c0[r, best], best_l)
+            best_h = np.where(better, hi_c0[r, best], best_h)
+        ok[sl] &= best_w >= 0
+        C1[sl] = best_c1
+        l, h = best_l, best_h
+        # unbounded sides (saturation): stay near the bounded one
+        l = np.where(l <= -_BIG, np.minimum(h, 0), l)
+        h = np.where(h >= _BIG, np.maximum(l, 0), h)
+        C0[sl] = (l + h) >> 1
+    return C0, C1, ok
+
+
+def _fill(n_all: int, segs, *cols):
+    """Columns over all 2^k segments from those of the fitted segments ``segs``: a
+    segment without a domain code takes the nearest fitted segment's c0 and 0 for
+    the other coefficients."""
+    outs = [np.zeros(n_all, np.int64) for _ in cols]
+    for o, c in zip(outs, cols):
+        o[segs] = c
+    near = segs[np.clip(np.searchsorted(segs, np.arange(n_all)), 0, len(segs) - 1)]
+    left = segs[np.clip(np.searchsorted(segs, np.arange(n_all), side="right") - 1, 0, len(segs) - 1)]
+    near = np.where(np.abs(left - np.arange(n_all)) <= np.abs(near - np.arange(n_all)), left, near)
+    empty = ~np.isin(np.arange(n_all), segs)
+    outs[0][empty] = outs[0][near[empty]]
+    for o in outs[1:]:
+        o[empty] = 0
+    return tuple(outs)
 
 
 def _solve(dom: _Domain, k: int, f0: int, f1: int, b0: int | None = None, b1: int | None = None):
@@ -180,54 +254,92 @@ def _solve(dom: _Domain, k: int, f0: int, f1: int, b0: int | None = None, b1: in
     segs, t, idx, mask = _layout(dom, k)
     lo = np.where(mask, accL[idx], -_INF)
     hi = np.where(mask, accU[idx], _INF)
-    S, M = t.shape
-    c1_min = -(1 << (b1 - 1)) if b1 else -_INF
-    c1_max = (1 << (b1 - 1)) - 1 if b1 else _INF
-    c0_min = -(1 << (b0 - 1)) if b0 else -_INF
-    c0_max = (1 << (b0 - 1)) - 1 if b0 else _INF
-    # necessary range of c1 per segment, from two codes a < b with finite bounds:
-    # c1 (t_b - t_a) 2^a1 in [lo_b - hi_a, hi_b - lo_a]
-    C1_lo = _slope_bound(dom, t, idx, mask, lo, hi, a1, s, lower=True)
-    C1_hi = _slope_bound(dom, t, idx, mask, lo, hi, a1, s, lower=False)
-    C1_lo, C1_hi = np.maximum(C1_lo, c1_min), np.minimum(C1_hi, c1_max)
-    if np.any(C1_lo > C1_hi):
+    C0, C1, ok = _core(dom, t, dom.T[idx], mask, lo, hi, a0, a1, s, b0, b1)
+    if not ok.all():
         return None
-    n = int((C1_hi - C1_lo).max()) + 1
-    steps = np.arange(n, dtype=np.int64) if n <= MAX_CANDIDATES else \
-        np.unique(np.round(np.linspace(0, n - 1, MAX_CANDIDATES)).astype(np.int64))
-    C0 = np.zeros(S, np.int64)
-    C1 = np.zeros(S, np.int64)
-    per = max(1, BLOCK // (len(steps) * M))
-    for j0 in range(0, S, per):
-        sl = slice(j0, j0 + per)
-        cand = C1_lo[sl, None] + steps[None, :]                  # (s, n)
-        valid = cand <= C1_hi[sl, None]
-        p = (cand[:, :, None] * t[sl, None, :]) << a1             # (s, n, M)
-        lo_c0 = (-((p - lo[sl, None, :]) >> a0)).max(axis=2)      # ceil((lo - p) / 2^a0)
-        hi_c0 = ((hi[sl, None, :] - p) >> a0).min(axis=2)         # floor((hi - p) / 2^a0)
-        lo_c0 = np.maximum(lo_c0, c0_min)
-        hi_c0 = np.minimum(hi_c0, c0_max)
-        width = np.where(valid, hi_c0 - lo_c0, -1)
-        best = width.argmax(axis=1)
-        r = np.arange(len(best))
-        if np.any(width[r, best] < 0):
-            return None
-        C1[sl] = cand[r, best]
-        l, h = lo_c0[r, best], hi_c0[r, best]
-        # unbounded sides (saturation): stay near the bounded one
-        l = np.where(l <= -_BIG, np.minimum(h, 0), l)
-        h = np.where(h >= _BIG, np.maximum(l, 0), h)
-        C0[sl] = (l + h) >> 1
-    n_all = 1 << k
-    out0, out1 = np.zeros(n_all, np.int64), np.zeros(n_all, np.int64)
-    out0[segs], out1[segs] = C0, C1
-    # segments without a domain code: the nearest fitted segment's c0, slope 0
-    near = segs[np.clip(np.searchsorted(segs, np.arange(n_all)), 0, len(segs) - 1)]
-    left = segs[np.clip(np.searchsorted(segs, np.arange(n_all), side="right") - 1, 0, len(segs) - 1)]
-    near = np.where(np.abs(left - np.arange(n_all)) <= np.abs(near - np.arange(n_all)), left, near)
-    empty = ~np.isin(np.arange(n_all), segs)
-    out0[empty], out1[empty] = out0[near[empty]], 0
-    return out0, out1
+    return _fill(1 << k, segs, C0, C1)
+
+
+#: degree 2: c2 offsets from the least-squares value tried on a segment that fails, in order
+C2_TRIES = (0, 1, -1, 2, -2, 3, -3)
+
+
+def _parabolas(dom: _Domain, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per fitted segment: the t^2 coefficient (output LSB per t^2) of the float
+    least-squares parabola through its targets, and the RMS of its residual.
+    Codes whose target lies within the bound of a saturation limit are left out
+    (the output may saturate there); a segment with fewer than three other
+    codes gets 0 and 0. Cached per k on ``dom``."""
+    cache = dom.__dict__.setdefault("_parabolas", {})
+    if k in cache:
+        return cache[k]
+    segs, t, idx, mask = _layout(dom, k)
+    T = dom.T[idx]
+    y, B = dom.y, dom.bound
+    use = mask & np.isfinite(T) & (T > y.min_code + B) & (T < y.max_code - B)
+    w = use.astype(np.float64)
+    m = dom.x.bits - k
+    tt = t.astype(np.float64) * 2.0 ** -m          # t scaled to [0, 1) for conditioning
+    T = np.where(use, T, 0.0)
+    mom = [(w * tt ** j).sum(axis=1) for j in range(5)]
+    rhs = [(w * tt ** j * T).sum(axis=1) for j in range(3)]
+    A = np.stack([np.stack(mom[i:i + 3], axis=-1) for i in range(3)], axis=1)      # (S, 3, 3)
+    b = np.stack(rhs, axis=-1)
+    n = use.sum(axis=1)
+    good = n >= 3
+    c2, rms = np.zeros(len(segs)), np.zeros(len(segs))
+    if good.any():
+        coef = np.linalg.solve(A[good], b[good][..., None])[..., 0]                  # (G, 3), in scaled t
+        fit = coef[:, 0:1] + coef[:, 1:2] * tt[good] + coef[:, 2:3] * tt[good] ** 2
+        res = np.where(use[good], fit - T[good], 0.0)
+        rms[good] = np.sqrt((res * res).sum(axis=1) / n[good])
+        c2[good] = coef[:, 2] * 4.0 ** -m
+    cache[k] = (c2, rms)
+    return c2, rms
+
+
+def _solve2(dom: _Domain, k: int, f0: int, f1: int, f2: int, b0: int | None = None, b1: int | None = None,
+            b2: int | None = None):
+    """Degree 2: per-segment (c0, c1, c2) meeting the bound, c2 from the
+    least-squares parabola rounded to s?.f2 (then +-1, +-2, +-3 where that
+    fails), (c0, c1) by the exact test with ``q2`` known per code. Returns
+    (C0, C1, C2) over all 2^k segments, or None if a segment has none."""
+    x, y = dom.x, dom.y
+    F = max(f0, f1 + x.frac)
+    a0, a1, s = F - f0, F - f1 - x.frac, F - y.frac
+    r = f2 + x.frac - f1
+    accL, accU = dom.acc_bounds(s)
+    segs, t, idx, mask = _layout(dom, k)
+    lo0 = np.where(mask, accL[idx], -_INF)
+    hi0 = np.where(mask, accU[idx], _INF)
+    Tsm = dom.T[idx]
+    base = np.round(_parabolas(dom, k)[0] * 2.0 ** (f2 + 2 * x.frac - y.frac)).astype(np.int64)
+    S = len(segs)
+    C0, C1, C2 = np.zeros(S, np.int64), np.zeros(S, np.int64), np.zeros(S, np.int64)
+    done = np.zeros(S, bool)
+    c2_min, c2_max = (-(1 << (b2 - 1)), (1 << (b2 - 1)) - 1) if b2 else (-_INF, _INF)
+    for off in C2_TRIES:
+        rows = np.flatnonzero(~done)
+        if not len(rows):
+            break
+        c2 = base[rows] + off
+        use = (c2 >= c2_min) & (c2 <= c2_max)
+        rows, c2 = rows[use], c2[use]
+        if not len(rows):
+            continue
+        tr = t[rows]
+        p2 = c2[:, None] * tr
+        q2 = p2 >> r if r > 0 else p2 << -r
+        d = (q2 * tr) << a1                                   # the c2 part of c1's product, per code
+        lo = np.where(lo0[rows] <= -_BIG, -_INF, lo0[rows] - d)
+        hi = np.where(hi0[rows] >= _BIG, _INF, hi0[rows] - d)
+        Ts = Tsm[rows] - d * 2.0 ** -s
+        c0, c1, ok = _core(dom, tr, Ts, mask[rows], lo, hi, a0, a1, s, b0, b1)
+        C0[rows[ok]], C1[rows[ok]], C2[rows[ok]] = c0[ok], c1[ok], c2[ok]
+        done[rows[ok]] = True
+    if not done.all():
+        return None
+    return _fill(1 << k, segs, C0, C1, C2)
 
 
 def _bits(values) -> int:
@@ -243,17 +355,28 @@ def _fracs(dom: _Domain, k: int) -> tuple[int, int]:
     return dom.y.frac + GUARD, dom.y.frac - dom.x.frac + m + GUARD
 
 
-def _spec(func, dom: _Domain, k: int, f0: int, f1: int, C0, C1, b0=None, b1=None) -> Spec:
+def _fracs2(dom: _Domain, k: int) -> tuple[int, int, int]:
+    """Degree 2: generous fractional bits of (c0, c1, c2) at k (one step of c2
+    moves the output by 2^-GUARD LSB at the segment's last offset)."""
+    m = dom.x.bits - k
+    f0, f1 = _fracs(dom, k)
+    return f0, f1, dom.y.frac + 2 * (m - dom.x.frac) + GUARD
+
+
+def _spec(func, dom: _Domain, k: int, f0: int, f1: int, C0, C1, b0=None, b1=None, f2=None, C2=None,
+          b2=None) -> Spec:
     b0, b1 = b0 or _bits(C0), b1 or _bits(C1)
-    return Spec(func.name, 1 << k, dom.x, (), None, None, dom.y, {}, impl="poly",
-                coefficients=(Coeffs(Fixed(b0, True, f0), tuple(int(v) for v in C0)),
-                              Coeffs(Fixed(b1, True, f1), tuple(int(v) for v in C1))))
+    cols = (Coeffs(Fixed(b0, True, f0), tuple(int(v) for v in C0)),
+            Coeffs(Fixed(b1, True, f1), tuple(int(v) for v in C1)))
+    if C2 is not None:
+        cols += (Coeffs(Fixed(b2 or _bits(C2), True, f2), tuple(int(v) for v in C2)),)
+    return Spec(func.name, 1 << k, dom.x, (), None, None, dom.y, {}, impl="poly", coefficients=cols)
 
 
 def metrics(spec: Spec, dom: _Domain) -> dict:
     """DESIGN.md "Accuracy metrics" of a poly spec on the domain; ``mse_fp``:
-    the coefficients' real polynomial ``c0 2^-f0 + c1 2^-f1 (u - x_seg)`` on
-    the 0.01 grid of the range (no input or output rounding)."""
+    the coefficients' real polynomial ``c0 2^-f0 + c1 2^-f1 (u - x_seg)`` (degree
+    2: ``+ c2 2^-f2 (u - x_seg)^2``) on the 0.01 grid of the range (no input or output rounding)."""
     y = poly_model.evaluate(spec, dom.q)
     ylsb = dom.y.to_real(y)
     t = dom.T * 2.0 ** -dom.y.frac
@@ -266,9 +389,11 @@ def metrics(spec: Spec, dom: _Domain) -> dict:
     code = np.clip(np.floor(u * 2.0 ** x.frac), x.min_code, x.max_code).astype(np.int64)
     seg, _ = poly_model.split(code, x, k)
     x_seg = x.to_real(x.min_code + (seg << (x.bits - k)))
-    c0, c1 = spec.coefficients
-    val = (np.asarray(c0.values, np.float64)[seg] * 2.0 ** -c0.fmt.frac
-           + np.asarray(c1.values, np.float64)[seg] * 2.0 ** -c1.fmt.frac * (u - x_seg))
+    c0, c1, *c2 = spec.coefficients
+    slope = np.asarray(c1.values, np.float64)[seg] * 2.0 ** -c1.fmt.frac
+    if c2:
+        slope = slope + np.asarray(c2[0].values, np.float64)[seg] * 2.0 ** -c2[0].fmt.frac * (u - x_seg)
+    val = np.asarray(c0.values, np.float64)[seg] * 2.0 ** -c0.fmt.frac + slope * (u - x_seg)
     with np.errstate(all="ignore"):
         e_fp = val - dom.func(u)
     w = int(err_lsb.argmax())
@@ -277,18 +402,22 @@ def metrics(spec: Spec, dom: _Domain) -> dict:
 
 
 def fit_poly(op, fmt: str = "int8", bound_lsb: float = 1.0, rng_range: tuple | None = None,
-             entries: int | None = None, **over) -> Spec:
+             entries: int | None = None, degree: int = 1, **over) -> Spec:
     """The poly table of ``op`` at ``fmt`` (formats of :func:`fitter.fit.datapath`,
     ``over`` as there; only input and output formats matter): the fewest
     segments (or ``entries``, a power of two) and the narrowest coefficient
     formats with ``max_err_lsb <= bound_lsb`` on every domain code,
-    certified. Raises :class:`PolyBoundNotMet` when no table meets the bound."""
+    certified. ``degree`` 1 (exact search) or 2 (c2 by least squares, the
+    rest exact; see :func:`_solve2`). Raises :class:`PolyBoundNotMet` when no
+    table meets the bound."""
     from fitter.minimal import certify
     func = _func(op)
     if fmt not in WIDEN:
         raise FitError(f"unknown format '{fmt}' for an integer fit; known: {', '.join(WIDEN)}")
     if not bound_lsb > 0:
         raise FitError(f"max_err_lsb bound {bound_lsb}: must be > 0")
+    if degree not in poly_model.DEGREES:
+        raise FitError(f"poly degree {degree}: use {' or '.join(map(str, poly_model.DEGREES))}")
     dp = datapath(func, fmt, **over)
     x, y = dp.x, dp.y
     if x.bits > MAX_POLY_BITS:
@@ -304,6 +433,8 @@ def fit_poly(op, fmt: str = "int8", bound_lsb: float = 1.0, rng_range: tuple | N
         ks = [entries.bit_length() - 1]
     else:
         ks = range(0, top + 1)
+    if degree == 2:
+        return _fit2(func, dom, ks, rng, bound_lsb, entries, certify)
     k = None
     for kk in ks:
         ok = _solve(dom, kk, *_fracs(dom, kk)) is not None
@@ -316,21 +447,10 @@ def fit_poly(op, fmt: str = "int8", bound_lsb: float = 1.0, rng_range: tuple | N
                               f"{bound_lsb} LSB", )
     g0, g1 = _fracs(dom, k)
 
-    def least(lo, hi, test):
-        """The least f in lo..hi passing ``test`` (``hi`` passes), by bisection: feasibility grows with the
-        fractional bits (up to rounding effects, which can only leave a narrower format unfound)."""
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if test(mid):
-                hi = mid
-            else:
-                lo = mid + 1
-        return hi
-
-    f1 = least(g1 - GUARD - 6, g1, lambda f: _solve(dom, k, g0, f) is not None)
+    f1 = _least(g1 - GUARD - 6, g1, lambda f: _solve(dom, k, g0, f) is not None)
     best = None
     for f1c in (f1, f1 + 1, f1 + 2):
-        f0c = least(y.frac - 8, g0, lambda f: _solve(dom, k, f, f1c) is not None)
+        f0c = _least(y.frac - 8, g0, lambda f: _solve(dom, k, f, f1c) is not None)
         C0, C1 = _solve(dom, k, f0c, f1c)
         cost = (_bits(C0) + _bits(C1), _bits(C1))
         if best is None or cost < best[0]:
@@ -356,5 +476,77 @@ def fit_poly(op, fmt: str = "int8", bound_lsb: float = 1.0, rng_range: tuple | N
         "minimal": {"bound_lsb": float(bound_lsb), "entries": spec.entries, "impl": "poly",
                     "method": "exact per-segment feasibility (fitter/poly.py)",
                     "widths": {"c0": f"s{b0}.{f0}", "c1": f"s{b1}.{f1}"},
+                    "certificate": cert, "tried": tried}})
+    return spec
+
+
+def _least(lo, hi, test):
+    """The least f in lo..hi passing ``test`` (``hi`` passes), by bisection: feasibility grows with the
+    fractional bits (up to rounding effects, which can only leave a narrower format unfound)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if test(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def _fit2(func, dom: _Domain, ks, rng, bound_lsb: float, entries, certify) -> Spec:
+    """Degree 2 of :func:`fit_poly`: the fewest segments at generous formats,
+    then the fewest fractional bits of c2, c1 and c0, then the fewest bits of
+    c1 and c0 (c2's are its values' own), each step by :func:`_solve2`."""
+    x, y = dom.x, dom.y
+    tried = []
+    k = None
+    for kk in ks:
+        # a necessary condition first: every real parabola is at least the least-squares one's RMS residual
+        # off somewhere, and at the generous formats the output is within 1/2 + 2^-GUARD LSB of one
+        rms = float(_parabolas(dom, kk)[1].max())
+        if rms > dom.bound + 0.5 + 2.0 ** -GUARD + 1e-9 and kk != ks[-1]:
+            tried.append({"entries": 1 << kk, "meets": False, "how": f"least-squares RMS residual {rms:.3g} LSB"})
+            continue
+        ok = _solve2(dom, kk, *_fracs2(dom, kk)) is not None
+        tried.append({"entries": 1 << kk, "meets": ok, "how": f"generous formats ({GUARD} guard bits)"})
+        if ok:
+            k = kk
+            break
+    if k is None:
+        raise PolyBoundNotMet(f"{func.name} int{x.bits}: no degree-2 poly table of at most {1 << ks[-1]} "
+                              f"segments meets {bound_lsb} LSB")
+    g0, g1, g2 = _fracs2(dom, k)
+    f2 = _least(g2 - GUARD - 6, g2, lambda f: _solve2(dom, k, g0, g1, f) is not None)
+    f1 = _least(g1 - GUARD - 6, g1, lambda f: _solve2(dom, k, g0, f, f2) is not None)
+    best = None
+    for f1c in (f1, f1 + 1, f1 + 2):
+        f0c = _least(y.frac - 8, g0, lambda f: _solve2(dom, k, f, f1c, f2) is not None)
+        C0, C1, C2 = _solve2(dom, k, f0c, f1c, f2)
+        cost = (_bits(C0) + _bits(C1), _bits(C1))
+        if best is None or cost < best[0]:
+            best = (cost, f0c, f1c, C0, C1, C2)
+    _, f0, f1, C0, C1, C2 = best
+    b0, b1, b2 = _bits(C0), _bits(C1), _bits(C2)
+    while b1 > 2 and (r := _solve2(dom, k, f0, f1, f2, b0=b0, b1=b1 - 1, b2=b2)) is not None:
+        b1, (C0, C1, C2) = b1 - 1, r
+    while b0 > 2 and (r := _solve2(dom, k, f0, f1, f2, b0=b0 - 1, b1=b1, b2=b2)) is not None:
+        b0, (C0, C1, C2) = b0 - 1, r
+    b2 = _bits(C2)
+    spec = _spec(func, dom, k, f0, f1, C0, C1, b0, b1, f2, C2, b2)
+    cert = certify(spec, bound_lsb, rng)
+    if not cert["certified"]:               # (c0, c1) are exact for the c2 chosen: a failure here is a bug
+        raise AssertionError(f"{func.name} int{x.bits}: degree-2 poly table fails its certificate: {cert}")
+    tried.append({"entries": 1 << k, "meets": True, "how": f"c0 s{b0}.{f0}, c1 s{b1}.{f1}, c2 s{b2}.{f2}: least "
+                  "fractional bits, then least bits"})
+    if entries is None and k > 0:
+        tried.append({"entries": 1 << (k - 1), "meets": False,
+                      "how": "no parabola per segment at generous formats (c2 by least squares)"})
+    spec.fit.update({
+        "method": "poly-minimal", "impl": "poly", "degree": 2, "range": list(rng), "objective": "maxerr",
+        "rule": "per segment: c2 from the least-squares parabola, rounded (then +-1..3 where that fails); "
+                "with it the (c0, c1) with the widest feasible c0 interval, c0 in its middle",
+        "domain": "all codes", "metrics": metrics(spec, dom),
+        "minimal": {"bound_lsb": float(bound_lsb), "entries": spec.entries, "impl": "poly",
+                    "method": "c2 heuristic, (c0, c1) exact per-segment feasibility (fitter/poly.py)",
+                    "widths": {"c0": f"s{b0}.{f0}", "c1": f"s{b1}.{f1}", "c2": f"s{b2}.{f2}"},
                     "certificate": cert, "tried": tried}})
     return spec

@@ -101,6 +101,11 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=None, out
     req = {"op": cfg.op, "format": cfg.format, "entries": cfg.entries, **cfg.fit.request()}
     if cfg.impl != "pwl":               # pwl requests stay as they were, so their caches stay valid
         req["impl"] = cfg.impl
+    # impl poly: degree 1 or 2, a field of the configuration or of its fit options (a degree-1 request stays as
+    # it was, so its cache stays valid)
+    degree = getattr(cfg, "degree", None) or getattr(cfg.fit, "degree", None) or 1
+    if degree != 1:
+        req["degree"] = degree
     out = Path(out) if out is not None else cfg.fit_dir(build)
     root = Path(build) if Path(build) in out.parents else None    # marked by write_fit (flow/clean.py)
     spec = None if force else _cached(out / "spec.json", req, log)
@@ -115,9 +120,9 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=None, out
         f = cfg.fit
         bound = POLY_BOUND if f.max_err_lsb is None else f.max_err_lsb
         if not quiet:
-            print(f"fitting {cfg.op}: impl poly, {cfg.format}, the fewest segments and narrowest coefficients "
-                  f"within {bound:g} LSB", file=log)
-        spec = fit_poly(cfg.op, cfg.format, bound, f.range,
+            print(f"fitting {cfg.op}: impl poly" + (f", degree {degree}" if degree != 1 else "") + f", {cfg.format}, "
+                  f"the fewest segments and narrowest coefficients within {bound:g} LSB", file=log)
+        spec = fit_poly(cfg.op, cfg.format, bound, f.range, degree=degree,
                         **{k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None})
         spec.fit["request"] = req
         spec.fit["digest"] = table_digest(spec)

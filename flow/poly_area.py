@@ -1,7 +1,7 @@
 """Area and timing of ``IMPL=poly`` units beside the README's current best (issue 24).
 
 ``python -m flow.poly_area [--ops gelu,silu,sigmoid,tanh,exp] [--formats int12,int16]
-[--build build] [--max-err-lsb 1]`` builds each unit as ``make gen OP=<op>
+[--build build] [--max-err-lsb 1] [--degrees 1,2] [--d2-more 1]`` builds each unit as ``make gen OP=<op>
 IMPL=poly FORMAT=<format>`` would (STAGES=1, LUT=rom, registered output),
 timing the fit and certificate, then synthesizes them one at a time through
 the project's flow (:func:`synth.report.measure`: Yosys onto OSU 0.18 um,
@@ -10,6 +10,13 @@ formats, fit seconds, area, fmax, and the README "Which implementation
 should I use?" table's best unit within 1 LSB with the ratio. Units and
 synthesis results are cached in the build tree, as ``make synth-report``
 caches them.
+
+``--degrees 1,2`` adds degree-2 rows (Horner, ``fit_poly(degree=2)``): the
+fewest segments and, with ``--d2-more 1``, also twice as many (degree 2
+can win with more segments than its minimum, issue 24). Until the
+configuration has a degree field, a degree-2 unit is generated directly
+(:func:`hw.gen.generate`, STAGES and LUT as given) into
+``<build>/poly_area/<op>_<format>_m<B>_poly_d2[_e<N>]``.
 """
 
 from __future__ import annotations
@@ -44,7 +51,11 @@ def main(argv=None) -> int:
     ap.add_argument("--max-err-lsb", type=float, default=1.0)
     ap.add_argument("--stages", type=int, default=1)
     ap.add_argument("--lut", default="rom")
+    ap.add_argument("--degrees", default="1", help="comma list of 1, 2 (default 1)")
+    ap.add_argument("--d2-more", type=int, default=0,
+                    help="degree 2: also 2x, 4x, ... the fewest segments, this many doublings (default 0)")
     a = ap.parse_args(argv)
+    degrees = [int(d) for d in a.degrees.split(",") if d]
     cfg = {"out": str(a.build / "synth"), "liberty": DEFAULT_LIBERTY, "period_ns": DEFAULT_PERIOD_NS,
            "abc": "gqa", "activity": 0.5}
     print("| op | width | poly unit | segments | c0 | c1 | fit s | max err LSB | area um2 | fmax MHz "
@@ -52,6 +63,10 @@ def main(argv=None) -> int:
     print("|---|---|---|---:|---|---|---:|---:|---:|---:|---|---:|")
     for op in a.ops.split(","):
         for fmt in a.formats.split(","):
+            if 2 in degrees:
+                _degree2_rows(op, fmt, a, cfg, measure)
+            if 1 not in degrees:
+                continue
             try:
                 u = Elementwise(op, fmt, stages=a.stages, lut=a.lut, impl="poly",
                                 fit=FitOptions(max_err_lsb=a.max_err_lsb))
@@ -71,6 +86,39 @@ def main(argv=None) -> int:
                   f"{fit_s} | {spec.fit['metrics']['max_err_lsb']:.3f} | {row['area_um2']:,.0f} | {fmax} | "
                   + (f"{best[0]:,} ({best[1]})" if best else "-") + f" | {ratio} |", flush=True)
     return 0
+
+
+def _degree2_rows(op: str, fmt: str, a, cfg: dict, measure) -> None:
+    """The degree-2 rows of one op and format (see the module doc)."""
+    from fitter.poly import fit_poly
+    from fitter.problem import FitError
+    from hw.gen import generate
+    from hw.spec import Spec
+    from synth.report import SynthError
+    bound = f"m{a.max_err_lsb:g}".replace(".", "p")
+    entries = None
+    for more in range(a.d2_more + 1):
+        name = f"{op}_{fmt}_{bound}_poly_d2" + (f"_e{entries}" if more else "")
+        out = a.build / "poly_area" / name
+        try:
+            t = time.perf_counter()
+            spec = fit_poly(op, fmt, a.max_err_lsb, entries=entries, degree=2)
+            fit_s = f"{time.perf_counter() - t:.2f}"
+            if not (out / "spec.json").is_file() or Spec.load(out / "spec.json").dumps() != spec.dumps():
+                spec.save(out / "spec.json")
+            generate(spec, out, f"gqa_{name}", stages=a.stages, lut=a.lut)
+            row = measure(out, cfg)
+        except (FitError, SynthError) as e:
+            print(f"| {op} | {fmt[3:]} | error (degree 2): {e} |", flush=True)
+            return
+        c0, c1, c2 = spec.coefficients
+        best = README_BEST.get((op, fmt))
+        ratio = f"{row['area_um2'] / best[0]:.2f}x" if best else "-"
+        fmax = "-" if row["fmax_mhz"] is None else f"{row['fmax_mhz']:.1f}"
+        print(f"| {op} | {fmt[3:]} | `{name}` (degree 2) | {spec.entries} | {c0.fmt.label()} | {c1.fmt.label()}, "
+              f"c2 {c2.fmt.label()} | {fit_s} | {spec.fit['metrics']['max_err_lsb']:.3f} | {row['area_um2']:,.0f} | "
+              f"{fmax} | " + (f"{best[0]:,} ({best[1]})" if best else "-") + f" | {ratio} |", flush=True)
+        entries = 2 * spec.entries
 
 
 if __name__ == "__main__":

@@ -49,8 +49,9 @@ every existing spec file stays byte-identical):
                         {"bits": B1, "frac": F1, "values": [N ints]}],   # c1
        "output": {...}}
 
-  ``degree`` + 1 signed coefficient columns, each with its own format; no
-  ``breakpoints``, ``slopes`` or ``intercepts`` (``hw/poly``).
+  ``degree`` (1 or 2) + 1 signed coefficient columns, each with its own
+  format (degree 2 adds c2); no ``breakpoints``, ``slopes`` or ``intercepts``
+  (``hw/poly``).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ MAX_FILE_BYTES = 16 << 20   # a spec of 4096 table values is well under 1 MiB
 IMPLS = ("pwl", "table", "uniform", "poly")
 MAX_TABLE_BITS = 12    # a table spec holds 2^bits values
 MAX_POLY_ENTRIES = 4096   # a poly spec's segments: 2^k, k <= 12 (and k < input bits)
-POLY_DEGREES = (1,)
+POLY_DEGREES = (1, 2)
 _OP_RE = re.compile(r"[a-z][a-z0-9_]*")
 #: the op names a unit, its folder and its Verilog module (gqa_<op>_<format>_e<N>_u<hash>...): 32
 #: characters keep the longest such name far below a file name's 255 bytes and any tool's identifier limit

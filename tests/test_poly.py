@@ -33,20 +33,26 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @lru_cache(maxsize=None)
-def poly_spec(op: str, fmt: str = "int8", bound: float = 1.0, entries: int | None = None) -> Spec:
-    return fit_poly(op, fmt, bound, entries=entries)
+def poly_spec(op: str, fmt: str = "int8", bound: float = 1.0, entries: int | None = None, degree: int = 1) -> Spec:
+    return fit_poly(op, fmt, bound, entries=entries, degree=degree)
 
 
 def _reference(spec: Spec, q: int) -> int:
     """DESIGN.md's formula with Python integers, one code at a time."""
     x, y = spec.input, spec.output
-    c0, c1 = spec.coefficients
+    c0, c1 = spec.coefficients[:2]
     k = spec.entries.bit_length() - 1
     m = x.bits - k
     u = q - x.min_code
     seg, t = u >> m, u & ((1 << m) - 1)
     F = max(c0.fmt.frac, c1.fmt.frac + x.frac)
-    acc = (c0.values[seg] << (F - c0.fmt.frac)) + ((c1.values[seg] * t) << (F - c1.fmt.frac - x.frac))
+    h = c1.values[seg]
+    if spec.degree == 2:                        # Horner: h = c1 + floor(c2 t / 2^r), r = f2 + fx - f1
+        c2 = spec.coefficients[2]
+        r = c2.fmt.frac + x.frac - c1.fmt.frac
+        p2 = c2.values[seg] * t
+        h += p2 >> r if r > 0 else p2 << -r
+    acc = (c0.values[seg] << (F - c0.fmt.frac)) + ((h * t) << (F - c1.fmt.frac - x.frac))
     s = F - y.frac
     r = (acc + (1 << (s - 1))) >> s if s > 0 else acc << -s
     return min(max(r, y.min_code), y.max_code)
@@ -144,7 +150,8 @@ def _doc():
 @pytest.mark.parametrize("edit,field,words", [
     (lambda d: d.update(entries=12), "entries", "power of two"),
     (lambda d: d.update(entries=256), "entries", "1..128"),
-    (lambda d: d.update(degree=2), "degree", "implements degree 1"),
+    (lambda d: d.update(degree=3), "degree", "implements degree 1, 2"),
+    (lambda d: d.update(degree=2), "coefficients", "degree + 1 = 3"),
     (lambda d: d.pop("degree"), "degree", "missing"),
     (lambda d: d["coefficients"].pop(), "coefficients", "degree + 1 = 2"),
     (lambda d: d["coefficients"][1]["values"].pop(), "coefficients[1].values", "'entries'"),
@@ -326,6 +333,180 @@ def test_handoff_package_regs_four_lanes(build_dir, tmp_path):
     assert r.returncode == 0 and f"PASS {n} vectors" in r.stdout, r.stdout + r.stderr
     sheet = (pkg / "DATASHEET.md").read_text()
     assert "segment-local polynomial" in sheet and "the coefficients in reverse order" in sheet
+    exe = Path(sys.executable).parent / "fusesoc"
+    exe = str(exe) if exe.is_file() else shutil.which("fusesoc")
+    if exe is None:
+        pytest.skip("FuseSoC not installed")
+    cp = shutil.copytree(pkg, tmp_path / "pkg")
+    env = {**os.environ, **{k: str(tmp_path / "xdg") for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")}}
+    r = subprocess.run([exe, "--cores-root", str(cp), "run", "--build-root", str(tmp_path / "fsbuild"), "--target",
+                        "sim", man["fusesoc"]["vlnv"]], capture_output=True, text=True, cwd=tmp_path, env=env,
+                       timeout=900)
+    assert r.returncode == 0 and f"PASS {n} vectors" in r.stdout, (r.stdout + r.stderr)[-3000:]
+
+
+# -- degree 2 (Horner, one truncation) ------------------------------------------------------------
+
+D2 = [("gelu", "int8"), ("sigmoid", "int8"), ("exp", "int12"), ("tanh", "int10"), ("silu", "int12"),
+      ("reciprocal", "int8"), ("rsqrt", "int12"), ("hswish", "int8")]
+
+
+@pytest.mark.parametrize("op,fmt", D2)
+def test_degree2_model_formula_bound_and_certificate(op, fmt):
+    spec = poly_spec(op, fmt, degree=2)
+    assert spec.degree == 2 and len(spec.coefficients) == 3
+    x, y = spec.input, spec.output
+    q = x.codes()
+    out = evaluate(spec, q)
+    pick = q if len(q) <= 512 else q[:: len(q) // 512]
+    assert [int(v) for v in evaluate(spec, pick)] == [_reference(spec, int(c)) for c in pick]
+    f = get(op)
+    lo, hi = f.range
+    inside = (x.to_real(q) >= lo) & (x.to_real(q) <= hi)
+    assert np.abs(out[inside] - f(x.to_real(q[inside])) * 2.0 ** y.frac).max() <= 1.0
+    cert = spec.fit["minimal"]["certificate"]
+    assert cert["certified"] and cert["codes"] == int(inside.sum()) and spec.fit["degree"] == 2
+    assert set(spec.fit["minimal"]["widths"]) == {"c0", "c1", "c2"}
+    # fewer segments than degree 1, and half of them fails (the same search)
+    assert spec.entries <= poly_spec(op, fmt).entries
+    if spec.entries > 1:
+        with pytest.raises(PolyBoundNotMet):
+            fit_poly(op, fmt, entries=spec.entries // 2, degree=2)
+
+
+def test_degree2_datapath_widths_and_extremes_do_not_wrap():
+    dp = PolyDatapath(Fixed(16, True, 13), Fixed(20, True, 17), Fixed(14, True, 12), Fixed(16, True, 13), 6,
+                      Fixed(4, True, 4))
+    assert (dp.degree, dp.m, dp.r, dp.prod2_bits, dp.q2_bits, dp.h_bits) == (2, 10, 5, 14, 9, 15)
+    assert (dp.prod_bits, dp.F, dp.shift0, dp.shift1, dp.out_shift) == (25, 25, 8, 0, 12)
+    assert dp.acc_bits == 29                                    # c0.bits + shift0 = 28, plus one
+    x, y = Fixed(8, True, 5), Fixed(8, True, 5)
+    for c2f in (Fixed(5, True, 9), Fixed(5, True, 1)):          # r > 0 (floor) and r < 0 (exact left shift)
+        spec = Spec("gelu", 4, x, (), None, None, y, {}, impl="poly",
+                    coefficients=(Coeffs(Fixed(12, True, 9), (2047, -2048, 2047, -2048)),
+                                  Coeffs(Fixed(9, True, 4), (255, -256, -256, 255)),
+                                  Coeffs(c2f, (15, -16, 15, -16))))
+        q = x.codes()
+        assert [int(v) for v in evaluate(spec, q)] == [_reference(spec, int(c)) for c in q]
+        assert set(evaluate(spec, q).tolist()) >= {y.min_code, y.max_code}
+
+
+def test_degree2_spec_round_trip_and_image(tmp_path):
+    spec = poly_spec("gelu", "int8", degree=2)
+    spec.save(tmp_path / "s.json")
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert doc["degree"] == 2 and len(doc["coefficients"]) == 3
+    assert Spec.load(tmp_path / "s.json") == spec
+    n = spec.entries
+    img = impls.image(spec)
+    assert [a for a, _ in img] == list(range(3 * n))
+    assert impls.cfg(spec)["map"] == f"c0 at 0..{n - 1}, c1 at {n}..{2 * n - 1}, c2 at {2 * n}..{3 * n - 1}"
+    assert lut_image.cfg_addr_bits(spec) == (3 * n - 1).bit_length()
+    assert set(impls.formats(spec)) == {"input", "output", "c0", "c1", "c2"}
+
+
+def test_degree1_is_unchanged_by_the_degree_argument():
+    """fit_poly(degree=1) is the old fit: same spec text, no c2, the fit block says degree 1."""
+    a, b = fit_poly("tanh", "int10"), fit_poly("tanh", "int10", degree=1)
+    assert a.dumps() == b.dumps() and a.degree == 1 and a.fit["degree"] == 1
+    assert "c2" not in a.fit["minimal"]["widths"]
+    with pytest.raises(Exception, match="degree 3"):
+        fit_poly("tanh", "int8", degree=3)
+
+
+def test_degree2_16_bit_fit_takes_seconds():
+    t = time.perf_counter()
+    spec = fit_poly("gelu", "int16", degree=2)
+    took = time.perf_counter() - t
+    assert spec.fit["minimal"]["certificate"]["codes"] == 65536 and spec.entries < fit_poly("gelu", "int16").entries
+    assert took < 60, f"{took:.1f} s (about 2.5 s on the project's machine under load)"
+
+
+def _bench2(spec, where, stages, lut, golden=None):
+    from hw.handoff.vectors import alt_spec
+    from tests.helpers import bench, generate_unit
+    unit = generate_unit(spec, where / "unit", stages, lut)
+    s2 = None
+    if lut == "regs":                               # loaded through cfg with its reversed table first
+        s2 = where / "alt.json"
+        alt_spec(spec).save(s2)
+    return bench(unit, where, golden=golden, spec2=s2)
+
+
+BENCH2 = [("gelu", "int8", 0, "rom"), ("sigmoid", "int8", 1, "rom"), ("tanh", "int8", 2, "regs"),
+          ("exp", "int8", 3, "rom"), ("silu", "int8", 3, "regs"), ("reciprocal", "int8", 2, "rom"),
+          ("gelu", "int16", 1, "rom"), ("sigmoid", "int16", 3, "regs")]
+
+
+@pytest.mark.parametrize("op,fmt,stages,lut", BENCH2, ids=[f"{o}_{f}_s{s}_{lu}" for o, f, s, lu in BENCH2])
+def test_degree2_bench_bit_exact_on_every_code(op, fmt, stages, lut, tmp_path):
+    spec = poly_spec(op, fmt, degree=2)
+    r = _bench2(spec, tmp_path, stages, lut)
+    n = 1 << spec.input.bits
+    assert r.ok and r.mismatches == 0 and r.vectors == n * (2 if lut == "regs" else 1), r.line()
+
+
+@pytest.mark.parametrize("col,stages", [(2, 3), (1, 0), (0, 2)])
+def test_degree2_one_wrong_coefficient_fails(col, stages, tmp_path):
+    """A degree-2 unit built from a table with one wrong coefficient fails against the true table."""
+    spec = poly_spec("gelu", "int8", degree=2)
+    true = tmp_path / "true.json"
+    spec.save(true)
+    c = spec.coefficients[col]
+    vals = list(c.values)
+    i = spec.entries // 2 + 1
+    vals[i] += 1 if vals[i] < c.fmt.max_code else -1
+    cols = list(spec.coefficients)
+    cols[col] = Coeffs(c.fmt, tuple(vals))
+    bad = replace(spec, coefficients=tuple(cols))
+    assert np.count_nonzero(evaluate(bad, spec.input.codes()) != evaluate(spec, spec.input.codes())) > 0
+    r = _bench2(bad, tmp_path, stages, "rom", golden=true)
+    assert r.mismatches > 0 and not r.ok, r.line()
+
+
+def test_degree2_verilog_lints_clean_and_lanes(tmp_path):
+    from amaranth.back import verilog
+
+    from hw.poly.unit import PolyUnit
+    from sim.lint import lint
+    from tests.helpers import generate_unit
+    spec = poly_spec("tanh", "int8", degree=2)
+    for stages, lut in ((0, "rom"), (3, "regs")):
+        unit = generate_unit(spec, tmp_path / f"s{stages}{lut}", stages, lut)
+        man = json.loads((unit / "manifest.json").read_text())
+        r = lint([unit / v for v in man["verilog"]], man["top"])
+        assert r.returncode == 0, r.stderr
+    text = verilog.convert(PolyUnit(spec, stages=2, lut="regs", lanes=4), name="top", emit_src=False)
+    assert text.count("c2_rd") >= 4 and "c2_7" in text          # one table, four lanes reading it
+    with pytest.raises(ValueError, match="STAGES 0..3"):
+        PolyUnit(spec, stages=4)
+
+
+def test_degree2_handoff_package_regs_four_lanes(tmp_path):
+    """A degree-2 unit (LUT=regs, LANES=4, STAGES=2) through the handoff package: its Verilog bench
+    and `fusesoc run --target sim` pass on every code of every lane. Generated directly (the
+    configuration has no degree field yet): the record is the degree-1 unit's with DEGREE=2 added."""
+    import os
+    import shutil
+    import sys
+
+    from flow.build import _record
+    from hw.gen import generate
+    from hw.handoff import package
+    cfg = Elementwise("gelu", stages=2, lut="regs", impl="poly", lanes=4)
+    rec = _record(cfg)
+    rec = {"request": {**rec["request"], "degree": 2}, "regenerate": rec["regenerate"] + " DEGREE=2"}
+    out = tmp_path / "gelu_int8_m1_poly_d2_l4_s2_regs"
+    generate(poly_spec("gelu", "int8", degree=2), out, "gqa_gelu_int8_m1_poly_d2_l4_s2_regs", stages=2,
+             lut="regs", lanes=4, record=rec)
+    pkg = package.build(out)
+    man = json.loads((pkg / "manifest.json").read_text())
+    n = man["testbench"]["vectors"]
+    assert n == 4 * (256 + 256)
+    r = subprocess.run(["sh", str(pkg / "run_tb.sh"), "icarus"], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0 and f"PASS {n} vectors" in r.stdout, r.stdout + r.stderr
+    sheet = (pkg / "DATASHEET.md").read_text()
+    assert "polynomial of degree 2" in sheet and "| segment | first input | c0 | c1 | c2 |" in sheet
     exe = Path(sys.executable).parent / "fusesoc"
     exe = str(exe) if exe.is_file() else shutil.which("fusesoc")
     if exe is None:

@@ -154,7 +154,18 @@ def _poly_md(spec) -> list[str]:
     """A poly table: per segment its first input and its coefficients, in codes and real units."""
     x, n = spec.input, spec.entries
     m = x.bits - (n.bit_length() - 1)
-    c0, c1 = spec.coefficients
+    c0, c1, *c2 = spec.coefficients
+    if c2:                      # degree 2: a column more
+        cols = spec.coefficients
+        L = [f"{n} segments of 2^{m} input codes; " + ", ".join(f"c{j} {_fmt_name(c.fmt.to_json())}"
+                                                               for j, c in enumerate(cols)) + ".", "",
+             "| segment | first input | " + " | ".join(f"c{j}" for j in range(len(cols))) + " |",
+             "|---:|---|" + "---|" * len(cols)]
+        for i in range(n):
+            q = x.min_code + (i << m)
+            L.append(f"| {i} | {q} = {q * 2.0 ** -x.frac:g} | " + " | ".join(
+                f"{int(c.values[i])} = {int(c.values[i]) * 2.0 ** -c.fmt.frac:g}" for c in cols) + " |")
+        return L
     L = [f"{n} segments of 2^{m} input codes; c0 {_fmt_name(c0.fmt.to_json())}, c1 "
          f"{_fmt_name(c1.fmt.to_json())}.", "",
          "| segment | first input | c0 | c1 |", "|---:|---|---|---|"]
@@ -341,8 +352,11 @@ def render(ctx: dict) -> str:
             L += ["", f"A segment-local polynomial of degree {spec.degree} on {spec.entries} equal segments"
                   + (f", fitted on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + ". "
                   f"`seg` = the top {k} bits of `x - min_code`, `t` = its low {m} bits (the offset inside the "
-                  "segment); `y = sat(round_half_up(c0[seg] + c1[seg] * t))`, every fractional alignment exact, "
-                  "no internal wrap-around (the generator's golden model `hw/poly/model.py`)."]
+                  "segment); " + ("`y = sat(round_half_up(c0[seg] + c1[seg] * t))`, every fractional alignment exact"
+                                  if spec.degree == 1 else
+                                  "`h = c1[seg] + floor(c2[seg] * t)` in c1's format (the only truncation), then "
+                                  "`y = sat(round_half_up(c0[seg] + h * t))`, every other alignment exact")
+                  + ", no internal wrap-around (the generator's golden model `hw/poly/model.py`)."]
         elif impl == "uniform":
             k = spec.entries.bit_length() - 1
             L += ["", f"A piecewise-linear table of {spec.entries} equal segments"

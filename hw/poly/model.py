@@ -17,7 +17,18 @@ Degree 1, ``entries`` = N = 2^k equal segments of an input of w bits::
 
 ``c0`` and ``c1`` are signed columns with their own formats (bits, frac).
 In real numbers ``y ~ c0*2^-f_0 + c1*2^-f_1 * (x - x_seg)``, ``x_seg`` the
-segment's first input. numpy only.
+segment's first input.
+
+Degree 2 (a column ``c2``, f_2 fractional bits), Horner's form with one
+truncation: the slope at ``t`` in c1's format, then as degree 1::
+
+    p2   = c2[seg] * t                     # exact, f_2 + f_x fractional bits
+    r    = f_2 + f_x - f_1
+    q2   = p2 >> r  (r > 0: floor)  |  p2 << -r  (r <= 0: exact)
+    h    = c1[seg] + q2                    # f_1 fractional bits
+    prod = h * t                           # then acc and y as degree 1
+
+numpy only.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ from hw.fixed import Fixed, round_half_up, saturate
 from hw.pwl_int.model import Rounding
 
 #: degrees the unit implements (the spec field ``degree``)
-DEGREES = (1,)
+DEGREES = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,10 @@ class PolyDatapath(Rounding):
       m-bit ``t`` lies in [-2^(b-1) (2^m - 1), (2^(b-1) - 1)(2^m - 1)];
     * ``acc_bits`` = max(prod_bits + shift1, c0.bits + shift0) + 1;
     * ``rnd_bits``, ``res_bits`` as :class:`hw.pwl_int.model.Datapath`.
+
+    Degree 2 (``c2`` given): ``prod2_bits`` = c2.bits + m, ``q2_bits`` =
+    max(prod2_bits - r, 2), ``h_bits`` = max(c1.bits, q2_bits) + 1, and
+    ``prod_bits`` = h_bits + m (the product is ``h * t``).
     """
 
     x: Fixed
@@ -49,6 +64,7 @@ class PolyDatapath(Rounding):
     c1: Fixed
     y: Fixed
     k: int              # log2(entries)
+    c2: Fixed | None = None     # degree 2 only
 
     def __post_init__(self):
         if not 0 <= self.k < self.x.bits:
@@ -77,8 +93,30 @@ class PolyDatapath(Rounding):
         return self.F - self.y.frac
 
     @property
+    def degree(self) -> int:
+        return 1 if self.c2 is None else 2
+
+    @property
+    def r(self) -> int:
+        """Degree 2: bits dropped from ``c2 * t`` to align it with c1 (<= 0: a left shift)."""
+        return self.c2.frac + self.x.frac - self.c1.frac
+
+    @property
+    def prod2_bits(self) -> int:
+        return self.c2.bits + self.m
+
+    @property
+    def q2_bits(self) -> int:
+        return max(self.prod2_bits - self.r, 2)
+
+    @property
+    def h_bits(self) -> int:
+        """Degree 2: bits of the slope at t, ``c1 + q2``."""
+        return max(self.c1.bits, self.q2_bits) + 1
+
+    @property
     def prod_bits(self) -> int:
-        return self.c1.bits + self.m
+        return (self.c1.bits if self.c2 is None else self.h_bits) + self.m
 
     @property
     def acc_bits(self) -> int:
@@ -89,8 +127,8 @@ class PolyDatapath(Rounding):
     def of_spec(cls, spec) -> "PolyDatapath":
         if spec.impl != "poly" or spec.is_fp32:
             raise ValueError("PolyDatapath needs an integer spec with impl 'poly'")
-        c0, c1 = (c.fmt for c in spec.coefficients)
-        return cls(spec.input, c0, c1, spec.output, spec.entries.bit_length() - 1)
+        c0, c1, *c2 = (c.fmt for c in spec.coefficients)
+        return cls(spec.input, c0, c1, spec.output, spec.entries.bit_length() - 1, *c2)
 
 
 def split(q, x: Fixed, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,20 +138,29 @@ def split(q, x: Fixed, k: int) -> tuple[np.ndarray, np.ndarray]:
     return u >> m, u & ((1 << m) - 1)
 
 
-def acc(seg, t, C0, C1, dp: PolyDatapath) -> np.ndarray:
+def slope(seg, t, C1, C2, dp: PolyDatapath) -> np.ndarray:
+    """Degree 2: ``h = c1 + q2``, the slope at ``t`` (``C2`` None: ``c1``)."""
+    c1 = np.asarray(C1, dtype=np.int64)[seg]
+    if C2 is None:
+        return c1
+    p2 = np.asarray(C2, dtype=np.int64)[seg] * np.asarray(t, dtype=np.int64)
+    return c1 + (p2 >> dp.r if dp.r > 0 else p2 << -dp.r)
+
+
+def acc(seg, t, C0, C1, dp: PolyDatapath, C2=None) -> np.ndarray:
     """The accumulator (before rounding) for segments ``seg`` and offsets ``t``."""
     c0 = np.asarray(C0, dtype=np.int64)[seg]
-    c1 = np.asarray(C1, dtype=np.int64)[seg]
+    c1 = np.asarray(C1, dtype=np.int64)[seg] if C2 is None else slope(seg, t, C1, C2, dp)
     t = np.asarray(t, dtype=np.int64)
     if not dp.fits_int64:
         c0, c1, t = c0.astype(object), c1.astype(object), t.astype(object)
     return (c0 << dp.shift0) + ((c1 * t) << dp.shift1)
 
 
-def poly(q, C0, C1, dp: PolyDatapath) -> np.ndarray:
-    """Output codes for input codes ``q`` of the table ``C0``, ``C1`` (N each)."""
+def poly(q, C0, C1, dp: PolyDatapath, C2=None) -> np.ndarray:
+    """Output codes for input codes ``q`` of the table ``C0``, ``C1`` (and ``C2``, degree 2; N each)."""
     seg, t = split(q, dp.x, dp.k)
-    a = acc(seg, t, C0, C1, dp)
+    a = acc(seg, t, C0, C1, dp, C2)
     return np.asarray(saturate(round_half_up(a, dp.out_shift), dp.y), dtype=np.int64)
 
 
@@ -122,5 +169,5 @@ def evaluate(spec, q) -> np.ndarray:
     q = np.asarray(q, dtype=np.int64)
     if q.size and (q.min() < spec.input.min_code or q.max() > spec.input.max_code):
         raise ValueError(f"input codes outside {spec.input.label()}")
-    C0, C1 = (c.values for c in spec.coefficients)
-    return poly(q, C0, C1, PolyDatapath.of_spec(spec))
+    C0, C1, *C2 = (c.values for c in spec.coefficients)
+    return poly(q, C0, C1, PolyDatapath.of_spec(spec), *C2)

@@ -1,4 +1,4 @@
-"""Amaranth generator of the segment-local polynomial unit (``impl: "poly"``, degree 1).
+"""Amaranth generator of the segment-local polynomial unit (``impl: "poly"``, degree 1 or 2).
 
 Golden model and widths: :mod:`hw.poly.model` (DESIGN.md, "Segment-local
 polynomial semantics"). Per lane, in order:
@@ -29,6 +29,15 @@ Pipelining as the other units: ``stages`` 0 combinational, 1 output register,
 2 adds a register after the table read (``t``, ``c0``, ``c1``), 3 one after
 the product (``prod``, ``c0``); ``out_valid`` is ``in_valid`` delayed by
 ``stages`` clocks; ``rst`` clears the valid bits (and reloads the table).
+
+Degree 2 (Horner, :mod:`hw.poly.model`): after the table read ``p2 = c2 *
+t`` (a ``c2.bits x m`` multiplier), ``q2 = p2 >>> r`` (wires: the low bits
+dropped), ``h = c1 + q2``, then ``prod = h * t`` and steps 4-5 as degree 1.
+``LUT=rom`` sizes every signal by its exact range over all input codes
+(the table is known and at most 2^16 codes), ``regs`` by the formats
+(:class:`PolyDatapath`); ``c2_i`` registers at cfg addresses 2N..3N-1.
+STAGES 2 registers ``t``, ``c0``, ``c1``, ``c2`` after the read; 3 also
+``t``, ``h``, ``c0`` after ``h`` (between the two multipliers).
 """
 
 from __future__ import annotations
@@ -62,9 +71,11 @@ class PolyUnit(wiring.Component):
     def __init__(self, spec, stages: int = 0, lut: str = "rom", lanes: int = 1):
         if spec.impl != "poly" or spec.is_fp32:
             raise ValueError("PolyUnit needs an integer spec with impl 'poly'")
-        if spec.degree != 1:
-            raise ValueError(f"PolyUnit: degree 1 only, not {spec.degree}")
+        if spec.degree not in (1, 2):
+            raise ValueError(f"PolyUnit: degree 1 or 2, not {spec.degree}")
         check_args(stages, lut, lanes)
+        if stages > 3:
+            raise ValueError(f"PolyUnit: STAGES 0..3, not {stages}")
         self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.dp = PolyDatapath.of_spec(spec)
         self.latency = stages
@@ -74,6 +85,8 @@ class PolyUnit(wiring.Component):
         """Signal widths and what the datapath keeps: from the formats for
         ``regs``, from the table's actual values for ``rom`` (see the module doc)."""
         dp, spec = self.dp, self.spec
+        if dp.degree == 2:
+            return self._widths2()
         s = dp.out_shift
         C0 = np.array(spec.coefficients[0].values, dtype=object)
         C1 = np.array(spec.coefficients[1].values, dtype=object)
@@ -96,7 +109,40 @@ class PolyUnit(wiring.Component):
                 "res": _sbits(lo(r_ends), hi(r_ends)), "fold": True, "c0_values": [int(v) for v in c0],
                 "sat_lo": lo(r_ends) < dp.y.min_code, "sat_hi": hi(r_ends) > dp.y.max_code}
 
+    def _widths2(self) -> dict:
+        """Degree 2: ``widths`` with ``c2``, ``prod2``, ``q2`` and ``h``; for
+        ``rom`` every range exact over all 2^w input codes (model arithmetic)."""
+        dp, spec = self.dp, self.spec
+        s = dp.out_shift
+        if self.lut == "regs":
+            return {"c0": dp.c0.bits, "c1": dp.c1.bits, "c2": dp.c2.bits, "prod2": dp.prod2_bits,
+                    "q2": dp.q2_bits, "h": dp.h_bits, "prod": dp.prod_bits, "acc": dp.rnd_bits,
+                    "res": dp.res_bits, "fold": False, "sat_lo": True, "sat_hi": True}
+        dt = np.int64 if dp.fits_int64 else object
+        C0, C1, C2 = (np.array(c.values, dtype=dt)[:, None] for c in spec.coefficients)
+        t = np.arange(1 << dp.m, dtype=dt)[None, :]
+        c0 = (C0 << dp.shift0) + ((1 << (s - 1)) if s > 0 else 0)
+        p2 = C2 * t
+        q2 = p2 >> dp.r if dp.r > 0 else p2 << -dp.r
+        h = C1 + q2
+        prod = h * t
+        acc = c0 + (prod << dp.shift1)
+        res = acc >> s if s > 0 else acc << -s
+        # the model's own output on every code (a check that the folding is exact)
+        from hw.fixed import saturate
+        from hw.poly.model import evaluate
+        assert np.array_equal(np.asarray(saturate(res.reshape(-1), dp.y), dtype=np.int64),
+                              evaluate(spec, spec.input.min_code + np.arange(1 << dp.x.bits)))
+
+        def b(v):
+            return _sbits(int(v.min()), int(v.max()))
+        return {"c0": b(c0), "c1": b(C1), "c2": b(C2), "prod2": b(p2), "q2": b(q2), "h": b(h), "prod": b(prod),
+                "acc": b(acc), "res": b(res), "fold": True, "c0_values": [int(v) for v in c0[:, 0]],
+                "sat_lo": int(res.min()) < dp.y.min_code, "sat_hi": int(res.max()) > dp.y.max_code}
+
     def elaborate(self, platform):
+        if self.dp.degree == 2:
+            return self._elaborate2()
         m = Module()
         dp, spec = self.dp, self.spec
         w = self.widths()
@@ -146,6 +192,81 @@ class PolyUnit(wiring.Component):
             # 3: the narrow multiplier (the "prod" cut carries c0 forward)
             prod = stage("prod", "prod", c1_1 * t1, signed(w["prod"]))
             c0_2 = stage("prod", "c0_s3", c0_1, c0s)
+            # 4: align, add, round half up
+            acc = Signal(signed(w["acc"]), name=p + "acc")
+            if w["fold"]:                   # rom: c0 stored aligned, rounding constant included
+                m.d.comb += acc.eq(c0_2 + (prod << dp.shift1))
+            else:
+                rnd = Const(1 << (s - 1), signed(s + 1)) if s > 0 else 0
+                m.d.comb += acc.eq((c0_2 << dp.shift0) + (prod << dp.shift1) + rnd)
+            res = Signal(signed(w["res"]), name=p + "res")
+            m.d.comb += res.eq(acc >> s if s > 0 else acc << -s)
+            # 5: saturate (only the sides the table can reach, for rom)
+            lo, hi = dp.y.min_code, dp.y.max_code
+            out = res
+            if w["sat_hi"]:
+                out = Mux(res > hi, hi, out)
+            if w["sat_lo"]:
+                out = Mux(res < lo, lo, out)
+            drive_output(m, self, out, y, valid=False)
+        drive_valid(m, self)
+        return m
+
+    def _elaborate2(self):
+        """Degree 2: Horner's form (see the module doc)."""
+        m = Module()
+        dp, spec = self.dp, self.spec
+        w = self.widths()
+        n, k, mb = spec.entries, dp.k, dp.m
+        s, r = dp.out_shift, dp.r
+        shapes = (signed(w["c0"]), signed(w["c1"]), signed(w["c2"]))
+        regs = None
+        if self.lut == "regs":           # one register bank for every lane: c_i at i*N..i*N+N-1
+            regs = []
+            for col, shape in enumerate(shapes):
+                bank = []
+                for i, v in enumerate(spec.coefficients[col].values):
+                    rg = Signal(shape, name=f"c{col}_{i}", init=int(v))
+                    with m.If(self.cfg_we & (self.cfg_addr == col * n + i)):
+                        m.d.sync += rg.eq(self.cfg_data[:shape.width])
+                    bank.append(rg)
+                regs.append(bank)
+        cuts = {1: (), 2: ("read",), 3: ("read", "prod")}.get(self.stages, ())
+        bits = dp.x.bits
+        for x, y, p in lanes_of(self, _shape(dp.x), _shape(dp.y)):
+            stage = stager(m, cuts, p)
+            # 1: offset binary, segment (top k bits) and local offset (low m bits)
+            off = Signal(bits, name=p + "u")
+            m.d.comb += off.eq(x.as_unsigned() ^ ((1 << (bits - 1)) if dp.x.signed else 0))
+            seg = Signal(max(k, 1), name=p + "seg")
+            m.d.comb += seg.eq(off[mb:] if k else 0)
+            t = Signal(mb, name=p + "t")
+            m.d.comb += t.eq(off[:mb])
+            # 2: table read
+            rd = [Signal(sh, name=f"{p}c{i}_rd") for i, sh in enumerate(shapes)]
+            if regs is None:
+                vals = (w["c0_values"], spec.coefficients[1].values, spec.coefficients[2].values)
+                if n == 1:
+                    m.d.comb += [c.eq(int(v[0])) for c, v in zip(rd, vals)]
+                else:
+                    with m.Switch(seg):
+                        for i in range(n):
+                            with m.Case(i):
+                                m.d.comb += [c.eq(int(v[i])) for c, v in zip(rd, vals)]
+            else:
+                m.d.comb += [c.eq(Array(bank)[seg] if n > 1 else bank[0]) for c, bank in zip(rd, regs)]
+            t1 = stage("read", "t1", t, unsigned(mb))
+            c0_1, c1_1, c2_1 = (stage("read", f"c{i}_s2", c, sh) for i, (c, sh) in enumerate(zip(rd, shapes)))
+            # 3: the slope at t, h = c1 + (c2 * t >>> r), then the second narrow multiplier
+            p2 = Signal(signed(w["prod2"]), name=p + "p2")
+            m.d.comb += p2.eq(c2_1 * t1)
+            q2 = Signal(signed(w["q2"]), name=p + "q2")
+            m.d.comb += q2.eq(p2 >> r if r > 0 else p2 << -r)
+            h = stage("prod", "h", c1_1 + q2, signed(w["h"]))
+            t2 = stage("prod", "t2", t1, unsigned(mb))
+            c0_2 = stage("prod", "c0_s3", c0_1, shapes[0])
+            prod = Signal(signed(w["prod"]), name=p + "prod")
+            m.d.comb += prod.eq(h * t2)
             # 4: align, add, round half up
             acc = Signal(signed(w["acc"]), name=p + "acc")
             if w["fold"]:                   # rom: c0 stored aligned, rounding constant included
