@@ -494,8 +494,10 @@ def _least(lo, hi, test):
 
 def _fit2(func, dom: _Domain, ks, rng, bound_lsb: float, entries, certify) -> Spec:
     """Degree 2 of :func:`fit_poly`: the fewest segments at generous formats,
-    then the fewest fractional bits of c2, c1 and c0, then the fewest bits of
-    c1 and c0 (c2's are its values' own), each step by :func:`_solve2`."""
+    then the fewest fractional bits of c1 (the wide multiplier's operand), of
+    c2 and of c0 (also for one more bit of c1, keeping the pair of fewer
+    coefficient and ``h`` bits), then the fewest bits of c1 and c0 (c2's are
+    its values' own), each step by :func:`_solve2`."""
     x, y = dom.x, dom.y
     tried = []
     k = None
@@ -515,16 +517,18 @@ def _fit2(func, dom: _Domain, ks, rng, bound_lsb: float, entries, certify) -> Sp
         raise PolyBoundNotMet(f"{func.name} int{x.bits}: no degree-2 poly table of at most {1 << ks[-1]} "
                               f"segments meets {bound_lsb} LSB")
     g0, g1, g2 = _fracs2(dom, k)
-    f2 = _least(g2 - GUARD - 6, g2, lambda f: _solve2(dom, k, g0, g1, f) is not None)
-    f1 = _least(g1 - GUARD - 6, g1, lambda f: _solve2(dom, k, g0, f, f2) is not None)
+    # c1 first: h = c1 + q2 has its format and is the wide multiplier's operand; c2's multiplier is the narrow one
+    f1 = _least(g1 - GUARD - 6, g1, lambda f: _solve2(dom, k, g0, f, g2) is not None)
     best = None
-    for f1c in (f1, f1 + 1, f1 + 2):
-        f0c = _least(y.frac - 8, g0, lambda f: _solve2(dom, k, f, f1c, f2) is not None)
-        C0, C1, C2 = _solve2(dom, k, f0c, f1c, f2)
-        cost = (_bits(C0) + _bits(C1), _bits(C1))
+    for f1c in (f1, f1 + 1):
+        f2c = _least(g2 - GUARD - 8, g2, lambda f: _solve2(dom, k, g0, f1c, f) is not None)
+        f0c = _least(y.frac - 8, g0, lambda f: _solve2(dom, k, f, f1c, f2c) is not None)
+        C0, C1, C2 = _solve2(dom, k, f0c, f1c, f2c)
+        h = max(_bits(C1), _bits(C2) + x.bits - k - (f2c + x.frac - f1c)) + 1
+        cost = (_bits(C0) + _bits(C1) + _bits(C2) + h, h)
         if best is None or cost < best[0]:
-            best = (cost, f0c, f1c, C0, C1, C2)
-    _, f0, f1, C0, C1, C2 = best
+            best = (cost, f0c, f1c, f2c, C0, C1, C2)
+    _, f0, f1, f2, C0, C1, C2 = best
     b0, b1, b2 = _bits(C0), _bits(C1), _bits(C2)
     while b1 > 2 and (r := _solve2(dom, k, f0, f1, f2, b0=b0, b1=b1 - 1, b2=b2)) is not None:
         b1, (C0, C1, C2) = b1 - 1, r
