@@ -41,15 +41,10 @@ help:
 	@echo "  make dse-model          the smallest GELU/softmax/LayerNorm units that keep MiniLM accurate (build/dse-model/report.md)"
 	@echo "  make clean              remove build/ (or BUILD), only if gqa-lut made it (.gqa-lut-build marker)"
 	@echo
-	@echo "Variables [default]: OP [gelu] (comma list or all)  FORMAT [int8] (int8|int10|int12|int16|int32|fp32)  ENTRIES [8]"
-	@echo "  IMPL [pwl] (pwl|uniform|table)  STAGES [1] (0..3)  LUT [rom] (rom|regs)  LANES [1] (1|2|4|8|16|32)  FTZ [0]"
-	@echo "  CLOCK_MHZ=F (instead of STAGES: the least-area STAGES whose OpenSTA fmax >= F; also for synth-report, dse)"
-	@echo "  SEED [0]  METHOD [ga]  SIM [icarus] (icarus|verilator)  MAX_ERR_LSB=B (fewest entries within B LSB)"
-	@echo "  BUILD [build]  HANDOFF [1]  SPEC=file (build from your own table)  FITARGS='--range -2 2 ...'"
-	@echo "  row-wise (softmax, layernorm, rmsnorm): ROW=N  ROW_STORE=ff|none|sram  ROW_BUFFERS=2|1  SM_IN_FRAC=4  LANES=P (norms, none|sram)"
-	@echo "            LN_IN=s8.4 LN_OUT=s8.5  LN_RSQRT=auto|int8|int16"
-	@echo "            LN_EPS=1e-5  LN_AFFINE=1 [LN_GAMMA=s8.6 LN_BETA=s8.5 LN_PARAMS=file.json|.npy]"
-	@echo "  every option with its range: $(GQA) gen --help"
+	@# the variables come from the parameter tables (flow/config.py), so they are listed by the program
+	@if [ -f '$(STAMP)' ]; then '$(GQA)' vars; else echo "Variables: OP, FORMAT, ENTRIES, IMPL, STAGES, LUT, LANES, ..."; \
+	  echo "  (after the first make gen or make venv, make help lists every one with its default and values)"; fi
+	@echo "  SIM [icarus] (icarus|verilator) for make sim; every option explained: $(GQA) gen --help"
 
 # -- bootstrap ---------------------------------------------------------------
 # apt_need CMD PKG: install Debian package PKG when CMD is missing (root only;

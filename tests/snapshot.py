@@ -35,7 +35,7 @@ ARGV = [
     "rmsnorm --row-store sram --lanes 16 --row 18", "rmsnorm --ln-affine", "softmax,layernorm,gelu --entries 16",
     "layernorm,rmsnorm --row 16 --row-store none",
     # refused
-    "nosuch", "gelu --format int9", "gelu --entries 0", "gelu --entries 300", "gelu --stages 9",
+    "nosuch", "gelu --format int9", "gelu --entries 0", "gelu --entries 300",
     "gelu --lut ram", "gelu --ftz 1", "gelu --ftz 2 --format fp32", "gelu --impl nosuch",
     "gelu --impl table --format int16", "gelu --impl uniform --entries 12", "gelu --impl table --entries 16",
     "gelu --impl poly --format int32", "gelu --impl poly --entries 16", "gelu --impl table --method exact",

@@ -62,7 +62,7 @@ def test_make_variable_and_cli_errors(build, capsys):
         err = capsys.readouterr().err
         assert err.startswith("error:") and err.count("\n") == 1 and what in err, err
     assert main(["gen", "softmax", "--clock-mhz", "100", "--build", str(build / "none")]) == 2
-    assert "row-wise" in capsys.readouterr().err
+    assert "applies to the element-wise ops only" in capsys.readouterr().err
     from flow.dse import main as dse
     for v, what in (("abc", "not an integer"), ("0", "out of range")):
         assert dse(["--clock-mhz", v, "--build", str(build / "none")]) == 2

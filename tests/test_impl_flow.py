@@ -225,7 +225,7 @@ def test_make_fit_impl(tmp_path):
     (["OP=gelu", "IMPL=table", "FORMAT=fp32"], "needs an integer format"),
     (["OP=gelu", "IMPL=pwl,table", "ENTRIES=16"], "ENTRIES=16 does not apply to impl table"),
     (["OP=gelu", "IMPL=table", "SEED=3"], "--seed does not apply to impl table"),
-    (["OP=softmax", "IMPL=table"], "--impl do not apply to the row-wise ops"),
+    (["OP=softmax", "IMPL=table"], "--impl applies to the element-wise ops only"),
     (["SPEC=mine.json", "IMPL=table"], "--impl does not apply to a unit built from --spec"),
     (["OP=gelu", "FORMAT=int11"], "unknown format 'int11'"),
 ])

@@ -136,12 +136,12 @@ def test_bench_fails_on_one_rsqrt_entry_off(lanes, build_dir, tmp_path):
     (["softmax", "--row-store", "none", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
     (["layernorm", "--row-store", "none", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
     (["layernorm", "--row-store", "sram", "--row-buffers", "1"], "--row-buffers applies to --row-store ff only"),
-    (["layernorm", "--row-store", "dram"], "invalid choice: 'dram'"),
+    (["layernorm", "--row-store", "dram"], "unknown --row-store 'dram'"),
     (["layernorm", "--lanes", "4"], "--lanes 4 needs --row-store none or sram"),
     (["rmsnorm", "--row-store", "none", "--lanes", "3"], "lanes 3 is not a lane count"),
     (["softmax", "--row-store", "none", "--lanes", "4"], "--lanes 4: the softmax unit has one lane"),
     (["rmsnorm", "--ln-affine", "--ln-beta", "s8.4"], "--ln-beta does not apply to rmsnorm"),
-    (["gelu", "--row-store", "none"], "--row-store applies to the row-wise ops only"),
+    (["gelu", "--row-store", "none"], "--row-store applies to softmax, layernorm and rmsnorm only"),
 ])
 def test_bad_options_are_one_line_and_write_nothing(args, msg, tmp_path, capsys):
     assert cli(["gen", "-q", "--build", str(tmp_path / "b")] + args) == 2
