@@ -115,7 +115,7 @@ def test_rowwise_names_are_distinct(build_dir):
     (["--ln-in", "s16"], "not a signed format"), (["--ln-out", "s40.8"], "out of range"),
     (["--ln-in", "u8.4"], "not a signed format"), (["--ln-out", "s8.9"], "fewer"),
     (["--ln-affine", "--ln-beta", "s8.7"], "finer than the output"), (["--row", "1"], "out of range"),
-    (["--ln-params", "/nonexistent.json"], "no such file"), (["--ln-gamma", "s8.6"], "need --ln-affine")])
+    (["--ln-params", "/nonexistent.json"], "no such file"), (["--ln-gamma", "s8.5"], "need --ln-affine")])
 def test_gen_rejects_bad_layernorm_options(args, msg, tmp_path, capsys):
     assert fitter_main(["gen", "layernorm", "-q", "--build", str(tmp_path / "b")] + args) == 2
     err = capsys.readouterr().err.strip()
@@ -275,7 +275,7 @@ def test_default_build_has_two_buffers_unchanged(op, build_dir, tmp_path):
 @pytest.mark.parametrize("args,msg", [
     (["softmax", "--row-buffers", "3"], "--row-buffers 3 is out of range: use 1 or 2"),
     (["layernorm", "--row-buffers", "0"], "--row-buffers 0 is out of range: use 1 or 2"),
-    (["gelu", "--row-buffers", "1"], "--row-buffers applies to the row-wise ops only (softmax, layernorm, rmsnorm)"),
+    (["gelu", "--row-buffers", "1"], "--row-buffers applies to softmax, layernorm and rmsnorm only"),
     (["softmax", "--sm-in-frac", "8"], "--sm-in-frac 8 is out of range: use 0..7 (scores s8.F)"),
     (["gelu,layernorm", "--sm-in-frac", "2"], "--sm-in-frac applies to softmax only")])
 def test_gen_rejects_bad_row_buffers(args, msg, tmp_path, capsys):
