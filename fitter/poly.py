@@ -123,6 +123,69 @@ class _Domain:
         return lo, hi
 
 
+#: symmetry folding per op (DESIGN.md): ("odd", K in real units): f(-x) = K - f(x); ("x", None): f(-x) = f(x) - x
+FOLDS = {"tanh": ("odd", 0.0), "sigmoid": ("odd", 1.0), "gelu": ("x", None), "silu": ("x", None),
+         "hswish": ("x", None)}
+
+
+def _fold_domain(dom: _Domain) -> _Domain:
+    """The folded fit's domain: the magnitudes ``a`` of ``dom``'s codes, as codes
+    of the unsigned (w-1)-bit format, each with the outputs ``Y`` of the
+    polynomial part that meet the bound at ``q = a`` and, through the fold, at
+    ``q = -a`` (``q = min_code`` for the largest ``a``), intersected."""
+    func, x, y = dom.func, dom.x, dom.y
+    kind, K = FOLDS[func.name]
+    if not x.signed:
+        raise FitError(f"poly fold: {func.name}'s input {x.label()} is unsigned; folding needs a signed one")
+    if kind == "x" and y.frac < x.frac:
+        raise FitError(f"poly fold: kind 'x' needs output frac >= input frac ({y.label()}, {x.label()})")
+    K = 0 if K is None else int(round(K * 2.0 ** y.frac))
+    hx = poly_model.half(x)
+    n = hx.max_code + 1
+    lo, hi = np.full(n, y.min_code, np.int64), np.full(n, y.max_code, np.int64)
+    seen = np.zeros(n, bool)
+    T = np.full(n, np.nan)
+    pos = dom.q >= 0
+    a = dom.q[pos]
+    lo[a], hi[a] = np.maximum(lo[a], dom.L[pos]), np.minimum(hi[a], dom.U[pos])
+    seen[a], T[a] = True, dom.T[pos]
+    neg = ~pos
+    a = poly_model.magnitude(dom.q[neg], x)
+    L, U = dom.L[neg], dom.U[neg]
+    # clamp(v) in [L, U] iff v in [L or -inf at y_min, U or +inf at y_max]; v = K - Y or Y - D
+    vlo = np.where(L <= y.min_code, -_INF, L)
+    vhi = np.where(U >= y.max_code, _INF, U)
+    if kind == "odd":
+        ylo, yhi, tn = K - vhi, K - vlo, K - dom.T[neg]
+    else:
+        D = a << (y.frac - x.frac)
+        ylo, yhi, tn = vlo + D, vhi + D, dom.T[neg] + D
+    np.maximum.at(lo, a, np.clip(ylo, -_INF, _INF))
+    np.minimum.at(hi, a, np.clip(yhi, -_INF, _INF))
+    T[a] = np.where(np.isnan(T[a]), tn, T[a])
+    seen[a] = True
+    q = np.flatnonzero(seen).astype(np.int64)
+    bad = q[lo[q] > hi[q]]
+    if len(bad):
+        raise PolyBoundNotMet(f"no folded table meets {dom.bound} LSB: at |x| = {float(hx.to_real(bad[0]))} the "
+                              f"outputs within the bound at x and -x do not meet through the fold ({kind}); "
+                              f"{len(bad)} such magnitude(s)")
+    f = _Domain.__new__(_Domain)
+    f.func, f.x, f.y, f.bound, f.range = func, hx, y, dom.bound, dom.range
+    f.q, f.T, f.L, f.U = q, T[q], lo[q], hi[q]
+    f.real, f.fold = dom, (kind, K)
+    return f
+
+
+def _fold_note(dom) -> dict:
+    """The fit block's ``fold`` entry of a folded fit (nothing for an unfolded one)."""
+    if getattr(dom, "fold", None) is None:
+        return {}
+    kind, K = dom.fold
+    return {"fold": {"kind": kind, **({"offset": K} if kind == "odd" else {}),
+                     "magnitudes": int(len(dom.q)), "codes": int(len(dom.real.q))}}
+
+
 def _layout(dom: _Domain, k: int):
     """Domain codes by segment: (segments that hold codes, their (S, M) local
     offsets t, index into the domain, a mask of real codes)."""
@@ -370,7 +433,9 @@ def _spec(func, dom: _Domain, k: int, f0: int, f1: int, C0, C1, b0=None, b1=None
             Coeffs(Fixed(b1, True, f1), tuple(int(v) for v in C1)))
     if C2 is not None:
         cols += (Coeffs(Fixed(b2 or _bits(C2), True, f2), tuple(int(v) for v in C2)),)
-    return Spec(func.name, 1 << k, dom.x, (), None, None, dom.y, {}, impl="poly", coefficients=cols)
+    real = getattr(dom, "real", dom)            # a folded domain: the unit's input is the signed one
+    return Spec(func.name, 1 << k, real.x, (), None, None, dom.y, {}, impl="poly", coefficients=cols,
+                fold=getattr(dom, "fold", None))
 
 
 def metrics(spec: Spec, dom: _Domain) -> dict:
@@ -387,13 +452,20 @@ def metrics(spec: Spec, dom: _Domain) -> dict:
     x = dom.x
     k = spec.entries.bit_length() - 1
     code = np.clip(np.floor(u * 2.0 ** x.frac), x.min_code, x.max_code).astype(np.int64)
+    uu = u
+    if spec.fold is not None:                   # the real polynomial of the magnitude, then the fold
+        x = poly_model.half(x)
+        code, uu = poly_model.magnitude(code, spec.input), np.abs(u)
     seg, _ = poly_model.split(code, x, k)
     x_seg = x.to_real(x.min_code + (seg << (x.bits - k)))
     c0, c1, *c2 = spec.coefficients
     slope = np.asarray(c1.values, np.float64)[seg] * 2.0 ** -c1.fmt.frac
     if c2:
-        slope = slope + np.asarray(c2[0].values, np.float64)[seg] * 2.0 ** -c2[0].fmt.frac * (u - x_seg)
-    val = np.asarray(c0.values, np.float64)[seg] * 2.0 ** -c0.fmt.frac + slope * (u - x_seg)
+        slope = slope + np.asarray(c2[0].values, np.float64)[seg] * 2.0 ** -c2[0].fmt.frac * (uu - x_seg)
+    val = np.asarray(c0.values, np.float64)[seg] * 2.0 ** -c0.fmt.frac + slope * (uu - x_seg)
+    if spec.fold is not None:
+        kind, K = spec.fold
+        val = np.where(u < 0, K * 2.0 ** -dom.y.frac - val if kind == "odd" else val - uu, val)
     with np.errstate(all="ignore"):
         e_fp = val - dom.func(u)
     w = int(err_lsb.argmax())
@@ -402,14 +474,15 @@ def metrics(spec: Spec, dom: _Domain) -> dict:
 
 
 def fit_poly(op, fmt: str = "int8", bound_lsb: float = 1.0, rng_range: tuple | None = None,
-             entries: int | None = None, degree: int = 1, **over) -> Spec:
+             entries: int | None = None, degree: int = 1, fold: bool = False, **over) -> Spec:
     """The poly table of ``op`` at ``fmt`` (formats of :func:`fitter.fit.datapath`,
     ``over`` as there; only input and output formats matter): the fewest
     segments (or ``entries``, a power of two) and the narrowest coefficient
     formats with ``max_err_lsb <= bound_lsb`` on every domain code,
     certified. ``degree`` 1 (exact search) or 2 (c2 by least squares, the
-    rest exact; see :func:`_solve2`). Raises :class:`PolyBoundNotMet` when no
-    table meets the bound."""
+    rest exact; see :func:`_solve2`). ``fold``: store the non-negative half
+    only, the other through the op's symmetry (:data:`FOLDS`, DESIGN.md).
+    Raises :class:`PolyBoundNotMet` when no table meets the bound."""
     from fitter.minimal import certify
     func = _func(op)
     if fmt not in WIDEN:
@@ -425,6 +498,11 @@ def fit_poly(op, fmt: str = "int8", bound_lsb: float = 1.0, rng_range: tuple | N
                        f"{fmt} gives {x.label()}")
     rng = tuple(float(v) for v in (rng_range or func.range))
     dom = _Domain(func, x, y, rng, bound_lsb)
+    if fold:
+        if func.name not in FOLDS:
+            raise FitError(f"poly fold: no symmetry known for {func.name} (known: {', '.join(FOLDS)})")
+        dom = _fold_domain(dom)
+        x = dom.x
     top = min(MAX_POLY_ENTRIES, 1 << (x.bits - 1)).bit_length() - 1
     tried = []
     if entries is not None:
@@ -472,7 +550,7 @@ def fit_poly(op, fmt: str = "int8", bound_lsb: float = 1.0, rng_range: tuple | N
     spec.fit.update({
         "method": "poly-minimal", "impl": "poly", "degree": 1, "range": list(rng), "objective": "maxerr",
         "rule": "per segment: the (c0, c1) with the widest feasible c0 interval, c0 in its middle",
-        "domain": "all codes", "metrics": metrics(spec, dom),
+        "domain": "all codes", "metrics": metrics(spec, getattr(dom, "real", dom)), **_fold_note(dom),
         "minimal": {"bound_lsb": float(bound_lsb), "entries": spec.entries, "impl": "poly",
                     "method": "exact per-segment feasibility (fitter/poly.py)",
                     "widths": {"c0": f"s{b0}.{f0}", "c1": f"s{b1}.{f1}"},
@@ -548,7 +626,7 @@ def _fit2(func, dom: _Domain, ks, rng, bound_lsb: float, entries, certify) -> Sp
         "method": "poly-minimal", "impl": "poly", "degree": 2, "range": list(rng), "objective": "maxerr",
         "rule": "per segment: c2 from the least-squares parabola, rounded (then +-1..3 where that fails); "
                 "with it the (c0, c1) with the widest feasible c0 interval, c0 in its middle",
-        "domain": "all codes", "metrics": metrics(spec, dom),
+        "domain": "all codes", "metrics": metrics(spec, getattr(dom, "real", dom)), **_fold_note(dom),
         "minimal": {"bound_lsb": float(bound_lsb), "entries": spec.entries, "impl": "poly",
                     "method": "c2 heuristic, (c0, c1) exact per-segment feasibility (fitter/poly.py)",
                     "widths": {"c0": f"s{b0}.{f0}", "c1": f"s{b1}.{f1}", "c2": f"s{b2}.{f2}"},

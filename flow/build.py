@@ -106,6 +106,9 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=None, out
     degree = getattr(cfg, "degree", None) or getattr(cfg.fit, "degree", None) or 1
     if degree != 1:
         req["degree"] = degree
+    fold = bool(getattr(cfg, "fold", None) or getattr(cfg.fit, "fold", None))    # impl poly: symmetry folding
+    if fold:
+        req["fold"] = True
     out = Path(out) if out is not None else cfg.fit_dir(build)
     root = Path(build) if Path(build) in out.parents else None    # marked by write_fit (flow/clean.py)
     spec = None if force else _cached(out / "spec.json", req, log)
@@ -120,9 +123,10 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=None, out
         f = cfg.fit
         bound = POLY_BOUND if f.max_err_lsb is None else f.max_err_lsb
         if not quiet:
-            print(f"fitting {cfg.op}: impl poly" + (f", degree {degree}" if degree != 1 else "") + f", {cfg.format}, "
+            print(f"fitting {cfg.op}: impl poly" + (f", degree {degree}" if degree != 1 else "")
+                  + (", folded" if fold else "") + f", {cfg.format}, "
                   f"the fewest segments and narrowest coefficients within {bound:g} LSB", file=log)
-        spec = fit_poly(cfg.op, cfg.format, bound, f.range, degree=degree,
+        spec = fit_poly(cfg.op, cfg.format, bound, f.range, degree=degree, fold=fold,
                         **{k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None})
         spec.fit["request"] = req
         spec.fit["digest"] = table_digest(spec)

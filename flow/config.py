@@ -31,6 +31,8 @@ from fitter.fit import WIDEN
 from flow.params import (ConfigError, Param, check_choice, check_int, choice, fixed, fixed_parser, ints,
                          number_text, one_line, parse_bit, parse_float, parse_int)
 from hw.fixed import Fixed
+from fitter.poly import FOLDS as POLY_FOLDS
+from hw.poly.model import DEGREES as POLY_DEGREES
 from hw.layernorm.model import DEFAULT_BETA, DEFAULT_GAMMA, DEFAULT_IN, DEFAULT_OUT
 from hw.pwl_common import LANES, LUT_MODES as LUTS, MAX_STAGES
 from hw.rowbuf import ROW_BUFFERS
@@ -336,10 +338,12 @@ def _check_op(op):
     return op
 
 
-def _check_ftz(v):
-    if not isinstance(v, bool):
-        raise ConfigError(f"ftz {v!r}: use 0 or 1")
-    return v
+def _check_bit(name: str):
+    def check(v):
+        if not isinstance(v, bool):
+            raise ConfigError(f"{name} {v!r}: use 0 or 1")
+        return v
+    return check
 
 
 def _check_stages(v):
@@ -390,7 +394,7 @@ class Elementwise(UnitConfig):
               bounds=(0, MAX_STAGES), brief="pipeline registers = latency in clocks"),
         choice("lut", "rom", LUTS, make="LUT", flag="--lut", listed=True,
                help="rom: constants; regs: registers written through cfg_*", brief="table in constants or in cfg-written registers"),
-        Param("ftz", False, "fp32 only: 1 = flush subnormals to zero", check=_check_ftz, parse=parse_bit("ftz"),
+        Param("ftz", False, "fp32 only: 1 = flush subnormals to zero", check=_check_bit("ftz"), parse=parse_bit("ftz"),
               make="FTZ", flag="--ftz", listed=True, suffix=lambda v: "_ftz", text=lambda v: str(int(v)), brief="fp32: flush subnormals to zero"),
         _fit_param("how the table is fitted"),
         choice("impl", "pwl", IMPLS, make="IMPL", flag="--impl", listed=True, sparse=True,
@@ -401,13 +405,23 @@ class Elementwise(UnitConfig):
                     "<op>_<format>_m1_poly). Search options (--seed, --population, ...) apply to pwl only", brief="the implementation (make dse compares them)"),
         _lanes_param("P = 1, 2, 4, 8, 16 or 32 inputs and results per clock on one table, flat vector ports "
                      "(lane i in x[i*w +: w], y[i*w +: w]; name suffix _l<P>)"),
+        choice("degree", 1, POLY_DEGREES, make="DEGREE", flag="--degree", sparse=True, listed=True,
+               parse=parse_int("--degree"),
+               suffix=lambda d: f"_d{d}",
+               brief="impl poly: degree of each segment's polynomial",
+               help="impl poly: 1, a line per segment, or 2, a parabola in Horner's form (DESIGN.md \"Segment-local "
+                    "polynomial semantics\"; name suffix _d2)"),
+        Param("fold", False, f"impl poly: 1 = store the non-negative half only, the negative through the op's "
+              f"symmetry ({', '.join(POLY_FOLDS)}; DESIGN.md \"Symmetry folding\"; name suffix _fold)",
+              check=_check_bit("fold"), parse=parse_bit("fold"), make="FOLD", flag="--fold", listed=True, sparse=True,
+              suffix=lambda v: "_fold", text=lambda v: str(int(v)), brief="impl poly: symmetry folding (half the table)"),
         Param("clock_mhz", None, "element-wise units: the target clock, integer MHz (name suffix _c<F>): the unit is "
               f"synthesized and timed by OpenSTA at 1000/F ns at STAGES 1..{MAX_STAGES} and the least area that "
               "meets F is built; if none does, an error names the best fmax. Not with --stages",
               check=_check_clock, parse=parse_int("--clock-mhz"), make="CLOCK_MHZ", flag="--clock-mhz", metavar="F",
               suffix=lambda f: f"_c{f}", sparse=True, bounds=CLOCK_RANGE, brief="sell the unit at this clock: STAGES chosen by OpenSTA"),
     )
-    MAKE = ("impl", "format", "entries", "stages", "lut", "lanes", "clock_mhz", "ftz")
+    MAKE = ("impl", "degree", "fold", "format", "entries", "stages", "lut", "lanes", "clock_mhz", "ftz")
     kind = "elementwise"
 
     def check(self):
@@ -422,6 +436,12 @@ class Elementwise(UnitConfig):
             raise ConfigError(f"FTZ=1 applies to fp32 units only (FORMAT={self.format})")
         if self.format == "fp32" and any(getattr(self.fit, k) is not None for k in FORMAT_OPTS):
             raise ConfigError("format options (--in-frac, ...) do not apply to fp32 units")
+        if self.impl != "poly" and self.changed("degree"):
+            raise ConfigError(f"DEGREE={self.degree} applies to impl poly (IMPL=poly), not {self.impl}")
+        if self.fold and self.impl != "poly":
+            raise ConfigError(f"FOLD=1 applies to impl poly (IMPL=poly), not {self.impl}")
+        if self.fold and self.op not in POLY_FOLDS:
+            raise ConfigError(f"FOLD=1: no symmetry known for {self.op} (FOLD applies to {', '.join(POLY_FOLDS)})")
         if self.impl != "pwl":
             self._check_impl()
         if self.fit.max_err_lsb is not None:
@@ -485,7 +505,8 @@ class Elementwise(UnitConfig):
             return f"{self.op}_{self.format}_table"
         bound = POLY_BOUND if self.impl == "poly" and self.fit.max_err_lsb is None else self.fit.max_err_lsb
         size = f"e{self.entries}" if bound is None else "m" + f"{bound:g}".replace(".", "p").replace("+", "")
-        return f"{self.op}_{self.format}_{size}" + ("" if self.impl == "pwl" else f"_{self.impl}")
+        return (f"{self.op}_{self.format}_{size}" + ("" if self.impl == "pwl" else f"_{self.impl}")
+                + self.part("degree", "fold"))
 
     @property
     def name(self) -> str:

@@ -17,6 +17,10 @@ can win with more segments than its minimum, issue 24). Until the
 configuration has a degree field, a degree-2 unit is generated directly
 (:func:`hw.gen.generate`, STAGES and LUT as given) into
 ``<build>/poly_area/<op>_<format>_m<B>_poly_d2[_e<N>]``.
+
+``--fold`` adds, for each degree, the symmetry-folded unit (``fit_poly(fold=True)``,
+tanh, sigmoid, gelu, silu and hswish; DESIGN.md), generated the same way
+(``..._poly[_d2]_fold[_e<N>]``; degree 2 also with ``--d2-more`` doublings).
 """
 
 from __future__ import annotations
@@ -52,9 +56,11 @@ def main(argv=None) -> int:
     ap.add_argument("--stages", type=int, default=1)
     ap.add_argument("--lut", default="rom")
     ap.add_argument("--degrees", default="1", help="comma list of 1, 2 (default 1)")
+    ap.add_argument("--fold", action="store_true", help="also the symmetry-folded units (fit_poly(fold=True))")
     ap.add_argument("--d2-more", type=int, default=0,
                     help="degree 2: also 2x, 4x, ... the fewest segments, this many doublings (default 0)")
     a = ap.parse_args(argv)
+    ap_fold = a.fold
     degrees = [int(d) for d in a.degrees.split(",") if d]
     cfg = {"out": str(a.build / "synth"), "liberty": DEFAULT_LIBERTY, "period_ns": DEFAULT_PERIOD_NS,
            "abc": "gqa", "activity": 0.5}
@@ -65,6 +71,10 @@ def main(argv=None) -> int:
         for fmt in a.formats.split(","):
             if 2 in degrees:
                 _degree2_rows(op, fmt, a, cfg, measure)
+            if ap_fold:
+                from fitter.poly import FOLDS
+                for d in degrees if op in FOLDS else ():
+                    _degree2_rows(op, fmt, a, cfg, measure, degree=d, fold=True)
             if 1 not in degrees:
                 continue
             try:
@@ -88,8 +98,8 @@ def main(argv=None) -> int:
     return 0
 
 
-def _degree2_rows(op: str, fmt: str, a, cfg: dict, measure) -> None:
-    """The degree-2 rows of one op and format (see the module doc)."""
+def _degree2_rows(op: str, fmt: str, a, cfg: dict, measure, degree: int = 2, fold: bool = False) -> None:
+    """The degree-2 (or folded) rows of one op and format (see the module doc)."""
     from fitter.poly import fit_poly
     from fitter.problem import FitError
     from hw.gen import generate
@@ -97,26 +107,28 @@ def _degree2_rows(op: str, fmt: str, a, cfg: dict, measure) -> None:
     from synth.report import SynthError
     bound = f"m{a.max_err_lsb:g}".replace(".", "p")
     entries = None
-    for more in range(a.d2_more + 1):
-        name = f"{op}_{fmt}_{bound}_poly_d2" + (f"_e{entries}" if more else "")
+    tag = ("_d2" if degree == 2 else "") + ("_fold" if fold else "")
+    what = ", ".join(w for w in ("degree 2" if degree == 2 else "", "folded" if fold else "") if w)
+    for more in range(a.d2_more + 1 if degree == 2 else 1):
+        name = f"{op}_{fmt}_{bound}_poly{tag}" + (f"_e{entries}" if more else "")
         out = a.build / "poly_area" / name
         try:
             t = time.perf_counter()
-            spec = fit_poly(op, fmt, a.max_err_lsb, entries=entries, degree=2)
+            spec = fit_poly(op, fmt, a.max_err_lsb, entries=entries, degree=degree, fold=fold)
             fit_s = f"{time.perf_counter() - t:.2f}"
             if not (out / "spec.json").is_file() or Spec.load(out / "spec.json").dumps() != spec.dumps():
                 spec.save(out / "spec.json")
             generate(spec, out, f"gqa_{name}", stages=a.stages, lut=a.lut)
             row = measure(out, cfg)
         except (FitError, SynthError) as e:
-            print(f"| {op} | {fmt[3:]} | error (degree 2): {e} |", flush=True)
+            print(f"| {op} | {fmt[3:]} | error ({what}): {e} |", flush=True)
             return
-        c0, c1, c2 = spec.coefficients
+        c0, c1, *c2 = spec.coefficients
         best = README_BEST.get((op, fmt))
         ratio = f"{row['area_um2'] / best[0]:.2f}x" if best else "-"
         fmax = "-" if row["fmax_mhz"] is None else f"{row['fmax_mhz']:.1f}"
-        print(f"| {op} | {fmt[3:]} | `{name}` (degree 2) | {spec.entries} | {c0.fmt.label()} | {c1.fmt.label()}, "
-              f"c2 {c2.fmt.label()} | {fit_s} | {spec.fit['metrics']['max_err_lsb']:.3f} | {row['area_um2']:,.0f} | "
+        print(f"| {op} | {fmt[3:]} | `{name}` ({what}) | {spec.entries} | {c0.fmt.label()} | {c1.fmt.label()}"
+              + (f", c2 {c2[0].fmt.label()}" if c2 else "") + f" | {fit_s} | {spec.fit['metrics']['max_err_lsb']:.3f} | {row['area_um2']:,.0f} | "
               f"{fmax} | " + (f"{best[0]:,} ({best[1]})" if best else "-") + f" | {ratio} |", flush=True)
         entries = 2 * spec.entries
 

@@ -119,6 +119,7 @@ class Spec:
     impl: str = "pwl"              # one of IMPLS
     values: tuple | None = None    # table only: output code per input code, from min_code
     coefficients: tuple | None = None   # poly only: (c0, c1, ...) Coeffs columns, c_i multiplies t^i
+    fold: tuple | None = None      # poly only: ("odd", K) or ("x", 0), the symmetry folding (DESIGN.md)
 
     @property
     def degree(self) -> int | None:
@@ -151,8 +152,10 @@ class Spec:
         if self.impl == "table":
             doc.update(output=fmt(self.output), values=[int(v) for v in self.values])
         elif self.impl == "poly":
-            doc.update(degree=self.degree, coefficients=[coeffs(c) for c in self.coefficients],
-                       output=fmt(self.output))
+            doc.update(degree=self.degree)
+            if self.fold is not None:
+                doc["fold"] = {"kind": "odd", "offset": int(self.fold[1])} if self.fold[0] == "odd" else {"kind": "x"}
+            doc.update(coefficients=[coeffs(c) for c in self.coefficients], output=fmt(self.output))
         else:
             doc.update(breakpoints=[conv(b) for b in self.breakpoints], slopes=coeffs(self.slopes),
                        intercepts=coeffs(self.intercepts), output=fmt(self.output))
@@ -281,7 +284,7 @@ def _coeffs(doc, path: str, n: int, fp32: bool) -> Coeffs:
 
 
 _KNOWN = {"format", "version", "op", "impl", "entries", "input", "breakpoints",
-          "slopes", "intercepts", "output", "fit", "values", "degree", "coefficients"}
+          "slopes", "intercepts", "output", "fit", "values", "degree", "coefficients", "fold"}
 
 
 def _table_values(doc: dict, inp: Fixed, out: Fixed, n: int) -> tuple:
@@ -332,10 +335,12 @@ def _poly(doc: dict, op: str, n: int, inp: Fixed, out: Fixed) -> Spec:
         if key in doc:
             raise SpecError(key, doc[key], "a poly spec (impl 'poly') has no breakpoints, slopes or intercepts; "
                                            "its segments are the input's top bits, its lines in 'coefficients'")
-    top = min(MAX_POLY_ENTRIES, 1 << (inp.bits - 1))
+    fold = _fold(doc.get("fold"), inp, out) if "fold" in doc else None
+    top = min(MAX_POLY_ENTRIES, 1 << (inp.bits - (2 if fold else 1)))
     if n & (n - 1) or n > top:
         raise SpecError("entries", n, f"a poly spec needs a power of two 1..{top} entries (equal segments "
-                                      f"addressed by the input's top bits, at least one bit of local offset)")
+                                      f"addressed by the input's top bits, at least one bit of local offset"
+                                      + (", of the folded w - 1 bits)" if fold else ")"))
     degree = _int(_get(doc, "degree", "degree"), "degree")
     if degree not in POLY_DEGREES:
         raise SpecError("degree", degree, f"this tool implements degree {', '.join(map(str, POLY_DEGREES))}")
@@ -347,7 +352,23 @@ def _poly(doc: dict, op: str, n: int, inp: Fixed, out: Fixed) -> Spec:
     fit = doc.get("fit", {})
     _obj(fit, "fit")
     extra = {k: v for k, v in doc.items() if k not in _KNOWN}
-    return Spec(op, n, inp, (), None, None, out, fit, extra, impl="poly", coefficients=coeffs)
+    return Spec(op, n, inp, (), None, None, out, fit, extra, impl="poly", coefficients=coeffs, fold=fold)
+
+
+def _fold(v, inp: Fixed, out: Fixed) -> tuple:
+    """A poly spec's ``fold``: {"kind": "odd", "offset": K} or {"kind": "x"} (DESIGN.md)."""
+    if not isinstance(v, dict) or v.get("kind") not in ("odd", "x"):
+        raise SpecError("fold", v, 'must be {"kind": "odd", "offset": K} or {"kind": "x"}')
+    if set(v) - {"kind", "offset"} or (v["kind"] == "odd") != ("offset" in v):
+        raise SpecError("fold", v, 'must be {"kind": "odd", "offset": K} or {"kind": "x"}')
+    if not inp.signed:
+        raise SpecError("fold", v, "folds a signed input onto its magnitude: the input is unsigned")
+    if v["kind"] == "x":
+        if out.frac < inp.frac:
+            raise SpecError("fold", v, f"kind 'x' subtracts the input aligned to the output: needs output frac "
+                                       f">= input frac ({out.frac} < {inp.frac})")
+        return ("x", 0)
+    return ("odd", _int(v["offset"], "fold.offset", -(1 << 32), 1 << 32))
 
 
 def validate_doc(doc) -> Spec:
@@ -379,9 +400,10 @@ def validate_doc(doc) -> Spec:
         raise SpecError("output", doc["output"], "an fp32 spec needs fp32 input and output")
     if impl != "pwl" and fp32:
         raise SpecError("impl", impl, f"impl '{impl}' needs integer input and output formats")
-    for key in ("degree", "coefficients"):
+    for key in ("degree", "coefficients", "fold"):
         if key in doc and impl != "poly":
-            raise SpecError(key, doc[key], "only a poly spec (impl 'poly') has 'degree' and 'coefficients'")
+            raise SpecError(key, doc[key], "only a poly spec (impl 'poly') has 'degree', 'coefficients' and "
+                                           "'fold'")
     if impl == "table":
         if inp.bits > MAX_TABLE_BITS:
             raise SpecError("input.bits", inp.bits, f"a table spec holds one value per input code: "

@@ -43,6 +43,8 @@ VARIANTS = {
     "softmax-sram": ["OP=softmax", "ROW=16", "ROW_STORE=sram", f"FITARGS={QUICK}"],
     "spec": ["SPEC=mine.json", "LUT=regs"],
     "fewest": ["OP=silu", "FORMAT=int16", "FITARGS=--max-err-lsb 1"],
+    "poly-degree-2": ["OP=gelu", "IMPL=poly", "DEGREE=2", "FORMAT=int10", "LUT=regs"],
+    "poly-fold": ["OP=tanh", "IMPL=poly", "FOLD=1", "FORMAT=int10", "STAGES=2"],
 }
 
 

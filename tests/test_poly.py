@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @lru_cache(maxsize=None)
-def poly_spec(op: str, fmt: str = "int8", bound: float = 1.0, entries: int | None = None, degree: int = 1) -> Spec:
-    return fit_poly(op, fmt, bound, entries=entries, degree=degree)
+def poly_spec(op: str, fmt: str = "int8", bound: float = 1.0, entries: int | None = None, degree: int = 1,
+              fold: bool = False) -> Spec:
+    return fit_poly(op, fmt, bound, entries=entries, degree=degree, fold=fold)
 
 
 def _reference(spec: Spec, q: int) -> int:
@@ -517,3 +518,149 @@ def test_degree2_handoff_package_regs_four_lanes(tmp_path):
                         "sim", man["fusesoc"]["vlnv"]], capture_output=True, text=True, cwd=tmp_path, env=env,
                        timeout=900)
     assert r.returncode == 0 and f"PASS {n} vectors" in r.stdout, (r.stdout + r.stderr)[-3000:]
+
+
+# -- symmetry folding ------------------------------------------------------------------------------
+
+def _reference_folded(spec: Spec, q: int) -> int:
+    """DESIGN.md's fold with Python integers: the magnitude, the unfolded formula on it, the fold."""
+    from dataclasses import replace as rep
+    x, y = spec.input, spec.output
+    a = q if q >= 0 else min(-q, x.max_code)
+    half = rep(spec, input=Fixed(x.bits - 1, False, x.frac), fold=None)
+    Y = _reference(half, a)
+    if q >= 0:
+        return Y
+    kind, K = spec.fold
+    v = K - Y if kind == "odd" else Y - (a << (y.frac - x.frac))
+    return min(max(v, y.min_code), y.max_code)
+
+
+FOLD = [("tanh", "int8", 1), ("sigmoid", "int10", 1), ("gelu", "int8", 2), ("silu", "int12", 1),
+        ("hswish", "int8", 1), ("tanh", "int12", 2), ("sigmoid", "int8", 2)]
+
+
+@pytest.mark.parametrize("op,fmt,degree", FOLD)
+def test_fold_model_formula_and_certificate(op, fmt, degree):
+    spec = poly_spec(op, fmt, degree=degree, fold=True)
+    kind = {"tanh": "odd", "sigmoid": "odd"}.get(op, "x")
+    assert spec.fold[0] == kind and spec.fit["fold"]["kind"] == kind
+    q = spec.input.codes()
+    pick = q if len(q) <= 512 else q[:: len(q) // 512]
+    assert [int(v) for v in evaluate(spec, pick)] == [_reference_folded(spec, int(c)) for c in pick]
+    f = get(op)
+    out = evaluate(spec, q)
+    lo, hi = f.range
+    inside = (spec.input.to_real(q) >= lo) & (spec.input.to_real(q) <= hi)
+    assert np.abs(out[inside] - f(spec.input.to_real(q[inside])) * 2.0 ** spec.output.frac).max() <= 1.0
+    cert = spec.fit["minimal"]["certificate"]
+    assert cert["certified"] and cert["codes"] == int(inside.sum())
+    # half the domain, so at most half the segments of the unfolded fit
+    assert spec.entries <= max(1, poly_spec(op, fmt, degree=degree).entries // 2)
+
+
+def test_fold_hand_made_extremes():
+    """Both kinds on hand-made tables that reach both clamps, every code against the formula."""
+    x, y = Fixed(8, True, 5), Fixed(8, True, 6)
+    cols = (Coeffs(Fixed(10, True, 7), (511, -512, 300, -100)), Coeffs(Fixed(7, True, 4), (63, -64, 10, -5)))
+    for fold in (("odd", 0), ("odd", 200), ("odd", -300), ("x", 0)):
+        spec = Spec("tanh", 4, x, (), None, None, y, {}, impl="poly", coefficients=cols, fold=fold)
+        got = evaluate(spec, x.codes())
+        assert [int(v) for v in got] == [_reference_folded(spec, int(c)) for c in x.codes()]
+        assert y.min_code in got and y.max_code in got
+
+
+def test_fold_spec_round_trip_and_bad_fields(tmp_path):
+    spec = poly_spec("sigmoid", "int8", fold=True)
+    spec.save(tmp_path / "s.json")
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert doc["fold"] == {"kind": "odd", "offset": 1 << spec.output.frac}
+    assert list(doc).index("fold") == list(doc).index("degree") + 1
+    assert Spec.load(tmp_path / "s.json") == spec
+    assert "fold" not in poly_spec("sigmoid", "int8").to_json()          # unfolded: as before
+    g = copy.deepcopy(poly_spec("gelu", "int8", fold=True).to_json())
+    assert g["fold"] == {"kind": "x"}
+    for edit, words in [(lambda d: d.update(fold={"kind": "even"}), "must be"),
+                        (lambda d: d.update(fold={"kind": "odd"}), "must be"),
+                        (lambda d: d.update(fold={"kind": "x", "offset": 3}), "must be"),
+                        (lambda d: d.update(fold={"kind": "odd", "offset": 1.5}), "integer"),
+                        (lambda d: d["input"].update(signed=False), "unsigned"),
+                        (lambda d: d["output"].update(frac=3), "output frac >= input frac"),
+                        (lambda d: d.update(entries=128), "1..64")]:
+        doc = copy.deepcopy(g)
+        edit(doc)
+        if words == "1..64":
+            doc["coefficients"] = [{**c, "values": [0] * 128} for c in doc["coefficients"]]
+        with pytest.raises(SpecError) as e:
+            validate_doc(doc)
+        assert words in str(e.value), str(e.value)
+    bad = copy.deepcopy(poly_spec("gelu", "int8").to_json())
+    bad.update(impl="uniform", fold={"kind": "x"})
+    with pytest.raises(SpecError, match="only a poly spec"):
+        validate_doc(bad)
+
+
+def test_fold_refuses_ops_without_a_known_symmetry():
+    from fitter.problem import FitError
+    with pytest.raises(FitError, match="no symmetry known for exp"):
+        fit_poly("exp", "int8", fold=True)
+
+
+BENCHF = [("tanh", "int8", 1, 0, "rom"), ("sigmoid", "int8", 1, 1, "regs"), ("gelu", "int8", 1, 2, "rom"),
+          ("silu", "int8", 2, 3, "rom"), ("hswish", "int8", 2, 3, "regs"), ("gelu", "int16", 1, 1, "rom"),
+          ("tanh", "int16", 2, 3, "rom")]
+
+
+@pytest.mark.parametrize("op,fmt,degree,stages,lut", BENCHF,
+                         ids=[f"{o}_{f}_d{d}_s{s}_{lu}" for o, f, d, s, lu in BENCHF])
+def test_fold_bench_bit_exact_on_every_code(op, fmt, degree, stages, lut, tmp_path):
+    spec = poly_spec(op, fmt, degree=degree, fold=True)
+    r = _bench2(spec, tmp_path, stages, lut)
+    n = 1 << spec.input.bits
+    assert r.ok and r.mismatches == 0 and r.vectors == n * (2 if lut == "regs" else 1), r.line()
+
+
+@pytest.mark.parametrize("what", ["c1", "offset"])
+def test_fold_one_wrong_entry_fails(what, tmp_path):
+    """A folded unit built with one wrong coefficient, or the fold's offset one off, fails its bench."""
+    spec = poly_spec("sigmoid", "int8", fold=True)
+    true = tmp_path / "true.json"
+    spec.save(true)
+    if what == "c1":
+        c = spec.coefficients[1]
+        vals = list(c.values)
+        vals[3] += 1
+        bad = replace(spec, coefficients=(spec.coefficients[0], Coeffs(c.fmt, tuple(vals))))
+    else:
+        bad = replace(spec, fold=("odd", spec.fold[1] - 1))
+    assert np.count_nonzero(evaluate(bad, spec.input.codes()) != evaluate(spec, spec.input.codes())) > 0
+    r = _bench2(bad, tmp_path, 2, "rom", golden=true)
+    assert r.mismatches > 0 and not r.ok, r.line()
+
+
+def test_fold_verilog_lints_clean(tmp_path):
+    from sim.lint import lint
+    from tests.helpers import generate_unit
+    for op, stages, lut in (("tanh", 0, "rom"), ("gelu", 3, "regs")):
+        unit = generate_unit(poly_spec(op, "int8", degree=2, fold=True), tmp_path / f"{op}{stages}", stages, lut)
+        man = json.loads((unit / "manifest.json").read_text())
+        r = lint([unit / v for v in man["verilog"]], man["top"])
+        assert r.returncode == 0, r.stderr
+
+
+def test_fold_handoff_package_regs_lanes(tmp_path):
+    """A folded unit (sigmoid, LUT=regs, LANES=2, STAGES=3) through the handoff package's Verilog bench."""
+    from flow.build import _record
+    from hw.gen import generate
+    from hw.handoff import package
+    rec = _record(Elementwise("sigmoid", stages=3, lut="regs", impl="poly", lanes=2))
+    rec = {"request": {**rec["request"], "fold": True}, "regenerate": rec["regenerate"] + " FOLD=1"}
+    out = tmp_path / "sigmoid_int8_m1_poly_fold_l2_s3_regs"
+    spec = poly_spec("sigmoid", "int8", fold=True)
+    generate(spec, out, "gqa_sigmoid_int8_m1_poly_fold_l2_s3_regs", stages=3, lut="regs", lanes=2, record=rec)
+    pkg = package.build(out)
+    n = json.loads((pkg / "manifest.json").read_text())["testbench"]["vectors"]
+    r = subprocess.run(["sh", str(pkg / "run_tb.sh"), "icarus"], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0 and f"PASS {n} vectors" in r.stdout and n == 2 * 512, r.stdout + r.stderr
+    sheet = (pkg / "DATASHEET.md").read_text()
+    assert f"Folded: the table holds the non-negative half" in sheet and f"`sat({1 << spec.output.frac} - Y)`" in sheet

@@ -153,6 +153,9 @@ def _lookup_md(spec) -> list[str]:
 def _poly_md(spec) -> list[str]:
     """A poly table: per segment its first input and its coefficients, in codes and real units."""
     x, n = spec.input, spec.entries
+    if spec.fold is not None:           # the table's segments are the magnitude's
+        from hw.poly.model import half
+        x = half(x)
     m = x.bits - (n.bit_length() - 1)
     c0, c1, *c2 = spec.coefficients
     if c2:                      # degree 2: a column more
@@ -348,7 +351,7 @@ def render(ctx: dict) -> str:
                   + (f"; accuracy measured on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + "."]
         elif impl == "poly":
             k = spec.entries.bit_length() - 1
-            m = spec.input.bits - k
+            m = spec.input.bits - k - (spec.fold is not None)
             L += ["", f"A segment-local polynomial of degree {spec.degree} on {spec.entries} equal segments"
                   + (f", fitted on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + ". "
                   f"`seg` = the top {k} bits of `x - min_code`, `t` = its low {m} bits (the offset inside the "
@@ -357,6 +360,13 @@ def render(ctx: dict) -> str:
                                   "`h = c1[seg] + floor(c2[seg] * t)` in c1's format (the only truncation), then "
                                   "`y = sat(round_half_up(c0[seg] + h * t))`, every other alignment exact")
                   + ", no internal wrap-around (the generator's golden model `hw/poly/model.py`)."]
+            if spec.fold is not None:
+                kind, K = spec.fold
+                L[-1] += (f" Folded: the table holds the non-negative half; `x - min_code` above reads the "
+                          f"{spec.input.bits - 1}-bit magnitude `a = x` for `x >= 0`, else `a = min(-x, "
+                          f"{spec.input.max_code})`, and for `x < 0` the unit outputs "
+                          + (f"`sat({K} - Y)`" if kind == "odd" else
+                             f"`sat(Y - (a << {spec.output.frac - spec.input.frac}))`") + ".")
         elif impl == "uniform":
             k = spec.entries.bit_length() - 1
             L += ["", f"A piecewise-linear table of {spec.entries} equal segments"

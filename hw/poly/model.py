@@ -28,6 +28,11 @@ truncation: the slope at ``t`` in c1's format, then as degree 1::
     h    = c1[seg] + q2                    # f_1 fractional bits
     prod = h * t                           # then acc and y as degree 1
 
+Symmetry folding (``spec.fold``, DESIGN.md): the polynomial part is the
+unit of an unsigned (w-1)-bit input, the magnitude ``a`` of a signed input
+(``-min_code`` saturated), and ``y`` for a negative input is ``clamp(K - Y)``
+(``("odd", K)``) or ``clamp(Y - (a << (f_y - f_x)))`` (``("x", 0)``).
+
 numpy only.
 """
 
@@ -128,7 +133,27 @@ class PolyDatapath(Rounding):
         if spec.impl != "poly" or spec.is_fp32:
             raise ValueError("PolyDatapath needs an integer spec with impl 'poly'")
         c0, c1, *c2 = (c.fmt for c in spec.coefficients)
-        return cls(spec.input, c0, c1, spec.output, spec.entries.bit_length() - 1, *c2)
+        x = spec.input if spec.fold is None else half(spec.input)
+        return cls(x, c0, c1, spec.output, spec.entries.bit_length() - 1, *c2)
+
+
+def half(x: Fixed) -> Fixed:
+    """The polynomial part's input format of a folded unit: the magnitude, unsigned, w - 1 bits."""
+    return Fixed(x.bits - 1, False, x.frac)
+
+
+def magnitude(q, x: Fixed) -> np.ndarray:
+    """``a`` of a folded unit: ``q`` for q >= 0, ``-q`` saturated to ``max_code`` below."""
+    q = np.asarray(q, dtype=np.int64)
+    return np.where(q < 0, np.minimum(-q, x.max_code), q)
+
+
+def unfold(q, Y, a, fold, x: Fixed, y: Fixed) -> np.ndarray:
+    """The folded unit's output: ``Y`` (the polynomial part's, at ``a``) for q >= 0,
+    the fold's ``clamp(K - Y)`` or ``clamp(Y - (a << (f_y - f_x)))`` below."""
+    kind, K = fold
+    neg = (K - Y) if kind == "odd" else (Y - (np.asarray(a, np.int64) << (y.frac - x.frac)))
+    return np.where(np.asarray(q) < 0, np.clip(neg, y.min_code, y.max_code), Y).astype(np.int64)
 
 
 def split(q, x: Fixed, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,4 +195,8 @@ def evaluate(spec, q) -> np.ndarray:
     if q.size and (q.min() < spec.input.min_code or q.max() > spec.input.max_code):
         raise ValueError(f"input codes outside {spec.input.label()}")
     C0, C1, *C2 = (c.values for c in spec.coefficients)
-    return poly(q, C0, C1, PolyDatapath.of_spec(spec), *C2)
+    if spec.fold is None:
+        return poly(q, C0, C1, PolyDatapath.of_spec(spec), *C2)
+    a = magnitude(q, spec.input)
+    Y = poly(a, C0, C1, PolyDatapath.of_spec(spec), *C2)
+    return unfold(q, Y, a, spec.fold, spec.input, spec.output)

@@ -38,6 +38,12 @@ dropped), ``h = c1 + q2``, then ``prod = h * t`` and steps 4-5 as degree 1.
 (:class:`PolyDatapath`); ``c2_i`` registers at cfg addresses 2N..3N-1.
 STAGES 2 registers ``t``, ``c0``, ``c1``, ``c2`` after the read; 3 also
 ``t``, ``h``, ``c0`` after ``h`` (between the two multipliers).
+
+Symmetry folding (``spec.fold``): in front, ``a = x < 0 ? min(-x,
+max) : x`` (a negation and two muxes) is the polynomial part's unsigned
+(w-1)-bit input; behind, ``K - Y`` (``odd``) or ``Y - (a << (f_y - f_x))``
+(``x``), clamped, selected by the sign, which (with ``a``) is registered
+at the same cuts as the data.
 """
 
 from __future__ import annotations
@@ -79,7 +85,67 @@ class PolyUnit(wiring.Component):
         self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.dp = PolyDatapath.of_spec(spec)
         self.latency = stages
-        super().__init__(unit_signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes))
+        super().__init__(unit_signature(spec, stages, lut, _shape(spec.input), _shape(self.dp.y), lanes))
+
+    def _front(self, m: Module, x, p: str):
+        """The polynomial part's input, offset binary: the input code's bits, top bit
+        inverted if signed; for a folded spec the magnitude ``a`` (``-x``, saturated)."""
+        dp, spec = self.dp, self.spec
+        bits = dp.x.bits
+        if spec.fold is None:
+            off = Signal(bits, name=p + "u")
+            m.d.comb += off.eq(x.as_unsigned() ^ ((1 << (bits - 1)) if dp.x.signed else 0))
+            return off
+        w = spec.input.bits
+        negx = Signal(w, name=p + "negx")
+        m.d.comb += negx.eq(-x)                 # 1 .. 2^(w-1) for x < 0: bit w-1 set only for min_code
+        a = Signal(bits, name=p + "a")
+        m.d.comb += a.eq(Mux(x[w - 1], Mux(negx[w - 1], dp.x.max_code, negx[:bits]), x[:bits]))
+        self._a = a
+        return a
+
+    def _back(self, m: Module, out, x, p: str, stage):
+        """The folded unit's output (the fold after the polynomial part's ``out``);
+        ``out`` itself when unfolded. The sign (and for kind ``x`` the magnitude)
+        follow the data through the pipeline cuts."""
+        spec, dp = self.spec, self.dp
+        if spec.fold is None:
+            return out
+        w, ys = spec.input.bits, dp.y
+        sg = stage("prod", "sg_s3", stage("read", "sg_s2", x[w - 1], unsigned(1)), unsigned(1))
+        kind, K = spec.fold
+        lo, hi = ys.min_code, ys.max_code
+        if kind == "odd":
+            vw = max(ys.bits, abs(K).bit_length()) + 2
+            v = Signal(signed(vw), name=p + "fold")
+            m.d.comb += v.eq(K - out)
+        else:
+            sh = ys.frac - spec.input.frac
+            a = stage("prod", "a_s3", stage("read", "a_s2", self._a, unsigned(dp.x.bits)), unsigned(dp.x.bits))
+            vw = max(ys.bits, dp.x.bits + sh) + 2
+            v = Signal(signed(vw), name=p + "fold")
+            m.d.comb += v.eq(out - (a << sh))
+        sat_lo, sat_hi = self._fold_sides()
+        r = v
+        if sat_hi:
+            r = Mux(v > hi, hi, r)
+        if sat_lo:
+            r = Mux(v < lo, lo, r)
+        return Mux(sg, r, out)
+
+    def _fold_sides(self) -> tuple[bool, bool]:
+        """Which clamps the fold needs: both for ``regs``; for ``rom`` those some
+        negative input code reaches (the model's pre-clamp value on every one)."""
+        if self.lut == "regs":
+            return True, True
+        from hw.poly.model import magnitude, poly
+        spec, dp = self.spec, self.dp
+        q = np.arange(spec.input.min_code, 0, dtype=np.int64)
+        a = magnitude(q, spec.input)
+        Y = poly(a, *(c.values for c in spec.coefficients[:2]), dp, *(c.values for c in spec.coefficients[2:]))
+        kind, K = spec.fold
+        v = K - Y if kind == "odd" else Y - (a << (dp.y.frac - spec.input.frac))
+        return bool(v.min() < dp.y.min_code), bool(v.max() > dp.y.max_code)
 
     def widths(self) -> dict:
         """Signal widths and what the datapath keeps: from the formats for
@@ -130,9 +196,10 @@ class PolyUnit(wiring.Component):
         res = acc >> s if s > 0 else acc << -s
         # the model's own output on every code (a check that the folding is exact)
         from hw.fixed import saturate
-        from hw.poly.model import evaluate
+        from hw.poly.model import poly
         assert np.array_equal(np.asarray(saturate(res.reshape(-1), dp.y), dtype=np.int64),
-                              evaluate(spec, spec.input.min_code + np.arange(1 << dp.x.bits)))
+                              poly(dp.x.min_code + np.arange(1 << dp.x.bits), *(c.values for c in spec.coefficients[:2]),
+                                   dp, spec.coefficients[2].values))
 
         def b(v):
             return _sbits(int(v.min()), int(v.max()))
@@ -162,11 +229,10 @@ class PolyUnit(wiring.Component):
                 regs.append(bank)
         cuts = {1: (), 2: ("read",), 3: ("read", "prod")}.get(self.stages, ())
         bits = dp.x.bits
-        for x, y, p in lanes_of(self, _shape(dp.x), _shape(dp.y)):
+        for x, y, p in lanes_of(self, _shape(spec.input), _shape(dp.y)):
             stage = stager(m, cuts, p)
             # 1: offset binary, segment (top k bits) and local offset (low m bits)
-            off = Signal(bits, name=p + "u")
-            m.d.comb += off.eq(x.as_unsigned() ^ ((1 << (bits - 1)) if dp.x.signed else 0))
+            off = self._front(m, x, p)
             seg = Signal(max(k, 1), name=p + "seg")
             m.d.comb += seg.eq(off[mb:] if k else 0)
             t = Signal(mb, name=p + "t")
@@ -208,7 +274,7 @@ class PolyUnit(wiring.Component):
                 out = Mux(res > hi, hi, out)
             if w["sat_lo"]:
                 out = Mux(res < lo, lo, out)
-            drive_output(m, self, out, y, valid=False)
+            drive_output(m, self, self._back(m, out, x, p, stage), y, valid=False)
         drive_valid(m, self)
         return m
 
@@ -233,11 +299,10 @@ class PolyUnit(wiring.Component):
                 regs.append(bank)
         cuts = {1: (), 2: ("read",), 3: ("read", "prod")}.get(self.stages, ())
         bits = dp.x.bits
-        for x, y, p in lanes_of(self, _shape(dp.x), _shape(dp.y)):
+        for x, y, p in lanes_of(self, _shape(spec.input), _shape(dp.y)):
             stage = stager(m, cuts, p)
             # 1: offset binary, segment (top k bits) and local offset (low m bits)
-            off = Signal(bits, name=p + "u")
-            m.d.comb += off.eq(x.as_unsigned() ^ ((1 << (bits - 1)) if dp.x.signed else 0))
+            off = self._front(m, x, p)
             seg = Signal(max(k, 1), name=p + "seg")
             m.d.comb += seg.eq(off[mb:] if k else 0)
             t = Signal(mb, name=p + "t")
@@ -283,6 +348,6 @@ class PolyUnit(wiring.Component):
                 out = Mux(res > hi, hi, out)
             if w["sat_lo"]:
                 out = Mux(res < lo, lo, out)
-            drive_output(m, self, out, y, valid=False)
+            drive_output(m, self, self._back(m, out, x, p, stage), y, valid=False)
         drive_valid(m, self)
         return m
