@@ -1,9 +1,13 @@
 """``CLOCK_MHZ=F``: an element-wise unit sold at a clock (DESIGN.md, "Clock target").
 
 The method is a cached synthesis + STA loop, not a timing model: the unit
-is generated at every STAGES of :data:`SEARCH_STAGES` (today's cut points but 0,
+is generated at STAGES of :data:`SEARCH_STAGES` (every cut point but 0,
 DESIGN.md "Latency and STAGES"), each candidate with the final module name
-``gqa_<name>``; each is synthesized with the project's flow
+``gqa_<name>``. To keep the search cheap it always measures STAGES
+:data:`FIRST_STAGES` (1..3) and goes deeper only while none of those met F:
+STAGES 4, 5, ... up to the unit's last cut point (:func:`hw.impls.cut_stages`),
+stopping at the first that meets F, since every deeper STAGES adds registers
+(area grows with STAGES). Each candidate is synthesized with the project's flow
 (``synth/gqa_synth.ys``, ABC's delay target = the target period) and timed by
 OpenSTA with the unit's SDC at period 1000/F ns (:func:`synth.report.measure`,
 through :func:`flow.dse.measure_cached`, the sweep's cache keyed by the
@@ -26,15 +30,21 @@ from pathlib import Path
 
 from flow.config import ConfigError, Elementwise
 
-#: the STAGES the loop tries: every cut point the generators have, but not STAGES=0. A unit sold at a
+from hw.pwl_common import MAX_STAGES
+
+#: the STAGES the loop may try: every cut point the generators have, but not STAGES=0. A unit sold at a
 #: clock has that clock and a registered output: a combinational unit would "meet" F only with the
 #: caller's registers around it, whose clock-to-Q and setup the figure would not include
-SEARCH_STAGES = (1, 2, 3)
+SEARCH_STAGES = tuple(range(1, MAX_STAGES + 1))
+#: always measured; the least area among those that meet F wins. Deeper STAGES only when none does,
+#: one at a time, stopping at the first that meets F
+FIRST_STAGES = (1, 2, 3)
 #: the power figure's input activity (as make synth-report and make dse)
 ACTIVITY = 0.5
 METHOD = ("cached synthesis + STA loop: the unit generated at STAGES 1..3, each synthesized "
           "(synth/gqa_synth.ys, ABC delay target = the period) and timed by OpenSTA at period 1000/F ns; "
-          "the least area with slack >= 0")
+          "the least area with slack >= 0; if none meets F, STAGES 4, 5, ... up to the unit's last cut "
+          "point, stopping at the first with slack >= 0")
 
 
 class ClockError(ConfigError):
@@ -91,8 +101,12 @@ def choose(cfg: Elementwise, spec, build_root: Path, record: dict, log=None) -> 
         sta_command()
     except SynthError as e:
         raise ClockError(f"CLOCK_MHZ={F} needs the synthesis flow: {e}") from None
+    from hw.impls import cut_stages
+    last = min(max(SEARCH_STAGES), max(cut_stages(spec), max(FIRST_STAGES)))
     cands = []
     for s in SEARCH_STAGES:
+        if s > last or (s not in FIRST_STAGES and any(c["meets"] for c in cands)):
+            break
         d = candidate_dir(build_root, cfg.name, s)
         gen.generate(spec, d, cfg.top, s, cfg.lut, cfg.ftz, {**record, "clock_candidate": s}, lanes=cfg.lanes)
         try:
@@ -109,7 +123,7 @@ def choose(cfg: Elementwise, spec, build_root: Path, record: dict, log=None) -> 
     ok = [c for c in cands if c["meets"]]
     if not ok:
         best = max(cands, key=lambda c: (c["fmax_mhz"] or 0, -c["stages"]))
-        raise ClockError(f"CLOCK_MHZ={F}: {cfg.name} does not meet {F} MHz at any STAGES 1..3; the best is "
+        raise ClockError(f"CLOCK_MHZ={F}: {cfg.name} does not meet {F} MHz at any STAGES 1..{last}; the best is "
                          f"{best['fmax_mhz']} MHz at STAGES={best['stages']} (OpenSTA, "
                          f"{Path(synth_cfg['liberty']).name}); ask for a lower clock, or give STAGES=n for a "
                          "unit without a clock target")

@@ -14,8 +14,8 @@ poly        2^k equal segments by the input's top bits;  :mod:`hw.poly.model`
             bits), narrow multiplier (PolyUnit)
 ==========  ==========================================  ==============================
 
-Every implementation has the same ports, ``stages`` (0..3, latency =
-stages), ``lut`` (``rom`` | ``regs``) and ``lanes`` (1, 2, 4, ... 32: lanes
+Every implementation has the same ports, ``stages`` (0..``hw.pwl_common.MAX_STAGES``, latency =
+stages; ``poly`` 0..3), ``lut`` (``rom`` | ``regs``) and ``lanes`` (1, 2, 4, ... 32: lanes
 on one table, :mod:`hw.pwl_common`) options. Callers use one entry
 point per job and never branch on the implementation themselves:
 
@@ -98,9 +98,15 @@ def _poly_evaluate(spec, codes):
     return poly_evaluate(spec, codes)
 
 
+#: the STAGES a segment-local polynomial unit has (hw/poly/unit.py: cuts after the read and the product)
+POLY_MAX_STAGES = 3
+
+
 def _poly_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
     if ftz:
         raise ValueError("FTZ applies to fp32 units only")
+    if stages > POLY_MAX_STAGES:
+        raise ValueError(f"IMPL=poly has STAGES 0..{POLY_MAX_STAGES}, not {stages}")
     from hw.poly.unit import PolyUnit
     return PolyUnit(spec, stages=stages, lut=lut, lanes=lanes)
 
@@ -133,6 +139,21 @@ def of(spec) -> Impl:
 def evaluate(spec, codes) -> np.ndarray:
     """Golden output codes of ``spec``'s unit for input ``codes``, whatever its impl."""
     return of(spec).evaluate(spec, codes)
+
+
+def cut_stages(spec) -> int:
+    """The largest STAGES that still adds a pipeline cut to ``spec``'s unit (a larger one
+    only delays the result): what ``CLOCK_MHZ`` searches up to. Integer pwl and uniform:
+    :data:`hw.pwl_int.unit.CUT_STAGES`; fp32 pwl: every STAGES (:data:`hw.pwl_fp32.unit.CUTS`);
+    table (only output registers) and poly: 3, as before the deeper cuts."""
+    impl = getattr(spec, "impl", "pwl")
+    if impl == "pwl" and spec.is_fp32:
+        from hw.pwl_fp32.unit import CUTS
+        return max(CUTS)
+    if impl in ("pwl", "uniform"):
+        from hw.pwl_int.unit import CUT_STAGES
+        return CUT_STAGES
+    return POLY_MAX_STAGES
 
 
 def build_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):

@@ -19,7 +19,14 @@ from amaranth.lib.wiring import In, Out
 from hw import lut_image
 
 LUT_MODES = ("rom", "regs")
-MAX_STAGES = 3
+#: STAGES range of the element-wise units (0..MAX_STAGES); where each STAGES puts its registers:
+#: hw.pwl_int.unit.CUTS (integer and uniform units), hw.pwl_fp32.unit.CUTS (FP32), DESIGN.md
+#: "Latency and STAGES"
+MAX_STAGES = 14
+#: from this STAGES on, the data registers (pipeline cuts and the output register) have no reset:
+#: only the valid bits (and a LUT=regs table) do. rst otherwise fans out to every data flip-flop,
+#: and that net alone was the slowest path of the deeper INT32 pipelines (OpenSTA)
+RESETLESS_FROM = 4
 #: lane counts of an element-wise unit (LANES=P)
 LANES = (1, 2, 4, 8, 16, 32)
 
@@ -90,29 +97,46 @@ def table(m: Module, unit, columns) -> list[list]:
     return regs
 
 
-def stager(m: Module, cuts, prefix: str = ""):
+def stager(m: Module, cuts, prefix: str = "", reset_less: bool = False):
     """``stage(cut, name, value, shape)``: ``value`` as a signal (named
-    ``prefix + name``), registered when ``cut`` is one of this unit's pipeline cuts."""
+    ``prefix + name``), registered when ``cut`` is one of this unit's pipeline cuts.
+    ``stage.cuts`` is the tuple of cuts, for the cut points that exist only
+    when taken (no signal at all otherwise, so the Verilog of the STAGES
+    without them is unchanged). ``reset_less``: the registers ignore ``rst``
+    (data registers of the STAGES >= :data:`RESETLESS_FROM`)."""
     def stage(cut, name, value, shape):
-        s = Signal(shape, name=prefix + name)
+        s = Signal(shape, name=prefix + name, reset_less=True) if reset_less else Signal(shape, name=prefix + name)
         if cut in cuts:
             m.d.sync += s.eq(value)
         else:
             m.d.comb += s.eq(value)
         return s
+    stage.cuts = tuple(cuts)
     return stage
 
 
-def drive_output(m: Module, unit, value, y=None, valid: bool = True) -> None:
+def drive_output(m: Module, unit, value, y=None, valid: bool = True, name: str = "y_q", extra: int = 0) -> None:
     """``y`` (default the port; a lane's slice of it) from ``value``:
     registered, with ``out_valid`` = ``in_valid`` delayed by ``stages`` clocks
     (``valid``: here, or once for all lanes by :func:`drive_valid`), when the
-    unit is pipelined."""
+    unit is pipelined. From STAGES :data:`RESETLESS_FROM` on the register is
+    ``name`` (the lane's prefix + ``y_q``), without reset, and drives ``y``
+    through ``extra`` more registers ``<name>2``, ``<name>3``, ... (a STAGES
+    beyond the datapath's cut points: the result delayed, latency = STAGES)."""
     y = unit.y if y is None else y
     if not unit.stages:
         m.d.comb += y.eq(value)
         return
-    m.d.sync += y.eq(value)
+    if unit.stages >= RESETLESS_FROM:
+        q = Signal(y.shape(), name=name, reset_less=True)
+        m.d.sync += q.eq(value)
+        for i in range(extra):
+            d = Signal(y.shape(), name=f"{name}{i + 2}", reset_less=True)
+            m.d.sync += d.eq(q)
+            q = d
+        m.d.comb += y.eq(q)
+    else:
+        m.d.sync += y.eq(value)
     if valid:
         drive_valid(m, unit)
 

@@ -15,6 +15,9 @@ Environment (set by the caller, e.g. ``tests/test_fp32_units.py``):
     GQA_FP32_SPECIALS 1: also every pair of the special values
     GQA_FP32_SEED    seed of the random pairs
 
+``test_binop_pipe`` (DUT: ``FP32Mul``/``FP32Add`` built with internal ``cuts``, ports clk, rst, a, b, y)
+    as ``test_binop``, plus GQA_FP32_LATENCY: a new pair every clock, y read that many clocks later
+
 ``test_pwl`` (DUT: ``FP32PWL``)
     GQA_FP32_SPEC    spec JSON the unit was generated from
     GQA_FP32_SPEC2   (LUT=regs only) a second spec, programmed through cfg_*
@@ -87,6 +90,35 @@ async def test_binop(dut):
         await settle
         got.append(int(dut.y.value))
     bad = _report(dut, f"{op}{' ftz' if ftz else ''}", (a, b), got, want.astype(np.uint32))
+    write_summary(vectors=len(a), mismatches=bad)
+    assert bad == 0, f"{bad} mismatches out of {len(a)}"
+
+
+@cocotb.test()
+async def test_binop_pipe(dut):
+    """Pipelined binary32 mul/add (internal cuts) against the golden model: one pair per clock."""
+    op = os.environ["GQA_FP32_OP"]
+    ftz = bool(_env_int("GQA_FP32_FTZ"))
+    lat = _env_int("GQA_FP32_LATENCY")
+    a, b = vectors.random_pairs(op, _env_int("GQA_FP32_RANDOM"), _env_int("GQA_FP32_SEED"))
+    if _env_int("GQA_FP32_SPECIALS"):
+        sa, sb = vectors.all_pairs(vectors.special_values())
+        a, b = np.concatenate([sa, a]), np.concatenate([sb, b])
+    want = {"mul": model.mul, "add": model.add}[op](a, b, ftz)
+    clock = Clock(dut.clk, 10, unit="ns")
+    clock.start()
+    dut.rst.value = 0
+    edge = FallingEdge(dut.clk)
+    got = []
+    xs, ys = a.tolist(), b.tolist()
+    for i in range(len(xs) + lat):
+        await edge
+        if i >= lat:
+            got.append(int(dut.y.value))
+        if i < len(xs):
+            dut.a.value, dut.b.value = xs[i], ys[i]
+    clock.stop()
+    bad = _report(dut, f"{op}{' ftz' if ftz else ''} latency {lat}", (a, b), got, want.astype(np.uint32))
     write_summary(vectors=len(a), mismatches=bad)
     assert bad == 0, f"{bad} mismatches out of {len(a)}"
 

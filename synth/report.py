@@ -245,16 +245,20 @@ def lanes_table(rows: list[dict]) -> list[dict]:
 
 # -- Table 6 at equal clocks -----------------------------------------------------------------------
 
-#: the baselines of the equal-clock comparison, at the highest STAGES the generator offers
+#: the baselines of the equal-clock comparison, pipelined from EQ_STAGES on until they meet the clock
 EQ_BASELINES = ("fp32", "int32")
 EQ_STAGES = 3
+#: a baseline's search stops after this many deeper STAGES in a row without a better fmax (a STAGES
+#: past the unit's last cut point only delays the result), or where gen refuses the STAGES
+EQ_PATIENCE = 2
 
 
 def equal_clock_plan(rows: list[dict]) -> list[tuple[str, int, str, int]]:
     """(lut, clock MHz, format, STAGES) of every unit the equal-clock Table 6
     measures: per LUT, the INT8 gelu e8 unit (STAGES=1) at its own clock F =
     its maximum clock in the rows, rounded down to whole MHz, and each
-    baseline of :data:`EQ_BASELINES` measured in the rows, at STAGES=3."""
+    baseline of :data:`EQ_BASELINES` measured in the rows, from STAGES=3 on
+    (:func:`equal_clock_unit` goes deeper)."""
     plan = []
     for lut in LUTS:
         i8 = _find(rows, op="gelu", format="int8", entries=8, lut=lut)
@@ -267,21 +271,53 @@ def equal_clock_plan(rows: list[dict]) -> list[tuple[str, int, str, int]]:
     return plan
 
 
+def _measure_at(lut: str, clock_mhz: int, fmt: str, stages: int, cfg: dict) -> dict:
+    units = _build_units("gelu", fmt, 8, [stages], [lut], [False], cfg["build"])
+    return measure(units[(lut, False, 1, stages)], {**cfg, "period_ns": 1000.0 / clock_mhz,
+                                                    "out": str(Path(cfg["out"]) / f"eqclk_{clock_mhz}mhz")})
+
+
 def equal_clock_unit(lut: str, clock_mhz: int, fmt: str, stages: int, cfg: dict) -> dict:
     """One unit of the equal-clock table: built (or reused), synthesized with
     ABC's delay target at 1000/F ns and timed and powered by OpenSTA at that
-    period; work files in ``<out>/eqclk_<F>mhz/``."""
+    period; work files in ``<out>/eqclk_<F>mhz/``. A baseline
+    (:data:`EQ_BASELINES`) that misses F at ``stages`` is built one STAGES
+    deeper at a time, as ``CLOCK_MHZ`` does, until one meets F (that one is
+    the row) or :data:`EQ_PATIENCE` in a row bring no better fmax (the best
+    fmax is the row); ``tried`` lists every STAGES measured."""
     row = {"lut": lut, "clock_mhz": clock_mhz, "format": fmt, "stages": stages}
-    try:
-        units = _build_units("gelu", fmt, 8, [stages], [lut], [False], cfg["build"])
-        unit = units[(lut, False, 1, stages)]
-        m = measure(unit, {**cfg, "period_ns": 1000.0 / clock_mhz,
-                           "out": str(Path(cfg["out"]) / f"eqclk_{clock_mhz}mhz")})
-    except (SynthError, KeyError) as e:
-        return {**row, "status": f"failed: {_one_line(e)}"}
+    tried, s = [], stages
+    while True:
+        try:
+            m = _measure_at(lut, clock_mhz, fmt, s, cfg)
+        except (SynthError, KeyError) as e:
+            if not tried:
+                return {**row, "status": f"failed: {_one_line(e)}"}
+            break                               # gen refuses a deeper STAGES: the search ends there
+        if m.get("status") != "ok":
+            if not tried:
+                return {**row, **m, "stages": s}
+            break
+        tried.append((s, m))
+        print(f"  equal clock {clock_mhz} MHz: gelu {fmt} {lut} STAGES={s}: {m['area_um2']:,.0f} um2, "
+              f"fmax {_fmt(m.get('fmax_mhz'))} MHz, {'meets' if m.get('meets_clock') else 'misses'}", flush=True)
+        if m.get("meets_clock") or fmt not in EQ_BASELINES or _stale(tried):
+            break
+        s += 1
+    s, m = next(((s, m) for s, m in tried if m.get("meets_clock")),
+                max(tried, key=lambda t: (t[1].get("fmax_mhz") or 0, -t[0])))
     keep = ("status", "unit", "area_um2", "seq_area_um2", "flip_flops", "delay_ns", "fmax_mhz", "meets_clock",
             "power_mw", "synth_cached")
-    return {**row, **{k: m[k] for k in keep}}
+    return {**row, "stages": s, **{k: m[k] for k in keep},
+            "tried": [{"stages": t, "fmax_mhz": x.get("fmax_mhz"), "area_um2": x.get("area_um2")} for t, x in tried]}
+
+
+def _stale(tried) -> bool:
+    """No better fmax in the last :data:`EQ_PATIENCE` STAGES than before them."""
+    if len(tried) <= EQ_PATIENCE:
+        return False
+    f = [x.get("fmax_mhz") or 0 for _, x in tried]
+    return max(f[-EQ_PATIENCE:]) <= max(f[:-EQ_PATIENCE])
 
 
 def equal_clock_table(results: list[dict]) -> dict:
@@ -394,15 +430,14 @@ def _equal_clock_md(t6: dict) -> list[str]:
          "The savings above compare units at STAGES=1 at the report's clock, which the FP32 and INT32 units "
          "miss (each closes at its own, lower, maximum clock). Here, per LUT, "
          "the clock is the INT8 gelu e8 unit's (its maximum clock in the rows above, rounded down to whole "
-         f"MHz); the INT8 unit (STAGES=1) and each baseline at the highest STAGES the generator offers "
-         f"(STAGES={EQ_STAGES}: registers after the table read and after the multiplier) are synthesized again "
-         "with ABC's delay target at that period and timed and powered by OpenSTA at it (same activity, slew "
-         "and load as above). Area and power are at that clock; savings = 1 - INT8 / baseline. A baseline "
-         "that misses the clock even at STAGES=3 is marked with its best fmax: at that clock it would need "
-         "cut points this generator does not have (inside the multiplier, between the FP32 adder's "
-         "alignment, addition and normalization); their registers would add area, so its area there is "
-         "likely a lower bound (not measured), while its power need not be (pipelining also stops glitches "
-         "from propagating).", "",
+         f"MHz); the INT8 unit (STAGES=1) and each baseline are synthesized again with ABC's delay target at that "
+         "period and timed and powered by OpenSTA at it (same activity, slew and load as above). Each baseline "
+         f"starts at STAGES={EQ_STAGES} and is pipelined one STAGES deeper at a time (DESIGN.md \"Latency and "
+         "STAGES\": cuts inside the multiplier and the FP32 adder) until it meets the clock, the row being the "
+         f"first STAGES that does; when {EQ_PATIENCE} deeper STAGES in a row bring no better fmax (or no deeper "
+         "STAGES exists) the row is its best fmax, marked NO. Area and power are at that clock; savings = "
+         "1 - INT8 / baseline. A baseline that misses the clock would need more registers than it has, so its "
+         "area there is likely a lower bound (not measured).", "",
          "| LUT | clock | unit | STAGES | area um2 | power mW | fmax MHz | meets | area saving | power saving |",
          "|---|---:|---|---:|---:|---:|---:|---|---:|---:|"]
     notes = []
@@ -418,8 +453,10 @@ def _equal_clock_md(t6: dict) -> list[str]:
             L.append(f"{head} {v['area_um2']:,.0f} | {v['power_mw']:.3f} | {_fmt(v['fmax_mhz'])} | "
                      f"{'yes' if v['meets_clock'] else 'NO'} | {sav} |")
             if fmt != "int8" and not v["meets_clock"]:
-                notes.append(f"- LUT={lut}: {fmt.upper()} at STAGES={v['stages']} does not reach the INT8 unit's "
-                             f"{d['clock_mhz']} MHz: its best is {_fmt(v['fmax_mhz'])} MHz.")
+                tried = [t["stages"] for t in v.get("tried", [])] or [v["stages"]]
+                notes.append(f"- LUT={lut}: {fmt.upper()} does not reach the INT8 unit's {d['clock_mhz']} MHz at "
+                             f"STAGES {min(tried)}..{max(tried)}: its best is {_fmt(v['fmax_mhz'])} MHz at "
+                             f"STAGES={v['stages']}.")
     return L + [""] + notes + ([""] if notes else [])
 
 

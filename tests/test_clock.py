@@ -173,4 +173,27 @@ def test_equal_clock_table6_plan_and_savings():
     md = _markdown(rows, {"liberty": "l", "nand2_cell": "N", "nand2_area_um2": 1, "yosys": "y", "sta": "s",
                           "period_ns": 10.0, "activity": 0.5, "input_transition_ns": 0.1, "output_load_pf": 0.01,
                           "units_ok": 2, "units_failed": 0, "runtime_s": 1, "jobs": 1}, t6)
-    assert "FP32 at STAGES=3 does not reach the INT8 unit's 136 MHz: its best is 45.2 MHz" in md
+    assert "FP32 does not reach the INT8 unit's 136 MHz at STAGES 3..3: its best is 45.2 MHz at STAGES=3" in md
+
+
+@pytest.mark.parametrize("fmax,want,tried", [
+    ({3: 100, 4: 120, 5: 140, 6: 150}, 5, [3, 4, 5]),            # the first STAGES that meets the clock
+    ({3: 100, 4: 110, 5: 90, 6: 115, 7: 115, 8: 114}, 6, [3, 4, 5, 6, 7, 8]),   # a dip is not the end
+    ({3: 100, 4: 110}, 4, [3, 4]),                              # gen refuses STAGES 5: the search ends
+])
+def test_equal_clock_baseline_is_pipelined_until_it_meets(monkeypatch, fmax, want, tried):
+    """A baseline goes deeper from STAGES=3 until it meets the INT8 unit's clock, or until
+    EQ_PATIENCE STAGES in a row bring no better fmax (figures made up here)."""
+    import synth.report as rep
+
+    def fake(lut, clock_mhz, fmt, stages, cfg):
+        if stages not in fmax:
+            raise rep.SynthError(f"stages must be 0..{max(fmax)}, not {stages}")
+        f = fmax[stages]
+        return {"status": "ok", "unit": f"u{stages}", "area_um2": 100.0 * stages, "seq_area_um2": 1.0,
+                "flip_flops": stages, "delay_ns": 1000.0 / f, "fmax_mhz": f, "meets_clock": f >= clock_mhz,
+                "power_mw": 1.0, "synth_cached": False}
+    monkeypatch.setattr(rep, "_measure_at", fake)
+    r = rep.equal_clock_unit("rom", 135, "fp32", 3, {})
+    assert r["stages"] == want and [t["stages"] for t in r["tried"]] == tried, r
+    assert r["meets_clock"] == (fmax[want] >= 135)

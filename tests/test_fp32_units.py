@@ -8,7 +8,11 @@ bit (bench: sim/tb_fp32.py).
 * mutation: a multiplier/adder built with ``round="trunc"`` must make the
   bench report mismatches (so the bench can fail);
 * the FP32 PWL unit for a hand-made 8-entry spec, stages 0 and 2, LUT rom
-  and regs (regs: reset table, reprogrammed table, reset again), IEEE and FTZ.
+  and regs (regs: reset table, reprogrammed table, reset again), IEEE and FTZ;
+  and at every deeper STAGES 4..MAX_STAGES (issue 26: the multiplier's and the
+  adder's internal cuts), the latency checked by the bench;
+* mul and add with their internal pipeline cuts (``cuts``), every special
+  pair plus random pairs, one pair per clock at the cuts' latency.
 """
 
 from __future__ import annotations
@@ -78,6 +82,10 @@ def test_truncating_rounding_is_caught(work, op):
 @pytest.mark.parametrize("stages,lut,ftz", [
     (0, "rom", False), (2, "rom", False), (0, "regs", False), (2, "regs", False),
     (0, "rom", True), (2, "regs", True), (3, "rom", True),
+    # the deeper STAGES (issue 26), each once, rom/regs and IEEE/FTZ alternating
+    (4, "rom", False), (5, "regs", True), (6, "rom", True), (7, "regs", False), (8, "rom", False),
+    (9, "rom", True), (10, "regs", False), (11, "rom", True), (12, "rom", False), (13, "regs", True),
+    (14, "rom", False),
 ])
 def test_pwl_unit(work, tmp_path, stages, lut, ftz):
     spec, spec2 = hand_spec(0), hand_spec(1)
@@ -99,10 +107,35 @@ def test_pwl_unit(work, tmp_path, stages, lut, ftz):
     assert r.mismatches == 0 and r.ok, r.line()
 
 
+MUL_CUTS = ("mul_pp", "mul_prod", "mul_lz", "mul_shl", "mul_norm", "mul_round")
+ADD_CUTS = ("add_cmp", "add_swap", "add_align", "add_sum", "add_norm", "add_round")
+
+
+@pytest.mark.parametrize("op,cuts,ftz", [
+    ("mul", MUL_CUTS, False), ("mul", MUL_CUTS, True), ("mul", ("mul_prod", "mul_norm"), False),
+    ("add", ADD_CUTS, False), ("add", ADD_CUTS, True), ("add", ("add_sum",), False),
+    ("add", ("add_align", "add_norm"), True), ("add", ("add_cmp", "add_round"), False),
+    ("mul", ("mul_round",), True),
+])
+def test_pipelined_arith(work, op, cuts, ftz):
+    """The operators with internal cuts: every special pair (both operands, so
+    the flags carried across the cuts from either side are exercised) and
+    random pairs, one per clock, at latency = the number of cuts."""
+    top = f"fp32_{op}_pipe_{'_'.join(c.split('_')[1] for c in cuts)}{'_ftz' if ftz else ''}"
+    src = _emit(COMPONENTS[op](ftz=ftz, cuts=cuts), top, work)
+    r = run_bench(top, src, top, "sim.tb_fp32", work / top, testcase="test_binop_pipe",
+                  env={"GQA_FP32_OP": op, "GQA_FP32_FTZ": int(ftz), "GQA_FP32_RANDOM": 20_000,
+                       "GQA_FP32_SPECIALS": 1, "GQA_FP32_SEED": len(cuts), "GQA_FP32_LATENCY": len(cuts)})
+    print(r.line())
+    assert r.vectors == SPECIAL_PAIRS + 20_000
+    assert r.mismatches == 0 and r.ok, r.line()
+
+
 def test_pwl_unit_rejects_bad_arguments():
+    from hw.pwl_common import MAX_STAGES
     spec = hand_spec()
     with pytest.raises(ValueError, match="stages"):
-        FP32PWL(spec, stages=4)
+        FP32PWL(spec, stages=MAX_STAGES + 1)
     with pytest.raises(ValueError, match="lut"):
         FP32PWL(spec, lut="ram")
     with pytest.raises(ValueError, match="round"):

@@ -89,3 +89,24 @@ def test_stages_synthesize_and_time(kind, build, tmp_path):
     assert ffs == sorted(set(ffs)), f"flip-flops do not grow with STAGES: {rows}"
     if KINDS[kind].get("lut", "rom") == "rom":
         assert ffs[0] == 0, rows            # STAGES=0 with a constant table: no register at all
+
+
+# the deeper STAGES (issue 26): the integer cuts inside the multiplier and after the sum, the FP32
+# operators' internal cuts (STAGES 14: all of them); one unit each
+DEEP = [("int16", 4), ("int16", 6), ("int8-regs", 6), ("int8-uniform", 5), ("fp32", 7), ("fp32", 14)]
+
+
+@pytest.mark.parametrize("kind,stages", DEEP, ids=[f"{k}-s{s}" for k, s in DEEP])
+def test_deep_stages_synthesize_and_time(kind, stages, build, tmp_path):
+    """STAGES 4..11 map, have simple left-hand sides, and OpenSTA times a
+    register-to-register path; they hold more flip-flops than STAGES=3."""
+    from flow.build import build as build_unit
+    from synth.report import measure
+
+    cfg = {"out": tmp_path, "liberty": DEFAULT_LIBERTY, "period_ns": 5.0, "abc": "gqa", "activity": 0.5}
+    rows = [measure(build_unit(_config(kind, s), build), cfg) for s in (3, stages)]
+    text = (Path(rows[1]["files"]) / "netlist.v").read_text()
+    m = LHS_CONCAT.search(text)
+    assert m is None, text[m.start():m.start() + 120]
+    assert all(r["status"] == "ok" and r["fmax_mhz"] and r["fmax_mhz"] > 1 for r in rows), rows
+    assert rows[1]["flip_flops"] > rows[0]["flip_flops"], rows

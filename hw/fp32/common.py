@@ -53,6 +53,31 @@ def named(m: Module, name: str, value, shape=None) -> Signal:
     return sig
 
 
+def no_cuts(point, name, value):
+    """The :func:`carrier` of a datapath without internal pipeline cuts: every value as is."""
+    return value
+
+
+no_cuts.cuts = ()
+
+
+def carrier(m: Module, cuts, prefix: str = "", reset_less: bool = True):
+    """``carry(point, name, value)``: ``value`` registered into a signal
+    ``prefix + name`` when ``point`` is one of ``cuts`` (no reset by
+    default: data registers of the deeper pipelines), else ``value`` itself,
+    so that a datapath without that cut has no extra signal at all.
+    ``carry.cuts`` is ``cuts``."""
+    def carry(point, name, value):
+        if point not in cuts:
+            return value
+        value = Value.cast(value)
+        s = Signal(value.shape(), name=prefix + name, reset_less=reset_less)
+        m.d.sync += s.eq(value)
+        return s
+    carry.cuts = tuple(cuts)
+    return carry
+
+
 @dataclass
 class Operand:
     word: Value      # the (possibly flushed) 32-bit word
@@ -119,7 +144,7 @@ def lzc(m: Module, v: Value, name: str) -> Signal:
 
 
 def round_pack(m: Module, sig: Value, exp: Value, sticky: Value, round_mode: str,
-               name: str) -> tuple[Signal, Signal]:
+               name: str, mid=None) -> tuple[Signal, Signal]:
     """Round ``sig`` to 24 bits and pack it with biased exponent ``exp`` (>= 1).
 
     ``sig`` (W >= 25 bits) holds the significand with its implicit-bit
@@ -127,6 +152,8 @@ def round_pack(m: Module, sig: Value, exp: Value, sticky: Value, round_mode: str
     a 0 in bit W-1 with ``exp == 1`` is a subnormal. ``sticky`` ORs any
     nonzero bits already dropped below ``sig``. Returns ``(word, overflow)``:
     the 31 magnitude bits, and whether the result overflowed to infinity.
+    ``mid(trunc, up) -> (trunc, up)``: called between the packing add and the
+    rounding increment (a pipeline cut there registers both).
     """
     if round_mode not in ROUND_MODES:
         raise ValueError(f"round must be one of {ROUND_MODES}, not {round_mode!r}")
@@ -148,6 +175,8 @@ def round_pack(m: Module, sig: Value, exp: Value, sticky: Value, round_mode: str
     exp_m1 = named(m, f"{name}_exp_m1", exp - 1)
     exp_field = named(m, f"{name}_exp_field", exp_m1 << 23)
     trunc = named(m, f"{name}_trunc", exp_field + keep)      # packed word before rounding
+    if mid is not None:
+        trunc, up = mid(trunc, up)
     packed = named(m, f"{name}_packed", trunc + up)
     ovf = named(m, f"{name}_overflow", packed >= INF)
     return packed[:31], ovf
@@ -189,13 +218,18 @@ class BinaryOp(wiring.Component):
 
     build = None
 
-    def __init__(self, ftz: bool = False, round: str = "rne"):
+    def __init__(self, ftz: bool = False, round: str = "rne", cuts=()):
         if round not in ROUND_MODES:
             raise ValueError(f"round must be one of {ROUND_MODES}, not {round!r}")
-        self.ftz, self.round = bool(ftz), round
+        self.ftz, self.round, self.cuts = bool(ftz), round, tuple(cuts)
         super().__init__({"a": In(32), "b": In(32), "y": Out(32)})
 
     def elaborate(self, platform):
+        """``cuts``: the operator's internal pipeline cuts (``mul_*``/``add_*``, as the FP32 PWL
+        unit takes them; ports ``clk``, ``rst``): ``y`` is ``op(a, b)`` of the operands
+        presented that many clocks before (``latency``)."""
         m = Module()
-        m.d.comb += self.y.eq(type(self).build(m, self.a, self.b, self.ftz, self.round))
+        carry = carrier(m, self.cuts) if self.cuts else no_cuts
+        kw = {"carry": carry} if self.cuts else {}
+        m.d.comb += self.y.eq(type(self).build(m, self.a, self.b, self.ftz, self.round, **kw))
         return m

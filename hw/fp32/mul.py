@@ -34,19 +34,51 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 
-from hw.fp32.common import BinaryOp, lzc, named, operand, round_pack, special_result
+from types import SimpleNamespace
+
+from hw.fp32.common import BinaryOp, lzc, named, no_cuts, operand, round_pack, special_result
 
 
-def multiply(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "mul") -> Signal:
+def multiply(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "mul", carry=no_cuts) -> Signal:
     """The 32-bit word of ``a * b`` built into ``m``; every step is a signal
-    ``<name>_<step>`` in the Verilog, the result ``<name>_y``."""
+    ``<name>_<step>`` in the Verilog, the result ``<name>_y``. ``carry``
+    (:func:`hw.fp32.common.carrier`) registers what crosses the pipeline cuts
+    ``mul_pp`` (the significand product as 12 x 8 partial products),
+    ``mul_prod`` (after the product), ``mul_lz`` (after the leading-zero
+    count and the shift amounts), ``mul_shl`` (after the left shift) and
+    ``mul_norm`` (after the normalisation, before rounding) and ``mul_round``
+    (between the packing add and the rounding increment) when taken."""
     x = operand(m, a, ftz, f"{name}_a")
     y = operand(m, b, ftz, f"{name}_b")
     sign = named(m, f"{name}_sign", x.sign ^ y.sign)
 
-    prod = named(m, f"{name}_prod", x.mant * y.mant)            # 48 bits
-    esum = named(m, f"{name}_esum", x.eexp + y.eexp)
-    epre = named(m, f"{name}_epre", esum - 126)                 # -124 .. 382
+    points = [c for c in ("mul_pp", "mul_prod", "mul_lz", "mul_shl", "mul_norm", "mul_round") if c in carry.cuts]
+    live = SimpleNamespace(xnan=x.nan, ynan=y.nan, xinf=x.inf, yinf=y.inf, xzero=x.zero, yzero=y.zero, sign=sign)
+
+    def cross(point):
+        for k, v in list(vars(live).items()):
+            setattr(live, k, carry(point, f"{name}_{k}_{point[len('mul_'):]}", v))
+    if "mul_pp" in points:
+        from hw.pwl_int.unit import partial_products
+        esum = named(m, f"{name}_esum", x.eexp + y.eexp)
+        live.epre = named(m, f"{name}_epre", esum - 126)          # -124 .. 382
+        cross("mul_pp")
+        pp = partial_products(lambda cut, n, v, shape: carry("mul_pp", f"{name}_{n}", v), x.mant, y.mant,
+                              False, 3, 2, k_signed=False)
+        prod = named(m, f"{name}_prod", pp, 48)
+    else:
+        prod = named(m, f"{name}_prod", x.mant * y.mant)            # 48 bits
+        if points:
+            esum = named(m, f"{name}_esum", x.eexp + y.eexp)
+            live.epre = named(m, f"{name}_epre", esum - 126)      # -124 .. 382
+    if "mul_prod" in points:
+        cross("mul_prod")
+        prod = carry("mul_prod", f"{name}_prod_q", prod)
+    if points:
+        epre = live.epre
+    else:
+        esum = named(m, f"{name}_esum", x.eexp + y.eexp)
+        epre = named(m, f"{name}_epre", esum - 126)                 # -124 .. 382
     lz = lzc(m, prod, f"{name}_lz")
 
     # Epre >= 1: normalise left by min(lz, Epre - 1); else right by min(1 - Epre, 50)
@@ -66,20 +98,43 @@ def multiply(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "m
     with m.Else():
         m.d.comb += [lsh.eq(0), rsh.eq(rsh_n), exp.eq(1)]
 
+    if "mul_lz" in points:
+        cross("mul_lz")
+        prod = carry("mul_lz", f"{name}_prod_lz", prod)
+        lsh = carry("mul_lz", f"{name}_lsh_q", lsh)
+        rsh = carry("mul_lz", f"{name}_rsh_q", rsh)
+        exp = carry("mul_lz", f"{name}_exp_lz", exp)
     shl = named(m, f"{name}_shl", prod << lsh)
     norm = named(m, f"{name}_norm", shl[:48])
+    if "mul_shl" in points:
+        cross("mul_shl")
+        norm = carry("mul_shl", f"{name}_norm_q", norm)
+        rsh = carry("mul_shl", f"{name}_rsh_shl", rsh)
+        exp = carry("mul_shl", f"{name}_exp_shl", exp)
     ext = named(m, f"{name}_ext", Cat(Const(0, 50), norm) >> rsh)   # 48 bits + 50 shifted out
     shifted_out = named(m, f"{name}_shifted_out", ext[:50] != 0)
-    mag, ovf = round_pack(m, ext[50:], exp, shifted_out, round_mode, name)
+    sig = ext[50:]
+    if "mul_norm" in points:
+        cross("mul_norm")
+        sig = carry("mul_norm", f"{name}_sig_q", sig)
+        exp = carry("mul_norm", f"{name}_exp_q", exp)
+        shifted_out = carry("mul_norm", f"{name}_shifted_out_q", shifted_out)
+    mid = None
+    if "mul_round" in points:
+        def mid(trunc, up):
+            cross("mul_round")
+            return carry("mul_round", f"{name}_trunc_q", trunc), carry("mul_round", f"{name}_round_up_q", up)
+    mag, ovf = round_pack(m, sig, exp, shifted_out, round_mode, name, mid)
 
-    any_nan = named(m, f"{name}_any_nan", x.nan | y.nan)
-    inf_zero = named(m, f"{name}_inf_zero", x.inf & y.zero)
-    zero_inf = named(m, f"{name}_zero_inf", x.zero & y.inf)
+    sign = live.sign
+    any_nan = named(m, f"{name}_any_nan", live.xnan | live.ynan)
+    inf_zero = named(m, f"{name}_inf_zero", live.xinf & live.yzero)
+    zero_inf = named(m, f"{name}_zero_inf", live.xzero & live.yinf)
     inf_times_zero = named(m, f"{name}_inf_times_zero", inf_zero | zero_inf)
     is_nan = named(m, f"{name}_is_nan", any_nan | inf_times_zero)
-    any_inf = named(m, f"{name}_any_inf", x.inf | y.inf)
+    any_inf = named(m, f"{name}_any_inf", live.xinf | live.yinf)
     is_inf = named(m, f"{name}_is_inf", any_inf | ovf)
-    is_zero = named(m, f"{name}_any_zero", x.zero | y.zero)
+    is_zero = named(m, f"{name}_any_zero", live.xzero | live.yzero)
     if ftz:                                 # a result below the normal range flushes to zero
         tiny = named(m, f"{name}_tiny", mag[23:31] == 0)
         is_zero = named(m, f"{name}_is_zero", is_zero | tiny)

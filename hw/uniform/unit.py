@@ -22,9 +22,9 @@ from __future__ import annotations
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 
-from hw.pwl_common import check_args, drive_valid, lanes_of, stager, table
+from hw.pwl_common import RESETLESS_FROM, check_args, drive_valid, lanes_of, stager, table
 from hw.pwl_int.model import Datapath
-from hw.pwl_int.unit import segment_lines
+from hw.pwl_int.unit import CUTS, segment_lines
 from hw.table.unit import unit_signature
 from hw.uniform.model import seg_shift
 
@@ -56,10 +56,10 @@ class UniformPWL(wiring.Component):
         # one table for every lane; no breakpoint column: slopes start at cfg address 0
         _, ks, cs = table(m, self, [((), _shape(dp.x)), (spec.slopes.values, signed(dp.k.bits)),
                                     (spec.intercepts.values, signed(dp.c.bits))])
-        cuts = {1: (), 2: ("read",), 3: ("read", "prod")}.get(self.stages, ())
+        cuts = CUTS[self.stages]
         bits = dp.x.bits
         for x, y, p in lanes_of(self, _shape(dp.x), _shape(dp.y)):
-            stage = stager(m, cuts, p)
+            stage = stager(m, cuts, p, reset_less=self.stages >= RESETLESS_FROM)
             # 1: segment = top k bits of x - min_code, table read
             seg = Signal(range(len(ks)), name=p + "seg")
             off = x.as_unsigned() ^ ((1 << (bits - 1)) if dp.x.signed else 0)
