@@ -33,38 +33,13 @@ import numpy as np
 from flow.build import rowwise_model
 from flow.config import LayerNorm, Softmax
 from hw.files import write_atomic
-
-
-def softmax_rows(md, n_rows: int, rng):
-    lsb, lo, hi = md.input.lsb, md.input.min_code, md.input.max_code
-    for i in range(n_rows):
-        n = int(rng.integers(1, md.row_max + 1))
-        kind = i % 5
-        if kind < 4:
-            v = rng.normal(0.0, [0.5, 1.0, 2.0, 4.0][kind], n)
-            label = f"sigma {[0.5, 1.0, 2.0, 4.0][kind]:g}"
-        else:
-            v = rng.normal(0.0, 1.0, n)
-            v[rng.integers(n)] += rng.uniform(2, 6)
-            label = "peaked"
-        yield label, np.clip(np.round(v / lsb), lo, hi).astype(np.int64)
-
-
-def layernorm_rows(md, n_rows: int, rng):
-    lsb, lo, hi = md.input.lsb, md.input.min_code, md.input.max_code
-    for i in range(n_rows):
-        v = rng.normal(0, 1) + rng.uniform(0.2, 4.0) * rng.normal(0, 1, md.row_len)
-        label = "gaussian"
-        if i % 4 == 3:
-            v[rng.integers(md.row_len)] = rng.choice([lo, hi]) * lsb
-            label = "outlier"
-        yield label, np.clip(np.round(v / lsb), lo, hi).astype(np.int64)
+from hw.rowwise import stimulus
 
 
 def measure(op: str, entries: int, n_rows: int, build: Path, seed: int) -> dict:
     md, _ = rowwise_model(Softmax(entries) if op == "softmax" else LayerNorm(entries), build)
     rng = np.random.default_rng(seed)
-    rows = softmax_rows(md, n_rows, rng) if op == "softmax" else layernorm_rows(md, n_rows, rng)
+    rows = stimulus(md).accuracy_rows(md, n_rows, rng)
     per: dict[str, list] = {}
     rowsum = []
     for label, x in rows:

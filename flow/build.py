@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from flow.config import (FORMAT_OPTS, ConfigError, Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit,
+from flow.config import (FORMAT_OPTS, ConfigError, Elementwise, FitOptions, RowConfig, SpecUnit,
                          UnitConfig, table_digest)
 from fitter import composite
 from fitter.fit import fit
@@ -235,7 +235,7 @@ def write_fit(spec: Spec, prob, out: Path, drawn=None, root: Path | None = None,
 
 # -- row-wise tables and golden models -------------------------------------------
 
-def table_configs(cfg: Softmax | LayerNorm) -> dict[str, Elementwise]:
+def table_configs(cfg: RowConfig) -> dict[str, Elementwise]:
     """The tables of a row-wise unit as element-wise fit requests."""
     base = {k: getattr(cfg.fit, k) for k in ("seed", "method", "rule", "population", "generations",
                                                "round_prob")}
@@ -248,13 +248,13 @@ def table_configs(cfg: Softmax | LayerNorm) -> dict[str, Elementwise]:
     return out
 
 
-def tables(cfg: Softmax | LayerNorm, build: Path, quiet: bool = True, force: bool = False) -> dict[str, Spec]:
+def tables(cfg: RowConfig, build: Path, quiet: bool = True, force: bool = False) -> dict[str, Spec]:
     """Fit or reuse every table of a row-wise unit: {name: Spec}."""
     sub = Path(build) / f"{cfg.op}_tables"
     return {name: ensure_spec(t, sub, quiet, force=force)[0] for name, t in table_configs(cfg).items()}
 
 
-def rowwise_model(cfg: Softmax | LayerNorm, build: Path, quiet: bool = True, force: bool = False):
+def rowwise_model(cfg: RowConfig, build: Path, quiet: bool = True, force: bool = False):
     """The golden model of a row-wise unit (its tables fitted or reused) and the tables."""
     tabs = tables(cfg, build, quiet, force)
     return cfg.model(tabs), tabs
@@ -295,10 +295,10 @@ def build(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True,
     from hw import gen
     build_root = Path(build_root)
     out = cfg.directory(build_root)
-    if isinstance(cfg, (Softmax, LayerNorm)):
+    if isinstance(cfg, RowConfig):
         model, tabs = rowwise_model(cfg, build_root, quiet, force)
-        if isinstance(cfg, LayerNorm) and "LN_PARAMS" in dict(cfg.make_vars()):
-            write_atomic(out / cfg.PARAMS_FILE, cfg.params_json())
+        for name, text in cfg.extra_files().items():
+            write_atomic(out / name, text)
         gen.generate_rowwise(cfg.op, model, out, cfg.top, tabs, cfg.row_buffers, _record(cfg), cfg.row_store,
                              cfg.lanes)
     elif isinstance(cfg, SpecUnit):

@@ -558,6 +558,10 @@ def _buffers_param() -> Param:
 class RowConfig(UnitConfig):
     """What the row-wise kinds share: a row store with row buffers for ff."""
 
+    def extra_files(self) -> dict[str, str]:
+        """Files written beside the unit (and packaged) that its make line names: none by default."""
+        return {}
+
     def check(self):
         if self.row_store != "ff" and self.changed("row_buffers"):
             raise ConfigError(f"--row-buffers applies to --row-store ff only (--row-store {self.row_store} keeps no "
@@ -771,6 +775,10 @@ class LayerNorm(RowConfig):
 
     #: the file beside a unit (and in its package) holding its gamma/beta
     PARAMS_FILE = "ln_params.json"
+
+    def extra_files(self) -> dict[str, str]:
+        """Non-default gamma/beta: the params file its make line names (``LN_PARAMS``)."""
+        return {self.PARAMS_FILE: self.params_json()} if self.affine and not self.default_params else {}
 
     def make_vars(self, params_as: str | None = None):
         pairs = super().make_vars()

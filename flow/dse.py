@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from flow.config import ConfigError, Elementwise, FitOptions, from_request, one_line
+from flow.config import ConfigError, Elementwise, FitOptions, LayerNorm, from_request, one_line
 
 DEFAULT_OPS = ("gelu", "exp", "silu")
 DEFAULT_FORMATS = ("int8", "int10", "int12", "int16")
@@ -98,7 +98,7 @@ def _key(unit: Path, synth_cfg: dict) -> str:
     man = json.loads((unit / "manifest.json").read_text())
     h = hashlib.sha256()
     if "specs" in man:                  # row-wise: a table per name, and the gamma/beta file if any
-        tables = sorted(man["specs"].values()) + [p for p in ("ln_params.json",) if (unit / p).is_file()]
+        tables = sorted(man["specs"].values()) + [p for p in (LayerNorm.PARAMS_FILE,) if (unit / p).is_file()]
     else:
         tables = [man.get("spec", "spec.json")]
     for name in man["verilog"] + tables:

@@ -45,6 +45,12 @@ def model_class(op: str):
     return importlib.import_module(_package(op) + ".model").MODEL
 
 
+def stimulus(md):
+    """The rows the op of golden model ``md`` is exercised with (``<op folder>/stimulus.py``:
+    ``timing_lengths``, ``bench_rows``, ``bench_lasts``, ``handoff_rows``, ``accuracy_rows``)."""
+    return importlib.import_module(_package(md.OP) + ".stimulus")
+
+
 def model_from_dir(unit_dir) -> object:
     """The unit's golden model with every generator parameter (formats, row
     length, eps, and the generated gamma/beta contents of an affine unit)."""

@@ -36,46 +36,11 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from hw.rowwise import lanes, model_from_dir, passes, transfers
+from hw.rowwise import lanes, model_from_dir, passes, stimulus, transfers
 from sim import bus, sram
 from sim.runner import write_summary
 
 MAX_REPORTED = 10
-
-
-def softmax_rows(md, rng: random.Random) -> list[list[int]]:
-    lo, hi, n = md.input.min_code, md.input.max_code, md.row_max
-    rows = []
-    for length in (1, 2, 3, n - 1, n, rng.randint(min(4, n), n), rng.randint(min(4, n), n)):
-        scale = rng.choice([4, 16, 40])
-        rows.append([max(lo, min(hi, round(rng.gauss(0, scale)))) for _ in range(length)])
-    rows += [[37] * 17, [lo] * n, [hi] * 5]                          # all equal
-    base = [rng.randint(-40, 20) for _ in range(20)]
-    for pos in (0, 19, 10):                                          # max first, last, middle
-        r = list(base)
-        r[pos] = 60
-        rows.append(r)
-    rows.append([rng.choice([lo, hi]) for _ in range(33)])           # saturating inputs
-    rows.append([rng.randint(lo, hi) for _ in range(n + 5)])         # too long: flagged
-    rows.append([rng.randint(lo, hi) for _ in range(9)])             # and the next row is fine
-    rows += [[max(lo, min(hi, round(rng.gauss(0, 16)))) for _ in range(rng.randint(1, 12))]
-             for _ in range(6)]                                      # short rows: buffers swap fast
-    return rows
-
-
-def layernorm_rows(md, rng: random.Random) -> list[list[int]]:
-    lo, hi, n = md.input.min_code, md.input.max_code, md.row_len
-    sc = 1 << max(md.input.bits - 8, 0)                              # wider inputs: same shapes, scaled
-    rows = []
-    for _ in range(8):
-        mu, sd = rng.uniform(-30, 30) * sc, rng.choice([1, 5, 20, 60]) * sc
-        rows.append([max(lo, min(hi, round(rng.gauss(mu, sd)))) for _ in range(n)])
-    rows += [[-7] * n, [0] * n, [hi] * n, [lo] * n]                  # identical values -> 0 (or beta)
-    rows.append([rng.choice([lo, hi]) for _ in range(n)])            # saturating inputs
-    rows.append([lo] + [hi] * (n - 1))                               # one outlier
-    rows.append([rng.randint(lo, hi) for _ in range(n)])
-    rows.append([rng.choice([0, 1]) for _ in range(n)])              # tiny variance: small k
-    return rows
 
 
 def stream(md, n_passes, rows, lasts, seconds=None, n_lanes=1):
@@ -165,7 +130,7 @@ async def rowwise_exact(dut):
     man = json.loads((unit_dir / "manifest.json").read_text())
     timing, n_passes, n_lanes = man["timing"], passes(man), lanes(man)
     rng = random.Random(int(os.environ.get("GQA_SEED", "1")))
-    softmax = hasattr(md, "row_max")
+    stim = stimulus(md)
     flag = md.flag
     affine = getattr(md, "affine", False)
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
@@ -185,8 +150,7 @@ async def rowwise_exact(dut):
 
     # 1. throughput and latency against the manifest's figures
     measured = {}
-    lengths = sorted({min(md.row_max, 5), min(md.row_max, 37)}) if softmax else [md.row_len]
-    for n in lengths:
+    for n in stim.timing_lengths(md):
         lo, hi = md.input.min_code, md.input.max_code
         rows = [[rng.randint(lo, hi) for _ in range(n)] for _ in range(6)]
         lasts = [[j == n - 1 for j in range(n)] for _ in rows]
@@ -211,21 +175,8 @@ async def rowwise_exact(dut):
             problems.append(f"n={n}: last input to first output {lat} clocks, documented {a2 * m + b2}")
 
     # 2. random gaps and back-pressure, every kind of row
-    rows = softmax_rows(md, rng) if softmax else layernorm_rows(md, rng)
-    lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
-    seconds = None
-    if softmax and n_passes > 1:                                     # the last pass's in_last misplaced
-        seconds = [None] * len(rows)
-        seconds[3] = [j == 1 for j in range(len(rows[3]))]           # early: flagged from there on
-        seconds[4] = [False] * len(rows[4])                          # missing: the last output flagged
-    if not softmax:
-        lasts[2][min(5, len(lasts[2]) - 2)] = True                   # in_last early: flagged
-        lasts[3][-1] = False                                         # in_last missing: flagged
-        if n_passes > 1:                                             # only one pass misplaced
-            seconds = [None] * len(rows)
-            seconds[4] = [j == min(5, n - 2) for j in range(n)]      # pass 2 early (from there on)
-            seconds[5] = [False] * n                                 # pass 2 missing (the last output)
-            seconds[2] = [j == n - 1 for j in range(n)]              # pass 1 early only (every output)
+    rows = stim.bench_rows(md, rng)
+    lasts, seconds = stim.bench_lasts(md, rows, n_passes)
     bad, seen = await random_phase(dut, md, n_passes, rows, lasts, flag, rng, "random", seconds, n_lanes)
     mism += bad
     vectors += seen
@@ -241,7 +192,7 @@ async def rowwise_exact(dut):
         await bus.write_cfg(dut, param_words(md, gamma, beta))
         # RMSNorm holds no beta: the beta words it is sent must change nothing
         md2 = md.with_params(gamma, beta if md.has_beta else [0] * md.row_len)
-        rows = layernorm_rows(md2, rng)
+        rows = stim.bench_rows(md2, rng)
         lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
         bad, seen = await random_phase(dut, md2, n_passes, rows, lasts, flag, rng, "loaded gamma/beta",
                                        n_lanes=n_lanes)

@@ -107,55 +107,14 @@ def evaluate(spec, x, ftz: bool = False) -> np.ndarray:
 
 # -- row-wise ----------------------------------------------------------------------
 
-def softmax_rows(md) -> tuple[list[list[int]], list[list[bool]]]:
-    rng = np.random.default_rng(SEED)
-    lo, hi, n = md.input.min_code, md.input.max_code, md.row_max
-
-    def gauss(length, scale):
-        return [int(v) for v in np.clip(np.round(rng.normal(0, scale, length)), lo, hi)]
-
-    rows = [gauss(1, 4), gauss(2, 16), gauss(3, 40), gauss(n, 16), gauss(n - 1, 4),
-            gauss(int(rng.integers(4, n)), 40)]
-    rows += [[37] * 17, [lo] * n, [hi] * 5]                          # all equal
-    base = [int(v) for v in rng.integers(-40, 21, 20)]
-    for pos in (0, 19, 10):                                          # max first, last, middle
-        r = list(base)
-        r[pos] = 60
-        rows.append(r)
-    rows.append([int(v) for v in rng.choice([lo, hi], 33)])          # saturating inputs
-    rows.append([int(v) for v in rng.integers(lo, hi + 1, n + 5)])   # too long: flagged
-    rows.append([int(v) for v in rng.integers(lo, hi + 1, 9)])       # and the next row is fine
-    rows += [gauss(int(rng.integers(4, 40)), 16) for _ in range(4)]  # (these under back-pressure)
-    lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
-    return rows, lasts
-
-
-def layernorm_rows(md) -> tuple[list[list[int]], list[list[bool]]]:
-    rng = np.random.default_rng(SEED)
-    lo, hi, n = md.input.min_code, md.input.max_code, md.row_len
-    rows = []
-    for _ in range(4):
-        mu, sd = rng.uniform(-30, 30), [1, 5, 20, 60][len(rows)]
-        rows.append([int(v) for v in np.clip(np.round(rng.normal(mu, sd, n)), lo, hi)])
-    rows += [[-7] * n, [hi] * n, [lo] * n]                           # identical values -> 0
-    rows.append([int(v) for v in rng.choice([lo, hi], n)])           # saturating inputs
-    rows.append([lo] + [hi] * (n - 1))                               # one outlier
-    rows += [[int(v) for v in rng.integers(lo, hi + 1, n)] for _ in range(3)]
-    lasts = [[j == len(r) - 1 for j in range(len(r))] for r in rows]
-    lasts[5][5] = True                                               # in_last early: flagged
-    lasts[6][-1] = False                                             # in_last missing: flagged
-    return rows, lasts
-
-
 def rowwise(md, n_passes: int = 1, n_lanes: int = 1) -> dict:
     """Input stream and expected output stream of a row-wise golden model;
     ``n_passes`` 2: every row streamed twice (``ROW_STORE=none``), one row
     with pass 2's ``in_last`` misplaced besides pass 1's; ``n_lanes`` > 1:
     packed transfers (:func:`hw.rowwise.transfers`), so a "value" is a
     transfer's word."""
-    from hw.rowwise import transfers
-    softmax = hasattr(md, "row_max")
-    rows, lasts = softmax_rows(md) if softmax else layernorm_rows(md)
+    from hw.rowwise import stimulus, transfers
+    rows, lasts = stimulus(md).handoff_rows(md, np.random.default_rng(SEED))
     seconds = [None] * len(rows)
     if n_passes == 2:
         rows.append(list(rows[0]))

@@ -49,6 +49,8 @@ DEFAULT_BETA = Fixed(8, True, 5)
 
 @dataclass(frozen=True)
 class LayerNorm:
+    #: the row-wise op (hw.rowwise.ROWWISE_OPS); its folder holds its stimulus (hw.rowwise.stimulus)
+    OP = "layernorm"
     rsqrt: object          # hw.spec.Spec of the rsqrt table on [1, 4)
     row_len: int = 64
     input: Fixed = DEFAULT_IN

@@ -25,6 +25,8 @@ from hw.layernorm.model import LayerNorm
 
 @dataclass(frozen=True)
 class RMSNorm(LayerNorm):
+    #: the row-wise op (hw.rowwise.ROWWISE_OPS); its folder holds its stimulus (hw.rowwise.stimulus)
+    OP = "rmsnorm"
     centered = False
     #: y = sat(round(x / rms * gamma)): no beta
     has_beta = False

@@ -31,6 +31,8 @@ DEFAULT_OUT = Fixed(8, False, 8)
 
 @dataclass(frozen=True)
 class Softmax:
+    #: the row-wise op (hw.rowwise.ROWWISE_OPS); its folder holds its stimulus (hw.rowwise.stimulus)
+    OP = "softmax"
     exp: object            # hw.spec.Spec of the exp table (input: d, output: e)
     recip: object          # hw.spec.Spec of the reciprocal table on [1, 2)
     row_max: int = 128
