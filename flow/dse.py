@@ -3,7 +3,8 @@ recommend the one to build.
 
 For each op x format x implementation x table size x LUT (pwl and uniform
 at 4..64 entries, a direct table where the input has at most 12 bits, the
-segment-local polynomial unit where it has at most 16, rom and regs) the sweep builds the unit through its configuration
+segment-local polynomial unit where it has at most 16, at degree 1 and 2 and
+symmetry-folded where the op has a symmetry (:func:`poly_variants`), rom and regs) the sweep builds the unit through its configuration
 (:mod:`flow.config`, :func:`flow.build.build`), synthesizes it with the
 project's flow (:func:`synth.report.measure`: Yosys + OpenSTA), and scores
 it: max error in output LSBs and mse_hw (the golden model over every code
@@ -63,7 +64,8 @@ def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = No
                 sizes = [dict(entries=n) for n in ((8,) if impl == "table" else entries)]
                 if impl == "poly":
                     from flow.config import POLY_BOUND
-                    sizes = [dict(fit=FitOptions(max_err_lsb=POLY_BOUND if bound is None else bound))]
+                    fit = FitOptions(max_err_lsb=POLY_BOUND if bound is None else bound)
+                    sizes = [dict(fit=fit, degree=d, fold=f) for d, f in poly_variants(op)]
                 elif bound is not None and impl != "table":
                     sizes.append(dict(fit=FitOptions(max_err_lsb=bound)))
                 for kw in sizes:
@@ -75,6 +77,19 @@ def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = No
                         if skipped_reason(cfg) is None or include_skipped:
                             out.append(cfg)
     return out
+
+
+def poly_variants(op: str) -> list[tuple[int, bool]]:
+    """The (degree, fold) of the poly units the sweep builds for ``op``: degree 1 and 2, each
+    also folded where the op has a known symmetry (fitter/poly.py ``FOLDS``; DESIGN.md)."""
+    from fitter.poly import FOLDS
+    from hw.poly.model import DEGREES
+    return [(d, f) for d in DEGREES for f in ((False, True) if op in FOLDS else (False,))]
+
+
+def impl_label(cfg: Elementwise) -> str:
+    """The implementation as the report names it: ``poly`` with its degree and fold (``poly_d2_fold``)."""
+    return cfg.impl + (cfg.part("degree", "fold") if cfg.impl == "poly" else "")
 
 
 def skipped_reason(cfg: Elementwise) -> str | None:
@@ -159,7 +174,7 @@ def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
     from synth.report import SynthError
     t0 = time.monotonic()
     cfg = from_request(request)
-    row = {"op": cfg.op, "format": cfg.format, "impl": cfg.impl, "lut": cfg.lut, "unit": cfg.name,
+    row = {"op": cfg.op, "format": cfg.format, "impl": impl_label(cfg), "lut": cfg.lut, "unit": cfg.name,
            "make": cfg.make_line()}
     try:
         unit = build(cfg, Path(build_root))
@@ -259,7 +274,7 @@ def _pareto_png(op: str, rows: list[dict], bound: float) -> bytes:
             if r["op"] != op or r["lut"] != lut or r.get("status") != "ok":
                 continue
             paper = all(r[k] == v for k, v in PAPER_UNIT.items())
-            ax.scatter(r["area_um2"], max(r["max_err_lsb"], 1e-3), marker=marker[r["impl"]],
+            ax.scatter(r["area_um2"], max(r["max_err_lsb"], 1e-3), marker=marker[r["impl"].split("_")[0]],
                        s=120 if paper else 36, edgecolors="red" if paper else "none",
                        c={"int8": "C0", "int10": "C1", "int12": "C2", "int16": "C3"}.get(r["format"], "C4"))
         ax.axhline(bound, color="grey", lw=0.8, ls="--")

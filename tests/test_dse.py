@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flow.dse import plan, recommend
+from flow.dse import impl_label, plan, recommend
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -108,14 +108,17 @@ def test_cache_key_covers_a_row_wise_unit_s_tables(tmp_path):
     assert _key(tmp_path, cfg) != before
 
 
-def test_plan_has_one_poly_unit_per_op_format_and_lut_at_the_bound():
-    """A poly unit is found by its bound (fitter/poly.py), so the entries axis does not apply to it."""
+def test_plan_has_poly_units_per_degree_and_fold_at_the_bound():
+    """A poly unit is found by its bound (fitter/poly.py), so the entries axis does not apply to it;
+    the sweep measures degree 1 and 2, each folded and not where the op has a symmetry."""
     cfgs = [c for c in plan(["gelu"], ["int8", "int16", "int32"], [4, 8, 16]) if c.impl == "poly"]
-    assert [c.name for c in cfgs] == ["gelu_int8_m1_poly", "gelu_int8_m1_poly_regs", "gelu_int16_m1_poly",
-                                      "gelu_int16_m1_poly_regs"]                 # int32: over 16 input bits
+    want = [f"gelu_{f}_m1_poly{v}{l}" for f in ("int8", "int16") for v in ("", "_fold", "_d2", "_d2_fold")
+            for l in ("", "_regs")]                                             # int32: over 16 input bits
+    assert sorted(c.name for c in cfgs) == sorted(want)
     assert all(c.make_line().startswith("make gen OP=gelu IMPL=poly") for c in cfgs)
-    half = [c.name for c in plan(["tanh"], ["int8"], [4], impls=["poly"], luts=["rom"], bound=0.5)]
-    assert half == ["tanh_int8_m0p5_poly"]
+    assert {impl_label(c) for c in cfgs} == {"poly", "poly_fold", "poly_d2", "poly_d2_fold"}
+    half = [c.name for c in plan(["exp"], ["int8"], [4], impls=["poly"], luts=["rom"], bound=0.5)]
+    assert half == ["exp_int8_m0p5_poly", "exp_int8_m0p5_poly_d2"]              # exp: no symmetry, no fold
 
 
 def test_poly_is_recommended_when_smallest():
