@@ -7,7 +7,8 @@ DESIGN.md "Latency and STAGES"), each candidate with the final module name
 :data:`FIRST_STAGES` (1..3) and goes deeper only while none of those met F:
 STAGES 4, 5, ... up to the unit's last cut point (:func:`hw.impls.cut_stages`),
 stopping at the first that meets F, since every deeper STAGES adds registers
-(area grows with STAGES). Each candidate is synthesized with the project's flow
+(area grows with STAGES), or when two deeper STAGES in a row bring no better
+fmax (:func:`synth.report.no_better`). Each candidate is synthesized with the project's flow
 (``synth/gqa_synth.ys``, ABC's delay target = the target period) and timed by
 OpenSTA with the unit's SDC at period 1000/F ns (:func:`synth.report.measure`,
 through :func:`flow.dse.measure_cached`, the sweep's cache keyed by the
@@ -37,14 +38,14 @@ from hw.pwl_common import MAX_STAGES
 #: caller's registers around it, whose clock-to-Q and setup the figure would not include
 SEARCH_STAGES = tuple(range(1, MAX_STAGES + 1))
 #: always measured; the least area among those that meet F wins. Deeper STAGES only when none does,
-#: one at a time, stopping at the first that meets F
+#: one at a time, stopping at the first that meets F or when going deeper stops paying
 FIRST_STAGES = (1, 2, 3)
 #: the power figure's input activity (as make synth-report and make dse)
 ACTIVITY = 0.5
 METHOD = ("cached synthesis + STA loop: the unit generated at STAGES 1..3, each synthesized "
           "(synth/gqa_synth.ys, ABC delay target = the period) and timed by OpenSTA at period 1000/F ns; "
           "the least area with slack >= 0; if none meets F, STAGES 4, 5, ... up to the unit's last cut "
-          "point, stopping at the first with slack >= 0")
+          "point, stopping at the first with slack >= 0, or where two deeper STAGES in a row bring no better fmax")
 
 
 class ClockError(ConfigError):
@@ -102,10 +103,12 @@ def choose(cfg: Elementwise, spec, build_root: Path, record: dict, log=None) -> 
     except SynthError as e:
         raise ClockError(f"CLOCK_MHZ={F} needs the synthesis flow: {e}") from None
     from hw.impls import cut_stages
+    from synth.report import no_better
     last = min(max(SEARCH_STAGES), max(cut_stages(spec), max(FIRST_STAGES)))
     cands = []
     for s in SEARCH_STAGES:
-        if s > last or (s not in FIRST_STAGES and any(c["meets"] for c in cands)):
+        if s > last or (s not in FIRST_STAGES and (any(c["meets"] for c in cands)
+                                                   or no_better([c["fmax_mhz"] for c in cands]))):
             break
         d = candidate_dir(build_root, cfg.name, s)
         gen.generate(spec, d, cfg.top, s, cfg.lut, cfg.ftz, {**record, "clock_candidate": s}, lanes=cfg.lanes)
@@ -123,7 +126,7 @@ def choose(cfg: Elementwise, spec, build_root: Path, record: dict, log=None) -> 
     ok = [c for c in cands if c["meets"]]
     if not ok:
         best = max(cands, key=lambda c: (c["fmax_mhz"] or 0, -c["stages"]))
-        raise ClockError(f"CLOCK_MHZ={F}: {cfg.name} does not meet {F} MHz at any STAGES 1..{last}; the best is "
+        raise ClockError(f"CLOCK_MHZ={F}: {cfg.name} does not meet {F} MHz at any STAGES 1..{cands[-1]['stages']}; the best is "
                          f"{best['fmax_mhz']} MHz at STAGES={best['stages']} (OpenSTA, "
                          f"{Path(synth_cfg['liberty']).name}); ask for a lower clock, or give STAGES=n for a "
                          "unit without a clock target")

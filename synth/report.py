@@ -301,7 +301,7 @@ def equal_clock_unit(lut: str, clock_mhz: int, fmt: str, stages: int, cfg: dict)
         tried.append((s, m))
         print(f"  equal clock {clock_mhz} MHz: gelu {fmt} {lut} STAGES={s}: {m['area_um2']:,.0f} um2, "
               f"fmax {_fmt(m.get('fmax_mhz'))} MHz, {'meets' if m.get('meets_clock') else 'misses'}", flush=True)
-        if m.get("meets_clock") or fmt not in EQ_BASELINES or _stale(tried):
+        if m.get("meets_clock") or fmt not in EQ_BASELINES or no_better([x.get("fmax_mhz") for _, x in tried]):
             break
         s += 1
     s, m = next(((s, m) for s, m in tried if m.get("meets_clock")),
@@ -312,12 +312,11 @@ def equal_clock_unit(lut: str, clock_mhz: int, fmt: str, stages: int, cfg: dict)
             "tried": [{"stages": t, "fmax_mhz": x.get("fmax_mhz"), "area_um2": x.get("area_um2")} for t, x in tried]}
 
 
-def _stale(tried) -> bool:
-    """No better fmax in the last :data:`EQ_PATIENCE` STAGES than before them."""
-    if len(tried) <= EQ_PATIENCE:
-        return False
-    f = [x.get("fmax_mhz") or 0 for _, x in tried]
-    return max(f[-EQ_PATIENCE:]) <= max(f[:-EQ_PATIENCE])
+def no_better(fmaxes: list) -> bool:
+    """No better fmax in the last :data:`EQ_PATIENCE` of ``fmaxes`` (one per STAGES, in order)
+    than before them: going deeper has stopped paying (also the clock loop's rule, flow/clock.py)."""
+    f = [v or 0 for v in fmaxes]
+    return len(f) > EQ_PATIENCE and max(f[-EQ_PATIENCE:]) <= max(f[:-EQ_PATIENCE])
 
 
 def equal_clock_table(results: list[dict]) -> dict:
