@@ -83,9 +83,9 @@ def test_truncating_rounding_is_caught(work, op):
     (0, "rom", False), (2, "rom", False), (0, "regs", False), (2, "regs", False),
     (0, "rom", True), (2, "regs", True), (3, "rom", True),
     # the deeper STAGES (issue 26), each once, rom/regs and IEEE/FTZ alternating
-    (4, "rom", False), (5, "regs", True), (6, "rom", True), (7, "regs", False), (8, "rom", False),
-    (9, "rom", True), (10, "regs", False), (11, "rom", True), (12, "rom", False), (13, "regs", True),
-    (14, "rom", False),
+    # (STAGES 8, 9, 11, 12 are covered by their neighbours' cut sets: each adds one cut to the one before)
+    (4, "rom", False), (5, "regs", True), (6, "rom", True), (7, "regs", False),
+    (10, "regs", False), (13, "regs", True), (14, "rom", False),
 ])
 def test_pwl_unit(work, tmp_path, stages, lut, ftz):
     spec, spec2 = hand_spec(0), hand_spec(1)
@@ -107,15 +107,16 @@ def test_pwl_unit(work, tmp_path, stages, lut, ftz):
     assert r.mismatches == 0 and r.ok, r.line()
 
 
+#: random pairs of a pipelined operator's bench: its arithmetic is the unpipelined operator's (20,000
+#: random pairs in test_arith_unit); this checks that the cuts carry every value and flag along
+PIPE_RANDOM = 4_000
 MUL_CUTS = ("mul_pp", "mul_prod", "mul_lz", "mul_shl", "mul_norm", "mul_round")
 ADD_CUTS = ("add_cmp", "add_swap", "add_align", "add_sum", "add_norm", "add_round")
 
 
 @pytest.mark.parametrize("op,cuts,ftz", [
     ("mul", MUL_CUTS, False), ("mul", MUL_CUTS, True), ("mul", ("mul_prod", "mul_norm"), False),
-    ("add", ADD_CUTS, False), ("add", ADD_CUTS, True), ("add", ("add_sum",), False),
-    ("add", ("add_align", "add_norm"), True), ("add", ("add_cmp", "add_round"), False),
-    ("mul", ("mul_round",), True),
+    ("add", ADD_CUTS, False), ("add", ADD_CUTS, True), ("add", ("add_align", "add_norm"), True),
 ])
 def test_pipelined_arith(work, op, cuts, ftz):
     """The operators with internal cuts: every special pair (both operands, so
@@ -124,10 +125,10 @@ def test_pipelined_arith(work, op, cuts, ftz):
     top = f"fp32_{op}_pipe_{'_'.join(c.split('_')[1] for c in cuts)}{'_ftz' if ftz else ''}"
     src = _emit(COMPONENTS[op](ftz=ftz, cuts=cuts), top, work)
     r = run_bench(top, src, top, "sim.tb_fp32", work / top, testcase="test_binop_pipe",
-                  env={"GQA_FP32_OP": op, "GQA_FP32_FTZ": int(ftz), "GQA_FP32_RANDOM": 20_000,
+                  env={"GQA_FP32_OP": op, "GQA_FP32_FTZ": int(ftz), "GQA_FP32_RANDOM": PIPE_RANDOM,
                        "GQA_FP32_SPECIALS": 1, "GQA_FP32_SEED": len(cuts), "GQA_FP32_LATENCY": len(cuts)})
     print(r.line())
-    assert r.vectors == SPECIAL_PAIRS + 20_000
+    assert r.vectors == SPECIAL_PAIRS + PIPE_RANDOM
     assert r.mismatches == 0 and r.ok, r.line()
 
 
