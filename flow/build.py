@@ -101,12 +101,11 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=None, out
     req = {"op": cfg.op, "format": cfg.format, "entries": cfg.entries, **cfg.fit.request()}
     if cfg.impl != "pwl":               # pwl requests stay as they were, so their caches stay valid
         req["impl"] = cfg.impl
-    # impl poly: degree 1 or 2, a field of the configuration or of its fit options (a degree-1 request stays as
-    # it was, so its cache stays valid)
-    degree = getattr(cfg, "degree", None) or getattr(cfg.fit, "degree", None) or 1
+    # impl poly: the degree (1 or 2) and symmetry folding; a degree-1, unfolded request stays as it was, so
+    # its cache stays valid
+    degree, fold = cfg.degree, cfg.fold
     if degree != 1:
         req["degree"] = degree
-    fold = bool(getattr(cfg, "fold", None) or getattr(cfg.fit, "fold", None))    # impl poly: symmetry folding
     if fold:
         req["fold"] = True
     out = Path(out) if out is not None else cfg.fit_dir(build)

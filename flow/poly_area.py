@@ -13,9 +13,9 @@ caches them.
 
 ``--degrees 1,2`` adds degree-2 rows (Horner, ``fit_poly(degree=2)``): the
 fewest segments and, with ``--d2-more 1``, also twice as many (degree 2
-can win with more segments than its minimum, issue 24). Until the
-configuration has a degree field, a degree-2 unit is generated directly
-(:func:`hw.gen.generate`, STAGES and LUT as given) into
+can win with more segments than its minimum, issue 24). A degree-2 unit
+is generated directly (:func:`hw.gen.generate`, STAGES and LUT as given),
+since a segment count above the fewest is no configuration option, into
 ``<build>/poly_area/<op>_<format>_m<B>_poly_d2[_e<N>]``.
 
 ``--fold`` adds, for each degree, the symmetry-folded unit (``fit_poly(fold=True)``,

@@ -49,6 +49,7 @@ class Impl:
     component: Callable         # (spec, stages, lut, ftz, lanes) -> amaranth wiring.Component
     image: Callable             # spec -> [(address, word)] for LUT=regs
     doc: str
+    cut_stages: Callable        # spec -> the largest STAGES that still adds a pipeline cut (cut_stages())
 
 
 def _pwl_evaluate(spec, codes):
@@ -98,28 +99,46 @@ def _poly_evaluate(spec, codes):
     return poly_evaluate(spec, codes)
 
 
-#: the STAGES a segment-local polynomial unit has (hw/poly/unit.py: cuts after the read and the product)
-POLY_MAX_STAGES = 3
-
-
 def _poly_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
     if ftz:
         raise ValueError("FTZ applies to fp32 units only")
-    if stages > POLY_MAX_STAGES:
-        raise ValueError(f"IMPL=poly has STAGES 0..{POLY_MAX_STAGES}, not {stages}")
+    last = _poly_cuts(spec)
+    if stages > last:
+        raise ValueError(f"IMPL=poly has STAGES 0..{last}, not {stages}")
     from hw.poly.unit import PolyUnit
     return PolyUnit(spec, stages=stages, lut=lut, lanes=lanes)
 
 
+def _pwl_cuts(spec) -> int:
+    if spec.is_fp32:
+        from hw.pwl_fp32.unit import CUTS         # a cut for every STAGES
+        return max(CUTS)
+    return _uniform_cuts(spec)
+
+
+def _uniform_cuts(spec) -> int:
+    from hw.pwl_int.unit import CUT_STAGES
+    return CUT_STAGES
+
+
+def _poly_cuts(spec) -> int:
+    from hw.poly.unit import CUTS
+    return max(CUTS)
+
+
+def _table_cuts(spec) -> int:
+    return 3                    # only output registers; CLOCK_MHZ measures STAGES 1..3 as before
+
+
 IMPLS: dict[str, Impl] = {
     "pwl": Impl("pwl", _pwl_evaluate, _pwl_component, lut_image.image,
-                "piecewise linear, comparator bank over N-1 breakpoints"),
+                "piecewise linear, comparator bank over N-1 breakpoints", _pwl_cuts),
     "uniform": Impl("uniform", _uniform_evaluate, _uniform_component, lut_image.image,
-                    "piecewise linear, 2^k equal segments addressed by the input's top k bits"),
+                    "piecewise linear, 2^k equal segments addressed by the input's top k bits", _uniform_cuts),
     "table": Impl("table", _table_evaluate, _table_component, lut_image.image,
-                  "direct lookup, one stored output code per input code"),
+                  "direct lookup, one stored output code per input code", _table_cuts),
     "poly": Impl("poly", _poly_evaluate, _poly_component, lut_image.image,
-                 "segment-local polynomial, 2^k equal segments, c0 + c1*t in the low input bits t"),
+                 "segment-local polynomial, 2^k equal segments, c0 + c1*t in the low input bits t", _poly_cuts),
 }
 assert set(IMPLS) == set(SPEC_IMPLS)
 
@@ -145,15 +164,8 @@ def cut_stages(spec) -> int:
     """The largest STAGES that still adds a pipeline cut to ``spec``'s unit (a larger one
     only delays the result): what ``CLOCK_MHZ`` searches up to. Integer pwl and uniform:
     :data:`hw.pwl_int.unit.CUT_STAGES`; fp32 pwl: every STAGES (:data:`hw.pwl_fp32.unit.CUTS`);
-    table (only output registers) and poly: 3, as before the deeper cuts."""
-    impl = getattr(spec, "impl", "pwl")
-    if impl == "pwl" and spec.is_fp32:
-        from hw.pwl_fp32.unit import CUTS
-        return max(CUTS)
-    if impl in ("pwl", "uniform"):
-        from hw.pwl_int.unit import CUT_STAGES
-        return CUT_STAGES
-    return POLY_MAX_STAGES
+    poly: :data:`hw.poly.unit.CUTS`; table (only output registers): 3."""
+    return of(spec).cut_stages(spec)
 
 
 def build_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):

@@ -67,6 +67,10 @@ def _sbits(lo: int, hi: int) -> int:
     return max(2, max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1)
 
 
+#: STAGES -> the pipeline cuts besides the output register (the module doc): a poly unit has STAGES 0..3
+CUTS = {0: (), 1: (), 2: ("read",), 3: ("read", "prod")}
+
+
 class PolyUnit(wiring.Component):
     """Segment-local polynomial unit for an integer ``impl: "poly"`` spec.
 
@@ -80,8 +84,8 @@ class PolyUnit(wiring.Component):
         if spec.degree not in (1, 2):
             raise ValueError(f"PolyUnit: degree 1 or 2, not {spec.degree}")
         check_args(stages, lut, lanes)
-        if stages > 3:
-            raise ValueError(f"PolyUnit: STAGES 0..3, not {stages}")
+        if stages not in CUTS:
+            raise ValueError(f"PolyUnit: STAGES 0..{max(CUTS)}, not {stages}")
         self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.dp = PolyDatapath.of_spec(spec)
         self.latency = stages
@@ -227,7 +231,7 @@ class PolyUnit(wiring.Component):
                         m.d.sync += r.eq(self.cfg_data[:shape.width])
                     bank.append(r)
                 regs.append(bank)
-        cuts = {1: (), 2: ("read",), 3: ("read", "prod")}.get(self.stages, ())
+        cuts = CUTS[self.stages]
         bits = dp.x.bits
         for x, y, p in lanes_of(self, _shape(spec.input), _shape(dp.y)):
             stage = stager(m, cuts, p)
@@ -297,7 +301,7 @@ class PolyUnit(wiring.Component):
                         m.d.sync += rg.eq(self.cfg_data[:shape.width])
                     bank.append(rg)
                 regs.append(bank)
-        cuts = {1: (), 2: ("read",), 3: ("read", "prod")}.get(self.stages, ())
+        cuts = CUTS[self.stages]
         bits = dp.x.bits
         for x, y, p in lanes_of(self, _shape(spec.input), _shape(dp.y)):
             stage = stager(m, cuts, p)
