@@ -103,7 +103,7 @@ def _unit(cfg, build: Path, sim: str):
     return [verify(cfg, build, sim)]
 
 
-def _group(cfgs, build: Path, sim: str, k: int):
+def simulate_group(cfgs, build: Path, sim: str, k: int):
     """Build the units and simulate them together (:mod:`sim.group`)."""
     from flow.build import build as build_unit
     from sim.group import run_group
@@ -192,7 +192,7 @@ def run(cfgs, build: Path, sim: str, jobs: int, report=print) -> list:
             todo = sorted(tasks(cfgs), key=lambda t: -cost([cfgs[i] for i in t]))   # stable: matrix order within a cost
             where = {}                                   # unit index -> (future, place in the task's results)
             for k, t in enumerate(todo):
-                f = (pool.submit(_group, [cfgs[i] for i in t], build, sim, k) if len(t) > 1
+                f = (pool.submit(simulate_group, [cfgs[i] for i in t], build, sim, k) if len(t) > 1
                      else pool.submit(_unit, cfgs[t[0]], build, sim))
                 where.update({i: (f, j) for j, i in enumerate(t)})
             for i in range(len(cfgs)):

@@ -28,6 +28,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # -- the Makefile, as a user runs it -------------------------------------------------------
 
+#: depth of the sampled tests: ``make test`` runs this share of each Hypothesis property's examples
+#: and of the FP32 arithmetic benches' random pairs (both seeded, so every run draws the same ones);
+#: ``GQA_TEST_SCALE=1 make test`` runs them all (the long run)
+TEST_SCALE = float(os.environ.get("GQA_TEST_SCALE", "0.25"))
+
+
+def examples(n: int) -> int:
+    """Examples (or random vectors) for a sampled test written for ``n``, the long run's count."""
+    return max(50, round(n * TEST_SCALE))
+
+
 QUICK = "--generations 10"          # a short GA: the tests check plumbing, not table quality
 
 

@@ -26,9 +26,9 @@ from hw.fp32.mul import FP32Mul
 from hw.fp32.vectors import special_values
 from hw.pwl_fp32.unit import FP32PWL
 from sim.runner import run_bench
-from tests.helpers import hand_spec
+from tests.helpers import examples, hand_spec
 
-RANDOM = 200_000
+RANDOM = examples(200_000)      # 50,000 in make test, 200,000 with GQA_TEST_SCALE=1
 SPECIAL_PAIRS = len(special_values()) ** 2
 COMPONENTS = {"mul": FP32Mul, "add": FP32Add, "cmp": FP32Ge}
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from flow.cli import UsageError, configs, from_env, parser, _merge_range, MAKE_VARS
 from flow.config import ConfigError
 from hw.spec import Spec, SpecError, validate_doc
-from tests.helpers import GOOD
+from tests.helpers import GOOD, examples
 
-FUZZ = settings(derandomize=True, max_examples=2000, deadline=None,
+FUZZ = settings(derandomize=True, max_examples=examples(2000), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 numbers = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
@@ -61,7 +61,7 @@ def test_a_valid_spec_with_fields_replaced(changes):
     _one_line_spec_error(doc)
 
 
-@settings(derandomize=True, max_examples=300, deadline=None)
+@settings(derandomize=True, max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=2000))
 def test_any_file_is_a_spec_or_one_spec_error(tmp_path_factory, data):
     f = tmp_path_factory.mktemp("fuzz") / "spec.json"
