@@ -291,6 +291,12 @@ def _spec_metrics(spec: Spec) -> Spec:
 def build(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True, force: bool = False,
           handoff: bool = False) -> Path:
     """Fit or reuse the tables, generate the unit; returns its directory."""
+    return build_unit(cfg, build_root, quiet, force, handoff)[0]
+
+
+def build_unit(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True, force: bool = False,
+               handoff: bool = False) -> tuple[Path, dict]:
+    """:func:`build`, returning the unit's directory and its manifest (as written)."""
     from hw import gen
     build_root = Path(build_root)
     out = cfg.directory(build_root)
@@ -298,28 +304,28 @@ def build(cfg: UnitConfig, build_root: Path = Path("build"), quiet: bool = True,
         model, tabs = rowwise_model(cfg, build_root, quiet, force)
         for name, text in cfg.extra_files().items():
             write_atomic(out / name, text)
-        gen.generate_rowwise(cfg.op, model, out, cfg.top, tabs, cfg.row_buffers, _record(cfg), cfg.row_store,
-                             cfg.lanes)
+        man = gen.generate_rowwise(cfg.op, model, out, cfg.top, tabs, cfg.row_buffers, _record(cfg),
+                                   cfg.row_store, cfg.lanes)
     elif isinstance(cfg, SpecUnit):
         # spec.json beside the unit is the user's table with its own measured metrics; the
         # regenerate line names it (same table digest, so the same unit)
         spec = _spec_metrics(cfg.load())
         mark(build_root)                # no fit wrote into the root first (fits mark it: write_fit)
-        gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg), lanes=cfg.lanes)
+        man = gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg), lanes=cfg.lanes)
     else:
         spec, spec_path, _ = ensure_spec(cfg, build_root, quiet, force=force)
         if cfg.clock_mhz is not None:       # CLOCK_MHZ=F: STAGES chosen by synthesis + OpenSTA (flow/clock.py)
             from flow.clock import generate_at_clock
-            generate_at_clock(cfg, spec, out, build_root, _record(cfg), quiet)
+            man = generate_at_clock(cfg, spec, out, build_root, _record(cfg), quiet)
         else:
-            gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg), lanes=cfg.lanes)
+            man = gen.generate(spec, out, cfg.top, cfg.stages, cfg.lut, cfg.ftz, _record(cfg), lanes=cfg.lanes)
         src = spec_path.parent / "fit.png"
         if src.is_file() and out != spec_path.parent:
             write_atomic(out / "fit.png", src.read_bytes())
     if handoff:
         from hw.handoff.package import build as package
         package(out)
-    return out
+    return out, man
 
 
 def check_output_root(build_root: Path) -> Path:

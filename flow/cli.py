@@ -125,13 +125,12 @@ def add_fit_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_gen(a) -> int:
-    from flow.build import build, check_output_root
+    from flow.build import build_unit, check_output_root
     cfgs = configs(a)
     check_output_root(a.build)
     for cfg in cfgs:
         t0 = time.perf_counter()
-        unit = build(cfg, a.build, a.quiet, a.force, handoff=a.handoff)
-        man = json.loads((unit / "manifest.json").read_text())
+        unit, man = build_unit(cfg, a.build, a.quiet, a.force, handoff=a.handoff)
         print(f"{shlex.quote(str(unit) + '/')}  top {man['top']}  latency {man['latency_cycles'] if man.get('stages') is not None else 'row-wise'}"
               f"  ({time.perf_counter() - t0:.1f} s)", flush=True)
         if man.get("clock_mhz") is not None:

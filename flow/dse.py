@@ -174,8 +174,8 @@ def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
     from synth.report import SynthError
     t0 = time.monotonic()
     cfg = from_request(request)
-    row = {"op": cfg.op, "format": cfg.format, "impl": impl_label(cfg), "lut": cfg.lut, "unit": cfg.name,
-           "make": cfg.make_line()}
+    row = {"op": cfg.op, "format": cfg.format, "impl": impl_label(cfg), "family": cfg.impl, "lut": cfg.lut,
+           "unit": cfg.name, "make": cfg.make_line()}
     try:
         unit = build(cfg, Path(build_root))
     except Exception as e:          # noqa: BLE001 - a failed point is a row, the sweep goes on
@@ -274,7 +274,7 @@ def _pareto_png(op: str, rows: list[dict], bound: float) -> bytes:
             if r["op"] != op or r["lut"] != lut or r.get("status") != "ok":
                 continue
             paper = all(r[k] == v for k, v in PAPER_UNIT.items())
-            ax.scatter(r["area_um2"], max(r["max_err_lsb"], 1e-3), marker=marker[r["impl"].split("_")[0]],
+            ax.scatter(r["area_um2"], max(r["max_err_lsb"], 1e-3), marker=marker.get(r["family"], "o"),
                        s=120 if paper else 36, edgecolors="red" if paper else "none",
                        c={"int8": "C0", "int10": "C1", "int12": "C2", "int16": "C3"}.get(r["format"], "C4"))
         ax.axhline(bound, color="grey", lw=0.8, ls="--")
@@ -484,7 +484,7 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     try:
         rows = sweep(cfgs, build_root, synth_cfg, a.scheduler, a.jobs)
-        rows += [{"op": c.op, "format": c.format, "impl": c.impl, "lut": c.lut, "unit": c.name,
+        rows += [{"op": c.op, "format": c.format, "impl": impl_label(c), "family": c.impl, "lut": c.lut, "unit": c.name,
                   "make": c.make_line(), "status": skipped_reason(c)} for c in skipped]
     except OSError as e:
         print(f"error: Dask scheduler {a.scheduler}: {e}", file=sys.stderr)

@@ -17,7 +17,7 @@ from amaranth.lib import wiring
 
 from hw import impls
 from hw.files import write_atomic
-from hw.ports import ordered, reorder_header
+from hw.ports import header_ports, ordered, reorder_header
 from hw.spec import Spec
 
 DEFAULT_STAGES = 1
@@ -35,13 +35,16 @@ def build_component(spec: Spec, stages: int, lut: str, ftz: bool = False, lanes:
     return impls.build_component(spec, stages, lut, ftz, lanes)
 
 
-def _ports(top_verilog: str, comp) -> list[dict]:
+def _ports(top_verilog: str, top: str, comp) -> list[dict]:
+    """The manifest's ports: the component's signature, plus ``clk`` and ``rst``
+    when the module has them (Amaranth adds them for a unit with registers:
+    the module header, parsed as :func:`hw.ports.reorder_header` parses it, says)."""
     ports = []
     for name, member in comp.signature.members.items():
         shape = Shape.cast(member.shape)
         ports.append({"name": name, "dir": "in" if member.flow is wiring.Flow.In else "out",
                       "width": shape.width, "signed": bool(shape.signed)})
-    if "clk" in top_verilog.split(");")[0]:
+    if "clk" in header_ports(top_verilog, top):
         ports += [{"name": "clk", "dir": "in", "width": 1, "signed": False},
                   {"name": "rst", "dir": "in", "width": 1, "signed": False,
                    "note": "synchronous, active high"}]
@@ -85,7 +88,7 @@ def generate(spec: Spec, out: Path, top: str, stages: int = DEFAULT_STAGES, lut:
         "throughput": "1 result per clock" if lanes == 1 else f"{lanes} results per clock ({lanes} lanes)",
         **({"lanes": lanes, "lane_layout": impls.lane_layout(spec, lanes)} if lanes != 1 else {}),
         "lut": lut, "ftz": ftz,
-        "ports": _ports(text, comp),
+        "ports": _ports(text, top, comp),
         "formats": impls.formats(spec),
         "reset": "synchronous, active high (rst); clears valid bits"
                  + (" and reloads the generated table" if lut == "regs" else ""),
@@ -145,7 +148,7 @@ def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buff
         "stages": None, "latency_cycles": desc["latency_cycles"], "cycles_per_row": desc["cycles_per_row"],
         "timing": dict(desc["timing"], note="a*n + b clocks, n = the row's length" if "lanes" not in desc else
                        f"a*m + b clocks, m = ceil(n / {desc['lanes']}) transfers of a row of n"),
-        "parameters": desc["parameters"], "ports": _ports(text, comp),
+        "parameters": desc["parameters"], "ports": _ports(text, top, comp),
         "formats": fmts,
         "reset": "synchronous, active high (rst); drops every row in flight"
                  + (f"; {desc['reset']}" if "reset" in desc else ""),

@@ -25,7 +25,13 @@ point per job and never branch on the implementation themselves:
 * :func:`cfg` ``(spec)``: the manifest's ``cfg`` block for ``LUT=regs``
   (address/data widths, one-line register map, programming image);
   :func:`image` ``(spec)`` alone is the (address, word) list;
-* :func:`formats` ``(spec)``: the manifest's ``formats`` block.
+* :func:`formats` ``(spec)``: the manifest's ``formats`` block;
+* :func:`regmap` ``(spec)``: the implementation's table as words (its
+  ``regmap.py``: register map, image, word comments, the bench's second
+  table); :func:`sheet` ``(spec)``: its datasheet text (its ``sheet.py``).
+
+A new implementation is a folder holding its model, unit, ``regmap.py`` and
+``sheet.py``, plus one :class:`Impl` line in :data:`IMPLS`.
 
 The golden models are numpy only and importing this module imports no
 Amaranth (components are imported when built).
@@ -38,7 +44,8 @@ from typing import Callable
 
 import numpy as np
 
-from hw import lut_image
+import importlib
+
 from hw.spec import IMPLS as SPEC_IMPLS
 
 
@@ -47,9 +54,10 @@ class Impl:
     name: str
     evaluate: Callable          # (spec, codes) -> int64 output codes (fp32: uint32 bit patterns)
     component: Callable         # (spec, stages, lut, ftz, lanes) -> amaranth wiring.Component
-    image: Callable             # spec -> [(address, word)] for LUT=regs
     doc: str
     cut_stages: Callable        # spec -> the largest STAGES that still adds a pipeline cut (cut_stages())
+    regmap: str                 # module: the table as words (addr_bits, data_bits, map_text, formats, image, ...)
+    sheet: str                  # module: the datasheet's text (function_md, table_md, rounding_md, OUTSIDE)
 
 
 def _pwl_evaluate(spec, codes):
@@ -131,14 +139,16 @@ def _table_cuts(spec) -> int:
 
 
 IMPLS: dict[str, Impl] = {
-    "pwl": Impl("pwl", _pwl_evaluate, _pwl_component, lut_image.image,
-                "piecewise linear, comparator bank over N-1 breakpoints", _pwl_cuts),
-    "uniform": Impl("uniform", _uniform_evaluate, _uniform_component, lut_image.image,
-                    "piecewise linear, 2^k equal segments addressed by the input's top k bits", _uniform_cuts),
-    "table": Impl("table", _table_evaluate, _table_component, lut_image.image,
-                  "direct lookup, one stored output code per input code", _table_cuts),
-    "poly": Impl("poly", _poly_evaluate, _poly_component, lut_image.image,
-                 "segment-local polynomial, 2^k equal segments, c0 + c1*t in the low input bits t", _poly_cuts),
+    "pwl": Impl("pwl", _pwl_evaluate, _pwl_component, "piecewise linear, comparator bank over N-1 breakpoints",
+                _pwl_cuts, "hw.pwl_int.regmap", "hw.pwl_int.sheet"),
+    "uniform": Impl("uniform", _uniform_evaluate, _uniform_component,
+                    "piecewise linear, 2^k equal segments addressed by the input's top k bits", _uniform_cuts,
+                    "hw.uniform.regmap", "hw.uniform.sheet"),
+    "table": Impl("table", _table_evaluate, _table_component, "direct lookup, one stored output code per input code",
+                  _table_cuts, "hw.table.regmap", "hw.table.sheet"),
+    "poly": Impl("poly", _poly_evaluate, _poly_component,
+                 "segment-local polynomial, 2^k equal segments, c0 + c1*t in the low input bits t", _poly_cuts,
+                 "hw.poly.regmap", "hw.poly.sheet"),
 }
 assert set(IMPLS) == set(SPEC_IMPLS)
 
@@ -181,24 +191,31 @@ def lane_layout(spec, lanes: int) -> str:
     return f"lane i (0..{lanes - 1}): x[i*{w_in} +: {w_in}], y[i*{w_out} +: {w_out}]"
 
 
+def regmap(spec):
+    """``spec``'s table as words: its implementation's ``regmap`` module."""
+    return importlib.import_module(of(spec).regmap)
+
+
+def sheet(spec):
+    """``spec``'s datasheet text: its implementation's ``sheet`` module."""
+    return importlib.import_module(of(spec).sheet)
+
+
 def image(spec) -> list[tuple[int, int]]:
     """(address, word) pairs that program ``spec`` into its ``LUT=regs`` unit."""
-    return of(spec).image(spec)
+    return regmap(spec).image(spec)
 
 
 def cfg(spec) -> dict:
     """The manifest's ``cfg`` block of a ``LUT=regs`` unit (same keys for every impl)."""
-    return {"addr_bits": lut_image.cfg_addr_bits(spec), "data_bits": lut_image.data_bits(spec),
-            "map": lut_image.map_text(spec), "image": [[a, w] for a, w in image(spec)]}
+    rm = regmap(spec)
+    return {"addr_bits": rm.addr_bits(spec), "data_bits": rm.data_bits(spec),
+            "map": rm.map_text(spec), "image": [[a, w] for a, w in rm.image(spec)]}
 
 
 def formats(spec) -> dict:
-    """The manifest's ``formats`` block: input, output, and (pwl/uniform) slopes, intercepts, (poly) c0, c1."""
+    """The manifest's ``formats`` block: input, output, then the table's fields
+    (pwl/uniform: slopes, intercepts; poly: c0, c1[, c2]; table: none)."""
     def fmt(f):
         return {"type": "fp32"} if f is None else f.to_json()
-    out = {"input": fmt(spec.input), "output": fmt(spec.output)}
-    if getattr(spec, "impl", "pwl") == "poly":
-        out.update({f"c{i}": c.fmt.to_json() for i, c in enumerate(spec.coefficients)})
-    elif getattr(spec, "impl", "pwl") != "table":
-        out.update(slopes=fmt(spec.slopes.fmt), intercepts=fmt(spec.intercepts.fmt))
-    return out
+    return {"input": fmt(spec.input), "output": fmt(spec.output), **regmap(spec).formats(spec)}

@@ -35,78 +35,35 @@ presented after that edge. Addresses past 3N-2 are ignored.
 
 Same write protocol, same low-bits rule; addresses past the last word are
 ignored. :func:`cfg_addr_bits`, :func:`data_bits`, :func:`image` and
-:func:`map_text` take any spec and dispatch on ``spec.impl``.
+:func:`map_text` take any spec; each implementation states its own map in
+its ``regmap.py`` (``hw/pwl_int``, ``hw/uniform``, ``hw/table``,
+``hw/poly``), found through :func:`hw.impls.regmap`.
 """
 
 from __future__ import annotations
 
-import numpy as np
 
-
-def field_widths(spec) -> tuple[int, int, int]:
-    """Bits of (breakpoint, slope, intercept) fields."""
-    if spec.is_fp32:
-        return 32, 32, 32
-    return spec.input.bits, spec.slopes.fmt.bits, spec.intercepts.fmt.bits
-
-
-def addr_bits(entries: int) -> int:
-    return max(1, (3 * entries - 2).bit_length())
+def _regmap(spec):
+    from hw.impls import regmap         # here: hw.impls builds units, and units import this module
+    return regmap(spec)
 
 
 def data_bits(spec) -> int:
-    if getattr(spec, "impl", "pwl") == "table":
-        return spec.output.bits
-    if getattr(spec, "impl", "pwl") == "uniform":
-        return max(spec.slopes.fmt.bits, spec.intercepts.fmt.bits)
-    if getattr(spec, "impl", "pwl") == "poly":
-        return max(c.fmt.bits for c in spec.coefficients)
-    return max(field_widths(spec))
+    """Width of ``cfg_data``: the widest field of the spec's register map."""
+    return _regmap(spec).data_bits(spec)
 
 
 def cfg_addr_bits(spec) -> int:
-    """Width of ``cfg_addr`` for any spec (:func:`addr_bits` for pwl)."""
-    if getattr(spec, "impl", "pwl") == "table":
-        return spec.input.bits
-    if getattr(spec, "impl", "pwl") == "uniform":
-        return max(1, (2 * spec.entries - 1).bit_length())
-    if getattr(spec, "impl", "pwl") == "poly":
-        return max(1, (len(spec.coefficients) * spec.entries - 1).bit_length())
-    return addr_bits(spec.entries)
+    """Width of ``cfg_addr`` for any spec."""
+    return _regmap(spec).addr_bits(spec)
 
 
 def map_text(spec) -> str:
     """The register map in one line (the manifest's ``cfg.map``)."""
-    n = spec.entries
-    if getattr(spec, "impl", "pwl") == "table":
-        return (f"output code of input code q at q - min_code (0..{n - 1}, the index into the spec's values; "
-                f"{'the code with its top bit inverted' if spec.input.signed else 'the code itself'})")
-    if getattr(spec, "impl", "pwl") == "uniform":
-        return f"slopes at 0..{n - 1}, intercepts at {n}..{2 * n - 1}"
-    if getattr(spec, "impl", "pwl") == "poly":
-        return ", ".join(f"c{i} at {i * n}..{(i + 1) * n - 1}" for i in range(len(spec.coefficients)))
-    return "breakpoints at 0..N-2, slopes at N-1..2N-2, intercepts at 2N-1..3N-2"
+    return _regmap(spec).map_text(spec)
 
 
 def image(spec) -> list[tuple[int, int]]:
     """(address, word) pairs that program ``spec`` into a regs unit; each
     word is the field's bit pattern (unsigned, field width)."""
-    if getattr(spec, "impl", "pwl") == "table":
-        return [(a, int(v) & ((1 << spec.output.bits) - 1)) for a, v in enumerate(spec.values)]
-    if getattr(spec, "impl", "pwl") == "poly":
-        return list(enumerate([int(v) & ((1 << c.fmt.bits) - 1) for c in spec.coefficients for v in c.values]))
-    if getattr(spec, "impl", "pwl") == "uniform":
-        wk, wc = spec.slopes.fmt.bits, spec.intercepts.fmt.bits
-        words = [int(k) & ((1 << wk) - 1) for k in spec.slopes.values]
-        return list(enumerate(words + [int(c) & ((1 << wc) - 1) for c in spec.intercepts.values]))
-    wb, wk, wc = field_widths(spec)
-
-    def bits(v, w):
-        if spec.is_fp32:
-            return int(np.array(v, dtype=np.float32).view(np.uint32))
-        return int(v) & ((1 << w) - 1)
-
-    words = [bits(b, wb) for b in spec.breakpoints]
-    words += [bits(k, wk) for k in spec.slopes.values]
-    words += [bits(c, wc) for c in spec.intercepts.values]
-    return list(enumerate(words))
+    return _regmap(spec).image(spec)

@@ -13,7 +13,7 @@ names, same Verilog)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Shape, Signal, unsigned
+from amaranth.hdl import Const, Module, Shape, Signal, Value, unsigned
 from amaranth.lib.wiring import In, Out
 
 from hw import lut_image
@@ -65,14 +65,15 @@ def lanes_of(unit, x_shape, y_shape) -> list[tuple]:
 
 
 def signature(spec, stages: int, lut: str, x_shape, y_shape, lanes: int = 1) -> dict:
-    """Ports of an element-wise unit (names fixed by DESIGN.md, "Element-wise units");
-    ``lanes`` > 1: ``x``/``y`` are flat vectors of that many lanes."""
+    """Ports of an element-wise unit of any impl (names fixed by DESIGN.md, "Element-wise units");
+    ``lanes`` > 1: ``x``/``y`` are flat vectors of that many lanes; ``cfg_addr``/``cfg_data``
+    sized by the spec's own register map (:mod:`hw.lut_image`)."""
     x_shape, y_shape = vector_shapes(x_shape, y_shape, lanes)
     sig = {"x": In(x_shape), "y": Out(y_shape)}
     if stages:
         sig.update(in_valid=In(1), out_valid=Out(1))
     if lut == "regs":
-        sig.update(cfg_we=In(1), cfg_addr=In(lut_image.addr_bits(spec.entries)),
+        sig.update(cfg_we=In(1), cfg_addr=In(lut_image.cfg_addr_bits(spec)),
                    cfg_data=In(lut_image.data_bits(spec)))
     return sig
 
@@ -97,16 +98,22 @@ def table(m: Module, unit, columns) -> list[list]:
     return regs
 
 
-def stager(m: Module, cuts, prefix: str = "", reset_less: bool = False):
-    """``stage(cut, name, value, shape)``: ``value`` as a signal (named
-    ``prefix + name``), registered when ``cut`` is one of this unit's pipeline cuts.
-    ``stage.cuts`` is the tuple of cuts, for the cut points that exist only
-    when taken (no signal at all otherwise, so the Verilog of the STAGES
-    without them is unchanged). ``reset_less``: the registers ignore ``rst``
-    (data registers of the STAGES >= :data:`RESETLESS_FROM`)."""
-    def stage(cut, name, value, shape):
-        s = Signal(shape, name=prefix + name, reset_less=True) if reset_less else Signal(shape, name=prefix + name)
-        if cut in cuts:
+def stager(m: Module, cuts, prefix: str = "", reset_less: bool = False, named: bool = True):
+    """``stage(cut, name, value, shape=None)``: ``value`` as a signal named
+    ``prefix + name`` (of ``shape``, default the value's), registered when
+    ``cut`` is one of this unit's pipeline cuts; at a cut not taken, a
+    combinational signal of that name, or with ``named`` False the value
+    itself (no signal at all, so the Verilog of the STAGES without that cut
+    is unchanged: the FP32 operators' deeper cuts, :func:`hw.fp32.common.carrier`).
+    ``stage.cuts`` is the tuple of cuts. ``reset_less``: the registers ignore
+    ``rst`` (data registers of the STAGES >= :data:`RESETLESS_FROM`)."""
+    def stage(cut, name, value, shape=None):
+        taken = cut in cuts
+        if not taken and not named:
+            return value
+        s = Signal(Value.cast(value).shape() if shape is None else shape, name=prefix + name,
+                   reset_less=reset_less)
+        if taken:
             m.d.sync += s.eq(value)
         else:
             m.d.comb += s.eq(value)

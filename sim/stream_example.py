@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     md, _ = rowwise_model(Softmax(8), build)
     row = [-40, 3, 17, 17, -128, 0, 90, -7]
     got = run_rows(ScoresToProbabilities(md), [row])[0]
-    want, overflow = md.row(row)
+    want, overflow = md.stream_row(row, [j == len(row) - 1 for j in range(len(row))])
     print("scores       ", row)
     print("probabilities", [c for c, _ in got], "(u8.8)")
     ok = [c for c, _ in got] == [int(v) for v in want] and {f for _, f in got} == {int(overflow)}

@@ -109,7 +109,7 @@ def hand_spec(variant: int = 0):
 def check_rows(md, rows, got):
     """Each row's outputs (code, overflow flag) equal the golden model ``md``'s."""
     for i, r in enumerate(rows):
-        y, ov = md.row(r)
+        y, ov = md.stream_row(r, [j == len(r) - 1 for j in range(len(r))])
         assert [c for c, _ in got[i]] == [int(v) for v in y], f"row {i} (len {len(r)})"
         assert {f for _, f in got[i]} == {int(ov)}, f"row {i} (len {len(r)}) overflow flag"
 
@@ -196,7 +196,7 @@ def generate_unit(spec, out: Path, stages: int, lut: str) -> Path:
         "top": top, "verilog": [f"{top}.v"], "spec": "spec.json",
         "op": spec.op, "format": spec.format_name, "entries": spec.entries, "impl": spec.impl,
         "stages": stages, "latency_cycles": stages, "throughput": "1 result per clock",
-        "lut": lut, "ftz": False, "ports": _ports(text, comp), "formats": impls.formats(spec),
+        "lut": lut, "ftz": False, "ports": _ports(text, top, comp), "formats": impls.formats(spec),
         "reset": "synchronous, active high (rst); clears valid bits"
                  + (" and reloads the generated table" if lut == "regs" else ""),
         "tools": tool_versions(),

@@ -179,7 +179,7 @@ def test_three_pass_model_is_the_one_pass_model(build_dir):
         kept = md.kept(x)
         ok = [j == len(kept) - 1 for j in range(len(kept))]
         y, flags = md.multi_pass([x, kept, kept], [[j == length - 1 for j in range(length)], ok, ok])
-        want, ovf = md.row(x)
+        want, ovf = md.stream_row(x, [j == length - 1 for j in range(length)])
         assert (y == want).all() and flags == [ovf] * len(kept) and ovf == (length > 16)
     x = list(rng.integers(-128, 128, 8))
     ok, early = [j == 7 for j in range(8)], [j == 2 for j in range(8)]

@@ -62,20 +62,13 @@ no_cuts.cuts = ()
 
 
 def carrier(m: Module, cuts, prefix: str = "", reset_less: bool = True):
-    """``carry(point, name, value)``: ``value`` registered into a signal
-    ``prefix + name`` when ``point`` is one of ``cuts`` (no reset by
-    default: data registers of the deeper pipelines), else ``value`` itself,
-    so that a datapath without that cut has no extra signal at all.
-    ``carry.cuts`` is ``cuts``."""
-    def carry(point, name, value):
-        if point not in cuts:
-            return value
-        value = Value.cast(value)
-        s = Signal(value.shape(), name=prefix + name, reset_less=reset_less)
-        m.d.sync += s.eq(value)
-        return s
-    carry.cuts = tuple(cuts)
-    return carry
+    """``carry(point, name, value)``: :func:`hw.pwl_common.stager` for the
+    operators' internal cuts: ``value`` registered into a signal ``prefix +
+    name`` when ``point`` is one of ``cuts`` (no reset by default: data
+    registers of the deeper pipelines), else ``value`` itself, so that a
+    datapath without that cut has no extra signal at all."""
+    from hw.pwl_common import stager
+    return stager(m, cuts, prefix, reset_less, named=False)
 
 
 @dataclass

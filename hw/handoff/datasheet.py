@@ -5,14 +5,21 @@ from __future__ import annotations
 import json
 import math
 
+from hw import impls
+
+#: the element-wise ops in the datasheet's words (a row-wise op's words are its model's ``TEXT``)
 OP_TEXT = {
     "gelu": "GELU, x * Phi(x)", "hswish": "hard swish, x * relu6(x + 3) / 6", "silu": "SiLU, x * sigmoid(x)",
     "sigmoid": "logistic sigmoid, 1 / (1 + e^-x)", "tanh": "hyperbolic tangent", "exp": "e^x for x <= 0",
     "reciprocal": "1 / x on a normalized mantissa", "rsqrt": "1 / sqrt(x) on a normalized mantissa",
-    "softmax": "row-wise softmax, p_i = e^(x_i - max) / sum_j e^(x_j - max)",
-    "layernorm": "row-wise layer normalization, (x_i - mean) / sqrt(var + eps), optional per-channel gamma/beta",
-    "rmsnorm": "row-wise RMS normalization, x_i / sqrt(mean(x^2) + eps), optional per-channel gamma",
 }
+
+
+def _op_text(op: str, rowwise: bool) -> str:
+    if rowwise:
+        from hw.rowwise import model_class
+        return model_class(op).TEXT
+    return OP_TEXT.get(op, op)
 
 
 def _fmt_name(f: dict) -> str:
@@ -130,78 +137,6 @@ def _wavedrom(man: dict) -> tuple[str, str]:
     return json.dumps(wave, indent=1), text
 
 
-#: a direct-lookup table up to this many input bits is printed in full (16 codes a row)
-TABLE_PRINT_MAX_BITS = 8
-
-
-def _lookup_md(spec) -> list[str]:
-    """A direct-lookup table: its output codes, 16 input codes a row (up to
-    TABLE_PRINT_MAX_BITS input bits; wider ones are named, not printed)."""
-    x, y = spec.input, spec.output
-    head = (f"Output codes ({y.label()}, real value = code * 2^-{y.frac}) for every input code x "
-            f"({x.label()}, x = code * 2^-{x.frac}); row r, column c holds input code r + c.")
-    if x.bits > TABLE_PRINT_MAX_BITS:
-        return [f"{spec.entries} output codes ({y.label()}), one per input code from {x.min_code} to "
-                f"{x.max_code}: the `values` of the generator's spec.json, and the expected outputs "
-                "`tb/*.y.hex` of the bench (every input code in that order)."]
-    L = [head, "", "| x | " + " | ".join(f"+{c}" for c in range(16)) + " |", "|---:|" + "---:|" * 16]
-    for r in range(0, spec.entries, 16):
-        L.append(f"| {x.min_code + r} | " + " | ".join(str(int(v)) for v in spec.values[r:r + 16]) + " |")
-    return L
-
-
-def _poly_md(spec) -> list[str]:
-    """A poly table: per segment its first input and its coefficients, in codes and real units."""
-    x, n = spec.input, spec.entries
-    if spec.fold is not None:           # the table's segments are the magnitude's
-        from hw.poly.model import half
-        x = half(x)
-    m = x.bits - (n.bit_length() - 1)
-    c0, c1, *c2 = spec.coefficients
-    if c2:                      # degree 2: a column more
-        cols = spec.coefficients
-        L = [f"{n} segments of 2^{m} input codes; " + ", ".join(f"c{j} {_fmt_name(c.fmt.to_json())}"
-                                                               for j, c in enumerate(cols)) + ".", "",
-             "| segment | first input | " + " | ".join(f"c{j}" for j in range(len(cols))) + " |",
-             "|---:|---|" + "---|" * len(cols)]
-        for i in range(n):
-            q = x.min_code + (i << m)
-            L.append(f"| {i} | {q} = {q * 2.0 ** -x.frac:g} | " + " | ".join(
-                f"{int(c.values[i])} = {int(c.values[i]) * 2.0 ** -c.fmt.frac:g}" for c in cols) + " |")
-        return L
-    L = [f"{n} segments of 2^{m} input codes; c0 {_fmt_name(c0.fmt.to_json())}, c1 "
-         f"{_fmt_name(c1.fmt.to_json())}.", "",
-         "| segment | first input | c0 | c1 |", "|---:|---|---|---|"]
-    for i in range(n):
-        q = x.min_code + (i << m)
-        a, b = int(c0.values[i]), int(c1.values[i])
-        L.append(f"| {i} | {q} = {q * 2.0 ** -x.frac:g} | {a} = {a * 2.0 ** -c0.fmt.frac:g} | "
-                 f"{b} = {b * 2.0 ** -c1.fmt.frac:g} |")
-    return L
-
-
-def _table_md(spec) -> list[str]:
-    """The PWL table of ``spec`` in codes and real units."""
-    if getattr(spec, "impl", "pwl") == "table":
-        return _lookup_md(spec)
-    if getattr(spec, "impl", "pwl") == "poly":
-        return _poly_md(spec)
-    bps, K, C = spec.arrays()
-    L = ["| segment | input range | slope | intercept |", "|---:|---|---|---|"]
-    if spec.is_fp32:
-        edges = ["-inf"] + [f"{float(b):.9g}" for b in bps] + ["+inf"]
-        for i in range(spec.entries):
-            L.append(f"| {i} | [{edges[i]}, {edges[i + 1]}) | {float(K[i]):.9g} | {float(C[i]):.9g} |")
-        return L
-    fx, fk, fc = spec.input.frac, spec.slopes.fmt.frac, spec.intercepts.fmt.frac
-    edges = [f"min ({spec.input.min_code})"] + [f"{int(b)} = {int(b) * 2.0 ** -fx:g}" for b in bps] \
-        + [f"max ({spec.input.max_code})"]
-    for i in range(spec.entries):
-        L.append(f"| {i} | [{edges[i]}, {edges[i + 1]}{']' if i == spec.entries - 1 else ')'} | "
-                 f"{int(K[i])} = {int(K[i]) * 2.0 ** -fk:g} | {int(C[i])} = {int(C[i]) * 2.0 ** -fc:g} |")
-    return L
-
-
 def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -264,9 +199,7 @@ def _bound_md(specs: dict, rowwise: bool) -> list[str]:
         e, f = m["max_err_lsb"], spec.output.frac
         return [f"**Error bound: |y - f(x)| <= {e:.4g} output LSB ({e * 2.0 ** -f:.4g} in real units) for every "
                 f"input code x in {where}**, checked on each of those codes by the golden model the RTL is "
-                "proven against" + ("." if getattr(spec, "impl", "pwl") == "table" else
-                                     " (outside that range: the nearest segment's line, saturated to the output "
-                                     "format)."), ""]
+                "proven against" + impls.sheet(spec).OUTSIDE, ""]
     return [f"Error: at most {m['max_err_lsb']:.4g} LSB (of the INT8 output format) measured on "
             f"{spec.fit.get('domain', 'the codes')} of {where}; a measurement, not a bound over every "
             "input.", ""]
@@ -339,55 +272,12 @@ def render(ctx: dict) -> str:
     for path, what in ctx["files_doc"]:
         L.append(f"| `{path}` | {what} |")
     L += ["", "## Function", ""]
-    L.append(f"`{op}`: {OP_TEXT.get(op, op)}.")
+    L.append(f"`{op}`: {_op_text(op, rowwise)}.")
     if not rowwise:
         spec = ctx["specs"]["spec"]
         rng = _range(spec.fit)
-        impl = getattr(spec, "impl", "pwl")
-        if impl == "table":
-            L += ["", f"A direct lookup table: one stored output code per input code ({spec.entries} codes), "
-                  "`y = T[x - min_code]`. Each value is the function at that input, rounded half up (ties toward "
-                  "+infinity) to the output format and saturated to its range (correctly rounded)"
-                  + (f"; accuracy measured on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + "."]
-        elif impl == "poly":
-            k = spec.entries.bit_length() - 1
-            m = spec.input.bits - k - (spec.fold is not None)
-            L += ["", f"A segment-local polynomial of degree {spec.degree} on {spec.entries} equal segments"
-                  + (f", fitted on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + ". "
-                  f"`seg` = the top {k} bits of `x - min_code`, `t` = its low {m} bits (the offset inside the "
-                  "segment); " + ("`y = sat(round_half_up(c0[seg] + c1[seg] * t))`, every fractional alignment exact"
-                                  if spec.degree == 1 else
-                                  "`h = c1[seg] + floor(c2[seg] * t)` in c1's format (the only truncation), then "
-                                  "`y = sat(round_half_up(c0[seg] + h * t))`, every other alignment exact")
-                  + ", no internal wrap-around (the generator's golden model `hw/poly/model.py`)."]
-            if spec.fold is not None:
-                kind, K = spec.fold
-                L[-1] += (f" Folded: the table holds the non-negative half; `x - min_code` above reads the "
-                          f"{spec.input.bits - 1}-bit magnitude `a = x` for `x >= 0`, else `a = min(-x, "
-                          f"{spec.input.max_code})`, and for `x < 0` the unit outputs "
-                          + (f"`sat({K} - Y)`" if kind == "odd" else
-                             f"`sat(Y - (a << {spec.output.frac - spec.input.frac}))`") + ".")
-        elif impl == "uniform":
-            k = spec.entries.bit_length() - 1
-            L += ["", f"A piecewise-linear table of {spec.entries} equal segments"
-                  + (f", fitted on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + ". "
-                  f"`seg` = the top {k} bits of `x - min_code` (`(x - min_code) >> {spec.input.bits - k}`, no "
-                  "comparators); `y = sat(round_half_up(K[seg] * x + C[seg]))`, every fractional alignment exact, "
-                  "no internal wrap-around."]
-        else:
-            L += ["", f"A piecewise-linear (PWL) table of {spec.entries} segments"
-                  + (f", fitted on [{rng[0]:g}, {rng[1]:g}]" if rng else "") + ". "
-                  "`seg` = number of breakpoints `p_j <= x`; "
-                  + ("`y = fl(fl(K[seg] * x) + C[seg])` in IEEE binary32." if spec.is_fp32 else
-                     "`y = sat(round_half_up(K[seg] * x + C[seg]))`, every fractional alignment exact, no internal "
-                     "wrap-around.")]
-        if impl == "table":
-            pass
-        elif spec.is_fp32:
-            L += ["", man.get("fp32", "")]
-        else:
-            L += ["", "Rounding: half up (ties toward +infinity) at the single final rounding. "
-                  "Saturation: always on, to the output format's range."]
+        text = impls.sheet(spec)
+        L += ["", text.function_md(spec, rng)] + text.rounding_md(spec, man)
     else:
         p = man.get("parameters", {})
         L += ["", f"Streaming, one element per transfer. Parameters: {json.dumps(p)}. "
@@ -461,8 +351,7 @@ def render(ctx: dict) -> str:
               "while a table is half loaded.", "",
               f"The image: `{ctx['files']['prog_hex']}` (`$readmemh`, word i at address i) and "
               f"`{ctx['files']['prog_h']}` (C header: address/word pairs). The testbench first loads a second "
-              "table (" + {"table": "the values", "poly": "the coefficients"}.get(man.get("impl"), "the slopes and intercepts")
-              + " in reverse order) and checks it, then loads this image and checks every vector.", ""]
+              "table (" + impls.regmap(next(iter(ctx["specs"].values()))).ALTERNATE + " in reverse order) and checks it, then loads this image and checks every vector.", ""]
     L += ["## The table", ""]
     for name, spec in ctx["specs"].items():
         if rowwise:
@@ -470,7 +359,7 @@ def render(ctx: dict) -> str:
                   f"{spec.op}, input {_fmt_name(spec.input.to_json())}, output {_fmt_name(spec.output.to_json())}, "
                   f"slopes {_fmt_name({'bits': spec.slopes.fmt.bits, 'signed': True, 'frac': spec.slopes.fmt.frac})}, "
                   f"intercepts {_fmt_name({'bits': spec.intercepts.fmt.bits, 'signed': True, 'frac': spec.intercepts.fmt.frac})}.", ""]
-        L += _table_md(spec) + [""]
+        L += impls.sheet(spec).table_md(spec) + [""]
     L += ["## Accuracy", ""] + _bound_md(ctx["specs"], rowwise)
     for name, spec in ctx["specs"].items():
         if rowwise:

@@ -70,29 +70,14 @@ def _ports(man: dict) -> dict:
     return {p["name"]: p["width"] for p in man["ports"]}
 
 
+def _regmap(spec):
+    from hw import impls
+    return impls.regmap(spec)
+
+
 def _field_comments(spec) -> list[str]:
     """One comment per word of the image (hw.impls.image), in address order."""
-    impl = getattr(spec, "impl", "pwl")
-    if impl == "table":
-        x, y = spec.input, spec.output
-        return [f"x = {x.min_code + a} ({(x.min_code + a) * 2.0 ** -x.frac:g}): y = {int(v)} "
-                f"({int(v) * 2.0 ** -y.frac:g})" for a, v in enumerate(spec.values)]
-    n = spec.entries
-    if impl == "poly":          # c0 words, then c1 words (hw.lut_image)
-        return [f"c{i} of segment {j} = {int(v)} ({int(v) * 2.0 ** -c.fmt.frac:g})"
-                for i, c in enumerate(spec.coefficients) for j, v in enumerate(c.values)]
-    bps, K, C = spec.arrays()
-    if impl == "uniform":       # no breakpoint words: the segment is the input's top bits
-        bps = bps[:0]
-    if spec.is_fp32:
-        return ([f"breakpoint {j} = {float(v):.9g}" for j, v in enumerate(bps)]
-                + [f"slope {i} = {float(v):.9g}" for i, v in enumerate(K)]
-                + [f"intercept {i} = {float(v):.9g}" for i, v in enumerate(C)])
-    fx, fk, fc = spec.input.frac, spec.slopes.fmt.frac, spec.intercepts.fmt.frac
-    assert len(bps) == (0 if impl == "uniform" else n - 1)
-    return ([f"breakpoint {j} = {int(v)} (x = {int(v) * 2.0 ** -fx:g})" for j, v in enumerate(bps)]
-            + [f"slope {i} = {int(v)} ({int(v) * 2.0 ** -fk:g})" for i, v in enumerate(K)]
-            + [f"intercept {i} = {int(v)} ({int(v) * 2.0 ** -fc:g})" for i, v in enumerate(C)])
+    return _regmap(spec).word_comments(spec)
 
 
 def _image(spec) -> list[tuple[int, int]]:
@@ -306,8 +291,7 @@ def build(unit_dir, out=None) -> Path:
             doc += [(P["prog_hex"], "table programming image ($readmemh), one word per address"),
                     (P["prog_h"], "the same image as a C header for firmware"),
                     (f"tb/{top}.cfg_alt.hex", "a second table ("
-                     + {"table": "values", "poly": "coefficients"}.get(spec.impl, "slopes, intercepts")
-                     + " reversed) loaded first by the bench"),
+                     + _regmap(spec).COLUMNS + " reversed) loaded first by the bench"),
                     (f"tb/{top}.y_alt.hex", f"expected outputs of the first {n_alt} inputs with that table")]
             n_vec += n_alt
         n_vec *= lanes                           # the bench counts lane results

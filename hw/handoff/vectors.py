@@ -22,8 +22,6 @@ lane and the lanes differ in every clock.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from hw.pwl_int.vectors import int_vectors
@@ -83,18 +81,12 @@ def lane_index(t: int, lane: int, n: int, lanes: int) -> int:
 
 
 def alt_spec(spec):
-    """A second table of the same formats (slopes and intercepts in reverse
-    order; a direct-lookup table's values in reverse order) that the
-    testbench loads first through ``cfg_*``, to show that the load sequence
-    really replaces the table."""
-    if getattr(spec, "impl", "pwl") == "table":
-        return dataclasses.replace(spec, values=tuple(reversed(spec.values)))
-    if getattr(spec, "impl", "pwl") == "poly":
-        return dataclasses.replace(spec, coefficients=tuple(
-            dataclasses.replace(c, values=tuple(reversed(c.values))) for c in spec.coefficients))
-    return dataclasses.replace(
-        spec, slopes=dataclasses.replace(spec.slopes, values=tuple(reversed(spec.slopes.values))),
-        intercepts=dataclasses.replace(spec.intercepts, values=tuple(reversed(spec.intercepts.values))))
+    """A second table of the same formats (its implementation's
+    ``regmap.alternate``: values, coefficients or slopes and intercepts in
+    reverse order) that the testbench loads first through ``cfg_*``, to show
+    that the load sequence really replaces the table."""
+    from hw import impls
+    return impls.regmap(spec).alternate(spec)
 
 
 def evaluate(spec, x, ftz: bool = False) -> np.ndarray:

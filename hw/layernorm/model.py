@@ -51,6 +51,8 @@ DEFAULT_BETA = Fixed(8, True, 5)
 class LayerNorm:
     #: the row-wise op (hw.rowwise.ROWWISE_OPS); its folder holds its stimulus (hw.rowwise.stimulus)
     OP = "layernorm"
+    #: the op in the datasheet's words
+    TEXT = "row-wise layer normalization, (x_i - mean) / sqrt(var + eps), optional per-channel gamma/beta"
     rsqrt: object          # hw.spec.Spec of the rsqrt table on [1, 4)
     row_len: int = 64
     input: Fixed = DEFAULT_IN

@@ -27,6 +27,8 @@ from hw.layernorm.model import LayerNorm
 class RMSNorm(LayerNorm):
     #: the row-wise op (hw.rowwise.ROWWISE_OPS); its folder holds its stimulus (hw.rowwise.stimulus)
     OP = "rmsnorm"
+    #: the op in the datasheet's words
+    TEXT = "row-wise RMS normalization, x_i / sqrt(mean(x^2) + eps), optional per-channel gamma"
     centered = False
     #: y = sat(round(x / rms * gamma)): no beta
     has_beta = False

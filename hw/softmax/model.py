@@ -33,6 +33,8 @@ DEFAULT_OUT = Fixed(8, False, 8)
 class Softmax:
     #: the row-wise op (hw.rowwise.ROWWISE_OPS); its folder holds its stimulus (hw.rowwise.stimulus)
     OP = "softmax"
+    #: the op in the datasheet's words
+    TEXT = "row-wise softmax, p_i = e^(x_i - max) / sum_j e^(x_j - max)"
     exp: object            # hw.spec.Spec of the exp table (input: d, output: e)
     recip: object          # hw.spec.Spec of the reciprocal table on [1, 2)
     row_max: int = 128
@@ -46,8 +48,8 @@ class Softmax:
     def sum_bits(self) -> int:
         return (self.row_max * self.exp.output.max_code).bit_length()
 
-    #: the row-wise contract (as hw/layernorm/model.py): the output flag's port, and
-    #: stream_row(codes, lasts) -> (output codes, flag) for a row as the unit receives it
+    #: the row-wise contract (as hw/layernorm/model.py): the output flag's port, row(codes) ->
+    #: output codes, and stream_row(codes, lasts) -> (output codes, flag) for a row as the unit receives it
     flag = "out_overflow"
 
     @classmethod
@@ -58,14 +60,14 @@ class Softmax:
         """A row as the stream delivers it: softmax ends a row at its
         ``in_last`` (``x`` is the row up to it), so ``lasts`` adds nothing;
         the flag is the overflow of a row longer than ROW_MAX."""
-        return self.row(x)
+        return self.row(x), len(x) > self.row_max
 
-    def row(self, x) -> tuple[np.ndarray, bool]:
-        """Output codes of one row and its overflow flag."""
-        x = np.asarray(x, dtype=np.int64)
-        kept = x[: self.row_max]
+    def row(self, x) -> np.ndarray:
+        """Output codes of one row (of its first ``row_max`` elements: a longer
+        row is flagged, :meth:`stream_row`)."""
+        kept = np.asarray(x, dtype=np.int64)[: self.row_max]
         mx = int(kept.max())
-        return self.outputs(mx, self.recip_of(mx, kept), kept), len(x) > self.row_max
+        return self.outputs(mx, self.recip_of(mx, kept), kept)
 
     def recip_of(self, mx: int, x) -> tuple[int, int]:
         """``(r, L)`` of a row's sum of ``EXP(max(x_i - mx, d_min))``."""

@@ -32,25 +32,13 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Module, Signal, signed, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In
 
-from hw import lut_image
 from hw.pwl_common import check_args, drive_valid, lanes_of, signature
 from hw.spec import MAX_TABLE_BITS
 
 
 def _shape(f):
     return signed(f.bits) if f.signed else unsigned(f.bits)
-
-
-def unit_signature(spec, stages: int, lut: str, x_shape, y_shape, lanes: int = 1) -> dict:
-    """:func:`hw.pwl_common.signature` with ``cfg_addr``/``cfg_data`` sized
-    by the spec's own register map (:func:`hw.lut_image.cfg_addr_bits`)."""
-    sig = signature(spec, stages, "rom", x_shape, y_shape, lanes)
-    if lut == "regs":
-        sig.update(cfg_we=In(1), cfg_addr=In(lut_image.cfg_addr_bits(spec)),
-                   cfg_data=In(lut_image.data_bits(spec)))
-    return sig
 
 
 def pipeline_output(m: Module, unit, value, shape, cuts: int, y=None, prefix: str = "",
@@ -91,7 +79,7 @@ class TableUnit(wiring.Component):
         check_args(stages, lut, lanes)
         self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.latency = stages
-        super().__init__(unit_signature(spec, stages, lut, _shape(spec.input), _shape(spec.output), lanes))
+        super().__init__(signature(spec, stages, lut, _shape(spec.input), _shape(spec.output), lanes))
 
     def elaborate(self, platform):
         m = Module()

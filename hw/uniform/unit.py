@@ -22,10 +22,9 @@ from __future__ import annotations
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 
-from hw.pwl_common import RESETLESS_FROM, check_args, drive_valid, lanes_of, stager, table
+from hw.pwl_common import RESETLESS_FROM, check_args, drive_valid, lanes_of, signature, stager, table
 from hw.pwl_int.model import Datapath
 from hw.pwl_int.unit import CUTS, segment_lines
-from hw.table.unit import unit_signature
 from hw.uniform.model import seg_shift
 
 
@@ -48,7 +47,7 @@ class UniformPWL(wiring.Component):
         self.dp = Datapath.of_spec(spec)
         self.shift = seg_shift(spec.input, spec.entries)
         self.latency = stages
-        super().__init__(unit_signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes))
+        super().__init__(signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes))
 
     def elaborate(self, platform):
         m = Module()
