@@ -6,7 +6,7 @@ layernorm and rmsnorm at their default formats with each row store
 and rmsnorm at MiniLM's LayerNorm shape (384 x 16-bit) without a row store
 and with an SRAM, then
 synthesizes and times each one with the report's own flow
-(:func:`synth.report.measure`: Yosys + OpenSTA, OSU 0.18 um by default).
+(:func:`synth.measure.measure`: Yosys + OpenSTA, OSU 0.18 um by default).
 It prints a table and writes ``rowstore.json`` and ``rowstore.md`` under
 ``--out``.
 
@@ -85,7 +85,7 @@ def row(label, cfg, build: Path, synth_cfg: dict) -> dict:
     if cfg.row_store == "ff" and r["storage_bits"] > MAX_FF_BITS:
         r["status"] = f"not synthesized: {r['storage_bits']:,} bits of flip-flop row store"
         return r
-    from synth.report import measure
+    from synth.measure import measure
     m = measure(out, synth_cfg)
     r.update(status="ok", area_um2=m["area_um2"], flip_flops=m["flip_flops"], fmax_mhz=m["fmax_mhz"],
              target_mhz=125 if "16-bit" in label else 200)

@@ -8,9 +8,9 @@ DESIGN.md "Latency and STAGES"), each candidate with the final module name
 STAGES 4, 5, ... up to the unit's last cut point (:func:`hw.impls.cut_stages`),
 stopping at the first that meets F, since every deeper STAGES adds registers
 (area grows with STAGES), or when two deeper STAGES in a row bring no better
-fmax (:func:`synth.report.no_better`). Each candidate is synthesized with the project's flow
+fmax (:func:`synth.measure.no_better`). Each candidate is synthesized with the project's flow
 (``synth/gqa_synth.ys``, ABC's delay target = the target period) and timed by
-OpenSTA with the unit's SDC at period 1000/F ns (:func:`synth.report.measure`,
+OpenSTA with the unit's SDC at period 1000/F ns (:func:`synth.measure.measure`,
 through :func:`flow.dse.measure_cached`, the sweep's cache keyed by the
 Verilog, the spec and the synthesis settings). The unit is built at the
 STAGES of least area among those that meet F (OpenSTA slack >= 0 at that
@@ -57,7 +57,7 @@ def period_ns(clock_mhz: float) -> float:
 
 
 def synth_settings(build_root: Path, clock_mhz: int, liberty=None) -> dict:
-    """What :func:`synth.report.measure` and the cache key take, at the target's period."""
+    """What :func:`synth.measure.measure` and the cache key take, at the target's period."""
     from synth.liberty import check_liberty
     root = Path(build_root) / "clock"
     return {"out": str(root / "synth"), "results": str(root / "results"), "liberty": str(check_liberty(liberty)),
@@ -103,7 +103,7 @@ def choose(cfg: Elementwise, spec, build_root: Path, record: dict, log=None) -> 
     except SynthError as e:
         raise ClockError(f"CLOCK_MHZ={F} needs the synthesis flow: {e}") from None
     from hw.impls import cut_stages
-    from synth.report import no_better
+    from synth.measure import no_better
     last = min(max(SEARCH_STAGES), max(cut_stages(spec), max(FIRST_STAGES)))
     cands = []
     for s in SEARCH_STAGES:

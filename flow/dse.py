@@ -6,7 +6,7 @@ at 4..64 entries, a direct table where the input has at most 12 bits, the
 segment-local polynomial unit where it has at most 16, at degree 1 and 2 and
 symmetry-folded where the op has a symmetry (:func:`poly_variants`), rom and regs) the sweep builds the unit through its configuration
 (:mod:`flow.config`, :func:`flow.build.build`), synthesizes it with the
-project's flow (:func:`synth.report.measure`: Yosys + OpenSTA), and scores
+project's flow (:func:`synth.measure.measure`: Yosys + OpenSTA), and scores
 it: max error in output LSBs and mse_hw (the golden model over every code
 of the domain, from the spec), area, NAND2-eq, delay, power.
 
@@ -125,7 +125,7 @@ def _key(unit: Path, synth_cfg: dict) -> str:
     return h.hexdigest()
 
 
-#: the figures of :func:`synth.report.measure` a cached result keeps
+#: the figures of :func:`synth.measure.measure` a cached result keeps
 KEEP = ("area_um2", "nand2_eq", "cells", "flip_flops", "seq_area_um2", "delay_ns", "min_period_ns", "fmax_mhz",
         "meets_clock", "power_mw")
 #: the figures a sweep row needs (results cached before KEEP grew hold these)
@@ -150,14 +150,14 @@ def cache_lookup(unit: Path, synth_cfg: dict, slots, need=()) -> tuple[str, dict
 def measure_cached(unit: Path, synth_cfg: dict, slot: Path, also=(), row: dict | None = None,
                    need=KEEP) -> tuple[dict, bool]:
     """``row`` (default empty) with the unit's :data:`KEEP` figures, measured by
-    :func:`synth.report.measure` (Yosys + OpenSTA) or read back from the cache
+    :func:`synth.measure.measure` (Yosys + OpenSTA) or read back from the cache
     file ``slot`` (or one of ``also``) when it was made under the same key;
     (row, True if cached; a result cached before a field of KEEP existed
     reads it as None unless ``need`` names it). A fresh measurement is
     written to ``slot``.
     Raises SynthError."""
     from hw.files import write_atomic
-    from synth.report import measure
+    from synth.measure import measure
     key, hit = cache_lookup(unit, synth_cfg, [slot, *also], need=need)
     if hit is not None:
         return {**(row or {}), **{k: hit.get(k) for k in KEEP}}, True
@@ -171,7 +171,7 @@ def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
     """One sweep point (runs on a Dask worker): build, synthesize, score."""
     from flow.build import build
     from hw.spec import Spec
-    from synth.report import SynthError
+    from synth import SynthError
     t0 = time.monotonic()
     cfg = from_request(request)
     row = {"op": cfg.op, "format": cfg.format, "impl": impl_label(cfg), "family": cfg.impl, "lut": cfg.lut,
@@ -395,7 +395,7 @@ def sweep(cfgs: list[Elementwise], build_root: Path, synth_cfg: dict, scheduler:
 def main(argv=None) -> int:
     from fitter import functions
     from hw.files import write_atomic
-    from synth.report import SynthError
+    from synth import SynthError
     ap = argparse.ArgumentParser(prog="gqa-lut dse", description=__doc__.split("\n\n")[0],
                                  epilog="make dse OP=gelu,exp FORMATS=int8,int16 MAX_ERR_LSB=1 [DSE_SCHEDULER=tcp://host:8786]")
     ap.add_argument("--ops", default=",".join(DEFAULT_OPS), help=f"comma list of ops (default {','.join(DEFAULT_OPS)})")

@@ -4,7 +4,7 @@
 [--build build] [--max-err-lsb 1] [--degrees 1,2] [--d2-more 1]`` builds each unit as ``make gen OP=<op>
 IMPL=poly FORMAT=<format>`` would (STAGES=1, LUT=rom, registered output),
 timing the fit and certificate, then synthesizes them one at a time through
-the project's flow (:func:`synth.report.measure`: Yosys onto OSU 0.18 um,
+the project's flow (:func:`synth.measure.measure`: Yosys onto OSU 0.18 um,
 OpenSTA at 10 ns) and prints one markdown table: segments, coefficient
 formats, fit seconds, area, fmax, and the README "Which implementation
 should I use?" table's best unit within 1 LSB with the ratio. Units and
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     from flow.build import build, ensure_spec
     from flow.config import ConfigError, Elementwise, FitOptions
     from synth import DEFAULT_LIBERTY, DEFAULT_PERIOD_NS
-    from synth.report import measure
+    from synth.measure import measure
     ap = argparse.ArgumentParser(prog="python -m flow.poly_area", description=__doc__.split("\n\n")[0])
     ap.add_argument("--ops", default="gelu,silu,sigmoid,tanh,exp")
     ap.add_argument("--formats", default="int12,int16")
@@ -104,7 +104,7 @@ def _degree2_rows(op: str, fmt: str, a, cfg: dict, measure, degree: int = 2, fol
     from fitter.problem import FitError
     from hw.gen import generate
     from hw.spec import Spec
-    from synth.report import SynthError
+    from synth import SynthError
     bound = f"m{a.max_err_lsb:g}".replace(".", "p")
     entries = None
     tag = ("_d2" if degree == 2 else "") + ("_fold" if fold else "")

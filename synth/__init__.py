@@ -2,7 +2,8 @@
 
 ``synth.flow``    Verilog -> Yosys (pyosys) -> mapped netlist, area, cells
 ``synth.sta``     mapped netlist -> OpenSTA -> worst path, max clock, power
-``synth.report``  every unit of the report matrix -> build/synth/report.{json,md}, area.png
+``synth.measure`` one built unit -> Yosys, then OpenSTA -> its report row (area, clock, power);
+                  ``make synth-report`` (``eval/synth_report.py``), ``make dse`` and ``CLOCK_MHZ`` measure with it
 ``synth.liberty`` the liberty reader both read cells, units and power tables with
 ``synth.script``  ``gqa_synth.ys`` with its placeholders filled in
 ``synth.sdc``     a unit's timing constraints

@@ -135,7 +135,7 @@ def test_report_rows_and_clock_options():
     import subprocess
     import sys
 
-    from synth.report import _find
+    from eval.synth_report import _find
     rows = [{"status": "ok", "op": "gelu", "format": "fp32", "entries": 8, "lut": "rom", "lanes": 1, "stages": s,
              "area_um2": a} for s, a in ((3, 30.0), (1, 10.0), (2, 20.0))]
     assert _find(rows, op="gelu", format="fp32")["area_um2"] == 10.0
@@ -144,7 +144,7 @@ def test_report_rows_and_clock_options():
     for args, what in ((["--clock-mhz", "200", "--period-ns", "5"], "both set the clock"),
                        (["--clock-mhz", "0"], "out of range"), (["--clock-mhz", "2.5"], "not an integer"),
                        (["--pipe-stages", "1"], "among 0, 2, 3")):
-        p = subprocess.run([sys.executable, "-m", "synth.report", "--build", "/nonexistent/b", *args],
+        p = subprocess.run([sys.executable, "-m", "eval.synth_report", "--build", "/nonexistent/b", *args],
                            capture_output=True, text=True, cwd=root, timeout=60)
         err = p.stderr.strip().splitlines()
         assert p.returncode == 2 and len(err) == 1 and err[0].startswith("error:") and what in err[0], p.stderr
@@ -154,7 +154,7 @@ def test_equal_clock_table6_plan_and_savings():
     """Table 6 at equal clocks: the INT8 unit's clock is its fmax rounded down,
     the baselines are measured at STAGES=3 there, and a baseline that misses
     the clock is reported with its fmax (figures made up here)."""
-    from synth.report import _markdown, equal_clock_plan, equal_clock_table, table6
+    from eval.synth_report import _markdown, equal_clock_plan, equal_clock_table, table6
     base = {"status": "ok", "op": "gelu", "entries": 8, "lanes": 1, "stages": 1, "nand2_eq": 1.0, "cells": 1,
             "flip_flops": 1, "seq_area_um2": 1.0, "comb_area_um2": 1.0, "delay_ns": 1.0, "meets_clock": False,
             "power_idle_mw": 0.1}
@@ -184,7 +184,7 @@ def test_equal_clock_table6_plan_and_savings():
 def test_equal_clock_baseline_is_pipelined_until_it_meets(monkeypatch, fmax, want, tried):
     """A baseline goes deeper from STAGES=3 until it meets the INT8 unit's clock, or until
     EQ_PATIENCE STAGES in a row bring no better fmax (figures made up here)."""
-    import synth.report as rep
+    import eval.synth_report as rep
 
     def fake(lut, clock_mhz, fmt, stages, cfg):
         if stages not in fmax:

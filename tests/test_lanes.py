@@ -234,7 +234,7 @@ def test_package_of_a_lanes_unit_verifies_and_regenerates(tmp_path):
 # -- the synthesis report's lanes rows -----------------------------------------------------
 
 def test_report_lanes_rows():
-    from synth.report import _find, lanes_table
+    from eval.synth_report import _find, lanes_table
     rows = [{"status": "ok", "op": "gelu", "format": "int8", "entries": 8, "lut": "regs", "lanes": p,
              "area_um2": a, "area_per_lane_um2": a / p} for p, a in ((16, 400.0), (1, 100.0), (4, 200.0))]
     assert _find(rows, op="gelu", lut="regs")["lanes"] == 1                  # Table 6 reads the one-lane unit

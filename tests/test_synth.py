@@ -166,7 +166,7 @@ def test_missing_liberty_is_a_clear_error(tmp_path):
 
 
 def _run_report(tmp_path, *args, env=None):
-    return subprocess.run([sys.executable, "-m", "synth.report", "--build", str(tmp_path / "build"), *args],
+    return subprocess.run([sys.executable, "-m", "eval.synth_report", "--build", str(tmp_path / "build"), *args],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
 
 

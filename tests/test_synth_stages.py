@@ -1,6 +1,6 @@
 """Every kind of element-wise unit at STAGES=0..3 through the whole synth
 flow: Yosys (synth/gqa_synth.ys) and OpenSTA, as the synth report and
-``make dse`` run them (:func:`synth.report.measure`).
+``make dse`` run them (:func:`synth.measure.measure`).
 
 The units are the smallest of each kind: gelu INT8 2 entries (rom and
 regs), INT8 uniform 2 segments, the INT8 direct table, INT16 2 entries and
@@ -70,7 +70,7 @@ def test_stages_synthesize_and_time(kind, build, tmp_path):
     concatenation on a left-hand side, OpenSTA reads it and times a path, and
     every added stage adds flip-flops."""
     from flow.build import build as build_unit
-    from synth.report import measure
+    from synth.measure import measure
 
     cfg = {"out": tmp_path, "liberty": DEFAULT_LIBERTY, "period_ns": 10.0, "abc": "gqa", "activity": 0.5}
     rows = []
@@ -101,7 +101,7 @@ def test_deep_stages_synthesize_and_time(kind, stages, build, tmp_path):
     """STAGES 4..11 map, have simple left-hand sides, and OpenSTA times a
     register-to-register path; they hold more flip-flops than STAGES=3."""
     from flow.build import build as build_unit
-    from synth.report import measure
+    from synth.measure import measure
 
     cfg = {"out": tmp_path, "liberty": DEFAULT_LIBERTY, "period_ns": 5.0, "abc": "gqa", "activity": 0.5}
     rows = [measure(build_unit(_config(kind, s), build), cfg) for s in (3, stages)]

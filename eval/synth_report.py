@@ -1,10 +1,12 @@
 """``make synth-report``: area, timing and power of every elementwise unit,
 and the paper's Table 6 comparison, with Yosys (pyosys) + OpenSTA.
 
-    python -m synth.report [--build build] [--liberty L] [--period-ns 10] [--activity 0.5] [--jobs 2]
+    gqa-lut synth [--build build] [--liberty L] [--period-ns 10] [--activity 0.5] [--jobs 2]
 
-Builds (or reuses) each unit through the fitter/generator, synthesizes it
-with synth/gqa_synth.ys, runs OpenSTA, and writes ``<build>/synth/report.json``,
+Builds (or reuses) each unit in process through the configurations
+``make gen`` and ``make dse`` build (:mod:`flow.config`, :mod:`flow.build`),
+measures it with :func:`synth.measure.measure` (synth/gqa_synth.ys, then
+OpenSTA), and writes ``<build>/synth/report.json``,
 ``report.md`` and ``area.png``. Per-unit work files are kept in
 ``<build>/synth/<unit>/`` (synth.ys, yosys.log, netlist.v, stat.txt, sta.tcl,
 sta.log). A unit that cannot be built (for example a format whose generator
@@ -34,6 +36,8 @@ import time
 from pathlib import Path
 
 from synth import DEFAULT_LIBERTY, SynthError
+from synth.measure import PATIENCE, measure, no_better
+from synth.measure import one_line as _one_line
 from synth.script import ABC_CHOICES
 
 OPS = ["gelu", "hswish", "silu", "sigmoid", "tanh", "exp", "reciprocal", "rsqrt"]
@@ -70,77 +74,31 @@ PAPER_SAVINGS = {("area", "fp32"): 81.3, ("area", "int32"): 81.7,
 
 
 def _build_units(op, fmt, entries, stages, luts, ftzs, build, lanes=(1,)) -> dict:
-    """Build (or reuse) the units of one spec through the fitter's ``gen``
-    command in a subprocess -- synth reads Verilog and manifests only and
-    never imports the generator -- and map (lut, ftz, lanes, stages) to unit
-    directories. ``stages``: one STAGES or a list of them."""
+    """Build (or reuse) the units of one spec in process, through the
+    configurations ``make gen`` and ``make dse`` build (:mod:`flow.config`,
+    :func:`flow.build.build_unit`), and map (lut, ftz, lanes, stages) to
+    unit directories. ``stages``: one STAGES or a list of them. Row-wise
+    ops: ``luts`` holds row stores, and lanes apply to ``none`` only."""
+    from flow.build import build_unit
+    from flow.config import ROW_KINDS, ConfigError, Elementwise
     stages = [stages] if isinstance(stages, int) else list(stages)
-    import subprocess
-    cmd = [sys.executable, "-m", "flow", "gen", op, "--entries", str(entries), "--build", str(build), "-q"]
-    if op in ROWWISE:           # one gen per row store (passed as ``luts``); lanes without a store only
-        units = {}
-        for store in luts:
-            more = ["--row-store", store]
-            if store == "none" and list(lanes) != [1]:
-                more += ["--lanes", ",".join(str(p) for p in lanes)]
-            r = subprocess.run(cmd + more, capture_output=True, text=True)
-            if r.returncode != 0:
-                raise SynthError((r.stderr.strip().splitlines() or ["gqa-lut gen failed"])[-1])
-            for line in r.stdout.splitlines():
-                unit = Path(line.split()[0])
-                man = json.loads((unit / "manifest.json").read_text())
-                units[(store, False, int(man.get("lanes", 1)), None)] = unit
-        return units
-    if op not in ROWWISE:       # row-wise units have formats and timing of their own
-        cmd += ["--format", fmt, "--stages", ",".join(map(str, stages)), "--lut", ",".join(luts),
-                "--ftz", ",".join(str(int(f)) for f in ftzs)]
-        if list(lanes) != [1]:
-            cmd += ["--lanes", ",".join(str(p) for p in lanes)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SynthError((r.stderr.strip().splitlines() or ["gqa-lut gen failed"])[-1])
     units = {}
-    for line in r.stdout.splitlines():
-        unit = Path(line.split()[0])
-        man = json.loads((unit / "manifest.json").read_text())
-        units[(man.get("lut", "rom"), bool(man.get("ftz", False)), int(man.get("lanes", 1)),
-               man.get("stages"))] = unit
+    try:
+        if op in ROW_KINDS:
+            for store in luts:
+                for p in (lanes if store == "none" else [1]):
+                    cfg = ROW_KINDS[op](entries, row_store=store, lanes=p)
+                    units[(store, False, p, None)] = build_unit(cfg, Path(build))[0]
+            return units
+        for s in stages:
+            for lut in luts:
+                for ftz in ftzs:
+                    for p in lanes:
+                        cfg = Elementwise(op, fmt, entries, s, lut, ftz, lanes=p)
+                        units[(lut, ftz, p, s)] = build_unit(cfg, Path(build))[0]
+    except (ConfigError, ValueError) as e:      # a configuration (or STAGES) the generator refuses
+        raise SynthError(str(e)) from None
     return units
-
-
-def _one_line(e: BaseException) -> str:
-    msg = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {msg[0] if msg else ''}".strip()
-
-
-def measure(unit, cfg: dict) -> dict:
-    """Synthesize one built unit and time it with OpenSTA: the report row's
-    figures (status "ok"); raises SynthError. ``cfg``: out, liberty,
-    period_ns, abc, activity (what :func:`run_group` and ``make dse`` pass)."""
-    from synth.flow import read_manifest, synthesize_unit
-    from synth.sta import run_sta
-    man = read_manifest(unit)
-    out = Path(cfg["out"]) / Path(unit).name
-    syn = synthesize_unit(unit, out, liberty=cfg["liberty"], period_ns=cfg["period_ns"], abc=cfg["abc"])
-    sta = run_sta(syn.netlist, syn.top, syn.liberty, man, out, cfg["period_ns"],
-                  cfg["activity"], cells_by_type=syn.cells_by_type)
-    return {
-        "status": "ok", "unit": Path(unit).name, "top": syn.top,
-        "area_um2": round(syn.area_um2, 3), "nand2_eq": round(syn.nand2_eq, 1),
-        "cells": syn.cells, "flip_flops": syn.flip_flops,
-        "seq_area_um2": round(syn.seq_area_um2, 3), "comb_area_um2": round(syn.comb_area_um2, 3),
-        "delay_ns": round(sta.delay_ns, 4), "min_period_ns": round(sta.min_period_ns, 4),
-        "fmax_mhz": None if sta.fmax_mhz is None else round(sta.fmax_mhz, 1),
-        "meets_clock": sta.slack_ns >= 0,
-        "critical_path": f"{sta.path_from} -> {sta.path_to}",
-        "power_mw": round(sta.power_mw, 5), "power_internal_mw": round(sta.power_internal_mw, 5),
-        "power_switching_mw": round(sta.power_switching_mw, 5),
-        "power_leakage_mw": round(sta.power_leakage_mw, 8),
-        "power_idle_mw": round(sta.power_idle_mw, 5),
-        "cells_by_type": syn.cells_by_type,
-        "synth_cached": syn.cached, "synth_s": syn.runtime_s,
-        "files": str(out),
-    }
 
 
 def run_group(op: str, label_fmts: list[tuple[str, str, bool]], entries: int, luts: list[str],
@@ -250,7 +208,7 @@ EQ_BASELINES = ("fp32", "int32")
 EQ_STAGES = 3
 #: a baseline's search stops after this many deeper STAGES in a row without a better fmax (a STAGES
 #: past the unit's last cut point only delays the result), or where gen refuses the STAGES
-EQ_PATIENCE = 2
+EQ_PATIENCE = PATIENCE
 
 
 def equal_clock_plan(rows: list[dict]) -> list[tuple[str, int, str, int]]:
@@ -310,13 +268,6 @@ def equal_clock_unit(lut: str, clock_mhz: int, fmt: str, stages: int, cfg: dict)
             "power_mw", "synth_cached")
     return {**row, "stages": s, **{k: m[k] for k in keep},
             "tried": [{"stages": t, "fmax_mhz": x.get("fmax_mhz"), "area_um2": x.get("area_um2")} for t, x in tried]}
-
-
-def no_better(fmaxes: list) -> bool:
-    """No better fmax in the last :data:`EQ_PATIENCE` of ``fmaxes`` (one per STAGES, in order)
-    than before them: going deeper has stopped paying (also the clock loop's rule, flow/clock.py)."""
-    f = [v or 0 for v in fmaxes]
-    return len(f) > EQ_PATIENCE and max(f[-EQ_PATIENCE:]) <= max(f[:-EQ_PATIENCE])
 
 
 def equal_clock_table(results: list[dict]) -> dict:
@@ -587,7 +538,7 @@ def _area_png(rows, meta) -> bytes | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m synth.report", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="gqa-lut synth", description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build",
                     help="build root: units are generated (or reused) there, the report goes to <build>/synth "
                          "(default build)")
