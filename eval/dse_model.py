@@ -353,9 +353,9 @@ KEEP = ("area_um2", "nand2_eq", "cells", "flip_flops", "seq_area_um2", "delay_ns
 
 def measure_unit(unit: Path, synth_cfg: dict) -> tuple[dict, bool]:
     """The unit's synthesis figures from ``make dse``'s cache or measured
-    (and cached there, :func:`flow.dse.measure_cached`, keyed by the unit's
+    (and cached there, :func:`flow.synthcache.measure_cached`, keyed by the unit's
     Verilog, tables and the synthesis settings): (figures, True if cached)."""
-    from flow.dse import measure_cached
+    from flow.synthcache import measure_cached
     row, cached = measure_cached(unit, synth_cfg, Path(synth_cfg["results"]) / f"{unit.name}.json")
     return {k: row.get(k) for k in KEEP}, cached
 

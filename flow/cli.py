@@ -23,7 +23,7 @@ from flow.config import ROWWISE, ConfigError, Elementwise, FitOptions, SpecUnit,
 from flow.options import configs, fit_options  # noqa: F401 (gqa-lut gen's configurations; tests use them)
 
 #: subcommands run by another module's ``main(argv)``
-DELEGATES = {"sim": "sim.units", "synth": "eval.synth_report", "bench-fit": "eval.bench_fit",
+DELEGATES = {"sim": "sim.driver", "synth": "eval.synth_report", "bench-fit": "eval.bench_fit",
              "bench-rowwise": "eval.bench_rowwise",
              "bench-rowstore": "eval.bench_rowstore", "sim-long": "sim.long", "eval": "eval.minilm.run",
              "dse": "flow.dse", "dse-model": "eval.dse_model", "clean": "flow.clean"}

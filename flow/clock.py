@@ -11,7 +11,7 @@ stopping at the first that meets F, since every deeper STAGES adds registers
 fmax (:func:`synth.measure.no_better`). Each candidate is synthesized with the project's flow
 (``synth/gqa_synth.ys``, ABC's delay target = the target period) and timed by
 OpenSTA with the unit's SDC at period 1000/F ns (:func:`synth.measure.measure`,
-through :func:`flow.dse.measure_cached`, the sweep's cache keyed by the
+through :func:`flow.synthcache.measure_cached`, the sweep's cache keyed by the
 Verilog, the spec and the synthesis settings). The unit is built at the
 STAGES of least area among those that meet F (OpenSTA slack >= 0 at that
 period; on equal area the fewer STAGES). Its Verilog is byte for byte the
@@ -92,7 +92,7 @@ def choose(cfg: Elementwise, spec, build_root: Path, record: dict, log=None) -> 
     from hw import gen
     from synth import SynthError
 
-    from flow.dse import measure_cached
+    from flow.synthcache import measure_cached
     F = cfg.clock_mhz
     try:
         synth_cfg = synth_settings(build_root, F)

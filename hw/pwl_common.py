@@ -16,7 +16,6 @@ from __future__ import annotations
 from amaranth.hdl import Const, Module, Shape, Signal, Value, unsigned
 from amaranth.lib.wiring import In, Out
 
-from hw import lut_image
 
 LUT_MODES = ("rom", "regs")
 #: STAGES range of the element-wise units (0..MAX_STAGES); where each STAGES puts its registers:
@@ -64,17 +63,17 @@ def lanes_of(unit, x_shape, y_shape) -> list[tuple]:
     return out
 
 
-def signature(spec, stages: int, lut: str, x_shape, y_shape, lanes: int = 1) -> dict:
+def signature(spec, stages: int, lut: str, x_shape, y_shape, lanes: int = 1, regmap=None) -> dict:
     """Ports of an element-wise unit of any impl (names fixed by DESIGN.md, "Element-wise units");
     ``lanes`` > 1: ``x``/``y`` are flat vectors of that many lanes; ``cfg_addr``/``cfg_data``
-    sized by the spec's own register map (:mod:`hw.lut_image`)."""
+    sized by the unit's register map ``regmap``, its implementation's ``regmap`` module
+    (:mod:`hw.lut_image`; the unit passes its own, so no unit imports the registry)."""
     x_shape, y_shape = vector_shapes(x_shape, y_shape, lanes)
     sig = {"x": In(x_shape), "y": Out(y_shape)}
     if stages:
         sig.update(in_valid=In(1), out_valid=Out(1))
     if lut == "regs":
-        sig.update(cfg_we=In(1), cfg_addr=In(lut_image.cfg_addr_bits(spec)),
-                   cfg_data=In(lut_image.data_bits(spec)))
+        sig.update(cfg_we=In(1), cfg_addr=In(regmap.addr_bits(spec)), cfg_data=In(regmap.data_bits(spec)))
     return sig
 
 

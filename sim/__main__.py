@@ -1,5 +1,5 @@
 import sys
 
-from sim.units import main
+from sim.driver import main
 
 sys.exit(main())

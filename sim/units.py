@@ -15,7 +15,6 @@ same formats (:data:`PARTNER`) and then with its own.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from fitter import functions
@@ -114,9 +113,3 @@ def verify(cfg: UnitConfig, build: Path, sim: str = "icarus", golden: Path | Non
             env["GQA_RANDOM"] = random
     return run_bench(man["top"], [unit / v for v in man["verilog"]], man["top"], module,
                      build / "sim" / man["top"] / sim, env, sim, testcase=testcase)
-
-
-def main(argv=None) -> int:
-    """``gqa-lut sim``: options checked first, units in parallel (:mod:`sim.driver`)."""
-    from sim.driver import main as run
-    return run(argv)

@@ -96,7 +96,7 @@ def test_bad_sweep_options_are_one_line(args, msg, tmp_path):
 def test_cache_key_covers_a_row_wise_unit_s_tables(tmp_path):
     """A row-wise unit's manifest names ``specs`` (no ``spec.json``): its key
     covers the Verilog and every table, so an edited table is measured again."""
-    from flow.dse import _key
+    from flow.synthcache import _key
     (tmp_path / "u.v").write_text("module u; endmodule\n")
     for t in ("exp", "recip"):
         (tmp_path / f"{t}.spec.json").write_text(f'{{"op": "{t}"}}\n')

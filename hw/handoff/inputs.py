@@ -2,7 +2,7 @@
 location, the unit's manifest, and that the unit's Verilog and tables are
 the files the generator wrote together.
 
-Each problem is a :class:`~hw.handoff.package.HandoffError`, one line that
+Each problem is a :class:`HandoffError`, one line that
 names it (``gqa-lut handoff`` prints it as ``error: ...``, exit status 2);
 nothing is written before these checks pass.
 """
@@ -22,8 +22,11 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 REBUILD = "rebuild the unit with make gen (its manifest's regenerate line)"
 
 
+class HandoffError(ValueError):
+    """A package that cannot be built, or a unit that may not be shipped: one line."""
+
+
 def _error(msg: str):
-    from hw.handoff.package import HandoffError
     return HandoffError(msg)
 
 

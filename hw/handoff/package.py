@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hw.files import write_atomic
 from hw.handoff import datasheet, fusesoc, inputs, rtl, tb, vectors
+from hw.handoff.inputs import HandoffError
 from hw.pwl_int.vectors import EXHAUSTIVE_MAX_BITS
 from hw.spec import Spec
 from synth import DEFAULT_PERIOD_NS
@@ -44,10 +45,6 @@ WAIVERS = {
     "DECLFILENAME": "the unit's submodules share the unit's single RTL file on purpose (one file per unit, "
                     "every module prefixed with the top module's name)",
 }
-
-
-class HandoffError(ValueError):
-    pass
 
 
 def generator_version() -> str:

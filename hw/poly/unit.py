@@ -55,6 +55,7 @@ from amaranth.lib import wiring
 from hw.fixed import round_half_up
 from hw.poly.model import PolyDatapath
 from hw.pwl_common import check_args, drive_output, drive_valid, lanes_of, signature, stager
+from hw.poly import regmap
 
 
 def _shape(f):
@@ -88,7 +89,7 @@ class PolyUnit(wiring.Component):
         self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.dp = PolyDatapath.of_spec(spec)
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, _shape(spec.input), _shape(self.dp.y), lanes))
+        super().__init__(signature(spec, stages, lut, _shape(spec.input), _shape(self.dp.y), lanes, regmap))
 
     def _front(self, m: Module, x, p: str):
         """The polynomial part's input, offset binary: the input code's bits, top bit

@@ -48,6 +48,7 @@ from hw.fp32.cmp import ge_operands
 from hw.fp32.common import carrier, named, no_cuts, operand
 from hw.fp32.mul import multiply
 from hw.pwl_fp32.model import table_bits
+from hw.pwl_int import regmap
 
 #: STAGES -> the pipeline cuts besides the output register, in datapath order: ``select`` (x, k,
 #: c after compare and table read), ``mul_pp`` (the significand product as partial products),
@@ -96,7 +97,7 @@ class FP32PWL(wiring.Component):
         self.spec, self.stages, self.lut, self.ftz = spec, stages, lut, bool(ftz)
         self.lanes = lanes
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, 32, 32, lanes))
+        super().__init__(signature(spec, stages, lut, 32, 32, lanes, regmap))
 
     def elaborate(self, platform):
         m = Module()

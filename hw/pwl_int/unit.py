@@ -30,6 +30,7 @@ from amaranth.lib import wiring
 from hw.pwl_common import (MAX_STAGES, RESETLESS_FROM, check_args, drive_output, drive_valid, lanes_of, signature, stager,
                            table)
 from hw.pwl_int.model import Datapath
+from hw.pwl_int import regmap
 
 def _shape(f):
     return signed(f.bits) if f.signed else unsigned(f.bits)
@@ -82,7 +83,7 @@ class IntPWL(wiring.Component):
         self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.dp = Datapath.of_spec(spec)
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes))
+        super().__init__(signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes, regmap))
 
     def elaborate(self, platform):
         m = Module()

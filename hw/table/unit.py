@@ -35,6 +35,7 @@ from amaranth.lib import wiring
 
 from hw.pwl_common import check_args, drive_valid, lanes_of, signature
 from hw.spec import MAX_TABLE_BITS
+from hw.table import regmap
 
 
 def _shape(f):
@@ -79,7 +80,7 @@ class TableUnit(wiring.Component):
         check_args(stages, lut, lanes)
         self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, _shape(spec.input), _shape(spec.output), lanes))
+        super().__init__(signature(spec, stages, lut, _shape(spec.input), _shape(spec.output), lanes, regmap))
 
     def elaborate(self, platform):
         m = Module()

@@ -26,6 +26,7 @@ from hw.pwl_common import RESETLESS_FROM, check_args, drive_valid, lanes_of, sig
 from hw.pwl_int.model import Datapath
 from hw.pwl_int.unit import CUTS, segment_lines
 from hw.uniform.model import seg_shift
+from hw.uniform import regmap
 
 
 def _shape(f):
@@ -47,7 +48,7 @@ class UniformPWL(wiring.Component):
         self.dp = Datapath.of_spec(spec)
         self.shift = seg_shift(spec.input, spec.entries)
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes))
+        super().__init__(signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes, regmap))
 
     def elaborate(self, platform):
         m = Module()
