@@ -13,13 +13,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from flow.config import (FORMAT_OPTS, ConfigError, Elementwise, FitOptions, RowConfig, SpecUnit,
+from flow.config import (ConfigError, Elementwise, FitOptions, RowConfig, SpecUnit,
                          UnitConfig, table_digest)
 from fitter import composite
-from fitter.fit import fit
-from fitter.ga import GAConfig
 from fitter.plot import plot_png
 from flow.clean import mark
+from flow.fits import FITS, plot_parts, request
 from hw.files import write_atomic
 from hw.spec import Spec, SpecError
 
@@ -60,30 +59,13 @@ def _is_png(path: Path) -> str | None:
     return None if head == PNG_SIGNATURE else "not a PNG file (wrong signature)"
 
 
-def _plot_parts(cfg: Elementwise, spec: Spec):
-    """(problem, (breakpoints, slopes, intercepts) drawn) of a fitted table's
-    fit.png, or None for the tables that have no plot (fp32, poly, a
-    MAX_ERR_LSB search)."""
-    if spec.is_fp32 or cfg.impl == "poly" or cfg.fit.max_err_lsb is not None:
-        return None
-    if cfg.impl != "pwl":
-        return _impl_plot(cfg, spec)
-    from fitter import functions
-    from hw.pwl_int.model import Datapath
-    from fitter.problem import Problem
-    func = functions.get(cfg.op)
-    lo, hi = cfg.fit.range or func.range
-    dp = Datapath(spec.input, spec.slopes.fmt, spec.intercepts.fmt, spec.output)
-    return Problem(func, lo, hi, dp, spec.entries), spec.arrays()
-
-
 def _check_plot(cfg: Elementwise, spec: Spec, out: Path, log) -> None:
     """A reused table's fit.png is there and is a PNG; otherwise it is
     redrawn from the table, with one line on ``log`` saying why."""
     why = _is_png(out / "fit.png")
     if why is None:
         return
-    parts = _plot_parts(cfg, spec)
+    parts = plot_parts(cfg, spec)
     if parts is None:
         return
     print(f"cached {out}/fit.png {why}: redrawing it from the table", file=log)
@@ -98,16 +80,7 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=None, out
     int8 fit's breakpoints (``bps8``, fitted or reused when not given);
     progress and cache rejections go to ``log`` (default: sys.stderr)."""
     log = sys.stderr if log is None else log
-    req = {"op": cfg.op, "format": cfg.format, "entries": cfg.entries, **cfg.fit.request()}
-    if cfg.impl != "pwl":               # pwl requests stay as they were, so their caches stay valid
-        req["impl"] = cfg.impl
-    # impl poly: the degree (1 or 2) and symmetry folding; a degree-1, unfolded request stays as it was, so
-    # its cache stays valid
-    degree, fold = cfg.degree, cfg.fold
-    if degree != 1:
-        req["degree"] = degree
-    if fold:
-        req["fold"] = True
+    req = request(cfg)
     out = Path(out) if out is not None else cfg.fit_dir(build)
     root = Path(build) if Path(build) in out.parents else None    # marked by write_fit (flow/clean.py)
     spec = None if force else _cached(out / "spec.json", req, log)
@@ -116,101 +89,14 @@ def ensure_spec(cfg: Elementwise, build: Path, quiet: bool = True, log=None, out
             print(f"reusing {out}/spec.json (same request, table unchanged since its fit)", file=log)
         _check_plot(cfg, spec, out, log)
         return spec, out / "spec.json", False
-    if cfg.impl == "poly":
-        from fitter.poly import fit_poly
-        from flow.config import POLY_BOUND
-        f = cfg.fit
-        bound = POLY_BOUND if f.max_err_lsb is None else f.max_err_lsb
-        if not quiet:
-            print(f"fitting {cfg.op}: impl poly" + (f", degree {degree}" if degree != 1 else "")
-                  + (", folded" if fold else "") + f", {cfg.format}, "
-                  f"the fewest segments and narrowest coefficients within {bound:g} LSB", file=log)
-        spec = fit_poly(cfg.op, cfg.format, bound, f.range, degree=degree, fold=fold,
-                        **{k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None})
-        spec.fit["request"] = req
-        spec.fit["digest"] = table_digest(spec)
-        write_fit(spec, None, out, root=root)
-        return spec, out / "spec.json", True
-    if cfg.fit.max_err_lsb is not None:
-        from fitter.minimal import fewest_entries
-        f = cfg.fit
-        if not quiet:
-            print(f"searching the fewest {cfg.impl} entries of {cfg.op} at {cfg.format} within "
-                  f"{f.max_err_lsb:g} LSB", file=log)
-        spec, _ = fewest_entries(cfg.op, cfg.format, f.max_err_lsb, cfg.impl, rng_range=f.range,
-                                 **{k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None})
-        spec.fit["request"] = req
-        spec.fit["digest"] = table_digest(spec)
-        write_fit(spec, None, out, root=root)
-        return spec, out / "spec.json", True
-    if cfg.impl != "pwl":
-        spec, prob, bps, K, C = _fit_impl(cfg, quiet, log)
-        spec.fit["request"] = req
-        spec.fit["digest"] = table_digest(spec)
-        write_fit(spec, prob, out, (bps, K, C), root=root)
-        return spec, out / "spec.json", True
-    if cfg.format != "int8" and bps8 is None:
+    how = FITS[cfg.impl]                # the implementation's fit (flow/fits.py)
+    if how.int8_first(cfg) and bps8 is None:
         bps8 = ensure_spec(cfg.table("int8"), build, quiet, log, force=force)[0].arrays()[0]
-    if not quiet:
-        print(f"fitting {cfg.op}: {cfg.entries} entries, {cfg.format}, method {cfg.fit.method}, "
-              f"seed {cfg.fit.seed}", file=log)
-    f = cfg.fit
-    ga = GAConfig(population=f.population, generations=f.generations, objective=f.objective, rule=f.rule,
-                  round_prob=f.round_prob, quiet=quiet, log=log)
-    if cfg.format == "fp32":
-        from fitter.fp32 import fit_fp32
-        spec, prob = fit_fp32(cfg.op, cfg.entries, bps8, req)
-    else:
-        spec, prob = fit(cfg.op, cfg.entries, cfg.format, f.seed, f.method, f.range, ga, bps8=bps8,
-                         **{k: getattr(f, k) for k in FORMAT_OPTS})
+    spec, prob, drawn = how.fit(cfg, quiet, log, bps8)
     spec.fit["request"] = req
     spec.fit["digest"] = table_digest(spec)
-    write_fit(spec, prob, out, root=root)
+    write_fit(spec, prob, out, drawn, root=root)
     return spec, out / "spec.json", True
-
-
-def _fit_impl(cfg: Elementwise, quiet: bool, log):
-    """A ``table`` or ``uniform`` fit (fitter/impls.py) of ``cfg``: the spec,
-    and the problem with the (breakpoints, slopes, intercepts) its plot
-    draws: for a uniform table the segments inside the range, for a table
-    no breakpoints and its values (the problem reads them as outputs)."""
-    from fitter.impls import fit_table, fit_uniform
-    f = cfg.fit
-    over = {k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None}
-    if not quiet:
-        what = "every input code, correctly rounded" if cfg.impl == "table" else \
-            f"{cfg.entries} equal segments, rule {'exact' if f.method == 'exact' else f.rule}"
-        print(f"fitting {cfg.op}: impl {cfg.impl}, {cfg.format}, {what}", file=log)
-    if cfg.impl == "table":
-        spec = fit_table(cfg.op, cfg.format, f.range, **over)
-    else:
-        spec = fit_uniform(cfg.op, cfg.entries, cfg.format, "exact" if f.method == "exact" else f.rule,
-                           f.objective, f.range, **over)
-    prob, (bps, K, C) = _impl_plot(cfg, spec)
-    return spec, prob, bps, K, C
-
-
-def _impl_plot(cfg: Elementwise, spec: Spec):
-    """(problem, drawn) of a ``table`` or ``uniform`` table's plot."""
-    import numpy as np
-
-    from fitter import functions
-    from fitter.fit import datapath
-    from fitter.impls import _TableProblem
-    from fitter.problem import Problem
-    from hw.uniform.model import segment
-    f = cfg.fit
-    over = {k: getattr(f, k) for k in FORMAT_OPTS if getattr(f, k) is not None}
-    func = functions.get(cfg.op)
-    lo, hi = f.range or func.range
-    if cfg.impl == "table":
-        prob = _TableProblem(func, lo, hi, datapath(func, cfg.format, **over), 1)
-        return prob, (np.zeros((1, 0), np.int64), np.zeros((1, 1), np.int64), np.array([spec.values]))
-    prob = Problem(func, lo, hi, datapath(func, cfg.format, **over), 1)
-    seg = segment(prob.q, spec.input, spec.entries)
-    s_lo, s_hi = int(seg[0]), int(seg[-1])
-    bps, K, C = spec.arrays()
-    return prob, (bps[s_lo:s_hi], K[s_lo:s_hi + 1], C[s_lo:s_hi + 1])
 
 
 def write_fit(spec: Spec, prob, out: Path, drawn=None, root: Path | None = None, spec_too: bool = True) -> None:

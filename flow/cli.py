@@ -188,6 +188,7 @@ def _fit_scale(a, cfg: Elementwise, j: int, cache: dict):
     from fitter import functions
     from fitter.fit import datapath
     from flow.build import ensure_spec
+    from flow.fits import FITS
     if (cfg.format, j) in cache:
         return cache[(cfg.format, j)]
     lo, hi = cfg.fit.range or functions.get(cfg.op).range
@@ -196,7 +197,7 @@ def _fit_scale(a, cfg: Elementwise, j: int, cache: dict):
     from dataclasses import replace
     scaled = replace(cfg, fit=replace(cfg.fit, in_frac=j, range=rng))
     bps8 = (_fit_scale(a, cfg.table("int8"), j, cache)[0].arrays()[0]
-            if cfg.format != "int8" and cfg.impl == "pwl" else None)
+            if FITS[cfg.impl].int8_first(cfg) else None)
     from fitter.problem import FitError
     try:
         r = ensure_spec(scaled, a.build, a.quiet, out=Path(a.build) / f"{cfg.table_id}_f{j}",

@@ -4,7 +4,7 @@ recommend the one to build.
 For each op x format x implementation x table size x LUT (pwl and uniform
 at 4..64 entries, a direct table where the input has at most 12 bits, the
 segment-local polynomial unit where it has at most 16, at degree 1 and 2 and
-symmetry-folded where the op has a symmetry (:func:`poly_variants`), rom and regs) the sweep builds the unit through its configuration
+symmetry-folded where the op has a symmetry (:func:`flow.fits.poly_variants`), rom and regs) the sweep builds the unit through its configuration
 (:mod:`flow.config`, :func:`flow.build.build`), synthesizes it with the
 project's flow (:func:`synth.measure.measure`: Yosys + OpenSTA), and scores
 it: max error in output LSBs and mse_hw (the golden model over every code
@@ -32,18 +32,15 @@ import sys
 import time
 from pathlib import Path
 
-from flow.config import ConfigError, Elementwise, FitOptions, from_request, one_line
+from flow.config import ConfigError, Elementwise, from_request, one_line
+from flow.fits import FITS
 from flow.synthcache import DSE_FIGURES, measure_cached
 
 DEFAULT_OPS = ("gelu", "exp", "silu")
 DEFAULT_FORMATS = ("int8", "int10", "int12", "int16")
 DEFAULT_ENTRIES = (4, 8, 16, 32, 64)
-IMPLS = ("pwl", "uniform", "table", "poly")
+IMPLS = tuple(FITS)                     # every implementation (flow/fits.py, hw/impls.py)
 LUTS = ("rom", "regs")
-#: a programmable direct table wider than this is not synthesized: 2^bits words of flip-flops
-#: (32,768 at 12 bits) and a 4096-way read multiplexer take Yosys/ABC tens of minutes and lose to
-#: every other programmable unit by their flip-flops alone; the report lists them as skipped
-MAX_TABLE_REGS_BITS = 10
 #: the paper's unit, highlighted in the plots
 PAPER_UNIT = {"impl": "pwl", "format": "int8", "entries": 8}
 
@@ -61,14 +58,7 @@ def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = No
     for op in ops:
         for fmt in formats:
             for impl in impls:
-                sizes = [dict(entries=n) for n in ((8,) if impl == "table" else entries)]
-                if impl == "poly":
-                    from flow.config import POLY_BOUND
-                    fit = FitOptions(max_err_lsb=POLY_BOUND if bound is None else bound)
-                    sizes = [dict(fit=fit, degree=d, fold=f) for d, f in poly_variants(op)]
-                elif bound is not None and impl != "table":
-                    sizes.append(dict(fit=FitOptions(max_err_lsb=bound)))
-                for kw in sizes:
+                for kw in FITS[impl].sweep(op, entries, bound):     # the implementation's points (flow/fits.py)
                     for lut in luts:
                         try:
                             cfg = Elementwise(op, fmt, stages=1, lut=lut, impl=impl, clock_mhz=clock_mhz, **kw)
@@ -79,31 +69,14 @@ def plan(ops, formats, entries, impls=IMPLS, luts=LUTS, bound: float | None = No
     return out
 
 
-def poly_variants(op: str) -> list[tuple[int, bool]]:
-    """The (degree, fold) of the poly units the sweep builds for ``op``: degree 1 and 2, each
-    also folded where the op has a known symmetry (fitter/poly.py ``FOLDS``; DESIGN.md)."""
-    from fitter.poly import FOLDS
-    from hw.poly.model import DEGREES
-    return [(d, f) for d in DEGREES for f in ((False, True) if op in FOLDS else (False,))]
-
-
 def impl_label(cfg: Elementwise) -> str:
     """The implementation as the report names it: ``poly`` with its degree and fold (``poly_d2_fold``)."""
-    return cfg.impl + (cfg.part("degree", "fold") if cfg.impl == "poly" else "")
+    return FITS[cfg.impl].label(cfg)
 
 
 def skipped_reason(cfg: Elementwise) -> str | None:
     """Why the sweep does not synthesize ``cfg`` (None: it does)."""
-    from fitter import functions
-    from fitter.fit import WIDEN
-    if cfg.impl == "table" and cfg.lut == "regs":
-        f = functions.get(cfg.op)
-        bits = f.input.bits + WIDEN[cfg.format]
-        if bits > MAX_TABLE_REGS_BITS:
-            flops = (1 << bits) * (f.output.bits + WIDEN[cfg.format])
-            return (f"skipped: a programmable {1 << bits}-word table is {flops:,} flip-flops before its read "
-                    "multiplexer; every other programmable unit of this op and width is smaller")
-    return None
+    return FITS[cfg.impl].skip(cfg)
 
 
 def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
@@ -131,7 +104,7 @@ def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
     man = json.loads((unit / "manifest.json").read_text())
     row.update(stages=man["stages"])
     row.update(entries=spec.entries, max_err_lsb=m.get("max_err_lsb"), mse_hw=m.get("mse_hw"),
-               fewest=cfg.fit.max_err_lsb is not None or cfg.impl == "poly")     # poly: always by its bound
+               fewest=FITS[cfg.impl].by_bound(cfg))
     # a unit built at a clock target was measured by its clock loop already (flow/clock.py): the same
     # Verilog under the same settings, so the same key
     from flow.clock import clock_slot

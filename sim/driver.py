@@ -120,13 +120,14 @@ def fit_waves(cfgs, build: Path) -> list[list[tuple]]:
     fit the same table."""
     from flow.build import table_configs
     from flow.config import ROWWISE
+    from flow.fits import FITS
     waves: list[dict] = [{}, {}]
     for cfg in cfgs:
         if cfg.kind in ROWWISE:
             key = tuple(str(t.fit_dir(build / f"{cfg.op}_tables")) for t in table_configs(cfg).values())
             waves[0].setdefault(("rowwise", key), (_fit_rowwise, cfg))
             continue
-        later = cfg.format != "int8" and cfg.impl == "pwl"
+        later = FITS[cfg.impl].int8_first(cfg)
         waves[later].setdefault(("table", str(cfg.fit_dir(build))), (_fit_table, cfg))
         if cfg.lut == "regs":
             key = (cfg.op, cfg.format, cfg.entries, cfg.impl, repr(cfg.fit))

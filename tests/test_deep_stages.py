@@ -92,7 +92,7 @@ def test_clock_search_goes_deeper_only_when_needed(tmp_path, monkeypatch, target
     """flow/clock.py's search, with the synthesis replaced by made-up figures
     (fmax and area grow with STAGES): STAGES 1..3 always, then 4, 5, ... up to
     hw.impls.cut_stages, stopping at the first that meets F."""
-    import flow.dse
+    import flow.synthcache
     import hw.gen
     import hw.impls
     from flow.clock import ClockError, choose
@@ -107,7 +107,7 @@ def test_clock_search_goes_deeper_only_when_needed(tmp_path, monkeypatch, target
         return ({"area_um2": 1000.0 * s, "seq_area_um2": 10.0 * s, "flip_flops": s, "power_mw": 1.0,
                  "min_period_ns": 1000.0 / fmax[s], "meets_clock": fmax[s] >= target}, False)
     monkeypatch.setattr(hw.gen, "generate", fake_generate)
-    monkeypatch.setattr(flow.dse, "measure_cached", fake_measure)
+    monkeypatch.setattr(flow.synthcache, "measure_cached", fake_measure)
     monkeypatch.setattr(hw.impls, "cut_stages", lambda spec: 6)
     cfg = Elementwise("gelu", "int16", 2, fit=FIT, clock_mhz=target)
     if pick is None:
