@@ -206,9 +206,6 @@ def lanes_table(rows: list[dict]) -> list[dict]:
 #: the baselines of the equal-clock comparison, pipelined from EQ_STAGES on until they meet the clock
 EQ_BASELINES = ("fp32", "int32")
 EQ_STAGES = 3
-#: a baseline's search stops after this many deeper STAGES in a row without a better fmax (a STAGES
-#: past the unit's last cut point only delays the result), or where gen refuses the STAGES
-EQ_PATIENCE = PATIENCE
 
 
 def equal_clock_plan(rows: list[dict]) -> list[tuple[str, int, str, int]]:
@@ -241,7 +238,7 @@ def equal_clock_unit(lut: str, clock_mhz: int, fmt: str, stages: int, cfg: dict)
     period; work files in ``<out>/eqclk_<F>mhz/``. A baseline
     (:data:`EQ_BASELINES`) that misses F at ``stages`` is built one STAGES
     deeper at a time, as ``CLOCK_MHZ`` does, until one meets F (that one is
-    the row) or :data:`EQ_PATIENCE` in a row bring no better fmax (the best
+    the row) or :data:`synth.measure.PATIENCE` in a row bring no better fmax (the best
     fmax is the row); ``tried`` lists every STAGES measured."""
     row = {"lut": lut, "clock_mhz": clock_mhz, "format": fmt, "stages": stages}
     tried, s = [], stages
@@ -384,7 +381,7 @@ def _equal_clock_md(t6: dict) -> list[str]:
          "period and timed and powered by OpenSTA at it (same activity, slew and load as above). Each baseline "
          f"starts at STAGES={EQ_STAGES} and is pipelined one STAGES deeper at a time (DESIGN.md \"Latency and "
          "STAGES\": cuts inside the multiplier and the FP32 adder) until it meets the clock, the row being the "
-         f"first STAGES that does; when {EQ_PATIENCE} deeper STAGES in a row bring no better fmax (or no deeper "
+         f"first STAGES that does; when {PATIENCE} deeper STAGES in a row bring no better fmax (or no deeper "
          "STAGES exists) the row is its best fmax, marked NO. Area and power are at that clock; savings = "
          "1 - INT8 / baseline. A baseline that misses the clock would need more registers than it has, so its "
          "area there is likely a lower bound (not measured).", "",

@@ -79,6 +79,12 @@ def skipped_reason(cfg: Elementwise) -> str | None:
     return FITS[cfg.impl].skip(cfg)
 
 
+def _row(cfg: Elementwise) -> dict:
+    """What a report row says of the unit before it is measured."""
+    return {"op": cfg.op, "format": cfg.format, "impl": impl_label(cfg), "family": cfg.impl, "lut": cfg.lut,
+            "unit": cfg.name, "make": cfg.make_line()}
+
+
 def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
     """One sweep point (runs on a Dask worker): build, synthesize, score."""
     from flow.build import build
@@ -86,8 +92,7 @@ def run_unit(request: dict, build_root: str, synth_cfg: dict) -> dict:
     from synth import SynthError
     t0 = time.monotonic()
     cfg = from_request(request)
-    row = {"op": cfg.op, "format": cfg.format, "impl": impl_label(cfg), "family": cfg.impl, "lut": cfg.lut,
-           "unit": cfg.name, "make": cfg.make_line()}
+    row = _row(cfg)
     try:
         unit = build(cfg, Path(build_root))
     except Exception as e:          # noqa: BLE001 - a failed point is a row, the sweep goes on
@@ -396,8 +401,7 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     try:
         rows = sweep(cfgs, build_root, synth_cfg, a.scheduler, a.jobs)
-        rows += [{"op": c.op, "format": c.format, "impl": impl_label(c), "family": c.impl, "lut": c.lut, "unit": c.name,
-                  "make": c.make_line(), "status": skipped_reason(c)} for c in skipped]
+        rows += [{**_row(c), "status": skipped_reason(c)} for c in skipped]
     except OSError as e:
         print(f"error: Dask scheduler {a.scheduler}: {e}", file=sys.stderr)
         return 2

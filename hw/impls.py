@@ -39,12 +39,11 @@ Amaranth (components are imported when built).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-
-import importlib
 
 from hw.spec import IMPLS as SPEC_IMPLS
 

@@ -42,10 +42,7 @@ its ``regmap.py`` (``hw/pwl_int``, ``hw/uniform``, ``hw/table``,
 
 from __future__ import annotations
 
-
-def _regmap(spec):
-    from hw.impls import regmap         # here: hw.impls builds units, and units import this module
-    return regmap(spec)
+from hw.impls import regmap as _regmap
 
 
 def data_bits(spec) -> int:

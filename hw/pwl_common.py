@@ -63,11 +63,11 @@ def lanes_of(unit, x_shape, y_shape) -> list[tuple]:
     return out
 
 
-def signature(spec, stages: int, lut: str, x_shape, y_shape, lanes: int = 1, regmap=None) -> dict:
+def signature(spec, stages: int, lut: str, x_shape, y_shape, lanes: int = 1, *, regmap) -> dict:
     """Ports of an element-wise unit of any impl (names fixed by DESIGN.md, "Element-wise units");
     ``lanes`` > 1: ``x``/``y`` are flat vectors of that many lanes; ``cfg_addr``/``cfg_data``
-    sized by the unit's register map ``regmap``, its implementation's ``regmap`` module
-    (:mod:`hw.lut_image`; the unit passes its own, so no unit imports the registry)."""
+    sized by ``regmap``, the unit's own implementation's ``regmap`` module (passed by the unit,
+    so that no unit imports the registry, :mod:`hw.impls`, which imports the units)."""
     x_shape, y_shape = vector_shapes(x_shape, y_shape, lanes)
     sig = {"x": In(x_shape), "y": Out(y_shape)}
     if stages:

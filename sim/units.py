@@ -84,10 +84,10 @@ def partner_spec(cfg: Elementwise, build: Path) -> Path:
 
 
 def verify(cfg: UnitConfig, build: Path, sim: str = "icarus", golden: Path | None = None,
-           unit_dir: Path | None = None, random: int | None = None) -> BenchResult:
+           unit_dir: Path | None = None, n_random: int | None = None) -> BenchResult:
     """Build (or reuse) the unit and run its bench. A ``LANES=P`` unit needs
     nothing more: the benches read P from the unit's manifest (``GQA_UNIT_DIR``)
-    and run every vector on every lane (:mod:`sim.lanes`). ``random``: the
+    and run every vector on every lane (:mod:`sim.lanes`). ``n_random``: the
     random vectors of a 32-bit or FP32 unit (default 100,000 and 20,000)."""
     import json
     build = Path(build)
@@ -105,11 +105,11 @@ def verify(cfg: UnitConfig, build: Path, sim: str = "icarus", golden: Path | Non
     elif cfg.format == "fp32":
         module, testcase = "sim.tb_fp32", "test_pwl"
         env.update(GQA_FP32_SPEC=Path(golden or unit / "spec.json").resolve(), GQA_FP32_STAGES=man["stages"],
-                   GQA_FP32_LUT=cfg.lut, GQA_FP32_FTZ=int(cfg.ftz), GQA_FP32_RANDOM=random or 20_000,
+                   GQA_FP32_LUT=cfg.lut, GQA_FP32_FTZ=int(cfg.ftz), GQA_FP32_RANDOM=n_random or 20_000,
                    GQA_FP32_SEED=man["stages"])
     else:
         module = "sim.tb_pwl_int"
-        if random is not None:
-            env["GQA_RANDOM"] = random
+        if n_random is not None:
+            env["GQA_RANDOM"] = n_random
     return run_bench(man["top"], [unit / v for v in man["verilog"]], man["top"], module,
                      build / "sim" / man["top"] / sim, env, sim, testcase=testcase)

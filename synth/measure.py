@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synth import SynthError  # noqa: F401  (raised by measure; callers catch it from here)
-
 #: going deeper stops after this many STAGES in a row without a better fmax (a STAGES past a unit's
 #: last cut point only delays the result): the CLOCK_MHZ loop and the equal-clock Table 6 both stop so
 PATIENCE = 2

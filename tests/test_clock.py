@@ -183,7 +183,7 @@ def test_equal_clock_table6_plan_and_savings():
 ])
 def test_equal_clock_baseline_is_pipelined_until_it_meets(monkeypatch, fmax, want, tried):
     """A baseline goes deeper from STAGES=3 until it meets the INT8 unit's clock, or until
-    EQ_PATIENCE STAGES in a row bring no better fmax (figures made up here)."""
+    synth.measure.PATIENCE STAGES in a row bring no better fmax (figures made up here)."""
     import eval.synth_report as rep
 
     def fake(lut, clock_mhz, fmt, stages, cfg):

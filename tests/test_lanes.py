@@ -74,7 +74,7 @@ LANE_RANDOM = {"int32": examples(100_000), "fp32": examples(20_000)}
 @pytest.mark.parametrize("cfg,vectors", BENCH, ids=[c.name for c, _ in BENCH])
 def test_every_lane_bit_exact(cfg, vectors, build_dir):
     wide = cfg.format in ("int32", "fp32")          # random vectors: a share of the one-lane bench's
-    r = verify(cfg, build_dir, random=LANE_RANDOM[cfg.format] if wide else None)
+    r = verify(cfg, build_dir, n_random=LANE_RANDOM[cfg.format] if wide else None)
     assert r.ok and r.mismatches == 0 and r.detail.get("lanes") == cfg.lanes, r.line()
     if vectors is not None:
         assert r.vectors == vectors, r.line()

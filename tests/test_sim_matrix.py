@@ -47,13 +47,13 @@ def _check(req, r):
 TASKS = [[MATRIX[i] for i in t] for t in tasks(MATRIX)]
 
 
-@pytest.mark.parametrize("reqs", TASKS, ids=["+".join(r.name for r in t) if len(t) < 3 else
-                                             f"group{k}-{t[0].name}..{t[-1].name}" for k, t in enumerate(TASKS)])
-def test_unit_bit_exact(reqs, build_dir):
+@pytest.mark.parametrize("k,reqs", list(enumerate(TASKS)),
+                         ids=["+".join(r.name for r in t) if len(t) < 3 else f"group{k}-{t[0].name}..{t[-1].name}"
+                              for k, t in enumerate(TASKS)])
+def test_unit_bit_exact(k, reqs, build_dir):
     if len(reqs) == 1:
         _check(reqs[0], verify(reqs[0], build_dir))
         return
-    k = TASKS.index(reqs)
     results = simulate_group(reqs, build_dir, "icarus", k)
     assert len(results) == len(reqs)
     for q, r in zip(reqs, results):

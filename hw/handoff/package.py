@@ -14,6 +14,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from hw import impls
 from hw.files import write_atomic
 from hw.handoff import datasheet, fusesoc, inputs, rtl, tb, vectors
 from hw.handoff.inputs import HandoffError
@@ -67,23 +68,13 @@ def _ports(man: dict) -> dict:
     return {p["name"]: p["width"] for p in man["ports"]}
 
 
-def _regmap(spec):
-    from hw import impls
-    return impls.regmap(spec)
-
-
 def _field_comments(spec) -> list[str]:
     """One comment per word of the image (hw.impls.image), in address order."""
-    return _regmap(spec).word_comments(spec)
-
-
-def _image(spec) -> list[tuple[int, int]]:
-    from hw import impls
-    return impls.image(spec)
+    return impls.regmap(spec).word_comments(spec)
 
 
 def _c_header(top: str, spec, cfg: dict) -> str:
-    img = _image(spec)
+    img = impls.image(spec)
     com = _field_comments(spec)
     up = top.upper()
     dig = (cfg["data_bits"] + 3) // 4
@@ -271,7 +262,7 @@ def build(unit_dir, out=None) -> Path:
         tports["_lanes"] = lanes
         if man.get("lut") == "regs":
             c = man["cfg"]
-            img = _image(spec)
+            img = impls.image(spec)
             cfg = {"addr_bits": c["addr_bits"], "data_bits": c["data_bits"], "words": len(img),
                    "map": c["map"]}
             if [list(p) for p in img] != [list(p) for p in c["image"]]:
@@ -283,12 +274,12 @@ def build(unit_dir, out=None) -> Path:
                                     + vectors.hexwords([w for _, w in img], c["data_bits"],
                                                        _field_comments(spec)))
             files[P["prog_h"]] = _c_header(top, spec, cfg)
-            files[f"tb/{top}.cfg_alt.hex"] = vectors.hexwords([w for _, w in _image(alt)], c["data_bits"])
+            files[f"tb/{top}.cfg_alt.hex"] = vectors.hexwords([w for _, w in impls.image(alt)], c["data_bits"])
             files[f"tb/{top}.y_alt.hex"] = vectors.hexwords(y_alt, yw)
             doc += [(P["prog_hex"], "table programming image ($readmemh), one word per address"),
                     (P["prog_h"], "the same image as a C header for firmware"),
                     (f"tb/{top}.cfg_alt.hex", "a second table ("
-                     + _regmap(spec).COLUMNS + " reversed) loaded first by the bench"),
+                     + impls.regmap(spec).COLUMNS + " reversed) loaded first by the bench"),
                     (f"tb/{top}.y_alt.hex", f"expected outputs of the first {n_alt} inputs with that table")]
             n_vec += n_alt
         n_vec *= lanes                           # the bench counts lane results

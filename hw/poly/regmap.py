@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 ALTERNATE = "the coefficients"
-#: the columns it reverses, in the package contents\' words
+#: the columns it reverses, in the package contents' words
 COLUMNS = "coefficients"
 
 

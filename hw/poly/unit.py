@@ -89,7 +89,7 @@ class PolyUnit(wiring.Component):
         self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.dp = PolyDatapath.of_spec(spec)
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, _shape(spec.input), _shape(self.dp.y), lanes, regmap))
+        super().__init__(signature(spec, stages, lut, _shape(spec.input), _shape(self.dp.y), lanes, regmap=regmap))
 
     def _front(self, m: Module, x, p: str):
         """The polynomial part's input, offset binary: the input code's bits, top bit

@@ -97,7 +97,7 @@ class FP32PWL(wiring.Component):
         self.spec, self.stages, self.lut, self.ftz = spec, stages, lut, bool(ftz)
         self.lanes = lanes
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, 32, 32, lanes, regmap))
+        super().__init__(signature(spec, stages, lut, 32, 32, lanes, regmap=regmap))
 
     def elaborate(self, platform):
         m = Module()

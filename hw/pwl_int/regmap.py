@@ -19,7 +19,7 @@ import numpy as np
 
 #: what the bench's first table is, in the datasheet's words
 ALTERNATE = "the slopes and intercepts"
-#: the columns it reverses, in the package contents\' words
+#: the columns it reverses, in the package contents' words
 COLUMNS = "slopes, intercepts"
 
 
@@ -49,8 +49,9 @@ def formats(spec) -> dict:
     return {"slopes": fmt(spec.slopes.fmt), "intercepts": fmt(spec.intercepts.fmt)}
 
 
-def image(spec) -> list[tuple[int, int]]:
-    """(address, word) pairs; each word is the field's bit pattern (unsigned, field width)."""
+def line_words(spec, bps) -> list[int]:
+    """The words of breakpoints ``bps`` (none for uniform), then slopes and
+    intercepts: each the field's bit pattern (unsigned, field width)."""
     wb, wk, wc = field_widths(spec)
 
     def bits(v, w):
@@ -58,10 +59,13 @@ def image(spec) -> list[tuple[int, int]]:
             return int(np.array(v, dtype=np.float32).view(np.uint32))
         return int(v) & ((1 << w) - 1)
 
-    words = [bits(b, wb) for b in spec.breakpoints]
-    words += [bits(k, wk) for k in spec.slopes.values]
-    words += [bits(c, wc) for c in spec.intercepts.values]
-    return list(enumerate(words))
+    return ([bits(b, wb) for b in bps] + [bits(k, wk) for k in spec.slopes.values]
+            + [bits(c, wc) for c in spec.intercepts.values])
+
+
+def image(spec) -> list[tuple[int, int]]:
+    """(address, word) pairs: breakpoints, slopes, intercepts."""
+    return list(enumerate(line_words(spec, spec.breakpoints)))
 
 
 def line_comments(spec, bps) -> list[str]:

@@ -83,7 +83,7 @@ class IntPWL(wiring.Component):
         self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.dp = Datapath.of_spec(spec)
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes, regmap))
+        super().__init__(signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes, regmap=regmap))
 
     def elaborate(self, platform):
         m = Module()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 ALTERNATE = "the values"
-#: the columns it reverses, in the package contents\' words
+#: the columns it reverses, in the package contents' words
 COLUMNS = "values"
 
 

@@ -80,7 +80,7 @@ class TableUnit(wiring.Component):
         check_args(stages, lut, lanes)
         self.spec, self.stages, self.lut, self.lanes = spec, stages, lut, lanes
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, _shape(spec.input), _shape(spec.output), lanes, regmap))
+        super().__init__(signature(spec, stages, lut, _shape(spec.input), _shape(spec.output), lanes, regmap=regmap))
 
     def elaborate(self, platform):
         m = Module()

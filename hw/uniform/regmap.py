@@ -8,7 +8,8 @@ without breakpoints: the segment is the input's top bits). Registered for
 
 from __future__ import annotations
 
-from hw.pwl_int.regmap import ALTERNATE, COLUMNS, alternate, formats, line_comments  # noqa: F401  (the same fields)
+from hw.pwl_int.regmap import (ALTERNATE, COLUMNS, alternate, formats,  # noqa: F401  (the same fields)
+                                line_comments, line_words)
 
 
 def addr_bits(spec) -> int:
@@ -25,9 +26,8 @@ def map_text(spec) -> str:
 
 
 def image(spec) -> list[tuple[int, int]]:
-    wk, wc = spec.slopes.fmt.bits, spec.intercepts.fmt.bits
-    words = [int(k) & ((1 << wk) - 1) for k in spec.slopes.values]
-    return list(enumerate(words + [int(c) & ((1 << wc) - 1) for c in spec.intercepts.values]))
+    """(address, word) pairs: slopes, intercepts (no breakpoint words)."""
+    return list(enumerate(line_words(spec, ())))
 
 
 def word_comments(spec) -> list[str]:

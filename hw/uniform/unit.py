@@ -48,7 +48,7 @@ class UniformPWL(wiring.Component):
         self.dp = Datapath.of_spec(spec)
         self.shift = seg_shift(spec.input, spec.entries)
         self.latency = stages
-        super().__init__(signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes, regmap))
+        super().__init__(signature(spec, stages, lut, _shape(self.dp.x), _shape(self.dp.y), lanes, regmap=regmap))
 
     def elaborate(self, platform):
         m = Module()
