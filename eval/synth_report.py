@@ -38,7 +38,7 @@ from pathlib import Path
 from synth import DEFAULT_LIBERTY, SynthError
 from synth.measure import PATIENCE, measure, no_better
 from synth.measure import one_line as _one_line
-from synth.script import ABC_CHOICES
+from synth.script import ABC_CHOICES, yosys_path
 
 OPS = ["gelu", "hswish", "silu", "sigmoid", "tanh", "exp", "reciprocal", "rsqrt"]
 # Row-wise units: INT8 only, no LUT choice (their tables are constants); shown with LUT "-".
@@ -644,8 +644,10 @@ def _main(args) -> int:
     pipe_ops = [o for o in ops if o in OPS] if args.ops else [o for o in PIPE_OPS if o in ops]
     pipe_entries = entries if args.entries else list(PIPE_ENTRIES)
     pipe_labels = labels if args.formats else [f for f in PIPE_FORMATS if f in labels]
+    _check_units(ops, labels, fmt_by_label, entries)
     build = Path(args.build)
     out = build / "synth"
+    yosys_path(out.resolve())          # refused before anything is written (Yosys reads the work paths)
     out.mkdir(parents=True, exist_ok=True)
     cfg = {"build": str(build), "out": str(out), "liberty": str(lib_path), "period_ns": args.period_ns,
            "activity": args.activity, "abc": args.abc}
@@ -761,6 +763,24 @@ def _main(args) -> int:
     print(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'area.png'} "
           f"({meta['runtime_s']:.0f} s)")
     return 0
+
+
+def _check_units(ops, labels, fmt_by_label, entries) -> None:
+    """Every op, format and table size the report will build, checked by the
+    configuration (flow/config.py) before any work: a SynthError naming the
+    first one it refuses."""
+    from flow.config import ROW_KINDS, ConfigError, Elementwise
+    try:
+        for op in ops:
+            for n in entries:
+                if op in ROW_KINDS:
+                    ROW_KINDS[op](n)
+                else:
+                    for lab in labels:
+                        _, fmt, ftz = fmt_by_label[lab]
+                        Elementwise(op, fmt, n, STAGES, "rom", ftz)
+    except ConfigError as e:
+        raise SynthError(str(e)) from None
 
 
 def _yosys_of(row: dict, pyosys: str) -> str:

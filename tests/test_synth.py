@@ -181,6 +181,24 @@ def test_report_cli_missing_liberty(tmp_path):
 
 
 @pytest.mark.skipif(not Path(DEFAULT_LIBERTY).is_file(), reason="needs the OSU liberty")
+@pytest.mark.parametrize("args,msg", [(["--entries", "0"], "entries 0 is out of range"),
+                                      (["--ops", "softmax", "--entries", "300"], "entries 300 is out of range"),
+                                      (["--build", "b x"], "contains white space or quotes")])
+def test_report_refuses_before_any_work(tmp_path, args, msg):
+    """A table size the configuration refuses, or a build root Yosys cannot take, is one error line
+    before anything is built or written (the report builds its units in process, flow/config.py)."""
+    if args[0] == "--build":
+        p = subprocess.run([sys.executable, "-m", "eval.synth_report", "--build", str(tmp_path / args[1])],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+    else:
+        p = _run_report(tmp_path, "--ops", "gelu", *args)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(err) == 1 and err[0].startswith("error:") and msg in err[0], p.stderr
+    assert "Traceback" not in p.stderr + p.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path(DEFAULT_LIBERTY).is_file(), reason="needs the OSU liberty")
 def test_report_cli_missing_sta(tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
