@@ -29,7 +29,10 @@ import time
 from pathlib import Path
 
 from flow.build import build as build_unit
-from flow.config import LayerNorm, RMSNorm, Softmax, parse_fixed
+from flow.config import parse_fixed
+from hw.layernorm.config import LayerNorm
+from hw.rmsnorm.config import RMSNorm
+from hw.softmax.config import Softmax
 from hw.files import write_atomic
 
 WIDE = dict(row_len=384, input=parse_fixed("s16.8", "in"), out=parse_fixed("s16.13", "out"))
@@ -66,13 +69,11 @@ def store_label(cfg) -> str:
 def storage_bits(cfg) -> int:
     if cfg.row_store == "none":
         return 0
-    n = cfg.row_max if cfg.op == "softmax" else cfg.row_len
-    bits = 8 if cfg.op == "softmax" else cfg.input.bits
-    return (1 if cfg.row_store == "sram" else cfg.row_buffers) * n * bits
+    return (1 if cfg.row_store == "sram" else cfg.row_buffers) * cfg.row_length * cfg.in_bits
 
 
 def row(label, cfg, build: Path, synth_cfg: dict) -> dict:
-    n = cfg.row_max if cfg.op == "softmax" else cfg.row_len
+    n = cfg.row_length
     r = {"unit": cfg.name, "shape": label, "op": cfg.op, "row_store": store_label(cfg), "n": n,
          "storage_bits": storage_bits(cfg), "make": cfg.make_line()}
     out = build_unit(cfg, build)

@@ -1,11 +1,12 @@
-"""Accuracy of the softmax and LayerNorm units against float, in output LSBs.
+"""Accuracy of the row-wise units (every op of the registry) against float, in output LSBs.
 
 ``gqa-lut bench-rowwise`` (``make bench-rowwise``) fits or reuses
 the tables at 8 and 16 entries, runs the bit-exact golden models (the ones
 the RTL is proven against) over random rows, and prints a table; it writes
 ``rowwise.json`` and ``rowwise.md`` under ``--out``.
 
-Rows (seeded, so the figures are reproducible):
+Rows (seeded, so the figures are reproducible; each op's ``accuracy_rows``
+in ``hw/<op>/stimulus.py``):
 
 * softmax: lengths uniform in 1..ROW_MAX, scores N(0, sigma^2) in real units
   for sigma in 0.5, 1, 2, 4 (attention logits after the 1/sqrt(d) scaling
@@ -14,7 +15,7 @@ Rows (seeded, so the figures are reproducible):
   saturated;
 * layernorm: x = mu + sigma * N(0, 1) with mu ~ N(0, 1) and sigma uniform in
   0.2..4 (real units, s8.4 grid), plus rows with one outlier at the input
-  range's edge.
+  range's edge; rmsnorm takes layernorm's rows.
 
 Error = |unit - float| with the float value clamped to the output range
 (saturation is the format's, not an error of the unit).
@@ -31,13 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from flow.build import rowwise_model
-from flow.config import LayerNorm, Softmax
+from flow.config import ROW_KINDS
 from hw.files import write_atomic
 from hw.rowwise import stimulus
 
 
 def measure(op: str, entries: int, n_rows: int, build: Path, seed: int) -> dict:
-    md, _ = rowwise_model(Softmax(entries) if op == "softmax" else LayerNorm(entries), build)
+    md, _ = rowwise_model(ROW_KINDS[op](entries), build)
     rng = np.random.default_rng(seed)
     rows = stimulus(md).accuracy_rows(md, n_rows, rng)
     per: dict[str, list] = {}
@@ -46,9 +47,9 @@ def measure(op: str, entries: int, n_rows: int, build: Path, seed: int) -> dict:
         y = md.row(x)
         ref = np.clip(md.reference(x), md.out.min_code, md.out.max_code)
         per.setdefault(label, []).append(np.abs(y - ref))
-        if op == "softmax":
-            rowsum.append(abs(int(y.sum()) - 2 ** md.out.frac))
-    out = {"op": op, "entries": entries, "rows": n_rows, "by_kind": {}}
+        if md.ROW_SUM is not None:       # softmax: the probabilities of a row sum to one
+            rowsum.append(abs(int(y.sum()) - round(md.ROW_SUM * 2 ** md.out.frac)))
+    out = {"op": op, "entries": entries, "rows": n_rows, "out": md.out.label(), "by_kind": {}}
     for label, errs in per.items():
         e = np.concatenate(errs)
         out["by_kind"][label] = {"rows": len(errs), "max_lsb": float(e.max()), "mean_lsb": float(e.mean()),
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
         return 2
     results = []
     print(f"{'unit':10s} {'N':>3s} {'kind':12s} {'rows':>6s} {'max LSB':>8s} {'mean LSB':>9s} {'rows<=2LSB':>10s}")
-    for op in ("softmax", "layernorm"):
+    for op in ROW_KINDS:
         for n in (8, 16):
             t0 = time.perf_counter()
             r = measure(op, n, a.rows, a.build, a.seed)
@@ -88,7 +89,8 @@ def main(argv=None) -> int:
     doc = {"command": "make bench-rowwise", "rows_per_unit": a.rows, "seed": a.seed, "results": results}
     write_atomic(a.out / "rowwise.json", json.dumps(doc, indent=2) + "\n")
     md = ["# Row-wise units against float", "", f"`make bench-rowwise`, {a.rows} rows per unit and table size, "
-          f"seed {a.seed}. Errors in output LSBs (softmax u8.8, layernorm s8.5).", "",
+          f"seed {a.seed}. Errors in output LSBs ("
+          + ", ".join(dict.fromkeys(f"{r['op']} {r['out']}" for r in results)) + ").", "",
           "| unit | entries | rows | kind | max err (LSB) | mean err (LSB) | rows within 2 LSB |", "|---|---|---|---|---|---|---|"]
     for r in results:
         for kind, k in list(r["by_kind"].items()) + [("all", r)]:

@@ -235,7 +235,8 @@ class Context:
     def ln_config(self, cfg, site: str, gamma=None, beta=None):
         """The LayerNorm unit's configuration at ``site`` (gamma/beta file
         written from the model's values when given)."""
-        from flow.config import RSQRT_OUT_FRAC, LayerNorm, parse_fixed
+        from flow.config import parse_fixed
+        from hw.layernorm.config import LayerNorm, RSQRT_OUT_FRAC
         from hw.fixed import Fixed
         c = self.cal
         f_r = RSQRT_OUT_FRAC + (8 if cfg["ln_rsqrt"] == "int16" else 0)
@@ -266,7 +267,7 @@ class Context:
         """[{op, config (flow.config), count, note}]: the hardware one configuration needs."""
         from dataclasses import replace
 
-        from flow.config import Softmax
+        from hw.softmax.config import Softmax
         out = []
         gf = self.fracs("gelu")
         layers = sorted(gf, key=lambda s: int(s[1:]))

@@ -35,19 +35,20 @@ import sys
 import time
 from pathlib import Path
 
+from fitter import functions
+from flow.config import ROW_KINDS
+from hw.unitconfig import ROW_STORES
 from synth import DEFAULT_LIBERTY, SynthError
 from synth.measure import PATIENCE, measure, no_better
 from synth.measure import one_line as _one_line
 from synth.script import ABC_CHOICES, yosys_path
 
-OPS = ["gelu", "hswish", "silu", "sigmoid", "tanh", "exp", "reciprocal", "rsqrt"]
-# Row-wise units: INT8 only, no LUT choice (their tables are constants); shown with LUT "-".
-ROWWISE = ["softmax", "layernorm", "rmsnorm"]
-#: the row-wise units' variants in the report (their "LUT" column holds the row store): flip-flop
-#: buffers, none (the caller streams each row per pass), sram (the row in the chip's macro, outside
-#: the area), and four lanes without a store for the norms (DESIGN.md "Row-wise ops")
-ROW_STORES = ["ff", "none", "sram"]
-ROW_LANES = {"layernorm": [1, 4], "rmsnorm": [1, 4]}
+OPS = list(functions.FUNCTIONS)
+# Row-wise units (the op registry): INT8 only, no LUT choice (their tables are constants); their "LUT"
+# column holds the row store: flip-flop buffers, none (the caller streams each row per pass), sram (the
+# row in the chip's macro, outside the area), and each op's SYNTH_LANES without a store (DESIGN.md
+# "Row-wise ops")
+ROWWISE = list(ROW_KINDS)
 ENTRIES = [8, 16]
 # (label, generator format, ftz)
 FORMATS = [("int8", "int8", False), ("int16", "int16", False), ("int32", "int32", False), ("fp32", "fp32", False),
@@ -80,7 +81,7 @@ def _build_units(op, fmt, entries, stages, luts, ftzs, build, lanes=(1,)) -> dic
     unit directories. ``stages``: one STAGES or a list of them. Row-wise
     ops: ``luts`` holds row stores, and lanes apply to ``none`` only."""
     from flow.build import build_unit
-    from flow.config import ROW_KINDS, ConfigError, Elementwise
+    from flow.config import ConfigError, Elementwise
     stages = [stages] if isinstance(stages, int) else list(stages)
     units = {}
     try:
@@ -561,7 +562,7 @@ def main(argv=None) -> int:
                     help="ABC script: gqa = the one in synth/gqa_synth.ys (default), "
                          "yosys = Yosys's built-in default (area within a few %%, 2-4x slower on FP32)")
     ap.add_argument("--ops", default=None,
-                    help="comma list of ops (default: every elementwise op, softmax and layernorm; the lanes "
+                    help=f"comma list of ops (default: every element-wise op and {', '.join(ROWWISE)}; the lanes "
                          "rows: " + ",".join(LANE_OPS) + ")")
     ap.add_argument("--entries", default=None,
                     help="comma list of table sizes (default 8,16; the lanes rows: "
@@ -660,7 +661,7 @@ def _main(args) -> int:
     tasks = []
     for op in [o for o in ops if o in ROWWISE]:          # slowest first: big row buffers
         for n in entries:
-            tasks.append((op, [fmt_by_label["int8"]], n, list(ROW_STORES), ROW_LANES.get(op, [1])))
+            tasks.append((op, [fmt_by_label["int8"]], n, list(ROW_STORES), list(ROW_KINDS[op].SYNTH_LANES)))
     groups: dict[tuple, tuple[list, set, dict]] = {}
 
     def want(op, n, labs, ps, stages=()):
@@ -769,7 +770,7 @@ def _check_units(ops, labels, fmt_by_label, entries) -> None:
     """Every op, format and table size the report will build, checked by the
     configuration (flow/config.py) before any work: a SynthError naming the
     first one it refuses."""
-    from flow.config import ROW_KINDS, ConfigError, Elementwise
+    from flow.config import ConfigError, Elementwise
     try:
         for op in ops:
             for n in entries:

@@ -45,7 +45,6 @@ nearest segment that has one; a segment that holds a single domain code gets
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flow.config import (ConfigError, Elementwise, FitOptions, RowConfig, SpecUnit,
                          UnitConfig, table_digest)
-from fitter import composite
+from hw.unitconfig import ROWWISE_FIT_OPTS
 from fitter.plot import plot_png
 from flow.clean import mark
 from flow.fits import FITS, plot_parts, request
@@ -122,14 +122,12 @@ def write_fit(spec: Spec, prob, out: Path, drawn=None, root: Path | None = None,
 
 def table_configs(cfg: RowConfig) -> dict[str, Elementwise]:
     """The tables of a row-wise unit as element-wise fit requests."""
-    base = {k: getattr(cfg.fit, k) for k in ("seed", "method", "rule", "population", "generations",
-                                               "round_prob")}
+    base = {k: getattr(cfg.fit, k) for k in ROWWISE_FIT_OPTS}
     out = {}
-    for name, opts in composite.table_options(cfg.op, getattr(cfg, "in_frac", 4)).items():
+    for name, opts in cfg.table_options().items():
         opts = dict(opts)
         op = opts.pop("op")
-        fmt = getattr(cfg, "rsqrt_format", "int8")
-        out[name] = Elementwise(op, fmt, cfg.entries, fit=FitOptions(**base, **opts))
+        out[name] = Elementwise(op, cfg.table_format, cfg.entries, fit=FitOptions(**base, **opts))
     return out
 
 

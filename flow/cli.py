@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from fitter import functions
 from flow import options
 from flow.config import ROWWISE, ConfigError, Elementwise, FitOptions, SpecUnit, one_line
 from flow.options import configs, fit_options  # noqa: F401 (gqa-lut gen's configurations; tests use them)
@@ -185,7 +186,6 @@ def _fit_scale(a, cfg: Elementwise, j: int, cache: dict):
     or uniform name their own directories; wide pwl formats reuse the int8
     table of the same scale); its range shrinks to what the scale's input
     format holds."""
-    from fitter import functions
     from fitter.fit import datapath
     from flow.build import ensure_spec
     from flow.fits import FITS
@@ -216,7 +216,6 @@ def fit_configs(a) -> list[Elementwise]:
     """Every table a ``fit`` command line asks for (op, format, entries and
     impl take comma lists, as for ``gen``), all validated before anything
     is fitted. Only element-wise ops have a table of their own to fit."""
-    from fitter import functions
     elementwise = list(functions.FUNCTIONS)
     ops = elementwise if a.op == "all" else [x for x in a.op.split(",") if x]
     if not ops:
@@ -267,7 +266,6 @@ def cmd_fit(a) -> int:
 
 
 def cmd_ops(a) -> int:
-    from fitter import functions
     for f in functions.FUNCTIONS.values():
         print(f"{f.name:11s} range [{f.range[0]:g}, {f.range[1]:g}]  in {f.input.label()}  "
               f"out {f.output.label()}  slope {f.slopes.label()}  intercept {f.intercepts.label()}  {f.doc}")
@@ -278,7 +276,6 @@ def cmd_ops(a) -> int:
 
 
 def cmd_vars(a) -> int:
-    from fitter import functions
     print("make gen variables: NAME [default] values (the ops it applies to); gqa-lut gen --help says what each "
           "does")
     print(f"  OP [gelu] {'|'.join([*functions.FUNCTIONS, *ROWWISE])}, a comma list or all")
@@ -328,8 +325,8 @@ def parser() -> argparse.ArgumentParser:
                                    "the stand-alone package. List options take comma-separated values and "
                                    "build the cross product.")
     p.add_argument("op", nargs="?", default=None,
-                   help="op, comma list or 'all' (default gelu): gelu, hswish, silu, sigmoid, tanh, exp, "
-                        "reciprocal, rsqrt; softmax, layernorm, rmsnorm (row-wise)")
+                   help=f"op, comma list or 'all' (default gelu): {', '.join(functions.FUNCTIONS)}; "
+                        f"{', '.join(ROWWISE)} (row-wise)")
     options.add_unit_flags(p)
     p.add_argument("--handoff", action="store_true", help="also write build/<unit>/handoff/ (make gen does)")
     p.add_argument("--no-handoff", dest="handoff", action="store_false", help="do not (HANDOFF=0)")

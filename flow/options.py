@@ -1,4 +1,4 @@
-"""The command line's view of the parameter tables (:mod:`flow.params`):
+"""The command line's view of the parameter tables (:mod:`hw.params`):
 ``gqa-lut gen``'s and ``fit``'s flags with their ``--help``, the make
 variables that reach them, and the configurations a parsed command line
 asks for. Nothing here declares a parameter: every flag, default, check and
@@ -12,7 +12,7 @@ import itertools
 from pathlib import Path
 
 from flow.config import ROW_KINDS, ConfigError, Elementwise, FitOptions, SpecUnit, kind_of
-from flow.params import Param
+from hw.params import Param
 
 #: the kinds ``gen`` builds from an op, and how their ops are named in a message
 GEN_KINDS = {Elementwise: "the element-wise ops", **{k: op for op, k in ROW_KINDS.items()}}

@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from flow.config import LayerNorm
+from hw.layernorm.config import LayerNorm
 
 
 def _key(unit: Path, synth_cfg: dict) -> str:

@@ -5,6 +5,10 @@ Each op is a package registered in :data:`ROWWISE_OPS`, holding
 * ``model.py``: the golden model (numpy only), class ``MODEL`` with
   ``from_manifest(specs, manifest)``, ``row(codes)``, ``stream_row(codes,
   lasts) -> (codes, flag)`` and ``flag`` (the output flag's port name);
+* ``config.py``: its configuration kind, ``CONFIG`` (:class:`hw.unitconfig.RowConfig`:
+  every option declared once, the tables it is built from, its name, make
+  line and request, and the units of the default verification matrix);
+* ``stimulus.py``: the rows its benches, handoff and accuracy runs use;
 * ``unit.py``: the generator, ``UNIT`` (an Amaranth component taking the
   model and ``row_buffers``) and ``describe(model, row_buffers)`` (its
   manifest part: parameters, timing a*n + b, format name).
@@ -38,6 +42,11 @@ def _package(op: str) -> str:
 def unit_module(op: str):
     """The op's generator module (``UNIT``, ``describe``)."""
     return importlib.import_module(_package(op) + ".unit")
+
+
+def config_class(op: str):
+    """The op's configuration kind (``CONFIG``)."""
+    return importlib.import_module(_package(op) + ".config").CONFIG
 
 
 def model_class(op: str):

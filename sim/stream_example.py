@@ -8,7 +8,7 @@ need not wait for the unit) and passes them to the softmax unit with
 ``make gen OP=softmax`` builds it::
 
     from flow.build import rowwise_model
-    from flow.config import Softmax
+    from hw.softmax.config import Softmax
     from sim.stream_example import ScoresToProbabilities
 
     md, _ = rowwise_model(Softmax(8), "build")     # fits the tables (or reuses build/softmax_tables/)
@@ -103,7 +103,7 @@ def run_rows(dut: ScoresToProbabilities, rows, gap=lambda cyc: False, ready=lamb
 
 def main(argv=None) -> int:
     from flow.build import rowwise_model
-    from flow.config import Softmax
+    from hw.softmax.config import Softmax
 
     build = (argv or sys.argv[1:] or ["build"])[0]
     md, _ = rowwise_model(Softmax(8), build)

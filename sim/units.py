@@ -20,7 +20,7 @@ from pathlib import Path
 from fitter import functions
 from flow.build import build as build_unit
 from flow.build import ensure_spec
-from flow.config import ROWWISE, Elementwise, FitOptions, LayerNorm, RMSNorm, Softmax, UnitConfig
+from flow.config import ROW_KINDS, ROWWISE, Elementwise, FitOptions, UnitConfig
 from sim.runner import BenchResult, run_bench
 
 #: A second op with exactly the same formats, for the two-function regs test;
@@ -43,15 +43,10 @@ def matrix(ops=None) -> list[UnitConfig]:
                   Elementwise("gelu", "int16", 16, 1, "rom", impl="uniform")]
         # the segment-local polynomial (fewest segments within 1 LSB): int8 regs, int12 rom on all 4,096 codes
         units += [Elementwise("gelu", lut="regs", impl="poly"), Elementwise("gelu", "int12", impl="poly")]
-    units += [Softmax(n) for n in (8, 16) if "softmax" in rowwise]
-    units += [LayerNorm(n) for n in (8, 16) if "layernorm" in rowwise]
-    units += [RMSNorm(n) for n in (8, 16) if "rmsnorm" in rowwise]
-    # without a row store: every row streamed once per pass (DESIGN.md "Multi-pass row protocol")
-    # and with the row in an SRAM macro (the bench's model, sim/sram.py): streamed once
-    units += [cls(8, row_store=store) for store in ("none", "sram")
-              for op, cls in (("softmax", Softmax), ("layernorm", LayerNorm), ("rmsnorm", RMSNorm)) if op in rowwise]
-    # and four elements per transfer (LANES=4)
-    units += [LayerNorm(8, row_store="sram", lanes=4)] if "layernorm" in rowwise else []
+    # each row-wise op's own (hw/<op>/config.py verify_units): 8 and 16 entries, without a row store
+    # (every row streamed once per pass, DESIGN.md "Multi-pass row protocol"), with the row in an SRAM
+    # macro (the bench's model, sim/sram.py: streamed once), and layernorm's four elements per transfer
+    units += [u for op, kind in ROW_KINDS.items() if op in rowwise for u in kind.verify_units()]
     return units
 
 

@@ -24,26 +24,26 @@ def _rowwise(cfg, build_dir):
 @pytest.fixture(scope="session")
 def softmax(build_dir):
     """The golden model of the default 16-entry softmax unit."""
-    from flow.config import Softmax
+    from hw.softmax.config import Softmax
     return _rowwise(Softmax(16), build_dir)
 
 
 @pytest.fixture(scope="session")
 def layernorm(build_dir):
     """The golden model of the default 16-entry LayerNorm unit."""
-    from flow.config import LayerNorm
+    from hw.layernorm.config import LayerNorm
     return _rowwise(LayerNorm(16), build_dir)
 
 
 @pytest.fixture(scope="session")
 def softmax8(build_dir):
     """An 8-entry softmax model (the stream example's)."""
-    from flow.config import Softmax
+    from hw.softmax.config import Softmax
     return _rowwise(Softmax(8), build_dir)
 
 
 @pytest.fixture(scope="session")
 def layernorm8_affine(build_dir):
     """An 8-entry, 8-wide LayerNorm model with gamma and beta (the stream tests')."""
-    from flow.config import LayerNorm
+    from hw.layernorm.config import LayerNorm
     return _rowwise(LayerNorm(8, row_len=8, affine=True), build_dir)

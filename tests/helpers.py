@@ -169,7 +169,9 @@ def build_fast(op, fmt, entries, stages, lut, build: Path) -> Path:
     against its golden model (own build dir: the short fits must not replace
     the session's cached default-fit specs)."""
     from flow.build import build as build_unit
-    from flow.config import Elementwise, FitOptions, LayerNorm, Softmax
+    from flow.config import Elementwise, FitOptions
+    from hw.layernorm.config import LayerNorm
+    from hw.softmax.config import Softmax
     fit = FitOptions(generations=GENERATIONS)
     cfg = {"softmax": lambda: Softmax(entries, fit=fit), "layernorm": lambda: LayerNorm(entries, fit=fit)}.get(
         op, lambda: Elementwise(op, fmt, entries, stages, lut, fit=fit))()

@@ -20,7 +20,10 @@ import sys
 from pathlib import Path
 
 from flow.build import build
-from flow.config import Elementwise, LayerNorm, RMSNorm, Softmax
+from flow.config import Elementwise
+from hw.layernorm.config import LayerNorm
+from hw.rmsnorm.config import RMSNorm
+from hw.softmax.config import Softmax
 from flow.dse import plan
 from sim.units import matrix
 

@@ -68,7 +68,10 @@ ENVS = [
 
 def variants():
     """One configuration per option of every kind (and the defaults)."""
-    from flow.config import Elementwise, FitOptions, LayerNorm, RMSNorm, Softmax, parse_fixed
+    from flow.config import Elementwise, FitOptions, parse_fixed
+    from hw.layernorm.config import LayerNorm
+    from hw.rmsnorm.config import RMSNorm
+    from hw.softmax.config import Softmax
     fx = lambda s: parse_fixed(s, "f")  # noqa: E731
     out = [Elementwise("gelu"), Elementwise("exp", "int16", 16, 2, "regs"), Elementwise("gelu", "fp32", ftz=True),
            Elementwise("gelu", "int12", impl="uniform", entries=32), Elementwise("gelu", "int10", impl="table"),

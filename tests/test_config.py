@@ -11,8 +11,9 @@ import pytest
 
 from tests.helpers import QUICK, ROOT, make, tree, unit_of
 
-from flow.config import (ConfigError, Elementwise, FitOptions, LayerNorm, Softmax, SpecUnit, from_request,
-                         parse_fixed)
+from flow.config import ConfigError, Elementwise, FitOptions, SpecUnit, from_request, parse_fixed
+from hw.layernorm.config import LayerNorm
+from hw.softmax.config import Softmax
 
 
 def _user_spec(tmp_path: Path) -> Path:

@@ -139,7 +139,7 @@ def test_layernorm_verilog_does_not_depend_on_the_input_frac(tmp_path):
     """The accounting's premise: one LayerNorm unit serves every site at its
     own input scale (eps 1e-12: the E term is 0 at these fracs)."""
     from flow.build import build
-    from flow.config import LayerNorm
+    from hw.layernorm.config import LayerNorm
     from hw.fixed import Fixed
     texts = []
     for f in (7, 10):

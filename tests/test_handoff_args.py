@@ -21,7 +21,8 @@ from tests.helpers import build_fast
 def built(tmp_path_factory):
     """A small element-wise unit and a softmax unit, fast fits, no package yet."""
     from flow.build import build as build_unit
-    from flow.config import FitOptions, Softmax
+    from flow.config import FitOptions
+    from hw.softmax.config import Softmax
     root = tmp_path_factory.mktemp("handoff_args")
     return {"gelu": build_fast("gelu", "int8", 4, 1, "rom", root),
             "softmax": build_unit(Softmax(4, fit=FitOptions(generations=5)), root)}

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from flow.build import build as build_unit
-from flow.config import Elementwise, FitOptions, LayerNorm, RMSNorm, Softmax
+from flow.config import Elementwise, FitOptions
+from hw.layernorm.config import LayerNorm
+from hw.rmsnorm.config import RMSNorm
+from hw.softmax.config import Softmax
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = FitOptions(generations=5)          # the table's quality does not matter here

@@ -33,7 +33,9 @@ import re
 import pytest
 
 from flow.build import build as build_unit
-from flow.config import Elementwise, LayerNorm, Softmax
+from flow.config import Elementwise
+from hw.layernorm.config import LayerNorm
+from hw.softmax.config import Softmax
 
 UNITS = {
     "fp32": Elementwise("gelu", "fp32", stages=1),

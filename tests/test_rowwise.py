@@ -8,7 +8,9 @@ import pytest
 
 from flow.build import build as build_unit
 from flow.build import rowwise_model
-from flow.config import LayerNorm, Softmax, parse_fixed
+from flow.config import parse_fixed
+from hw.layernorm.config import LayerNorm
+from hw.softmax.config import Softmax
 from hw.rowwise import model_from_dir
 from sim.units import verify
 from tests.helpers import check_rows

@@ -10,7 +10,9 @@ import pytest
 from amaranth.sim import Simulator
 
 from flow.build import rowwise_model
-from flow.config import LayerNorm, Softmax, parse_fixed
+from flow.config import parse_fixed
+from hw.layernorm.config import LayerNorm
+from hw.softmax.config import Softmax
 from hw.pwl_int.model import evaluate
 from hw.pwl_int.serial import SerialPWL
 

@@ -18,7 +18,10 @@ import pytest
 from flow.build import build as build_unit
 from flow.build import rowwise_model
 from flow.cli import main as cli
-from flow.config import LayerNorm, RMSNorm, Softmax, from_request, parse_fixed
+from flow.config import from_request, parse_fixed
+from hw.layernorm.config import LayerNorm
+from hw.rmsnorm.config import RMSNorm
+from hw.softmax.config import Softmax
 from hw.norm import normalize
 from hw.pwl_int.model import evaluate
 from sim.units import verify

@@ -20,7 +20,7 @@ calibration (the paper's constraint), and its output codes are dequantized:
   calibrated frac, ``row_len`` 384, output with the frac that holds the
   calibrated max of ``gamma*z + beta``; gamma and beta are the model's,
   written to ``<params_dir>/<site>.json`` and rounded to their formats by
-  ``flow.config.read_params`` (what ``--ln-params`` does), so the unit
+  ``hw.layernorm.config.read_params`` (what ``--ln-params`` does), so the unit
   is the one ``make gen ... LN_PARAMS=<site>.json`` builds.
   eps is the model's 1e-12 (the unit's ``E`` term, 0 or 1 code at these scales).
   Evaluated with ``hw.layernorm.batch.rows``, tested bit-equal to ``LayerNorm.row``.
@@ -227,7 +227,7 @@ class TableSet:
         return self._cached(("gelu", frac, fmt), lambda: ensure_spec(cfg, self.root, self.quiet)[0])
 
     def softmax_config(self, frac: int, row_max: int = 128):
-        from flow.config import Softmax
+        from hw.softmax.config import Softmax
         return Softmax(self.entries, row_max, frac, fit=self.fit)
 
     def softmax(self, frac: int, row_max: int = 128):
@@ -239,7 +239,7 @@ class TableSet:
     def rsqrt(self, fmt: str = "int8"):
         """The layernorm unit's rsqrt table at ``fmt`` (the generator's own cache)."""
         from flow.build import tables
-        from flow.config import LayerNorm
+        from hw.layernorm.config import LayerNorm
         cfg = LayerNorm(self.entries, rsqrt=fmt, fit=self.fit)
         return self._cached(("rsqrt", fmt), lambda: tables(cfg, self.root, self.quiet)["rsqrt"])
 
@@ -260,10 +260,10 @@ class TableSet:
 
     def ln_config(self, in_max: float, out_max: float, row_len: int, eps: float, io: IO = INT8,
                   params: Path | None = None):
-        """The ``flow.config.LayerNorm`` of the unit for a site's calibrated
+        """The ``hw.layernorm.config.LayerNorm`` of the unit for a site's calibrated
         input max and output max (of ``gamma*z + beta`` with ``params``, of
         ``z`` without): what ``make gen OP=layernorm LN_...`` is told."""
-        from flow.config import RSQRT_OUT_FRAC, LayerNorm
+        from hw.layernorm.config import LayerNorm, RSQRT_OUT_FRAC
         bits = 16 if io.layernorm == "int16" else S8
         f_r = RSQRT_OUT_FRAC + (8 if io.rsqrt == "int16" else 0)
         out = Fixed(bits, True, min(frac_for(out_max, bits), f_r - 1))
@@ -409,7 +409,7 @@ class Replaced(Ops):
         return {k: (self._lns[k], self._ln_files[k]) for k in sorted(self._lns)}
 
     def layernorm_configs(self) -> dict:
-        """{site: flow.config.LayerNorm} of the sites run so far."""
+        """{site: hw.layernorm.config.LayerNorm} of the sites run so far."""
         return {k: self._ln_cfgs[k] for k in sorted(self._lns)}
 
     # -- ops

@@ -322,7 +322,7 @@ def markdown(res: dict) -> str:
         "(`hw.pwl_int.model.evaluate`, `hw.softmax`, `hw.layernorm`). Every LayerNorm, gamma and beta "
         "included, is the LayerNorm unit with its per-channel gamma/beta stage (`--ln-affine`): the "
         "model's gamma and beta are written to one JSON file per site and rounded to the unit's formats "
-        "by the generator's own code (`flow.config.read_params`, what `--ln-params` runs); the unit's "
+        "by the generator's own code (`hw.layernorm.config.read_params`, what `--ln-params` runs); the unit's "
         "output format is chosen to hold the calibrated max of gamma*z + beta. The row "
         "`all (LN unit, float gamma/beta)` is a control, not a hardware configuration: the unit without "
         "that stage, gamma and beta applied in float to its dequantized output.",

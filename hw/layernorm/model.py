@@ -53,6 +53,8 @@ class LayerNorm:
     OP = "layernorm"
     #: the op in the datasheet's words
     TEXT = "row-wise layer normalization, (x_i - mean) / sqrt(var + eps), optional per-channel gamma/beta"
+    #: a row's outputs sum to nothing in particular (softmax's sum to one)
+    ROW_SUM = None
     rsqrt: object          # hw.spec.Spec of the rsqrt table on [1, 4)
     row_len: int = 64
     input: Fixed = DEFAULT_IN

@@ -35,6 +35,8 @@ class Softmax:
     OP = "softmax"
     #: the op in the datasheet's words
     TEXT = "row-wise softmax, p_i = e^(x_i - max) / sum_j e^(x_j - max)"
+    #: what a row's outputs sum to in exact arithmetic (the benchmark's row-sum error)
+    ROW_SUM = 1.0
     exp: object            # hw.spec.Spec of the exp table (input: d, output: e)
     recip: object          # hw.spec.Spec of the reciprocal table on [1, 2)
     row_max: int = 128

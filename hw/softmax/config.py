@@ -1,0 +1,97 @@
+"""The softmax unit's configuration: its options, declared once, and the
+tables it is built from.
+
+Each table is an ordinary fitted spec (a registry op plus fit options),
+with formats chosen for the unit's arithmetic:
+
+* ``exp``: e^d on [-8, 0], input s8.4 (the unit's score format), output
+  u16.15, slopes and intercepts s16.15. The row sum adds up to ROW_MAX tail
+  terms, so the tail's error counts ROW_MAX times: with an INT8-output exp
+  table (u8.7, s8.6 coefficients) a row of 90 scores 3-6 units below its
+  maximum sums 30 % short and the largest probability is off by 35 LSB;
+  with 12-bit output and 10-bit coefficients the worst row of ``make
+  bench-rowwise`` is still 12 LSB off; 16-bit output and coefficients bring
+  every row of the benchmark within 2 LSB at 16 entries. It follows the
+  score format s8.F (``--sm-in-frac F``): it covers the whole code range of
+  d = x - max <= 0, i.e. [-2^(7-F), 0]; at F = 4 that is exp's registry
+  range [-8, 0], so the default unit's request is :data:`TABLES`' own;
+* ``recip``: 1/m on the normalized row sum m in [1, 2): input u12.11 (the
+  12 leading bits of the sum; 8 bits would cost up to 2^-7 relative error
+  by truncation alone), output u12.11, slopes s10.9, intercepts s12.10
+  (2 - m near m = 1).
+
+Fitting and caching the tables is ``flow/build.py``.
+"""
+
+from __future__ import annotations
+
+from hw.params import ConfigError, ints
+from hw.rowwise import model_class
+from hw.unitconfig import ROW_RANGE, RowConfig, _buffers_param, _entries_param, _fit_param, _lanes_param, \
+    _store_param, declared
+
+#: the unit's tables at the default score format s8.4 (see the module's text)
+TABLES = {
+    "exp": {"op": "exp", "out_bits": 16, "out_frac": 15, "slope_bits": 16, "slope_frac": 15,
+            "intercept_bits": 16, "intercept_frac": 15},
+    "recip": {"op": "reciprocal", "range": [1.0, 2.0], "in_bits": 12, "in_frac": 11, "out_bits": 12,
+              "out_frac": 11, "slope_bits": 10, "slope_frac": 9, "intercept_bits": 12, "intercept_frac": 10},
+}
+
+
+@declared
+class Softmax(RowConfig):
+    """Row-wise softmax over rows of 1..``row_max`` scores in s8.``in_frac``."""
+    PARAMS = (
+        _entries_param(),
+        ints("row_max", 128, *ROW_RANGE, what="--row", make="ROW", flag="--row", metavar="N",
+             suffix=lambda n: f"_r{n}", help="the longest row", brief="the longest row (softmax), the row length (norms)"),
+        ints("in_frac", 4, 0, 7, " (scores s8.F)", what="--sm-in-frac", make="SM_IN_FRAC", flag="--sm-in-frac",
+             metavar="F", suffix=lambda f: f"_i8f{f}", help="scores s8.F", brief="fractional bits of the s8 scores"),
+        _buffers_param(),
+        _fit_param("how the tables are fitted"),
+        _store_param(3),
+        #: one lane only, for now: the field exists so that every row-wise configuration takes LANES alike
+        _lanes_param("one lane only (LANES applies to layernorm and rmsnorm)"),
+    )
+    MAKE = ("entries", "row_max", "in_frac", "row_buffers", "row_store")
+    kind = "softmax"
+    op = "softmax"
+
+    def check(self):
+        if self.lanes != 1:
+            raise ConfigError(f"--lanes {self.lanes}: the softmax unit has one lane (LANES applies to layernorm "
+                              "and rmsnorm with --row-store none or sram)")
+        super().check()
+
+    @property
+    def name(self) -> str:
+        return (f"softmax_int8_e{self.entries}{self.fit.variant_tag()}"
+                + self.part("row_max", "in_frac", "row_buffers", "row_store"))
+
+    def model(self, tabs: dict):
+        """The golden model of this unit, from its fitted tables."""
+        return model_class(self.op)(tabs["exp"], tabs["recip"], row_max=self.row_max)
+
+    @property
+    def row_length(self) -> int:
+        return self.row_max
+
+    @property
+    def in_bits(self) -> int:
+        return 8
+
+    def table_options(self) -> dict:
+        """Fit requests of the unit's tables: {name: {"op": ..., options}}."""
+        out = {name: dict(req) for name, req in TABLES.items()}
+        if self.in_frac != 4:
+            out["exp"].update(in_frac=self.in_frac, range=[-(2.0 ** (7 - self.in_frac)), 0.0])
+        return out
+
+    def request(self) -> dict:
+        d = super().request()
+        d.pop("lanes", None)                # always 1
+        return d
+
+
+CONFIG = Softmax
