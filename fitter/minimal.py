@@ -67,10 +67,8 @@ from fitter.ga import GAConfig
 from fitter.impls import fit_uniform
 from fitter.minimax import fewest_segments, float_exact, minimax_line, unreachable
 from fitter.problem import OBJECTIVES, FitError, Problem
-from hw.poly import model as poly_model
-from hw.pwl_int import model as pwl_model
+from hw import impls
 from hw.spec import Coeffs, Spec
-from hw.uniform import model as uniform_model
 
 #: Largest domain :func:`certify` evaluates code by code (the metrics' own limit).
 MAX_CERTIFY_CODES = (1 << 16) + 1
@@ -95,17 +93,16 @@ def _func(op) -> functions.Function:
 
 
 def certify(spec: Spec, bound_lsb: float, rng_range: tuple | None = None) -> dict:
-    """Certificate of ``max_err_lsb <= bound_lsb`` for an integer pwl,
-    uniform or poly spec of a registry op: its golden model (``hw.pwl_int.model``,
-    ``hw.uniform.model`` or ``hw.poly.model``) on every input code of the domain -- the codes of
+    """Certificate of ``max_err_lsb <= bound_lsb`` for an integer spec of a
+    registry op, any implementation: its golden model (:func:`hw.impls.evaluate`) on every input code of the domain -- the codes of
     the input format inside ``rng_range`` (default ``spec.fit["range"]``,
     else the op's range) -- against the float64 reference, errors
     ``|y - f(q 2^-f_x) 2^f_y|`` in output LSBs as the metrics define them.
 
     Returns {"certified": bool, "max_err_lsb", "worst_input", "worst_code",
     "bound_lsb", "codes", "domain"}."""
-    if spec.is_fp32 or spec.impl not in ("pwl", "uniform", "poly"):
-        raise FitError(f"certify: integer pwl, uniform or poly specs only, not {spec.impl} {spec.format_name}")
+    if spec.is_fp32:
+        raise FitError(f"certify: integer specs only, not {spec.impl} {spec.format_name}")
     func = _func(spec.op)
     lo, hi = rng_range or spec.fit.get("range") or func.range
     x, y = spec.input, spec.output
@@ -117,8 +114,7 @@ def certify(spec: Spec, bound_lsb: float, rng_range: tuple | None = None) -> dic
         raise FitError(f"certify: {qhi - qlo + 1} codes in the domain; at most {MAX_CERTIFY_CODES} are "
                        f"evaluated code by code (formats up to int16)")
     q = np.arange(qlo, qhi + 1, dtype=np.int64)
-    model = {"uniform": uniform_model, "poly": poly_model}.get(spec.impl, pwl_model)
-    out = model.evaluate(spec, q)
+    out = impls.evaluate(spec, q)            # the implementation's golden model
     err = np.abs(out - func(x.to_real(q)) * 2.0 ** y.frac)
     w = int(np.argmax(err))
     return {"certified": bool(err[w] <= bound_lsb), "max_err_lsb": float(err[w]),
@@ -233,6 +229,56 @@ def _search(trial, lo: int, hi: int):
     return seen[ok][0], tried
 
 
+def _search_pwl(func, fmt, bound_lsb, rng, max_entries, method, objective, int8_breakpoints, seed, ga, over):
+    """pwl: the exact greedy (method exact) or a search over entries with ``fitter.fit``'s methods."""
+    if method == "exact":
+        if objective != "maxerr":
+            raise FitError("fewest_entries: method exact searches max_err_lsb itself: use objective 'maxerr'")
+        return _fewest_pwl_exact(func, fmt, bound_lsb, rng, max_entries, int8_breakpoints, over)
+    if method not in ("ga", "uniform"):
+        raise FitError(f"unknown method '{method}' for a pwl search; known: exact, ga, uniform")
+    cfg = replace(ga or GAConfig(quiet=True), objective=objective)
+
+    def trial(n):
+        spec, _ = fit(func, n, fmt, seed, method, rng, cfg, **over)
+        e = spec.fit["metrics"]["max_err_lsb"]
+        return spec, e, e <= bound_lsb
+
+    return (*_search(trial, 1, max_entries), None)
+
+
+def _search_uniform(func, fmt, bound_lsb, rng, max_entries, method, objective, int8_breakpoints, seed, ga, over):
+    """uniform: every power of two up to the first that meets the bound."""
+    rule = "exact" if method == "exact" else method
+    if rule == "exact" and objective != "maxerr":
+        raise FitError("fewest_entries: uniform with method exact takes minimax lines: use objective 'maxerr'")
+    dp = datapath(func, fmt, **over)
+    top = min(max_entries, 1 << dp.x.bits)
+    tried, spec = [], None
+    prob = Problem(func, *rng, dp, 1)
+    if float_exact(dp) and not prob.sampled:
+        bad = unreachable(prob, bound_lsb)
+        if len(bad):                # no line at all reaches some code: no table of any size
+            raise BoundNotMet(_unreachable_message(prob, bound_lsb, bad), tried)
+    n = 2
+    while n <= top:
+        s = fit_uniform(func, n, fmt, rule, objective, rng, **over)
+        e = s.fit["metrics"]["max_err_lsb"]
+        tried.append({"entries": n, "meets": bool(e <= bound_lsb), "max_err_lsb": float(e),
+                      "how": f"fit_uniform rule {rule}" + (" (exact per segment)" if rule == "exact" else "")})
+        if e <= bound_lsb:
+            spec = s
+            break
+        n *= 2
+    return spec, tried, None
+
+
+#: the searches by implementation (impl -> (func, fmt, bound, range, max_entries, method, objective,
+#: int8_breakpoints, seed, ga, format options) -> (spec or None, tried, how)); the other implementations
+#: take no entry search (a table meets 0.5 LSB by itself; a poly fit takes the bound itself, fitter/poly.py)
+SEARCHES = {"pwl": _search_pwl, "uniform": _search_uniform}
+
+
 def fewest_entries(op, fmt: str = "int8", bound_lsb: float = 1.0, impl: str = "pwl", method: str = "exact",
                    objective: str = "maxerr", rng_range: tuple | None = None, max_entries: int = 256,
                    int8_breakpoints: bool = False, seed: int = 0, ga: GAConfig | None = None,
@@ -257,46 +303,11 @@ def fewest_entries(op, fmt: str = "int8", bound_lsb: float = 1.0, impl: str = "p
         raise FitError(f"max_err_lsb bound {bound_lsb}: must be > 0")
     rng = tuple(rng_range) if rng_range else func.range
     max_entries = min(max_entries, 256)
-    how = None
-    if impl == "pwl" and method == "exact":
-        if objective != "maxerr":
-            raise FitError("fewest_entries: method exact searches max_err_lsb itself: use objective 'maxerr'")
-        spec, tried, how = _fewest_pwl_exact(func, fmt, bound_lsb, rng, max_entries, int8_breakpoints, over)
-    elif impl == "pwl":
-        if method not in ("ga", "uniform"):
-            raise FitError(f"unknown method '{method}' for a pwl search; known: exact, ga, uniform")
-        cfg = replace(ga or GAConfig(quiet=True), objective=objective)
-
-        def trial(n):
-            spec, _ = fit(func, n, fmt, seed, method, rng, cfg, **over)
-            e = spec.fit["metrics"]["max_err_lsb"]
-            return spec, e, e <= bound_lsb
-
-        spec, tried = _search(trial, 1, max_entries)
-    elif impl == "uniform":
-        rule = "exact" if method == "exact" else method
-        if rule == "exact" and objective != "maxerr":
-            raise FitError("fewest_entries: uniform with method exact takes minimax lines: use objective 'maxerr'")
-        dp = datapath(func, fmt, **over)
-        top = min(max_entries, 1 << dp.x.bits)
-        tried, spec = [], None
-        prob = Problem(func, *rng, dp, 1)
-        if float_exact(dp) and not prob.sampled:
-            bad = unreachable(prob, bound_lsb)
-            if len(bad):                # no line at all reaches some code: no table of any size
-                raise BoundNotMet(_unreachable_message(prob, bound_lsb, bad), tried)
-        n = 2
-        while n <= top:
-            s = fit_uniform(func, n, fmt, rule, objective, rng, **over)
-            e = s.fit["metrics"]["max_err_lsb"]
-            tried.append({"entries": n, "meets": bool(e <= bound_lsb), "max_err_lsb": float(e),
-                          "how": f"fit_uniform rule {rule}" + (" (exact per segment)" if rule == "exact" else "")})
-            if e <= bound_lsb:
-                spec = s
-                break
-            n *= 2
-    else:
-        raise FitError(f"fewest_entries: impl '{impl}': use pwl or uniform (a table meets 0.5 LSB by itself)")
+    if impl not in SEARCHES:
+        raise FitError(f"fewest_entries: impl '{impl}': use {' or '.join(SEARCHES)} (a table meets 0.5 LSB by "
+                       "itself; a poly fit takes the bound itself)")
+    spec, tried, how = SEARCHES[impl](func, fmt, bound_lsb, rng, max_entries, method, objective, int8_breakpoints,
+                                      seed, ga, over)
     if spec is None:
         raise BoundNotMet(f"{func.name} {fmt}: no {impl} table ({method}) of at most {max_entries} entries meets "
                           f"{bound_lsb} LSB", tried)

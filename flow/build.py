@@ -111,9 +111,7 @@ def write_fit(spec: Spec, prob, out: Path, drawn=None, root: Path | None = None,
     if prob is not None and not spec.is_fp32:
         bps, K, C = drawn if drawn is not None else spec.arrays()
         m = spec.fit["metrics"]
-        size = (f"table of {spec.entries} codes" if spec.impl == "table" else
-                f"{spec.entries} entries" + (" (uniform)" if spec.impl == "uniform" else ""))
-        title = (f"{spec.op}, {size}, in {spec.input.label()} out {spec.output.label()}: "
+        title = (f"{spec.op}, {FITS[spec.impl].size_text(spec)}, in {spec.input.label()} out {spec.output.label()}: "
                  f"mse_hw {m['mse_hw']:.3g}, max err {m['max_err_lsb']:.3g} LSB")
         write_atomic(out / "fit.png", plot_png(prob, bps, K, C, title))
 

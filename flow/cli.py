@@ -21,6 +21,7 @@ from pathlib import Path
 from fitter import functions
 from flow import options
 from flow.config import ROWWISE, ConfigError, Elementwise, FitOptions, SpecUnit, one_line
+from flow.fits import FITS
 from flow.options import configs, fit_options  # noqa: F401 (gqa-lut gen's configurations; tests use them)
 
 #: subcommands run by another module's ``main(argv)``
@@ -158,7 +159,7 @@ def _found_line(unit: Path, man: dict) -> str | None:
         bound, err, n = float(found["bound_lsb"]), float(cert["max_err_lsb"]), int(found["entries"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    what = "segments" if found.get("impl") == "poly" else "entries"
+    what = FITS[found["impl"]].entries_word if found.get("impl") in FITS else "entries"
     return (f"  max-err-lsb {bound:g}: found {n} {what} (the fewest within {bound:g} LSB), certified max error "
             f"{err:.3f} LSB on every input code")
 

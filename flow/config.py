@@ -28,11 +28,12 @@ from pathlib import Path
 from fitter import functions
 from fitter.fit import WIDEN
 from fitter.poly import FOLDS as POLY_FOLDS
+from flow.fits import FITS
 from hw.params import ConfigError, Param, check_int, choice, one_line, parse_bit, parse_int
 from hw.poly.model import DEGREES as POLY_DEGREES
 from hw.pwl_common import LUT_MODES as LUTS, MAX_STAGES
 from hw.rowwise import ROWWISE_OPS, config_class
-from hw.spec import IMPLS, MAX_ENTRIES, MAX_TABLE_BITS
+from hw.spec import IMPLS
 from hw.unitconfig import (FIT_DEFAULTS, FORMAT_OPTS, FitOptions, RowConfig, UnitConfig, _entries_param,
                            _fit_param, _hash, _lanes_param, declared, parse_fixed)
 from synth.sdc import CLOCK_RANGE
@@ -41,21 +42,11 @@ __all__ = ["ConfigError", "one_line", "Elementwise", "SpecUnit", "FitOptions", "
            "from_request", "parse_fixed", "KINDS", "ROW_KINDS", "ROWWISE", "FORMAT_OPTS", "FIT_DEFAULTS"]
 
 FORMATS = ("int8", "int10", "int12", "int16", "int32", "fp32")
-#: IMPLS (hw/spec.py): element-wise implementations (hw/impls.py), pwl (comparator bank, the
-#: default), table (direct lookup of every input code, at most MAX_TABLE_BITS input bits),
+#: the configuration fields that belong to one implementation (refused with the others)
+OWN_FIELDS = tuple(dict.fromkeys(n for how in FITS.values() for n in how.own))
+#: IMPLS (hw/spec.py): element-wise implementations (hw/impls.py; their fits, option rules and names
+#: flow/fits.py), pwl (comparator bank, the default), table (direct lookup of every input code),
 #: uniform (2^k equal segments addressed by the input's top bits), poly (segment-local lines).
-#: fit options that mean something per impl (the rest are refused): a table has no search and no
-#: lines, a uniform table no breakpoint search (its lines are fitted by --rule/--objective, or by
-#: the exact window search with --method exact)
-IMPL_FIT_OPTS = {
-    "table": ("range", "in_bits", "in_frac", "out_bits", "out_frac"),
-    "uniform": ("range", "method", "objective", "rule", "in_bits", "in_frac", "out_bits", "out_frac",
-                "slope_frac", "intercept_frac", "slope_bits", "intercept_bits", "max_err_lsb"),
-    # poly (fitter/poly.py): the fewest segments and narrowest coefficient formats within the bound
-    "poly": ("range", "in_bits", "in_frac", "out_bits", "out_frac", "max_err_lsb"),
-}
-#: impl poly: the bound its fit meets when --max-err-lsb is not given (stored as None), and its widest input
-POLY_BOUND, POLY_MAX_BITS = 1.0, 16
 
 
 # -- element-wise ----------------------------------------------------------------
@@ -94,8 +85,8 @@ class Elementwise(UnitConfig):
     ``table`` (one correctly rounded output per input code, integer formats
     of at most 12 input bits: the unit is ``<op>_<format>_table``) or
     ``poly`` (segment-local lines, the fewest segments within the bound).
-    Fit options that mean nothing to an impl are refused
-    (:data:`IMPL_FIT_OPTS`).
+    Fit options that mean nothing to an impl are refused (its ``options``
+    in :data:`flow.fits.FITS`, which holds every rule of its own).
 
     ``lanes`` (``LANES=P``): P inputs and P results per clock on one table
     (name ``_l<P>`` after the table's part). ``clock_mhz`` (``CLOCK_MHZ=F``):
@@ -155,61 +146,38 @@ class Elementwise(UnitConfig):
             raise ConfigError(f"FTZ=1 applies to fp32 units only (FORMAT={self.format})")
         if self.format == "fp32" and any(getattr(self.fit, k) is not None for k in FORMAT_OPTS):
             raise ConfigError("format options (--in-frac, ...) do not apply to fp32 units")
-        if self.impl != "poly" and self.changed("degree"):
-            raise ConfigError(f"DEGREE={self.degree} applies to impl poly (IMPL=poly), not {self.impl}")
-        if self.fold and self.impl != "poly":
-            raise ConfigError(f"FOLD=1 applies to impl poly (IMPL=poly), not {self.impl}")
-        if self.fold and self.op not in POLY_FOLDS:
-            raise ConfigError(f"FOLD=1: no symmetry known for {self.op} (FOLD applies to {', '.join(POLY_FOLDS)})")
-        if self.impl != "pwl":
-            self._check_impl()
+        self._check_impl()
         if self.fit.max_err_lsb is not None:
-            if self.impl == "table" or self.format == "fp32":
+            if self.format == "fp32":
                 raise ConfigError("--max-err-lsb applies to pwl and uniform units of an integer format (a table "
                                   "is correctly rounded already)")
             if self.changed("entries"):
                 raise ConfigError(f"ENTRIES={self.entries} does not apply with --max-err-lsb: the search finds the "
                                   "fewest entries; leave ENTRIES at its default")
 
-    def _in_bits(self) -> int:
+    @property
+    def in_bits(self) -> int:
+        """Bits of one input element (the table's input)."""
         return (self.fit.in_bits or functions.get(self.op).input.bits) + WIDEN[self.format]
 
     def _check_impl(self) -> None:
-        impl = self.impl
-        if self.format == "fp32":
-            raise ConfigError(f"impl {impl} needs an integer format (FORMAT=fp32 is pwl only)")
-        bad = [k for k in self.fit.changed_options() if k not in IMPL_FIT_OPTS[impl]]
+        """The implementation's own rules, from its entry in :data:`flow.fits.FITS`: the fields that are
+        another implementation's, FORMAT=fp32, the fit options it takes, then its ``check``."""
+        impl, how = self.impl, FITS[self.impl]
+        for name in OWN_FIELDS:
+            if self.changed(name) and name not in how.own:
+                p, owner = self.PARAM[name], next(i for i, f in FITS.items() if name in f.own)
+                raise ConfigError(f"{p.make}={p.text(getattr(self, name))} applies to impl {owner} (IMPL={owner}), "
+                                  f"not {impl}")
+        if self.format == "fp32" and not how.fp32:
+            raise ConfigError(f"impl {impl} needs an integer format (FORMAT=fp32 is "
+                              f"{', '.join(i for i, f in FITS.items() if f.fp32)} only)")
+        bad = [k for k in self.fit.changed_options() if how.options is not None and k not in how.options]
         if bad:
-            why = {"table": "nothing is searched: every value is the function correctly rounded",
-                   "poly": "its fit finds the fewest segments and the narrowest coefficient formats within "
-                           "--max-err-lsb"}.get(impl, "its segments are fixed, 2^k equal ones; --method exact, "
-                                                      "--rule and --objective choose the lines")
-            raise ConfigError(f"--{bad[0].replace('_', '-')} does not apply to impl {impl} ({why})")
-        if impl == "poly":
-            if self.changed("entries"):
-                raise ConfigError(f"ENTRIES={self.entries} does not apply to impl poly: its fit finds the fewest "
-                                  "segments within MAX_ERR_LSB (default 1); leave ENTRIES at its default")
-            if self._in_bits() > POLY_MAX_BITS:
-                raise ConfigError(f"impl poly is certified on every input code: at most {POLY_MAX_BITS} input "
-                                  f"bits, FORMAT={self.format} gives {self._in_bits()}")
-            if self.fit.max_err_lsb == POLY_BOUND:      # the default bound: one unit, one name, one make line
-                self._set("fit", replace(self.fit, max_err_lsb=None))
-            return
-        if impl == "uniform" and self.fit.method == "uniform":
-            raise ConfigError("--method uniform does not apply to impl uniform (its segments are equal already; "
-                              "--method exact fits the lines by exact search)")
-        if impl == "table":
-            if self.changed("entries"):
-                raise ConfigError(f"ENTRIES={self.entries} does not apply to impl table: it holds one value per "
-                                  "input code (2^bits entries); leave ENTRIES at its default")
-            if self._in_bits() > MAX_TABLE_BITS:
-                given = f"--in-bits {self.fit.in_bits} at " if self.fit.in_bits else ""
-                raise ConfigError(f"impl table holds one value per input code: at most {MAX_TABLE_BITS} input bits, "
-                                  f"{given}FORMAT={self.format} gives {self._in_bits()}"
-                                  + ("" if given else " (use int8, int10 or int12)"))
-        elif self.entries < 2 or self.entries & (self.entries - 1):
-            raise ConfigError(f"entries {self.entries}: impl uniform needs a power of two, 2..{MAX_ENTRIES} "
-                              "(equal segments addressed by the input's top bits)")
+            raise ConfigError(f"--{bad[0].replace('_', '-')} does not apply to impl {impl} ({how.refused})")
+        how.check(self)
+        if how.default_bound is not None and self.fit.max_err_lsb == how.default_bound:
+            self._set("fit", replace(self.fit, max_err_lsb=None))   # the default bound: one unit, one name
 
     @property
     def variant(self) -> str:
@@ -219,13 +187,8 @@ class Elementwise(UnitConfig):
     def table_id(self) -> str:
         """``<op>_<format>_e<N>``, ``<op>_<format>_e<N>_uniform``,
         ``<op>_<format>_m<B>[_poly]`` or ``<op>_<format>_table``: the table,
-        before its ``_v`` variant tag."""
-        if self.impl == "table":
-            return f"{self.op}_{self.format}_table"
-        bound = POLY_BOUND if self.impl == "poly" and self.fit.max_err_lsb is None else self.fit.max_err_lsb
-        size = f"e{self.entries}" if bound is None else "m" + f"{bound:g}".replace(".", "p").replace("+", "")
-        return (f"{self.op}_{self.format}_{size}" + ("" if self.impl == "pwl" else f"_{self.impl}")
-                + self.part("degree", "fold"))
+        before its ``_v`` variant tag (the implementation's ``table_id``)."""
+        return FITS[self.impl].table_id(self)
 
     @property
     def name(self) -> str:

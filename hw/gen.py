@@ -18,7 +18,7 @@ from amaranth.lib import wiring
 from hw import impls
 from hw.files import write_atomic
 from hw.ports import header_ports, ordered, reorder_header
-from hw.spec import Spec
+from hw.spec import DEFAULT_IMPL, Spec
 
 DEFAULT_STAGES = 1
 DEFAULT_LUT = "rom"
@@ -82,8 +82,8 @@ def generate(spec: Spec, out: Path, top: str, stages: int = DEFAULT_STAGES, lut:
     manifest = {
         "top": top, "verilog": [f"{top}.v"], "spec": "spec.json", **(record or {}),
         "op": spec.op, "format": spec.format_name, "entries": spec.entries,
-        # the implementation only when not pwl, so pwl manifests stay as they were
-        **({"impl": spec.impl} if spec.impl != "pwl" else {}),
+        # the implementation only when not the default (pwl), so pwl manifests stay as they were
+        **({"impl": spec.impl} if spec.impl != DEFAULT_IMPL else {}),
         "stages": stages, "latency_cycles": stages,
         "throughput": "1 result per clock" if lanes == 1 else f"{lanes} results per clock ({lanes} lanes)",
         **({"lanes": lanes, "lane_layout": impls.lane_layout(spec, lanes)} if lanes != 1 else {}),

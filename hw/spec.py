@@ -73,6 +73,8 @@ MAX_BITS = 32          # widest integer input / coefficient / output supported
 MAX_ENTRIES = 256
 MAX_FILE_BYTES = 16 << 20   # a spec of 4096 table values is well under 1 MiB
 IMPLS = ("pwl", "table", "uniform", "poly")
+#: a spec without ``impl`` is pwl (the first implementation; specs written before impl existed)
+DEFAULT_IMPL = IMPLS[0]
 MAX_TABLE_BITS = 12    # a table spec holds 2^bits values
 MAX_POLY_ENTRIES = 4096   # a poly spec's segments: 2^k, k <= 12 (and k < input bits)
 POLY_DEGREES = (1, 2)
@@ -116,7 +118,7 @@ class Spec:
     output: Fixed | None
     fit: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)   # unknown top-level fields, kept
-    impl: str = "pwl"              # one of IMPLS
+    impl: str = DEFAULT_IMPL       # one of IMPLS
     values: tuple | None = None    # table only: output code per input code, from min_code
     coefficients: tuple | None = None   # poly only: (c0, c1, ...) Coeffs columns, c_i multiplies t^i
     fold: tuple | None = None      # poly only: ("odd", K) or ("x", 0), the symmetry folding (DESIGN.md)

@@ -20,7 +20,8 @@ from pathlib import Path
 from fitter import functions
 from flow.build import build as build_unit
 from flow.build import ensure_spec
-from flow.config import ROW_KINDS, ROWWISE, Elementwise, FitOptions, UnitConfig
+from flow.config import ROW_KINDS, ROWWISE, Elementwise, UnitConfig
+from flow.fits import FITS
 from sim.runner import BenchResult, run_bench
 
 #: A second op with exactly the same formats, for the two-function regs test;
@@ -51,31 +52,14 @@ def matrix(ops=None) -> list[UnitConfig]:
 
 
 def partner_spec(cfg: Elementwise, build: Path) -> Path:
-    """The second table a ``LUT=regs`` unit is loaded with: the partner op's
-    table of the same formats and the same impl (a table unit takes a table,
-    a uniform one a uniform table of as many segments; their format options
-    are the unit's own), fitted once and cached under ``build/partners/``; a
-    poly unit, whose coefficient formats are fitted per op, takes its own
-    table with every coefficient column reversed."""
-    other = PARTNER[cfg.op]
-    if cfg.impl == "poly":      # its formats are fitted per op: the unit's own table, coefficients reversed
-        from hw.handoff.vectors import alt_spec
-        path = Path(build) / "partners" / "poly" / f"{cfg.table_id}{cfg.variant}.spec.json"
-        alt_spec(ensure_spec(cfg.table(), build)[0]).save(path)
-        return path
-    if cfg.impl != "pwl":
-        from dataclasses import replace
-
-        from flow.config import FORMAT_OPTS
-        # the unit's format overrides, so that the formats match (the range is the partner op's own)
-        fit = FitOptions(**{k: getattr(cfg.fit, k) for k in FORMAT_OPTS})
-        if other == cfg.op and cfg.impl == "uniform":    # tanh: its own table with the other line rule
-            fit = replace(fit, rule="chord" if cfg.fit.rule != "chord" else "lsq")
-        partner = replace(cfg.table(), op=other, fit=fit)
-        return ensure_spec(partner, Path(build) / "partners" / cfg.impl)[1]
-    method = "uniform" if other == cfg.op else "ga"
-    partner = Elementwise(other, cfg.format, cfg.entries, fit=FitOptions(method=method))
-    return ensure_spec(partner, Path(build) / "partners" / method)[1]
+    """The second table a ``LUT=regs`` unit is loaded with, the implementation's
+    ``partner`` (:data:`flow.fits.FITS`): a table of the partner op
+    (:data:`PARTNER`) with the same formats and the same impl (a table unit
+    takes a table, a uniform one a uniform table of as many segments), fitted
+    once and cached under ``build/partners/``; a poly unit, whose coefficient
+    formats are fitted per op, takes its own table with every coefficient
+    column reversed."""
+    return FITS[cfg.impl].partner(cfg, PARTNER[cfg.op], build, ensure_spec)
 
 
 def verify(cfg: UnitConfig, build: Path, sim: str = "icarus", golden: Path | None = None,
