@@ -17,6 +17,7 @@ from amaranth.lib import wiring
 
 from hw import impls
 from hw.files import write_atomic
+from hw.rowbuf import DEFAULT_BUFFERS
 from hw.ports import header_ports, ordered, reorder_header
 from hw.spec import DEFAULT_IMPL, Spec
 
@@ -109,7 +110,7 @@ def generate(spec: Spec, out: Path, top: str, stages: int = DEFAULT_STAGES, lut:
     return manifest
 
 
-def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buffers: int = 2,
+def generate_rowwise(op: str, model, out: Path, top: str, tables: dict, row_buffers: int = DEFAULT_BUFFERS,
                      record: dict | None = None, row_store: str = "ff", lanes: int = 1) -> dict:
     """Write a row-wise unit built from ``model`` (its golden model object,
     which carries every parameter) with ``row_buffers`` (2: ping-pong, or 1:

@@ -71,8 +71,6 @@ def _pwl_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 
     if spec.is_fp32:
         from hw.pwl_fp32.unit import FP32PWL
         return FP32PWL(spec, stages=stages, lut=lut, ftz=ftz, lanes=lanes)
-    if ftz:
-        raise ValueError("FTZ applies to fp32 units only")
     from hw.pwl_int.unit import IntPWL
     return IntPWL(spec, stages=stages, lut=lut, lanes=lanes)
 
@@ -83,8 +81,6 @@ def _uniform_evaluate(spec, codes):
 
 
 def _uniform_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
-    if ftz:
-        raise ValueError("FTZ applies to fp32 units only")
     from hw.uniform.unit import UniformPWL
     return UniformPWL(spec, stages=stages, lut=lut, lanes=lanes)
 
@@ -95,8 +91,6 @@ def _table_evaluate(spec, codes):
 
 
 def _table_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
-    if ftz:
-        raise ValueError("FTZ applies to fp32 units only")
     from hw.table.unit import TableUnit
     return TableUnit(spec, stages=stages, lut=lut, lanes=lanes)
 
@@ -107,8 +101,6 @@ def _poly_evaluate(spec, codes):
 
 
 def _poly_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
-    if ftz:
-        raise ValueError("FTZ applies to fp32 units only")
     last = _poly_cuts(spec)
     if stages > last:
         raise ValueError(f"IMPL=poly has STAGES 0..{last}, not {stages}")
@@ -180,6 +172,8 @@ def cut_stages(spec) -> int:
 def build_component(spec, stages: int, lut: str, ftz: bool = False, lanes: int = 1):
     """The unit's Amaranth component (``ftz`` for fp32 pwl specs only;
     ``lanes`` = P in :data:`hw.pwl_common.LANES`: P lanes on one table)."""
+    if ftz and not spec.is_fp32:
+        raise ValueError("FTZ applies to fp32 units only")
     return of(spec).component(spec, stages, lut, ftz, lanes)
 
 

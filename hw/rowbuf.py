@@ -28,6 +28,8 @@ from amaranth.utils import ceil_log2
 from hw.fp32.common import named      # the one naming helper (also the FP32 datapath's)
 
 ROW_BUFFERS = (1, 2)
+#: the default: the next row loads while one is processed
+DEFAULT_BUFFERS = ROW_BUFFERS[-1]
 
 
 def check_row_buffers(row_buffers, what: str = "row buffers") -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 from hw.fixed import Fixed
 from hw.params import ConfigError, Param, check_int, choice, fixed_parser, ints, number_text, parse_float, parse_int
 from hw.pwl_common import LANES
-from hw.rowbuf import ROW_BUFFERS
+from hw.rowbuf import DEFAULT_BUFFERS, ROW_BUFFERS
 from hw.spec import MAX_ENTRIES
 
 METHODS = ("ga", "uniform", "exact")
@@ -330,7 +330,7 @@ def _store_param(passes: int) -> Param:
 
 
 def _buffers_param() -> Param:
-    return ints("row_buffers", 2, ROW_BUFFERS[0], ROW_BUFFERS[-1], brief="flip-flop row buffers (ROW_STORE=ff)", make="ROW_BUFFERS", flag="--row-buffers",
+    return ints("row_buffers", DEFAULT_BUFFERS, ROW_BUFFERS[0], ROW_BUFFERS[-1], brief="flip-flop row buffers (ROW_STORE=ff)", make="ROW_BUFFERS", flag="--row-buffers",
                 suffix=lambda b: f"_b{b}", metavar="B",
                 help="row buffers (2: the next row loads while one is processed; 1 is smaller and slower, _b1)")
 

@@ -28,6 +28,7 @@ from amaranth.hdl import Module, Shape
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.rowbuf import DEFAULT_BUFFERS
 from hw.softmax.unit import SoftmaxStream
 
 
@@ -35,7 +36,7 @@ class ScoresToProbabilities(wiring.Component):
     """Scores in, probabilities out, a FIFO of ``depth`` scores in front of the
     softmax unit of ``model`` (a :class:`hw.softmax.model.Softmax`)."""
 
-    def __init__(self, model, depth: int = 16, row_buffers: int = 2):
+    def __init__(self, model, depth: int = 16, row_buffers: int = DEFAULT_BUFFERS):
         self.softmax = SoftmaxStream(model, row_buffers)
         self.depth = depth
         super().__init__({

@@ -16,8 +16,10 @@ import hashlib
 import json
 from pathlib import Path
 
+from fitter.fit import WIDEN
 from hw.fixed import Fixed
-from hw.layernorm.model import DEFAULT_BETA, DEFAULT_GAMMA, DEFAULT_IN, DEFAULT_OUT
+from hw.layernorm.model import (DEFAULT_BETA, DEFAULT_EPS, DEFAULT_GAMMA, DEFAULT_IN, DEFAULT_OUT,
+                               DEFAULT_ROW_LEN)
 from hw.params import ConfigError, Param, choice, fixed, ints, number_text, parse_bit, parse_float
 from hw.rowwise import model_class
 from hw.unitconfig import ROW_RANGE, RowConfig, _buffers_param, _entries_param, _fit_param, _fit_make, \
@@ -105,12 +107,12 @@ class LayerNorm(RowConfig):
     ``params`` is given (pass ``gamma``/``beta`` directly to skip the file)."""
     PARAMS = (
         _entries_param(),
-        ints("row_len", 64, *ROW_RANGE, what="--row", make="ROW", flag="--row", metavar="N",
+        ints("row_len", DEFAULT_ROW_LEN, *ROW_RANGE, what="--row", make="ROW", flag="--row", metavar="N",
              suffix=lambda n: f"_n{n}", help="the row length"),
         fixed("input", DEFAULT_IN, "--ln-in", "LN_IN", "i", "input format, signed 2..16 bits", brief="input format sB.F"),
         fixed("out", DEFAULT_OUT, "--ln-out", "LN_OUT", "o", "output format, signed 2..16 bits, fewer fractional "
               "bits than the rsqrt table's (8 at int8, 16 at int16)", brief="output format sB.F"),
-        Param("eps", 1e-5, "eps, 0 <= eps < 1", check=_check_eps, parse=parse_float("--ln-eps"), text=number_text,
+        Param("eps", DEFAULT_EPS, "eps, 0 <= eps < 1", check=_check_eps, parse=parse_float("--ln-eps"), text=number_text,
               make="LN_EPS", flag="--ln-eps", suffix=_eps_tag, brief="eps added to the variance"),
         Param("affine", False, "per-channel gamma/beta in registers (cfg_*), y = sat(round(z*gamma + beta)); _aff",
               check=bool, parse=parse_bit("LN_AFFINE"), make="LN_AFFINE", flag="--ln-affine", switch=True, brief="per-channel gamma (and beta) in registers"),
@@ -157,7 +159,7 @@ class LayerNorm(RowConfig):
             for what, codes, f in (("gamma", self.gamma, self.gamma_fmt), ("beta", self.beta, self.beta_fmt)):
                 if len(codes) != self.row_len or not all(f.fits(int(c)) for c in codes):
                     raise ConfigError(f"{what}: need {self.row_len} codes of {f.label()}")
-        f_r = RSQRT_OUT_FRAC + (8 if self.rsqrt_format == "int16" else 0)
+        f_r = RSQRT_OUT_FRAC + WIDEN[self.rsqrt_format]       # the wide table: more fractional bits everywhere
         if self.out.frac >= f_r:
             raise ConfigError(f"--ln-out {self.out.label()}: the {self.rsqrt_format} rsqrt table has {f_r} "
                               f"fractional bits, the output needs fewer (at most {f_r - 1})")

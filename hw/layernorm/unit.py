@@ -71,7 +71,7 @@ from hw.layernorm.ports import affine_part, param_registers, signature
 from hw.layernorm.twopass import TwoPassNorm
 from hw.pwl_int.unit import IntPWL
 from hw.sramstore import sram_unit
-from hw.rowbuf import (RowStream, bank_is, bank_signal, buf_addr, check_row_buffers, copy_bank, flip, leading_one,
+from hw.rowbuf import (DEFAULT_BUFFERS, RowStream, bank_is, bank_signal, buf_addr, check_row_buffers, copy_bank, flip, leading_one,
                        mem_ports, named, pick, round_shift)
 
 
@@ -101,7 +101,7 @@ class LayerNormUnit(wiring.Component):
     (``row_buffers`` 2, double-buffered, n clocks per row, or 1, n + 2;
     gamma/beta tables and their write port when the model is affine)."""
 
-    def __init__(self, model, row_buffers: int = 2):
+    def __init__(self, model, row_buffers: int = DEFAULT_BUFFERS):
         self.model = model
         self.row_buffers = check_row_buffers(row_buffers)
         super().__init__(signature(model))
@@ -262,7 +262,7 @@ class LayerNormStream(RowStream):
     payload ``{data, last, error}``, and the ``cfg_*`` ports of an affine
     unit. The generated Verilog is the flat :class:`LayerNormUnit`."""
 
-    def __init__(self, model, row_buffers: int = 2):
+    def __init__(self, model, row_buffers: int = DEFAULT_BUFFERS):
         super().__init__(LayerNormUnit(model, row_buffers), "error")
 
 

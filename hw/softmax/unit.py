@@ -75,7 +75,7 @@ from hw.pwl_int.unit import IntPWL
 from hw.softmax.ports import signature
 from hw.softmax.threepass import ThreePassSoftmax
 from hw.sramstore import sram_unit
-from hw.rowbuf import (RowStream, bank_is, bank_signal, check_row_buffers, copy_bank, flip, leading_one, mem_ports,
+from hw.rowbuf import (DEFAULT_BUFFERS, RowStream, bank_is, bank_signal, check_row_buffers, copy_bank, flip, leading_one, mem_ports,
                        named, pick, round_shift)
 
 
@@ -107,7 +107,7 @@ class SoftmaxUnit(wiring.Component):
     ``row_buffers`` 2 (ping-pong, two exp units, n + 1 clocks per row) or
     1 (one exp unit, 2n + 2)."""
 
-    def __init__(self, model, row_buffers: int = 2):
+    def __init__(self, model, row_buffers: int = DEFAULT_BUFFERS):
         self.model = model
         self.row_buffers = check_row_buffers(row_buffers)
         super().__init__(signature(model))
@@ -301,7 +301,7 @@ class SoftmaxStream(RowStream):
     (``make gen``) is the flat :class:`SoftmaxUnit`, whose ports stay
     ``in_valid``, ``in_ready``, ``in_data``, ``in_last``, ``out_*``."""
 
-    def __init__(self, model, row_buffers: int = 2):
+    def __init__(self, model, row_buffers: int = DEFAULT_BUFFERS):
         super().__init__(SoftmaxUnit(model, row_buffers), "overflow")
 
 
