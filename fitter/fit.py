@@ -11,14 +11,10 @@ from fitter import functions
 from fitter.exact import GIVEN_BREAKPOINTS, best_lines, fit_exact
 from fitter.ga import GAConfig, run_ga
 from fitter.problem import FitError, Problem
-from hw.fixed import Fixed
+from hw.fixed import WIDEN, Fixed
 from hw.pwl_int.model import Datapath
 from hw.spec import Coeffs, Spec
 
-#: Integer formats and how many bits they add to every INT8 default format
-#: (same ranges, finer steps); wide tables reuse the INT8 breakpoints.
-#: int10/int12 (issue 13): 2/4 more bits, e.g. for direct-lookup tables.
-WIDEN = {"int8": 0, "int10": 2, "int12": 4, "int16": 8, "int32": 24}
 FORMATS = tuple(WIDEN) + ("fp32",)
 METHODS = ("ga", "uniform", "exact")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fitter import functions
 from flow import options
-from flow.config import ROWWISE, ConfigError, Elementwise, FitOptions, SpecUnit, one_line
+from flow.config import ROW_KINDS, ROWWISE, ConfigError, Elementwise, FitOptions, SpecUnit, one_line
 from flow.fits import FITS
 from flow.options import configs, fit_options  # noqa: F401 (gqa-lut gen's configurations; tests use them)
 
@@ -270,9 +270,10 @@ def cmd_ops(a) -> int:
     for f in functions.FUNCTIONS.values():
         print(f"{f.name:11s} range [{f.range[0]:g}, {f.range[1]:g}]  in {f.input.label()}  "
               f"out {f.output.label()}  slope {f.slopes.label()}  intercept {f.intercepts.label()}  {f.doc}")
-    print("softmax     row-wise: scores s8.4 (SM_IN_FRAC), probabilities u8.8; tables exp, recip")
-    print("layernorm   row-wise: s8.4 in, s8.5 out (LN_IN, LN_OUT); table rsqrt")
-    print("rmsnorm     row-wise: s8.4 in, s8.5 out (LN_IN, LN_OUT); table rsqrt; no mean, gamma only")
+    for op, kind in ROW_KINDS.items():
+        cfg = kind(kind.PARAM["entries"].default)
+        names = list(cfg.table_options())
+        print(f"{op:11s} row-wise: {cfg.summary()}; table{'s' if len(names) > 1 else ''} {', '.join(names)}")
     return 0
 
 

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Integer unit formats and how many bits they add to every INT8 default format
+#: (same ranges, finer steps); wide tables reuse the INT8 breakpoints.
+#: int10/int12 (issue 13): 2/4 more bits, e.g. for direct-lookup tables.
+WIDEN = {"int8": 0, "int10": 2, "int12": 4, "int16": 8, "int32": 24}
+
 
 @dataclass(frozen=True)
 class Fixed:

@@ -345,6 +345,10 @@ class RowConfig(UnitConfig):
     VERIFY_LANES: tuple = ()
     SYNTH_LANES: tuple = (1,)
 
+    def summary(self) -> str:
+        """The unit's formats in a few words (``gqa-lut ops``)."""
+        raise NotImplementedError
+
     @property
     def row_length(self) -> int:
         """The row length (the longest row, where rows may be shorter)."""

@@ -16,8 +16,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from fitter.fit import WIDEN
-from hw.fixed import Fixed
+from hw.fixed import WIDEN, Fixed
 from hw.layernorm.model import (DEFAULT_BETA, DEFAULT_EPS, DEFAULT_GAMMA, DEFAULT_IN, DEFAULT_OUT,
                                DEFAULT_ROW_LEN)
 from hw.params import ConfigError, Param, choice, fixed, ints, number_text, parse_bit, parse_float
@@ -172,6 +171,9 @@ class LayerNorm(RowConfig):
         if self.rsqrt == "auto":
             return "int16" if self.out.bits > 8 else "int8"
         return self.rsqrt
+
+    def summary(self) -> str:
+        return f"{self.input.label()} in, {self.out.label()} out (LN_IN, LN_OUT)"
 
     @property
     def row_length(self) -> int:

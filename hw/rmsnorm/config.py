@@ -15,6 +15,9 @@ class RMSNorm(LayerNorm):
     VERIFY_LANES = ()           # the matrix runs lanes on layernorm's datapath, which rmsnorm shares
     op = "rmsnorm"
 
+    def summary(self) -> str:
+        return super().summary() + "; no mean, gamma only"
+
     def check(self):
         if self.changed("beta_fmt"):
             raise ConfigError("--ln-beta does not apply to rmsnorm: y = sat(round(x / rms(x) * gamma)), no beta")

@@ -26,7 +26,7 @@ Fitting and caching the tables is ``flow/build.py``.
 from __future__ import annotations
 
 from hw.params import ConfigError, ints
-from hw.softmax.model import DEFAULT_ROW_MAX
+from hw.softmax.model import DEFAULT_OUT, DEFAULT_ROW_MAX
 from hw.rowwise import model_class
 from hw.unitconfig import ROW_RANGE, RowConfig, _buffers_param, _entries_param, _fit_param, _lanes_param, \
     _store_param, declared
@@ -73,6 +73,9 @@ class Softmax(RowConfig):
     def model(self, tabs: dict):
         """The golden model of this unit, from its fitted tables."""
         return model_class(self.op)(tabs["exp"], tabs["recip"], row_max=self.row_max)
+
+    def summary(self) -> str:
+        return f"scores s8.{self.in_frac} (SM_IN_FRAC), probabilities {DEFAULT_OUT.label()}"
 
     @property
     def row_length(self) -> int:
