@@ -8,7 +8,6 @@ once, units run on every core, results reported in matrix order."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 

@@ -47,7 +47,7 @@ def addition(m: Module, a, b, ftz: bool, round_mode: str = "rne", name: str = "a
     x = operand(m, a, ftz, f"{name}_a")
     y = operand(m, b, ftz, f"{name}_b")
     swap = named(m, f"{name}_swap", x.mag < y.mag)
-    xw, yw, xl = x.word, y.word, x
+    xw, yw = x.word, y.word
     if "add_cmp" in carry.cuts:     # after the magnitude compare: the words, the swap bit, the flags
         q = {}
         for k in ("nan", "inf", "sign"):

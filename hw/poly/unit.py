@@ -232,7 +232,6 @@ class PolyUnit(wiring.Component):
                     bank.append(r)
                 regs.append(bank)
         cuts = CUTS[self.stages]
-        bits = dp.x.bits
         for x, y, p in lanes_of(self, _shape(spec.input), _shape(dp.y)):
             stage = stager(m, cuts, p)
             # 1: offset binary, segment (top k bits) and local offset (low m bits)
@@ -302,7 +301,6 @@ class PolyUnit(wiring.Component):
                     bank.append(rg)
                 regs.append(bank)
         cuts = CUTS[self.stages]
-        bits = dp.x.bits
         for x, y, p in lanes_of(self, _shape(spec.input), _shape(dp.y)):
             stage = stager(m, cuts, p)
             # 1: offset binary, segment (top k bits) and local offset (low m bits)

@@ -115,7 +115,6 @@ class SoftmaxUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         md = self.model
-        fin, fe = md.input, md.exp.output
         n_max = md.row_max
         nb = self.row_buffers
         m.submodules.exp = exp_o = IntPWL(md.exp, stages=0)        # output pass (both passes with one buffer)
