@@ -35,7 +35,7 @@ help:
 	@echo "  make dse OP=gelu,exp    every implementation (pwl/uniform/table x sizes x widths x rom/regs) synthesized and"
 	@echo "                          scored; recommends the smallest within MAX_ERR_LSB [1] (build/dse/report.md)"
 	@echo "  make bench-fit          fitter accuracy and speed table (build/bench/fit.md)"
-	@echo "  make bench-rowwise      softmax/layernorm accuracy against float (build/bench/rowwise.md)"
+	@echo "  make bench-rowwise      row-wise ops' accuracy against float (build/bench/rowwise.md)"
 	@echo "  make bench-rowstore     softmax/layernorm/rmsnorm x row store (ff, none, sram): area, clock, clocks per row"
 	@echo "  make eval-model         all-MiniLM-L6-v2 with its non-linear ops on our golden models (build/eval/minilm.md)"
 	@echo "  make dse-model          the smallest GELU/softmax/LayerNorm units that keep MiniLM accurate (build/dse-model/report.md)"

@@ -476,7 +476,7 @@ def _markdown(rows, meta, t6) -> str:
                  f"{r['nand2_eq']:,.0f} | {r['cells']:,} | {r['flip_flops']} | {r['delay_ns']:.2f} | "
                  f"{_fmt(r['fmax_mhz'], 0)}{'' if r['meets_clock'] else ' *'} | {r['power_mw']:.3f} | "
                  f"{r['power_idle_mw']:.3f} |")
-    L += ["", "Row-wise units (softmax, layernorm, rmsnorm): the LUT column holds the row store: ff, flip-flop "
+    L += ["", f"Row-wise units ({', '.join(ROWWISE)}): the LUT column holds the row store: ff, flip-flop "
           "row buffers inside the unit; none, no store (the caller streams each row once per pass); sram, the "
           "row in the chip's SRAM macro, outside the area. Their lanes are elements per transfer (README "
           "\"Which row-wise unit should I use?\" has clocks per row; `make bench-rowstore` adds MiniLM's "

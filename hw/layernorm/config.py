@@ -17,8 +17,7 @@ import json
 from pathlib import Path
 
 from hw.fixed import WIDEN, Fixed
-from hw.layernorm.model import (DEFAULT_BETA, DEFAULT_EPS, DEFAULT_GAMMA, DEFAULT_IN, DEFAULT_OUT,
-                               DEFAULT_ROW_LEN)
+from hw.layernorm.model import DEFAULT_BETA, DEFAULT_GAMMA
 from hw.params import ConfigError, Param, choice, fixed, ints, number_text, parse_bit, parse_float
 from hw.rowwise import model_class
 from hw.unitconfig import ROW_RANGE, RowConfig, _buffers_param, _entries_param, _fit_param, _fit_make, \
@@ -106,12 +105,12 @@ class LayerNorm(RowConfig):
     ``params`` is given (pass ``gamma``/``beta`` directly to skip the file)."""
     PARAMS = (
         _entries_param(),
-        ints("row_len", DEFAULT_ROW_LEN, *ROW_RANGE, what="--row", make="ROW", flag="--row", metavar="N",
+        ints("row_len", 64, *ROW_RANGE, what="--row", make="ROW", flag="--row", metavar="N",
              suffix=lambda n: f"_n{n}", help="the row length"),
-        fixed("input", DEFAULT_IN, "--ln-in", "LN_IN", "i", "input format, signed 2..16 bits", brief="input format sB.F"),
-        fixed("out", DEFAULT_OUT, "--ln-out", "LN_OUT", "o", "output format, signed 2..16 bits, fewer fractional "
+        fixed("input", Fixed(8, True, 4), "--ln-in", "LN_IN", "i", "input format, signed 2..16 bits", brief="input format sB.F"),
+        fixed("out", Fixed(8, True, 5), "--ln-out", "LN_OUT", "o", "output format, signed 2..16 bits, fewer fractional "
               "bits than the rsqrt table's (8 at int8, 16 at int16)", brief="output format sB.F"),
-        Param("eps", DEFAULT_EPS, "eps, 0 <= eps < 1", check=_check_eps, parse=parse_float("--ln-eps"), text=number_text,
+        Param("eps", 1e-5, "eps, 0 <= eps < 1", check=_check_eps, parse=parse_float("--ln-eps"), text=number_text,
               make="LN_EPS", flag="--ln-eps", suffix=_eps_tag, brief="eps added to the variance"),
         Param("affine", False, "per-channel gamma/beta in registers (cfg_*), y = sat(round(z*gamma + beta)); _aff",
               check=bool, parse=parse_bit("LN_AFFINE"), make="LN_AFFINE", flag="--ln-affine", switch=True, brief="per-channel gamma (and beta) in registers"),

@@ -37,10 +37,6 @@ from hw.fixed import Fixed, round_half_up, saturate
 from hw.norm import normalize
 from hw.pwl_int.model import evaluate
 
-DEFAULT_IN = Fixed(8, True, 4)
-#: the row length and eps by default (ROW, LN_EPS)
-DEFAULT_ROW_LEN, DEFAULT_EPS = 64, 1e-5
-DEFAULT_OUT = Fixed(8, True, 5)
 #: gamma s8.6: [-2, 1.98] in steps of 1/64 holds the per-channel scales of
 #: trained Transformers (mostly 0.2..1.5) with 1.6 % resolution at 1.0;
 #: beta s8.5: [-4, 3.97], on the default output's grid (s8.5), so adding it
@@ -58,10 +54,12 @@ class LayerNorm:
     #: a row's outputs sum to nothing in particular (softmax's sum to one)
     ROW_SUM = None
     rsqrt: object          # hw.spec.Spec of the rsqrt table on [1, 4)
-    row_len: int = DEFAULT_ROW_LEN
-    input: Fixed = DEFAULT_IN
-    out: Fixed = DEFAULT_OUT
-    eps: float = DEFAULT_EPS
+    # the unit's parameters, given by its configuration (hw/layernorm/config.py declares them and their
+    # defaults) or its manifest (from_manifest)
+    row_len: int
+    input: Fixed
+    out: Fixed
+    eps: float
     gamma: tuple | None = None     # per-channel gamma codes (affine unit), or None
     beta: tuple | None = None      # per-channel beta codes; given together with gamma
     gamma_fmt: Fixed = DEFAULT_GAMMA

@@ -26,7 +26,7 @@ Fitting and caching the tables is ``flow/build.py``.
 from __future__ import annotations
 
 from hw.params import ConfigError, ints
-from hw.softmax.model import DEFAULT_OUT, DEFAULT_ROW_MAX
+from hw.softmax.model import DEFAULT_OUT
 from hw.rowwise import model_class
 from hw.unitconfig import ROW_RANGE, RowConfig, _buffers_param, _entries_param, _fit_param, _lanes_param, \
     _store_param, declared
@@ -45,7 +45,7 @@ class Softmax(RowConfig):
     """Row-wise softmax over rows of 1..``row_max`` scores in s8.``in_frac``."""
     PARAMS = (
         _entries_param(),
-        ints("row_max", DEFAULT_ROW_MAX, *ROW_RANGE, what="--row", make="ROW", flag="--row", metavar="N",
+        ints("row_max", 128, *ROW_RANGE, what="--row", make="ROW", flag="--row", metavar="N",
              suffix=lambda n: f"_r{n}", help="the longest row", brief="the longest row (softmax), the row length (norms)"),
         ints("in_frac", 4, 0, 7, " (scores s8.F)", what="--sm-in-frac", make="SM_IN_FRAC", flag="--sm-in-frac",
              metavar="F", suffix=lambda f: f"_i8f{f}", help="scores s8.F", brief="fractional bits of the s8 scores"),

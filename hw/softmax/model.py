@@ -27,8 +27,6 @@ from hw.norm import normalize
 from hw.pwl_int.model import evaluate
 
 DEFAULT_OUT = Fixed(8, False, 8)
-#: the longest row by default (ROW)
-DEFAULT_ROW_MAX = 128
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class Softmax:
     ROW_SUM = 1.0
     exp: object            # hw.spec.Spec of the exp table (input: d, output: e)
     recip: object          # hw.spec.Spec of the reciprocal table on [1, 2)
-    row_max: int = DEFAULT_ROW_MAX
+    row_max: int           # the longest row (hw/softmax/config.py declares it and its default)
     out: Fixed = DEFAULT_OUT
 
     @property
