@@ -8,7 +8,9 @@ and with an SRAM, then
 synthesizes and times each one with the report's own flow
 (:func:`synth.measure.measure`: Yosys + OpenSTA, OSU 0.18 um by default).
 It prints a table and writes ``rowstore.json`` and ``rowstore.md`` under
-``--out``.
+``--out`` (``rowstore-<script>.*`` with another ``--abc`` script, e.g.
+``--abc buffered``: the same flow with ABC's buffering and gate sizing of
+high-fanout nets, which the report's flow leaves unbuffered).
 
 Per unit: logic area (the whole unit; with ``ff`` the row buffers are
 flip-flops inside it, with ``none`` nothing is stored, with ``sram`` the
@@ -97,7 +99,8 @@ def row(label, cfg, build: Path, synth_cfg: dict) -> dict:
 
 
 def markdown(rows, meta) -> str:
-    L = [f"# Which row-wise unit: measured ({meta['liberty_name']}, synthesis target {meta['period_ns']:g} ns)", "",
+    L = [f"# Which row-wise unit: measured ({meta['liberty_name']}, synthesis target {meta['period_ns']:g} ns"
+         + (f", ABC script {meta['abc']}" if meta.get("abc", "gqa") != "gqa" else "") + ")", "",
          f"`{meta['command']}`, {meta['seconds']:.0f} s. Logic area is the whole unit (flip-flop row buffers "
          "included where the store is ff; with sram the row is in the chip's macro, outside the area). Clocks per row with in_valid and out_ready high, checked exactly "
          "by the benches.", "",
@@ -118,12 +121,16 @@ def markdown(rows, meta) -> str:
 
 def main(argv=None) -> int:
     from synth import DEFAULT_LIBERTY
+    from synth.script import ABC_CHOICES
     ap = argparse.ArgumentParser(prog="gqa-lut bench-rowstore", description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", type=Path, default=Path("build"), help="build root for the units (default build)")
     ap.add_argument("--out", type=Path, default=Path("build/bench"), help="where rowstore.{json,md} go")
     ap.add_argument("--liberty", default=DEFAULT_LIBERTY, help="cell library (default OSU 0.18 um)")
     ap.add_argument("--period-ns", type=float, default=5.0,
                     help="synthesis target period (default 5 ns: the 200 MHz class of the 8-bit units)")
+    ap.add_argument("--abc", default="gqa", choices=ABC_CHOICES,
+                    help="ABC script (synth/script.py): gqa, the report's (default); buffered, the same with "
+                         "ABC's buffering and gate sizing of high-fanout nets after mapping; yosys, Yosys's own")
     a = ap.parse_args(argv)
     if not a.period_ns > 0:
         print("error: --period-ns must be > 0", file=sys.stderr)
@@ -131,8 +138,8 @@ def main(argv=None) -> int:
     if not Path(a.liberty).is_file():
         print(f"error: liberty {a.liberty} not found", file=sys.stderr)
         return 2
-    synth_cfg = {"out": str(a.build / "synth-rowstore"), "liberty": a.liberty, "period_ns": a.period_ns,
-                 "abc": "gqa", "activity": 0.5}
+    synth_cfg = {"out": str(a.build / ("synth-rowstore" + ("" if a.abc == "gqa" else f"-{a.abc}"))),
+                 "liberty": a.liberty, "period_ns": a.period_ns, "abc": a.abc, "activity": 0.5}
     t0 = time.monotonic()
     rows = []
     for i, (label, cfg) in enumerate(UNITS, 1):
@@ -143,13 +150,15 @@ def main(argv=None) -> int:
         print(f"[{i}/{len(UNITS)}] {label:24s} {r['row_store']:14s} {fig}  {r['cycles_per_row']} clocks/row  "
               f"({time.monotonic() - t:.0f} s)", flush=True)
     meta = {"liberty": a.liberty, "liberty_name": Path(a.liberty).stem, "period_ns": a.period_ns,
-            "seconds": time.monotonic() - t0,
-            "command": "gqa-lut bench-rowstore" + (f" --period-ns {a.period_ns:g}" if a.period_ns != 5.0 else "")}
+            "seconds": time.monotonic() - t0, "abc": a.abc,
+            "command": "gqa-lut bench-rowstore" + (f" --period-ns {a.period_ns:g}" if a.period_ns != 5.0 else "")
+                       + (f" --abc {a.abc}" if a.abc != "gqa" else "")}
     a.out.mkdir(parents=True, exist_ok=True)
-    write_atomic(a.out / "rowstore.json", json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    write_atomic(a.out / "rowstore.md", markdown(rows, meta))
+    stem = "rowstore" + ("" if a.abc == "gqa" else f"-{a.abc}")       # another script's table beside the report's
+    write_atomic(a.out / f"{stem}.json", json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    write_atomic(a.out / f"{stem}.md", markdown(rows, meta))
     print(markdown(rows, meta))
-    print(f"wrote {a.out / 'rowstore.md'} and rowstore.json")
+    print(f"wrote {a.out / (stem + '.md')} and {stem}.json")
     return 0
 
 

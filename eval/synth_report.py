@@ -433,8 +433,10 @@ def _markdown(rows, meta, t6) -> str:
     L = ["# GQA-LUT synthesis report", "",
          f"- liberty: `{meta['liberty']}` (NAND2 equivalent: {meta['nand2_cell']} = {meta['nand2_area_um2']} um2)",
          f"- tools: {meta['yosys']}, {meta['sta']}; script `synth/gqa_synth.ys`, ABC script "
-         + ("as written there (Yosys's default with ABC's ifraig as the SAT sweep)"
-            if meta.get("abc_script", "gqa") == "gqa" else "Yosys's built-in default (--abc yosys)"),
+         + {"gqa": "as written there (Yosys's default with ABC's ifraig as the SAT sweep)",
+            "yosys": "Yosys's built-in default (--abc yosys)",
+            "buffered": "as written there, then ABC's buffering and gate sizing (--abc buffered)"}[
+             meta.get("abc_script", "gqa")],
          f"- clock: {meta['period_ns']} ns ({1000 / meta['period_ns']:.0f} MHz) for ABC's delay target, "
          f"the timing constraint and the power figure; STAGES={STAGES}, and the pipelined rows at STAGES "
          f"{', '.join(map(str, meta.get('pipe_stages') or [])) or 'none'} (column STAGES)",
@@ -560,7 +562,8 @@ def main(argv=None) -> int:
                     help="units synthesized in parallel (default min(2, CPUs))")
     ap.add_argument("--abc", default="gqa", choices=ABC_CHOICES,
                     help="ABC script: gqa = the one in synth/gqa_synth.ys (default), "
-                         "yosys = Yosys's built-in default (area within a few %%, 2-4x slower on FP32)")
+                         "yosys = Yosys's built-in default (area within a few %%, 2-4x slower on FP32), "
+                         "buffered = gqa plus ABC's buffering and gate sizing of high-fanout nets after mapping")
     ap.add_argument("--ops", default=None,
                     help=f"comma list of ops (default: every element-wise op and {', '.join(ROWWISE)}; the lanes "
                          "rows: " + ",".join(LANE_OPS) + ")")

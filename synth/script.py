@@ -20,8 +20,15 @@ SCRIPT = Path(__file__).with_name("gqa_synth.ys")
 PLACEHOLDERS = ("LIBERTY", "VERILOG", "TOP", "PERIOD_PS", "NETLIST", "STAT_JSON", "STAT_TXT")
 # "gqa": the script's ABC lines as written; "yosys": the same lines without
 # their -script argument, i.e. Yosys's built-in default ABC script (slower,
-# see the .ys)
-ABC_CHOICES = ("gqa", "yosys")
+# see the .ys); "buffered": the script's lines, and after the mapping onto the
+# liberty ABC's buffering and gate sizing (:data:`BUFFERING`)
+ABC_CHOICES = ("gqa", "yosys", "buffered")
+#: what "buffered" adds to the liberty mapping's ABC script: buffer trees on high-fanout nets, then
+#: up- and down-sizing of gates against the delay target. Mapping alone leaves a net such as a reset,
+#: a select or a table's write enable driven by one small gate into hundreds of loads (a 4 ns OAI21X1
+#: into 2.4 pF in the FP32 LUT=regs unit); a placed design buffers those nets, so their fmax here is
+#: pessimistic (README "Which row-wise unit should I use?" has the figures)
+BUFFERING = ";buffer,-p;upsize,{D};dnsize,{D}"
 
 
 def script_commands() -> list[str]:
@@ -63,6 +70,8 @@ def render_commands(values: dict[str, str], abc: str = "gqa", keep: tuple[str, .
             raise ValueError(f"unknown placeholder in {cmd!r}")
         if abc == "yosys" and cmd.startswith("abc "):
             cmd = re.sub(r"\s+-script\s+\S+", "", cmd)
+        if abc == "buffered" and cmd.startswith("abc -liberty "):
+            cmd += BUFFERING
         out.append(cmd)
     return out
 
