@@ -34,8 +34,8 @@ from hw.poly.model import DEGREES as POLY_DEGREES
 from hw.pwl_common import LUT_MODES as LUTS, MAX_STAGES
 from hw.rowwise import ROWWISE_OPS, config_class
 from hw.spec import IMPLS
-from hw.unitconfig import (FIT_DEFAULTS, FORMAT_OPTS, FitOptions, RowConfig, UnitConfig, _entries_param,
-                           _fit_param, _hash, _lanes_param, declared, parse_fixed)
+from hw.unitconfig import (FIT_DEFAULTS, FORMAT_OPTS, FitOptions, RowConfig, UnitConfig, content_hash, declared,
+                           entries_param, fit_param, lanes_param, parse_fixed)
 from synth.sdc import CLOCK_RANGE
 
 __all__ = ["ConfigError", "one_line", "Elementwise", "SpecUnit", "FitOptions", "UnitConfig", "RowConfig",
@@ -98,7 +98,7 @@ class Elementwise(UnitConfig):
         choice("format", "int8", FORMATS, make="FORMAT", flag="--format", listed=True,
                help="int8, int10, int12, int16, int32 (2, 4, 8 or 24 more fractional bits, int8 breakpoints) or "
                     "fp32 (binary32 lines on the int8 breakpoints)", brief="input/output width"),
-        _entries_param(),
+        entries_param(),
         Param("stages", 1, f"pipeline registers 0..{MAX_STAGES} (latency in clocks; 0: combinational)",
               check=_check_stages, parse=parse_int("--stages"), make="STAGES", flag="--stages", listed=True,
               bounds=(0, MAX_STAGES), brief="pipeline registers = latency in clocks"),
@@ -106,14 +106,14 @@ class Elementwise(UnitConfig):
                help="rom: constants; regs: registers written through cfg_*", brief="table in constants or in cfg-written registers"),
         Param("ftz", False, "fp32 only: 1 = flush subnormals to zero", check=_check_bit("ftz"), parse=parse_bit("ftz"),
               make="FTZ", flag="--ftz", listed=True, suffix=lambda v: "_ftz", text=lambda v: str(int(v)), brief="fp32: flush subnormals to zero"),
-        _fit_param("how the table is fitted"),
+        fit_param("how the table is fitted"),
         choice("impl", "pwl", IMPLS, make="IMPL", flag="--impl", listed=True, sparse=True,
                help="pwl: the GQA-LUT comparator bank; uniform: 2^k equal segments addressed by the input's top bits "
                     "(--entries a power of two; name <op>_<format>_e<N>_uniform); table: direct lookup of every "
                     "input code, correctly rounded (int8, int10, int12 only; name <op>_<format>_table); poly: "
                     "segment-local lines, the fewest segments within MAX_ERR_LSB (default 1; up to 16 bits; name "
                     "<op>_<format>_m1_poly). Search options (--seed, --population, ...) apply to pwl only", brief="the implementation (make dse compares them)"),
-        _lanes_param("P = 1, 2, 4, 8, 16 or 32 inputs and results per clock on one table, flat vector ports "
+        lanes_param("P = 1, 2, 4, 8, 16 or 32 inputs and results per clock on one table, flat vector ports "
                      "(lane i in x[i*w +: w], y[i*w +: w]; name suffix _l<P>)"),
         choice("degree", 1, POLY_DEGREES, make="DEGREE", flag="--degree", sparse=True, listed=True,
                parse=parse_int("--degree"),
@@ -281,7 +281,7 @@ def table_digest(spec) -> str:
     """sha256 of what defines a table (everything but the ``fit`` record)."""
     doc = json.loads(spec.dumps())
     doc.pop("fit", None)
-    return _hash(doc)
+    return content_hash(doc)
 
 
 #: the row-wise ops, one configuration kind each (the element-wise ops are all :class:`Elementwise`)

@@ -54,7 +54,7 @@ def parse_fixed(v: str, what: str, max_bits: int = 16) -> Fixed:
     return fixed_parser(what, max_bits)(v)
 
 
-def _hash(obj) -> str:
+def content_hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
@@ -204,7 +204,7 @@ class FitOptions(Declared):
         of a hash of the changed options: variants never share a directory.
         (A bound is in the unit's name instead, ``_m<B>``.)"""
         diff = {k: v for k, v in self.changed_options().items() if k != "max_err_lsb"}
-        return "" if not diff else "_v" + _hash(diff)[:6]
+        return "" if not diff else "_v" + content_hash(diff)[:6]
 
     def args(self, skip=("seed",)) -> list[str]:
         """The changed options as ``gqa-lut gen`` arguments."""
@@ -229,13 +229,13 @@ def _make_line(target: str, pairs: list[tuple[str, str]]) -> str:
     return " ".join(["make", target] + [f"{k}={shlex.quote(str(v))}" for k, v in pairs])
 
 
-def _fit_make(fit: FitOptions, skip=("seed",)) -> list[tuple[str, str]]:
+def fit_make(fit: FitOptions, skip=("seed",)) -> list[tuple[str, str]]:
     pairs = [("SEED", str(fit.seed))] if fit.seed != 0 else []
     rest = fit.args(skip)
     return pairs + ([("FITARGS", shlex.join(rest))] if rest else [])
 
 
-def _fit_param(help: str) -> Param:
+def fit_param(help: str) -> Param:
     """A kind's ``fit`` field: the fit options (their flags are FitOptions' own)."""
     return Param("fit", FitOptions(), help, check=lambda f: f if isinstance(f, FitOptions) else FitOptions(**f),
                  to_json=lambda f: f.request(), from_json=FitOptions.from_request)
@@ -264,7 +264,7 @@ class UnitConfig(Declared):
             p, v = self.PARAM[n], getattr(self, n)
             if p.changed(v) and v is not None:
                 pairs.append((p.make, "1" if v is True else p.text(v)))
-        return pairs + _fit_make(self.fit)
+        return pairs + fit_make(self.fit)
 
     def make_line(self, target: str = "gen", **kw) -> str:
         """The one ``make`` line that rebuilds this unit (add ``BUILD=dir``);
@@ -299,12 +299,12 @@ class UnitConfig(Declared):
 
 
 
-def _lanes_param(help: str, **kw) -> Param:
+def lanes_param(help: str, **kw) -> Param:
     return Param("lanes", 1, help, brief="elements per clock", check=check_lanes, parse=parse_int("--lanes"), make="LANES", flag="--lanes",
                  listed=True, suffix=lambda n: f"_l{n}", sparse=True, **kw)
 
 
-def _entries_param() -> Param:
+def entries_param() -> Param:
     return ints("entries", 8, 1, MAX_ENTRIES, what="entries", make="ENTRIES", flag="--entries", listed=True,
                 help="table entries", brief="table entries (segments)")
 
@@ -319,7 +319,7 @@ def _rowwise_fit(fit: FitOptions, op: str, where: str) -> None:
                           f"formats are the unit's own ({where})")
 
 
-def _store_param(passes: int) -> Param:
+def store_param(passes: int) -> Param:
     return choice("row_store", "ff", ROW_STORES, what="--row-store", make="ROW_STORE", flag="--row-store",
                   sparse=True, suffix=lambda s: {"none": f"_{passes}pass", "sram": "_sram"}[s],
                   help="ff: rows in flip-flop buffers (--row-buffers); none: no row store, the caller streams "
@@ -329,7 +329,7 @@ def _store_param(passes: int) -> Param:
                        "(the caller streams once; suffix _sram)", brief="where a row is kept: flip-flops, the caller, SRAM")
 
 
-def _buffers_param() -> Param:
+def buffers_param() -> Param:
     return ints("row_buffers", DEFAULT_BUFFERS, ROW_BUFFERS[0], ROW_BUFFERS[-1], brief="flip-flop row buffers (ROW_STORE=ff)", make="ROW_BUFFERS", flag="--row-buffers",
                 suffix=lambda b: f"_b{b}", metavar="B",
                 help="row buffers (2: the next row loads while one is processed; 1 is smaller and slower, _b1)")

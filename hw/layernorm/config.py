@@ -20,8 +20,8 @@ from hw.fixed import WIDEN, Fixed
 from hw.layernorm.model import DEFAULT_BETA, DEFAULT_GAMMA
 from hw.params import ConfigError, Param, choice, fixed, ints, number_text, parse_bit, parse_float
 from hw.rowwise import model_class
-from hw.unitconfig import ROW_RANGE, RowConfig, _buffers_param, _entries_param, _fit_param, _fit_make, \
-    _lanes_param, _store_param, declared
+from hw.unitconfig import ROW_RANGE, RowConfig, buffers_param, entries_param, fit_param, fit_make, \
+    lanes_param, store_param, declared
 
 RSQRT_FORMATS = ("auto", "int8", "int16")
 #: the unit's table (see the module's text)
@@ -104,7 +104,7 @@ class LayerNorm(RowConfig):
     ``gamma``/``beta`` are their codes, read and checked at construction when
     ``params`` is given (pass ``gamma``/``beta`` directly to skip the file)."""
     PARAMS = (
-        _entries_param(),
+        entries_param(),
         ints("row_len", 64, *ROW_RANGE, what="--row", make="ROW", flag="--row", metavar="N",
              suffix=lambda n: f"_n{n}", help="the row length"),
         fixed("input", Fixed(8, True, 4), "--ln-in", "LN_IN", "i", "input format, signed 2..16 bits", brief="input format sB.F"),
@@ -118,16 +118,16 @@ class LayerNorm(RowConfig):
         fixed("beta_fmt", DEFAULT_BETA, "--ln-beta", "LN_BETA", "b", "beta format (with --ln-affine)", brief="beta format sB.F"),
         choice("rsqrt", "auto", RSQRT_FORMATS, what="--ln-rsqrt", make="LN_RSQRT", flag="--ln-rsqrt",
                help="rsqrt table (auto: int16 when the output is wider than 8 bits)", brief="the rsqrt table's width"),
-        _buffers_param(),
+        buffers_param(),
         Param("params", None, "initial gamma/beta (implies --ln-affine): JSON {\"gamma\": [...], \"beta\": [...]} "
               "or .npy of shape (2, row), real values; non-default contents add _p<hash>",
               check=lambda v: None if v is None else Path(v), parse=Path, make="LN_PARAMS", flag="--ln-params",
               metavar="FILE", to_json=lambda v: None if v is None else str(v), brief="initial gamma/beta, JSON or .npy"),
         Param("gamma", None, check=_codes, to_json=lambda v: None if v is None else list(v)),
         Param("beta", None, check=_codes, to_json=lambda v: None if v is None else list(v)),
-        _fit_param("how the rsqrt table is fitted"),
-        _store_param(2),
-        _lanes_param("P elements per transfer (in_data, out_data), with --row-store none or sram; name suffix "
+        fit_param("how the rsqrt table is fitted"),
+        store_param(2),
+        lanes_param("P elements per transfer (in_data, out_data), with --row-store none or sram; name suffix "
                      "_l<P>"),
     )
     MAKE = ("entries", "row_len", "input", "out", "eps", "rsqrt", "row_buffers", "row_store", "lanes")
@@ -223,7 +223,7 @@ class LayerNorm(RowConfig):
 
     def make_vars(self, params_as: str | None = None):
         pairs = super().make_vars()
-        fit = _fit_make(self.fit)
+        fit = fit_make(self.fit)
         pairs = pairs[:len(pairs) - len(fit)]
         if self.affine:
             pairs.append(("LN_AFFINE", "1"))

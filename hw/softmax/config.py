@@ -26,10 +26,10 @@ Fitting and caching the tables is ``flow/build.py``.
 from __future__ import annotations
 
 from hw.params import ConfigError, ints
-from hw.softmax.model import DEFAULT_OUT
 from hw.rowwise import model_class
-from hw.unitconfig import ROW_RANGE, RowConfig, _buffers_param, _entries_param, _fit_param, _lanes_param, \
-    _store_param, declared
+from hw.softmax.model import DEFAULT_OUT
+from hw.unitconfig import ROW_RANGE, RowConfig, buffers_param, entries_param, fit_param, lanes_param, \
+    store_param, declared
 
 #: the unit's tables at the default score format s8.4 (see the module's text)
 TABLES = {
@@ -44,16 +44,16 @@ TABLES = {
 class Softmax(RowConfig):
     """Row-wise softmax over rows of 1..``row_max`` scores in s8.``in_frac``."""
     PARAMS = (
-        _entries_param(),
+        entries_param(),
         ints("row_max", 128, *ROW_RANGE, what="--row", make="ROW", flag="--row", metavar="N",
              suffix=lambda n: f"_r{n}", help="the longest row", brief="the longest row (softmax), the row length (norms)"),
         ints("in_frac", 4, 0, 7, " (scores s8.F)", what="--sm-in-frac", make="SM_IN_FRAC", flag="--sm-in-frac",
              metavar="F", suffix=lambda f: f"_i8f{f}", help="scores s8.F", brief="fractional bits of the s8 scores"),
-        _buffers_param(),
-        _fit_param("how the tables are fitted"),
-        _store_param(3),
+        buffers_param(),
+        fit_param("how the tables are fitted"),
+        store_param(3),
         #: one lane only, for now: the field exists so that every row-wise configuration takes LANES alike
-        _lanes_param("one lane only (LANES applies to layernorm and rmsnorm)"),
+        lanes_param("one lane only (LANES applies to layernorm and rmsnorm)"),
     )
     MAKE = ("entries", "row_max", "in_frac", "row_buffers", "row_store")
     kind = "softmax"
