@@ -138,8 +138,9 @@ def main(argv=None) -> int:
     if not Path(a.liberty).is_file():
         print(f"error: liberty {a.liberty} not found", file=sys.stderr)
         return 2
-    synth_cfg = {"out": str(a.build / ("synth-rowstore" + ("" if a.abc == "gqa" else f"-{a.abc}"))),
-                 "liberty": a.liberty, "period_ns": a.period_ns, "abc": a.abc, "activity": 0.5}
+    other = "" if a.abc == "gqa" else f"-{a.abc}"          # another script's results beside the report's
+    synth_cfg = {"out": str(a.build / f"synth-rowstore{other}"), "liberty": a.liberty, "period_ns": a.period_ns,
+                 "abc": a.abc, "activity": 0.5}
     t0 = time.monotonic()
     rows = []
     for i, (label, cfg) in enumerate(UNITS, 1):
@@ -154,7 +155,7 @@ def main(argv=None) -> int:
             "command": "gqa-lut bench-rowstore" + (f" --period-ns {a.period_ns:g}" if a.period_ns != 5.0 else "")
                        + (f" --abc {a.abc}" if a.abc != "gqa" else "")}
     a.out.mkdir(parents=True, exist_ok=True)
-    stem = "rowstore" + ("" if a.abc == "gqa" else f"-{a.abc}")       # another script's table beside the report's
+    stem = f"rowstore{other}"
     write_atomic(a.out / f"{stem}.json", json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     write_atomic(a.out / f"{stem}.md", markdown(rows, meta))
     print(markdown(rows, meta))

@@ -236,10 +236,10 @@ class Context:
         """The LayerNorm unit's configuration at ``site`` (gamma/beta file
         written from the model's values when given)."""
         from flow.config import parse_fixed
-        from hw.layernorm.config import LayerNorm, RSQRT_OUT_FRAC
+        from hw.layernorm.config import LayerNorm, rsqrt_out_frac
         from hw.fixed import Fixed
         c = self.cal
-        f_r = RSQRT_OUT_FRAC + (8 if cfg["ln_rsqrt"] == "int16" else 0)
+        f_r = rsqrt_out_frac(cfg["ln_rsqrt"])
         sites = [k[len("layernorm."):-len(".affine")] for k in c if k.startswith("layernorm.") and k.endswith(".affine")]
         out_frac = min(min(_frac_for(c[f"layernorm.{s}.affine"]["maxabs"], cfg["ln_out"]) for s in sites), f_r - 1)
         out = Fixed(cfg["ln_out"], True, out_frac)

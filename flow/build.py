@@ -15,11 +15,11 @@ from pathlib import Path
 
 from flow.config import (ConfigError, Elementwise, FitOptions, RowConfig, SpecUnit,
                          UnitConfig, table_digest)
-from hw.unitconfig import ROWWISE_FIT_OPTS
 from fitter.plot import plot_png
 from flow.clean import mark
 from flow.fits import FITS, plot_parts, request
 from hw.files import write_atomic
+from hw.unitconfig import ROWWISE_FIT_OPTS
 from hw.spec import Spec, SpecError
 
 

@@ -271,7 +271,7 @@ def cmd_ops(a) -> int:
         print(f"{f.name:11s} range [{f.range[0]:g}, {f.range[1]:g}]  in {f.input.label()}  "
               f"out {f.output.label()}  slope {f.slopes.label()}  intercept {f.intercepts.label()}  {f.doc}")
     for op, kind in ROW_KINDS.items():
-        cfg = kind(kind.PARAM["entries"].default)
+        cfg = kind()
         names = list(cfg.table_options())
         print(f"{op:11s} row-wise: {cfg.summary()}; table{'s' if len(names) > 1 else ''} {', '.join(names)}")
     return 0

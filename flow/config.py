@@ -114,7 +114,7 @@ class Elementwise(UnitConfig):
                     "segment-local lines, the fewest segments within MAX_ERR_LSB (default 1; up to 16 bits; name "
                     "<op>_<format>_m1_poly). Search options (--seed, --population, ...) apply to pwl only", brief="the implementation (make dse compares them)"),
         lanes_param("P = 1, 2, 4, 8, 16 or 32 inputs and results per clock on one table, flat vector ports "
-                     "(lane i in x[i*w +: w], y[i*w +: w]; name suffix _l<P>)"),
+                    "(lane i in x[i*w +: w], y[i*w +: w]; name suffix _l<P>)"),
         choice("degree", 1, POLY_DEGREES, make="DEGREE", flag="--degree", sparse=True, listed=True,
                parse=parse_int("--degree"),
                suffix=lambda d: f"_d{d}",

@@ -54,7 +54,7 @@ def _formats(cfg) -> dict:
 
 
 def _fewest(cfg, quiet: bool, log):
-    """The fewest entries of ``cfg.impl`` (pwl or uniform: its ``fewest``) within ``MAX_ERR_LSB``."""
+    """The fewest entries of ``cfg.impl`` (pwl or uniform; fitter.minimal.SEARCHES) within ``MAX_ERR_LSB``."""
     from fitter.minimal import fewest_entries
     f = cfg.fit
     if not quiet:
@@ -193,7 +193,8 @@ def _poly_sweep(op: str, entries, bound) -> list[dict]:
 
 
 def _name(cfg) -> str:
-    return cfg.impl
+    """The implementation with its own fields' name parts (``poly_d2_fold``)."""
+    return cfg.impl + cfg.part(*FITS[cfg.impl].own)
 
 
 def _bounded(cfg) -> bool:
@@ -356,7 +357,7 @@ FITS: dict[str, Fit] = {
                 refused="its fit finds the fewest segments and the narrowest coefficient formats within "
                         "--max-err-lsb",
                 own=("degree", "fold"), default_bound=POLY_BOUND, entries_word="segments",
-                label=lambda cfg: cfg.impl + cfg.part("degree", "fold"), by_bound=lambda cfg: True),
+                by_bound=lambda cfg: True),
 }
 
 

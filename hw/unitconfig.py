@@ -340,9 +340,9 @@ class RowConfig(UnitConfig):
     and tables fitted at ``table_format`` from ``table_options()``."""
     #: the format the unit's tables are fitted at
     table_format = "int8"
-    #: the lane counts of the default verification matrix (``make sim``) beyond one lane, and of the
-    #: synth report's store-less rows (one lane always)
+    #: the lane counts the default verification matrix (``make sim``) adds to its one-lane units
     VERIFY_LANES: tuple = ()
+    #: the lane counts of the synth report's store-less rows
     SYNTH_LANES: tuple = (1,)
 
     def summary(self) -> str:

@@ -263,9 +263,9 @@ class TableSet:
         """The ``hw.layernorm.config.LayerNorm`` of the unit for a site's calibrated
         input max and output max (of ``gamma*z + beta`` with ``params``, of
         ``z`` without): what ``make gen OP=layernorm LN_...`` is told."""
-        from hw.layernorm.config import LayerNorm, RSQRT_OUT_FRAC
+        from hw.layernorm.config import LayerNorm, rsqrt_out_frac
         bits = 16 if io.layernorm == "int16" else S8
-        f_r = RSQRT_OUT_FRAC + (8 if io.rsqrt == "int16" else 0)
+        f_r = rsqrt_out_frac(io.rsqrt)
         out = Fixed(bits, True, min(frac_for(out_max, bits), f_r - 1))
         kw = {}
         if params is not None:

@@ -31,6 +31,12 @@ TABLES = {"rsqrt": {"op": "rsqrt", "range": [1.0, 4.0], "in_frac": 6, "out_bits"
 RSQRT_OUT_FRAC = TABLES["rsqrt"]["out_frac"]
 
 
+def rsqrt_out_frac(fmt: str) -> int:
+    """Fractional bits of the rsqrt table's output fitted at ``fmt`` (int8 or int16: the wide table has
+    WIDEN more fractional bits everywhere); the unit's output needs fewer."""
+    return RSQRT_OUT_FRAC + WIDEN[fmt]
+
+
 def _quantize(vals, f: Fixed, what: str, n: int) -> tuple:
     import numpy as np
     try:
@@ -128,7 +134,7 @@ class LayerNorm(RowConfig):
         fit_param("how the rsqrt table is fitted"),
         store_param(2),
         lanes_param("P elements per transfer (in_data, out_data), with --row-store none or sram; name suffix "
-                     "_l<P>"),
+                    "_l<P>"),
     )
     MAKE = ("entries", "row_len", "input", "out", "eps", "rsqrt", "row_buffers", "row_store", "lanes")
     kind = "layernorm"
@@ -157,7 +163,7 @@ class LayerNorm(RowConfig):
             for what, codes, f in (("gamma", self.gamma, self.gamma_fmt), ("beta", self.beta, self.beta_fmt)):
                 if len(codes) != self.row_len or not all(f.fits(int(c)) for c in codes):
                     raise ConfigError(f"{what}: need {self.row_len} codes of {f.label()}")
-        f_r = RSQRT_OUT_FRAC + WIDEN[self.rsqrt_format]       # the wide table: more fractional bits everywhere
+        f_r = rsqrt_out_frac(self.rsqrt_format)
         if self.out.frac >= f_r:
             raise ConfigError(f"--ln-out {self.out.label()}: the {self.rsqrt_format} rsqrt table has {f_r} "
                               f"fractional bits, the output needs fewer (at most {f_r - 1})")
