@@ -37,8 +37,8 @@ from hw.files import write_atomic
 from hw.rowwise import stimulus
 
 
-def measure(op: str, entries: int, n_rows: int, build: Path, seed: int) -> dict:
-    md, _ = rowwise_model(ROW_KINDS[op](entries), build)
+def measure(op: str, entries: int, n_rows: int, build: Path, seed: int, store: str = "ff") -> dict:
+    md, _ = rowwise_model(ROW_KINDS[op](entries, row_store=store), build)
     rng = np.random.default_rng(seed)
     rows = stimulus(md).accuracy_rows(md, n_rows, rng)
     per: dict[str, list] = {}
@@ -49,7 +49,7 @@ def measure(op: str, entries: int, n_rows: int, build: Path, seed: int) -> dict:
         per.setdefault(label, []).append(np.abs(y - ref))
         if md.ROW_SUM is not None:       # softmax: the probabilities of a row sum to one
             rowsum.append(abs(int(y.sum()) - round(md.ROW_SUM * 2 ** md.out.frac)))
-    out = {"op": op, "entries": entries, "rows": n_rows, "out": md.out.label(), "by_kind": {}}
+    out = {"op": op, "store": store, "entries": entries, "rows": n_rows, "out": md.out.label(), "by_kind": {}}
     for label, errs in per.items():
         e = np.concatenate(errs)
         out["by_kind"][label] = {"rows": len(errs), "max_lsb": float(e.max()), "mean_lsb": float(e.mean()),
@@ -74,18 +74,21 @@ def main(argv=None) -> int:
         print("error: --rows must be at least 1", file=sys.stderr)
         return 2
     results = []
-    print(f"{'unit':10s} {'N':>3s} {'kind':12s} {'rows':>6s} {'max LSB':>8s} {'mean LSB':>9s} {'rows<=2LSB':>10s}")
-    for op in ROW_KINDS:
+    print(f"{'unit':20s} {'N':>3s} {'kind':12s} {'rows':>6s} {'max LSB':>8s} {'mean LSB':>9s} {'rows<=2LSB':>10s}")
+    units = [(op, store) for op, kind in ROW_KINDS.items() for store in kind.ARITHMETIC_STORES]
+    for op, store in units:
         for n in (8, 16):
             t0 = time.perf_counter()
-            r = measure(op, n, a.rows, a.build, a.seed)
+            r = measure(op, n, a.rows, a.build, a.seed, store)
             r["seconds"] = round(time.perf_counter() - t0, 1)
+            same = ROW_KINDS[op].ARITHMETIC_STORES
+            r["unit"] = label = op + ("" if len(same) == 1 else f" ({same[store]})")
             results.append(r)
             for kind, k in list(r["by_kind"].items()) + [("all", r)]:
-                print(f"{op:10s} {n:3d} {kind:12s} {k['rows'] if kind != 'all' else r['rows']:6d} "
+                print(f"{label:20s} {n:3d} {kind:12s} {k['rows'] if kind != 'all' else r['rows']:6d} "
                       f"{k['max_lsb']:8.2f} {k['mean_lsb']:9.3f} {100 * k['rows_within_2lsb']:9.1f}%", flush=True)
             if "rowsum_max_lsb" in r:
-                print(f"{'':10s} {'':3s} row sum error: max {r['rowsum_max_lsb']} LSB, mean {r['rowsum_mean_lsb']:.2f} LSB")
+                print(f"{'':20s} {'':3s} row sum error: max {r['rowsum_max_lsb']} LSB, mean {r['rowsum_mean_lsb']:.2f} LSB")
     doc = {"command": "make bench-rowwise", "rows_per_unit": a.rows, "seed": a.seed, "results": results}
     write_atomic(a.out / "rowwise.json", json.dumps(doc, indent=2) + "\n")
     md = ["# Row-wise units against float", "", f"`make bench-rowwise`, {a.rows} rows per unit and table size, "
@@ -94,10 +97,10 @@ def main(argv=None) -> int:
           "| unit | entries | rows | kind | max err (LSB) | mean err (LSB) | rows within 2 LSB |", "|---|---|---|---|---|---|---|"]
     for r in results:
         for kind, k in list(r["by_kind"].items()) + [("all", r)]:
-            md.append(f"| {r['op']} | {r['entries']} | {k['rows'] if kind != 'all' else r['rows']} | {kind} | "
+            md.append(f"| {r['unit']} | {r['entries']} | {k['rows'] if kind != 'all' else r['rows']} | {kind} | "
                       f"{k['max_lsb']:.2f} | {k['mean_lsb']:.3f} | {100 * k['rows_within_2lsb']:.1f} % |")
     md += ["", "Softmax row-sum error |sum(y) - 256| (LSB): " + ", ".join(
-        f"{r['entries']} entries max {r['rowsum_max_lsb']}, mean {r['rowsum_mean_lsb']:.2f}"
+        f"{r['unit']} {r['entries']} entries max {r['rowsum_max_lsb']}, mean {r['rowsum_mean_lsb']:.2f}"
         for r in results if "rowsum_max_lsb" in r)]
     write_atomic(a.out / "rowwise.md", "\n".join(md) + "\n")
     print(f"wrote {a.out}/rowwise.json and rowwise.md")

@@ -564,7 +564,9 @@ ACCOUNTING = (
     "format (`sm_frac=layer`: one per calibrated scale, each counted; otherwise one). Row-wise units with "
     "ROW_STORE={store}: {store_text} Not counted: the matrix units, the requantization between units, "
     "the reload traffic's time, and the SRAM the caller reads rows from.")
-STORE_TEXT = {"none": "no row store; the caller streams each row again per pass (softmax 3, LayerNorm 2).",
+STORE_TEXT = {"none": "no row store; the caller streams each row twice (the softmax's accuracy is the buffered "
+                      "unit's arithmetic, hw/softmax/batch.py; the two-pass unit's base-2 arithmetic, "
+                      "hw/softmax/online.py, is not yet evaluated on the model).",
               "sram": "the row kept in the chip's single-port SRAM macro, which is outside the area (its words "
                       "x bits in the unit table)."}
 

@@ -105,7 +105,7 @@ def spec_metrics(spec: Spec) -> dict | None:
     own table over its fit range (the op's range when the spec has none, or
     ``fit.range`` is not two finite numbers lo < hi);
     None where there is no float reference (unknown op, fp32)."""
-    if spec.is_fp32 or spec.op not in functions.FUNCTIONS or getattr(spec, "impl", "pwl") != "pwl":
+    if spec.is_fp32 or not functions.known(spec.op) or getattr(spec, "impl", "pwl") != "pwl":
         return None
     func = functions.get(spec.op)
     r = spec.fit.get("range")           # the fit block is free-form: a range is used only if it is one

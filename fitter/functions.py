@@ -81,6 +81,14 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
 ]}
 
 
+#: functions that only a row-wise unit's tables use (hw/softmax/online.py): fitted like the ops
+#: above, never offered as element-wise ops (make gen OP=...)
+TABLE_FUNCTIONS: dict[str, Function] = {f.name: f for f in [
+    Function("exp2", np.exp2, (0.0, 1.0), Fixed(10, False, 10), Fixed(16, False, 15),
+             Fixed(16, True, 15), Fixed(16, True, 15), 0.05, doc="2^x on [0, 1) (the two-pass softmax's table)"),
+]}
+
+
 class UnknownOp(KeyError):
     def __init__(self, op: str, known=None):
         self.op, self.known = op, list(known or FUNCTIONS)
@@ -90,8 +98,13 @@ class UnknownOp(KeyError):
         return f"unknown op '{self.op}'; known ops: {', '.join(self.known)}"
 
 
+def known(op: str) -> bool:
+    """Whether ``op`` can be fitted: an element-wise op or a table function."""
+    return op in FUNCTIONS or op in TABLE_FUNCTIONS
+
+
 def get(op: str) -> Function:
     try:
-        return FUNCTIONS[op]
+        return FUNCTIONS[op] if op in FUNCTIONS else TABLE_FUNCTIONS[op]
     except KeyError:
         raise UnknownOp(op) from None

@@ -52,7 +52,7 @@ OWN_FIELDS = tuple(dict.fromkeys(n for how in FITS.values() for n in how.own))
 # -- element-wise ----------------------------------------------------------------
 
 def _check_op(op):
-    if op not in functions.FUNCTIONS:
+    if not functions.known(op):         # an element-wise op, or a row-wise unit's table function
         raise ConfigError(str(functions.UnknownOp(op, list(functions.FUNCTIONS) + list(ROWWISE_OPS))))
     return op
 

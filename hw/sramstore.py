@@ -2,13 +2,15 @@
 chip team's SRAM macro (DESIGN.md "SRAM row store").
 
 The caller streams each row once, as to the flip-flop unit. The row goes
-straight into the op's multi-pass unit (``twopass.py`` / ``threepass.py``,
+straight into the op's multi-pass unit (``twopass.py``,
 pass 1) and, one clock later, into a single-port SRAM through the
 ``sram_*`` ports; then this wrapper reads the row back from the SRAM and
 plays it into the unit once per later pass, with ``in_ready`` low.
 So the arithmetic, the pipelines and the clock are the multi-pass unit's,
-and the outputs and flags are the buffered unit's (the replays are always
-well formed, so only pass 1 can be flagged).
+and the outputs and flags are those of the multi-pass unit's model for a
+row streamed once, ``stream_row`` (the buffered unit's, but for softmax,
+whose two-pass arithmetic is base 2: ``hw/softmax/online.py``; the replays
+are always well formed, so only pass 1 can be flagged).
 
 Why one single-port SRAM: a row is written while pass 1 runs and read
 only afterwards, so no clock needs a read and a write (the cheapest macro,

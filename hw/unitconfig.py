@@ -32,8 +32,7 @@ METHODS = ("ga", "uniform", "exact")
 OBJECTIVES = ("hw", "fp", "rel", "maxerr")
 RULES = ("auto", "lsq", "chord")
 #: where a row-wise unit keeps a row: ff, flip-flop row buffers (ROW_BUFFERS=1|2); none, no store:
-#: the caller streams every row two (layernorm, rmsnorm) or three (softmax) times (DESIGN.md
-#: "Multi-pass row protocol"); sram, the row in the chip's SRAM macro, replayed by the unit (DESIGN.md
+#: the caller streams every row twice (DESIGN.md "Multi-pass row protocol"); sram, the row in the chip's SRAM macro, replayed by the unit (DESIGN.md
 #: "SRAM row store")
 ROW_STORES = ("ff", "none", "sram")
 ROW_RANGE = (2, 4096)
@@ -319,12 +318,12 @@ def _rowwise_fit(fit: FitOptions, op: str, where: str) -> None:
                           f"formats are the unit's own ({where})")
 
 
-def store_param(passes: int) -> Param:
+def store_param() -> Param:
     return choice("row_store", "ff", ROW_STORES, what="--row-store", make="ROW_STORE", flag="--row-store",
-                  sparse=True, suffix=lambda s: {"none": f"_{passes}pass", "sram": "_sram"}[s],
+                  sparse=True, suffix=lambda s: {"none": "_2pass", "sram": "_sram"}[s],
                   help="ff: rows in flip-flop buffers (--row-buffers); none: no row store, the caller streams "
-                       "every row again for each pass (layernorm and rmsnorm twice: statistics, outputs, suffix "
-                       "_2pass; softmax three times: maximum, sum, outputs, suffix _3pass); sram: the row goes into "
+                       "every row twice (pass 1: the statistics, pass 2: the outputs; suffix _2pass; softmax's "
+                       "sum follows its maximum in base 2, DESIGN.md); sram: the row goes into "
                        "the chip's SRAM macro through sram_* ports (one word per element) and the unit replays it "
                        "(the caller streams once; suffix _sram)", brief="where a row is kept: flip-flops, the caller, SRAM")
 
@@ -344,6 +343,9 @@ class RowConfig(UnitConfig):
     VERIFY_LANES: tuple = ()
     #: the lane counts of the synth report's store-less rows
     SYNTH_LANES: tuple = (1,)
+    #: {row store: the stores that compute as it, bit for bit}: one per distinct arithmetic of the
+    #: op's golden models (make bench-rowwise measures each)
+    ARITHMETIC_STORES: dict = {"ff": "ff, none, sram"}
 
     def summary(self) -> str:
         """The unit's formats in a few words (``gqa-lut ops``)."""

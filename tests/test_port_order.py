@@ -34,7 +34,7 @@ UNITS = {
     "table": (Elementwise("gelu", impl="table", stages=2), ELEMENTWISE),
     "fp32": (Elementwise("gelu", "fp32", entries=4, fit=FAST), ELEMENTWISE),
     "softmax": (Softmax(4, fit=FAST), STREAM + ["out_overflow"]),
-    "softmax_3pass": (Softmax(4, fit=FAST, row_store="none"), STREAM + ["out_overflow"]),
+    "softmax_2pass": (Softmax(4, fit=FAST, row_store="none"), STREAM + ["out_overflow"]),
     "layernorm_aff": (LayerNorm(4, row_len=8, affine=True, fit=FAST), STREAM + ["out_error"] + CFG),
     "rmsnorm_2pass": (RMSNorm(4, row_len=8, fit=FAST, row_store="none"), STREAM + ["out_error"]),
 }

@@ -1,5 +1,5 @@
-"""RMSNorm, the units without a row store (ROW_STORE=none: layernorm and
-rmsnorm in two passes, softmax in three) and with the row in an SRAM macro
+"""RMSNorm, the units without a row store (ROW_STORE=none: every op in
+two passes; softmax's base-2 arithmetic) and with the row in an SRAM macro
 (ROW_STORE=sram: the same units, replaying the row): golden models,
 every unit through the cocotb bench bit for bit (every output and flag,
 random gaps and back-pressure, clocks per row against the manifest), a
@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 
 from flow.build import build as build_unit
-from flow.build import rowwise_model
+from flow.build import rowwise_model, tables
 from flow.cli import main as cli
 from flow.config import from_request, parse_fixed
 from hw.layernorm.config import LayerNorm
 from hw.rmsnorm.config import RMSNorm
 from hw.softmax.config import Softmax
+from hw.softmax.online import log2e
 from hw.norm import normalize
 from hw.pwl_int.model import evaluate
 from sim.units import verify
@@ -36,7 +37,7 @@ CASES = {
     "rmsnorm-ff-affine": RMSNorm(8, affine=True),
     "layernorm-2pass-16bit": LayerNorm(8, row_len=96, row_store="none", **S16),
     "rmsnorm-2pass-16bit": RMSNorm(8, row_len=96, row_store="none", **S16),
-    "softmax-3pass-r16-f2": Softmax(8, row_max=16, in_frac=2, row_store="none"),
+    "softmax-2pass-r16-f2": Softmax(8, row_max=16, in_frac=2, row_store="none"),
     # ROW_STORE=sram: the row in the bench's SRAM model (sim/sram.py), streamed once
     "layernorm-sram-16bit": LayerNorm(8, row_len=96, row_store="sram", **S16),
     "rmsnorm-sram-affine": RMSNorm(8, affine=True, row_store="sram"),
@@ -54,7 +55,7 @@ def test_bit_exact_through_the_bench(kind, build_dir):
     out = build_unit(cfg, build_dir)
     man = json.loads((out / "manifest.json").read_text())
     none = cfg.row_store == "none"
-    passes = (3 if cfg.op == "softmax" else 2) if none else 1
+    passes = 2 if none else 1
     assert (f"_{passes}pass" in out.name) == none and out.name.startswith(cfg.op)
     assert ("_sram" in out.name) == (cfg.row_store == "sram")
     assert out.name.endswith(f"_l{cfg.lanes}") == (cfg.lanes > 1) and man.get("lanes", 1) == cfg.lanes
@@ -62,7 +63,7 @@ def test_bit_exact_through_the_bench(kind, build_dir):
     r = verify(cfg, build_dir, unit_dir=out)
     assert r.ok, r.line()
     a, b = man["timing"]["cycles_per_row"]
-    assert a == (1 if cfg.row_store == "ff" else 3 if cfg.op == "softmax" else 2)    # sram: the unit's passes
+    assert a == (1 if cfg.row_store == "ff" else 2)    # sram: the unit's passes
     for n, t in r.detail["timing"].items():
         assert t["cycles_per_row"] == [a * int(n) + b]
     if cfg.row_store != "ff":               # no row store, or the SRAM outside: no row memory in the Verilog
@@ -172,22 +173,61 @@ def test_request_round_trip(cfg):
     assert (f"ROW_STORE={cfg.row_store}" in cfg.make_line()) == (cfg.row_store != "ff")
 
 
-def test_three_pass_model_is_the_one_pass_model(build_dir):
-    """Softmax: identical passes give Softmax.row exactly (an over-long row
-    cut and flagged); the flags follow DESIGN.md's rule."""
-    md, _ = rowwise_model(Softmax(8, row_max=16), build_dir)
+def test_two_pass_softmax_model(build_dir):
+    """Softmax without a row store: identical passes give its row() (an
+    over-long row cut and flagged), pass 2 is computed under pass 1's
+    statistics, and the flags follow DESIGN.md's rule."""
+    md, _ = rowwise_model(Softmax(8, row_max=16, row_store="none"), build_dir)
     rng = np.random.default_rng(3)
     for length in (1, 2, 7, 16, 21):
         x = list(rng.integers(-128, 128, length))
         kept = md.kept(x)
         ok = [j == len(kept) - 1 for j in range(len(kept))]
-        y, flags = md.multi_pass([x, kept, kept], [[j == length - 1 for j in range(length)], ok, ok])
+        y, flags = md.multi_pass([x, kept], [[j == length - 1 for j in range(length)], ok])
         want, ovf = md.stream_row(x, [j == length - 1 for j in range(length)])
         assert (y == want).all() and flags == [ovf] * len(kept) and ovf == (length > 16)
-    x = list(rng.integers(-128, 128, 8))
+    x1, x2 = list(rng.integers(-128, 128, 8)), list(rng.integers(-128, 128, 8))
     ok, early = [j == 7 for j in range(8)], [j == 2 for j in range(8)]
-    assert md.multi_pass([x, x, x], [ok, early, ok])[1] == [True] * 8
-    assert md.multi_pass([x, x, x], [ok, ok, early])[1] == [j >= 2 for j in range(8)]
+    assert (md.multi_pass([x1, x2], [ok, ok])[0] == md.outputs(*md.statistics(np.array(x1)), x2)).all()
+    assert md.multi_pass([x1, x1], [early, ok])[1] == [False] * 8      # pass 1 ends at its in_last
+    assert md.multi_pass([x1, x1], [ok, early])[1] == [j >= 2 for j in range(8)]
+
+
+def test_two_pass_softmax_sum_is_exact_without_rescaling(build_dir):
+    """The running sum's only roundings are stated in online.py: with every
+    score at the same power of two the sum is the exact sum of the table's
+    values, and a growing maximum truncates the old sum by the shift."""
+    from hw.softmax.online import OnlineSoftmax
+    from hw.spec import Spec
+    tabs = tables(Softmax(8, row_max=16, row_store="none"), build_dir)
+    exp2 = tabs["exp2"]
+    md = OnlineSoftmax(exp2, tabs["recip"], row_max=16, in_frac=4)
+    x = [0, 1, 2, 3]                        # t < 1: every a is 0
+    a, T = md.terms(x)
+    assert list(a) == [0] * 4 and md.statistics(np.array(x)) == (0, int(T.sum()))
+    x = [0, 16]                             # 1.0 * log2(e) = 1.44: a = 0, then 1
+    a, T = md.terms(x)
+    assert list(a) == [0, 1] and md.statistics(np.array(x)) == (1, (int(T[0]) >> 1) + int(T[1]))
+    assert log2e() == 5909 and isinstance(exp2, Spec)
+
+
+def test_bench_fails_on_one_exp2_entry_off(build_dir, tmp_path):
+    """RTL with the fitted exp2 table, golden model with one intercept 1/8
+    lower (the segment most score codes use; as test_rowwise's wrong-table
+    test): the two-pass softmax's bench must fail."""
+    cfg = Softmax(8, row_max=16, row_store="none")
+    out = build_unit(cfg, build_dir)
+    bad = tmp_path / out.name
+    shutil.copytree(out, bad)
+    md, _ = rowwise_model(cfg, build_dir)
+    x = np.arange(md.input.min_code, md.input.max_code + 1)
+    f = (x * log2e() & ((1 << md.t_frac) - 1)) >> (md.t_frac - md.exp2.input.frac)
+    segs = [sum(int(v) >= p for p in md.exp2.breakpoints) for v in f]
+    doc = json.loads((bad / "exp2.spec.json").read_text())
+    doc["intercepts"]["values"][max(set(segs), key=segs.count)] -= 1 << (doc["intercepts"]["frac"] - 3)
+    (bad / "exp2.spec.json").write_text(json.dumps(doc))
+    r = verify(cfg, tmp_path, unit_dir=bad)
+    assert r.mismatches > 0 and not r.ok, r.line()
 
 
 def rsqrt_rel_error(md) -> float:

@@ -132,7 +132,7 @@ class LayerNorm(RowConfig):
         Param("gamma", None, check=_codes, to_json=lambda v: None if v is None else list(v)),
         Param("beta", None, check=_codes, to_json=lambda v: None if v is None else list(v)),
         fit_param("how the rsqrt table is fitted"),
-        store_param(2),
+        store_param(),
         lanes_param("P elements per transfer (in_data, out_data), with --row-store none or sram; name suffix "
                     "_l<P>"),
     )

@@ -20,6 +20,17 @@ with formats chosen for the unit's arithmetic:
   by truncation alone), output u12.11, slopes s10.9, intercepts s12.10
   (2 - m near m = 1).
 
+Without a flip-flop row store (``ROW_STORE=none`` and ``sram``) the unit is
+the two-pass one (``online.py``), whose sum follows the maximum in base 2:
+its tables are :data:`ONLINE_TABLES`:
+
+* ``exp2``: 2^f on [0, 1), input u10.10 (the top 10 fractional bits of
+  ``x * log2 e``), output u16.15 (the values are in [1, 2)), slopes and
+  intercepts s16.15. 16 entries keep every row of ``make bench-rowwise``
+  within 0.65 LSB of float (8 entries: 0.74); the score format does not
+  change it (f is a fraction of a power of two whatever F is);
+* ``recip``: as above.
+
 Fitting and caching the tables is ``flow/build.py``.
 """
 
@@ -28,6 +39,7 @@ from __future__ import annotations
 from hw.params import ConfigError, ints
 from hw.rowwise import model_class
 from hw.softmax.model import DEFAULT_OUT
+from hw.softmax.online import OnlineSoftmax
 from hw.unitconfig import ROW_RANGE, RowConfig, buffers_param, entries_param, fit_param, lanes_param, \
     store_param, declared
 
@@ -37,6 +49,12 @@ TABLES = {
             "intercept_bits": 16, "intercept_frac": 15},
     "recip": {"op": "reciprocal", "range": [1.0, 2.0], "in_bits": 12, "in_frac": 11, "out_bits": 12,
               "out_frac": 11, "slope_bits": 10, "slope_frac": 9, "intercept_bits": 12, "intercept_frac": 10},
+}
+#: the two-pass unit's tables (ROW_STORE=none, sram; see the module's text)
+ONLINE_TABLES = {
+    "exp2": {"op": "exp2", "in_bits": 10, "in_frac": 10, "out_bits": 16, "out_frac": 15, "slope_bits": 16,
+             "slope_frac": 15, "intercept_bits": 16, "intercept_frac": 15},
+    "recip": TABLES["recip"],
 }
 
 
@@ -51,11 +69,13 @@ class Softmax(RowConfig):
              metavar="F", suffix=lambda f: f"_i8f{f}", help="scores s8.F", brief="fractional bits of the s8 scores"),
         buffers_param(),
         fit_param("how the tables are fitted"),
-        store_param(3),
+        store_param(),
         #: one lane only, for now: the field exists so that every row-wise configuration takes LANES alike
         lanes_param("one lane only (LANES applies to layernorm and rmsnorm)"),
     )
     MAKE = ("entries", "row_max", "in_frac", "row_buffers", "row_store")
+    #: the buffered unit's arithmetic, and the two-pass unit's base-2 one (none and sram)
+    ARITHMETIC_STORES = {"ff": "ff", "none": "none, sram"}
     kind = "softmax"
     op = "softmax"
 
@@ -72,10 +92,17 @@ class Softmax(RowConfig):
 
     def model(self, tabs: dict):
         """The golden model of this unit, from its fitted tables."""
+        if self.online:
+            return OnlineSoftmax(tabs["exp2"], tabs["recip"], row_max=self.row_max, in_frac=self.in_frac)
         return model_class(self.op)(tabs["exp"], tabs["recip"], row_max=self.row_max)
 
     def summary(self) -> str:
         return f"scores s8.{self.in_frac} (SM_IN_FRAC), probabilities {DEFAULT_OUT.label()}"
+
+    @property
+    def online(self) -> bool:
+        """Whether the unit is the two-pass one (no flip-flop row store)."""
+        return self.row_store != "ff"
 
     @property
     def row_length(self) -> int:
@@ -87,6 +114,8 @@ class Softmax(RowConfig):
 
     def table_options(self) -> dict:
         """Fit requests of the unit's tables: {name: {"op": ..., options}}."""
+        if self.online:
+            return {name: dict(req) for name, req in ONLINE_TABLES.items()}
         out = {name: dict(req) for name, req in TABLES.items()}
         if self.changed("in_frac"):
             out["exp"].update(in_frac=self.in_frac, range=[-(2.0 ** (7 - self.in_frac)), 0.0])

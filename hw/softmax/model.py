@@ -56,6 +56,9 @@ class Softmax:
 
     @classmethod
     def from_manifest(cls, specs: dict, man: dict) -> "Softmax":
+        if "exp2" in specs:         # the two-pass unit's base-2 arithmetic (ROW_STORE=none, sram)
+            from hw.softmax.online import OnlineSoftmax
+            return OnlineSoftmax.from_manifest(specs, man)
         return cls(specs["exp"], specs["recip"], row_max=man["parameters"]["row_max"])
 
     def stream_row(self, x, lasts=None) -> tuple[np.ndarray, bool]:
@@ -83,32 +86,6 @@ class Softmax:
         e = evaluate(self.exp, np.maximum(np.asarray(x, dtype=np.int64) - mx, self.exp.input.min_code))
         p = round_half_up(e * r, self.recip.output.frac + lead - self.out.frac)
         return np.asarray(saturate(p, self.out), dtype=np.int64)
-
-    def kept(self, x) -> list:
-        """The elements of a row that the unit keeps: what passes 2 and 3 of
-        the three-pass unit carry."""
-        return list(x[: self.row_max])
-
-    def multi_pass(self, xs, lasts) -> tuple[np.ndarray, list[bool]]:
-        """A row as the three-pass unit (``ROW_STORE=none``) receives it:
-        ``xs[0]`` up to pass 1's ``in_last`` (it sets the length, cut to
-        ``row_max``, and the maximum), ``xs[1]`` the sum's codes, ``xs[2]``
-        the outputs' codes, each of the kept length, with their ``in_last``
-        flags. The flag of output j: the row was cut, or pass 2 had
-        ``in_last`` misplaced anywhere, or pass 3 at or before j (DESIGN.md
-        "Multi-pass row protocol"). Identical passes give :meth:`row`."""
-        x1 = np.asarray(xs[0], dtype=np.int64)
-        n = min(len(x1), self.row_max)
-        mx = int(x1[:n].max())
-
-        def bad(ls):
-            return [bool(a) != (j == n - 1) for j, a in enumerate(ls)]
-        first = len(x1) > self.row_max or any(bad(lasts[1]))
-        flags, err = [], False
-        for b in bad(lasts[2]):
-            err = err or b
-            flags.append(first or err)
-        return self.outputs(mx, self.recip_of(mx, xs[1]), xs[2]), flags
 
     def reference(self, x) -> np.ndarray:
         """Float softmax of the row's real values, in output LSBs."""

@@ -1,5 +1,5 @@
 """The ports of the softmax units (``unit.py``, buffered, and
-``threepass.py``, without a row store): one definition for both."""
+``twopass.py``, without a row store): one definition for both."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ from amaranth.lib.memory import Memory
 
 from hw.pwl_int.unit import IntPWL
 from hw.softmax.ports import signature
-from hw.softmax.threepass import ThreePassSoftmax
+from hw.softmax.twopass import TwoPassSoftmax
 from hw.sramstore import sram_unit
 from hw.rowbuf import (DEFAULT_BUFFERS, RowStream, bank_is, bank_signal, check_row_buffers, copy_bank, flip, leading_one, mem_ports,
                        named, pick, round_shift)
@@ -305,6 +305,6 @@ class SoftmaxStream(RowStream):
 
 
 UNIT = SoftmaxUnit
-#: the units without a flip-flop row store: none (every row streamed three times), and sram
-#: (the same unit replaying the row from the chip's SRAM, hw/sramstore.py)
-STORES = {"none": ThreePassSoftmax, "sram": sram_unit(ThreePassSoftmax)}
+#: the units without a flip-flop row store: none (every row streamed twice; base-2 arithmetic,
+#: online.py), and sram (the same unit replaying the row from the chip's SRAM, hw/sramstore.py)
+STORES = {"none": TwoPassSoftmax, "sram": sram_unit(TwoPassSoftmax)}

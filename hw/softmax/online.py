@@ -1,0 +1,151 @@
+"""Golden model of the two-pass softmax unit (``ROW_STORE=none`` and
+``sram``; its generator: ``twopass.py``), bit-exact.
+
+Softmax in base 2, so that the sum can follow a growing maximum with a
+shift (Softermax, DAC 2021, does the same): ``e^x = 2^(x*log2 e)``. Per
+score code ``X`` (s8.F):
+
+1. ``t = X * LOG2E`` with ``LOG2E = round(log2(e) * 2^C)`` (``C`` =
+   :data:`LOG2E_FRAC`), an exact integer with ``F + C`` fractional bits;
+   ``a = t >> (F + C)`` (floor: the power of two) and ``f`` = the top ``q``
+   of its fractional bits (truncated; ``q`` is the exp2 table's input
+   fraction), so ``2^(X*log2e) ~= 2^a * 2^(f / 2^q)``;
+2. ``T = EXP2(f)``, the exp2 PWL table on [0, 1) (golden model of
+   ``hw/pwl_int``), ``2^f`` in [1, 2) with ``f_T`` fractional bits.
+
+Pass 1 (the statistics), in stream order, for the first ``row_max``
+elements: the running maximum of the powers ``A_i = max(A_(i-1), a_i)``
+(``A_0 = a_0``) and the sum relative to it::
+
+    u_i = round_half_up(T_i, A_i - a_i)            (T_i / 2^(A_i - a_i), rounded)
+    S_0 = u_0,  S_i = (S_(i-1) >> (A_i - A_(i-1))) + u_i   (rescale: truncation)
+
+so ``S = S_n ~= sum_i 2^(t_i - A) * 2^f_T`` with ``A = A_n``, exact but for
+one rounding per term and one truncation each time the maximum grows.
+``S`` has ``sum_bits`` bits (no overflow: every ``u_i < 2^(bits of T)``).
+
+Calc: ``S = m * 2^(L - f_m)`` with ``m`` in [1, 2) (leading one, truncation),
+``r = RECIP(m)`` (reciprocal PWL table on [1, 2)), as the buffered unit.
+
+Pass 2 (the outputs): ``p_i = sat(round_half_up(T_i * r, f_r + L - f_out + max(A - a_i, 0)))``,
+``T_i`` and ``a_i`` recomputed from the pass's code (the clamp only acts
+when pass 2 carries a code above pass 1's maximum).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw.fixed import Fixed, round_half_up, saturate
+from hw.norm import normalize
+from hw.pwl_int.model import evaluate
+from hw.softmax.model import DEFAULT_OUT, Softmax
+
+#: fractional bits of the log2(e) constant: 2^-12 keeps its relative error at 5e-5, so a score 8
+#: units below the maximum is off by 4e-4 of itself (a fraction of an output LSB)
+LOG2E_FRAC = 12
+
+
+def log2e(frac: int = LOG2E_FRAC) -> int:
+    """``round(log2(e) * 2^frac)``, the constant of step 1."""
+    return round(math.log2(math.e) * (1 << frac))
+
+
+@dataclass(frozen=True)
+class OnlineSoftmax:
+    #: the row-wise op and its datasheet words (as hw/softmax/model.py)
+    OP = Softmax.OP
+    TEXT = ("row-wise softmax, p_i = 2^(t_i - A) / sum_j 2^(t_j - A) with t = x*log2(e), the base-2 form of "
+            "e^(x_i - max) / sum_j e^(x_j - max), in two passes")
+    ROW_SUM = Softmax.ROW_SUM
+    flag = Softmax.flag
+    exp2: object            # hw.spec.Spec of 2^f on [0, 1) (input u q.q, output in [1, 2))
+    recip: object           # hw.spec.Spec of the reciprocal table on [1, 2)
+    row_max: int            # the longest row (hw/softmax/config.py declares it and its default)
+    in_frac: int            # the scores' fractional bits (s8.F)
+    out: Fixed = DEFAULT_OUT
+
+    @property
+    def input(self) -> Fixed:
+        return Fixed(8, True, self.in_frac)
+
+    @property
+    def t_frac(self) -> int:
+        """Fractional bits of ``t = X * LOG2E``."""
+        return self.in_frac + LOG2E_FRAC
+
+    @property
+    def sum_bits(self) -> int:
+        return (self.row_max * self.exp2.output.max_code).bit_length()
+
+    @property
+    def a_range(self) -> tuple[int, int]:
+        """The powers ``a`` the input codes give (least, greatest)."""
+        k, s = log2e(), self.t_frac
+        return (self.input.min_code * k) >> s, (self.input.max_code * k) >> s
+
+    @classmethod
+    def from_manifest(cls, specs: dict, man: dict) -> "OnlineSoftmax":
+        p = man["parameters"]
+        return cls(specs["exp2"], specs["recip"], row_max=p["row_max"], in_frac=p["in_frac"])
+
+    def terms(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """``(a_i, T_i)`` of codes ``x`` (steps 1 and 2)."""
+        t = np.asarray(x, dtype=np.int64) * log2e()
+        s, q = self.t_frac, self.exp2.input.frac
+        f = (t & ((1 << s) - 1)) >> (s - q)
+        return t >> s, evaluate(self.exp2, f).astype(np.int64)
+
+    def statistics(self, x) -> tuple[int, int]:
+        """Pass 1 over codes ``x`` (already cut to ``row_max``): ``(A, S)``."""
+        a, T = self.terms(x)
+        A, S = int(a[0]), 0
+        for ai, ti in zip(a.tolist(), T.tolist()):
+            An = max(A, ai)
+            S = (S >> (An - A)) + round_half_up(ti, An - ai)
+            A = An
+        return A, S
+
+    def outputs(self, A: int, S: int, x) -> np.ndarray:
+        """Pass 2: ``p_i`` of codes ``x`` under a row's ``(A, S)``."""
+        m, lead = normalize(S, self.recip.input.frac)
+        r = int(evaluate(self.recip, [m])[0])
+        a, T = self.terms(x)
+        base = self.recip.output.frac + lead - self.out.frac
+        p = [round_half_up(int(ti) * r, base + max(A - int(ai), 0)) for ai, ti in zip(a, T)]
+        return np.asarray(saturate(np.asarray(p, dtype=np.int64), self.out), dtype=np.int64)
+
+    def row(self, x) -> np.ndarray:
+        """Output codes of one row (of its first ``row_max`` elements)."""
+        kept = np.asarray(x, dtype=np.int64)[: self.row_max]
+        return self.outputs(*self.statistics(kept), kept)
+
+    def stream_row(self, x, lasts=None) -> tuple[np.ndarray, bool]:
+        """As :meth:`Softmax.stream_row` (the SRAM store's contract)."""
+        return self.row(x), len(x) > self.row_max
+
+    def kept(self, x) -> list:
+        """The elements of a row that pass 2 carries."""
+        return list(x[: self.row_max])
+
+    def multi_pass(self, xs, lasts) -> tuple[np.ndarray, list[bool]]:
+        """A row as the two-pass unit receives it: ``xs[0]`` up to pass 1's
+        ``in_last`` (it sets the length, cut to ``row_max``, and the
+        statistics), ``xs[1]`` the outputs' codes, of the kept length, with
+        their ``in_last`` flags. The flag of output j: the row was cut, or
+        pass 2 had ``in_last`` misplaced at or before j (DESIGN.md
+        "Multi-pass row protocol"). Identical passes give :meth:`row`."""
+        x1 = np.asarray(xs[0], dtype=np.int64)
+        n = min(len(x1), self.row_max)
+        cut, flags, err = len(x1) > self.row_max, [], False
+        for j, last in enumerate(lasts[1]):
+            err = err or bool(last) != (j == n - 1)
+            flags.append(cut or err)
+        return self.outputs(*self.statistics(x1[:n]), xs[1]), flags
+
+    def reference(self, x) -> np.ndarray:
+        """Float softmax of the row's real values, in output LSBs."""
+        return Softmax.reference(self, x)
