@@ -267,7 +267,6 @@ class Context:
         """[{op, config (flow.config), count, note}]: the hardware one configuration needs."""
         from dataclasses import replace
 
-        from hw.softmax.config import Softmax
         out = []
         gf = self.fracs("gelu")
         layers = sorted(gf, key=lambda s: int(s[1:]))
@@ -283,8 +282,7 @@ class Context:
                         "count": 1, "note": f"LUT=rom, one scale for every layer (INT8 input frac {f})"})
         sf = sorted({self.sm_frac(cfg, int(x[1:])) for x in self.fracs("softmax")})
         for f in sf:
-            sm = Softmax(cfg["sm_entries"], ROW_MAX, f, fit=self.tables(cfg["sm_entries"]).fit,
-                         row_store=self.row_store)
+            sm = self.tables(cfg["sm_entries"]).softmax_config(f, ROW_MAX, self.row_store)
             out.append({"op": "softmax", "config": sm, "count": 1,
                         "note": ("one unit per calibrated score scale" if len(sf) > 1 else "one unit for every layer")
                         + f" (s8.{f} scores)"})
@@ -326,10 +324,11 @@ class ChoiceOps:
         from eval.minilm.model import softmax_float
         if "softmax" not in self.only:
             return softmax_float(s)
-        from hw.softmax.batch import rows
-        sm = self.ctx.tables(self.cfg["sm_entries"]).softmax(self.ctx.sm_frac(self.cfg, layer), ROW_MAX)
+        # the model of the unit the area counts: its row store picks the arithmetic (none, sram: base 2)
+        sm = self.ctx.tables(self.cfg["sm_entries"]).softmax(self.ctx.sm_frac(self.cfg, layer), ROW_MAX,
+                                                             self.ctx.row_store)
         q = sm.input.quantize(s).reshape(-1, s.shape[-1])
-        p, _ = rows(sm, q)
+        p, _ = sm.rows(q)
         return sm.out.to_real(p).reshape(s.shape[:-1] + (p.shape[-1],)).astype(np.float32)
 
     def layernorm(self, x, gamma, beta, eps, site):
@@ -564,9 +563,8 @@ ACCOUNTING = (
     "format (`sm_frac=layer`: one per calibrated scale, each counted; otherwise one). Row-wise units with "
     "ROW_STORE={store}: {store_text} Not counted: the matrix units, the requantization between units, "
     "the reload traffic's time, and the SRAM the caller reads rows from.")
-STORE_TEXT = {"none": "no row store; the caller streams each row twice (the softmax's accuracy is the buffered "
-                      "unit's arithmetic, hw/softmax/batch.py; the two-pass unit's base-2 arithmetic, "
-                      "hw/softmax/online.py, is not yet evaluated on the model).",
+STORE_TEXT = {"none": "no row store; the caller streams each row twice (softmax's two-pass unit computes in base 2, "
+                      "hw/softmax/online.py: the accuracy is that arithmetic's).",
               "sram": "the row kept in the chip's single-port SRAM macro, which is outside the area (its words "
                       "x bits in the unit table)."}
 

@@ -193,6 +193,18 @@ def test_two_pass_softmax_model(build_dir):
     assert md.multi_pass([x1, x1], [ok, early])[1] == [j >= 2 for j in range(8)]
 
 
+@pytest.mark.parametrize("in_frac", [0, 4, 7])
+def test_two_pass_softmax_rows_is_row(in_frac, build_dir):
+    """The vectorized model (what make dse-model runs on MiniLM) is row() bit for bit, on random,
+    wide-ranging and over-long rows."""
+    md, _ = rowwise_model(Softmax(8, row_max=32, in_frac=in_frac, row_store="none"), build_dir)
+    rng = np.random.default_rng(in_frac)
+    for n, scale in ((1, 40), (5, 4), (32, 40), (32, 127), (40, 16)):
+        x = np.clip(np.round(rng.normal(0, scale, (25, n))), -128, 127).astype(np.int64)
+        y, ovf = md.rows(x)
+        assert ovf == (n > 32) and (y == np.array([md.row(r) for r in x])).all()
+
+
 def test_two_pass_softmax_sum_is_exact_without_rescaling(build_dir):
     """The running sum's only roundings are stated in online.py: with every
     score at the same power of two the sum is the exact sum of the table's

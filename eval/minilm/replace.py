@@ -226,15 +226,17 @@ class TableSet:
         cfg = self.gelu_config(frac, fmt)
         return self._cached(("gelu", frac, fmt), lambda: ensure_spec(cfg, self.root, self.quiet)[0])
 
-    def softmax_config(self, frac: int, row_max: int = 128):
+    def softmax_config(self, frac: int, row_max: int = 128, row_store: str = "ff"):
         from hw.softmax.config import Softmax
-        return Softmax(self.entries, row_max, frac, fit=self.fit)
+        return Softmax(self.entries, row_max, frac, fit=self.fit, row_store=row_store)
 
-    def softmax(self, frac: int, row_max: int = 128):
-        """The softmax unit's golden model, as `make gen OP=softmax SM_IN_FRAC=frac` builds it."""
+    def softmax(self, frac: int, row_max: int = 128, row_store: str = "ff"):
+        """The softmax unit's golden model, as `make gen OP=softmax SM_IN_FRAC=frac ROW_STORE=...`
+        builds it (the row store picks the arithmetic: hw/softmax/config.py)."""
         from flow.build import rowwise_model
-        cfg = self.softmax_config(frac, row_max)
-        return self._cached(("softmax", frac, row_max), lambda: rowwise_model(cfg, self.root, self.quiet)[0])
+        cfg = self.softmax_config(frac, row_max, row_store)
+        return self._cached(("softmax", frac, row_max, row_store),
+                            lambda: rowwise_model(cfg, self.root, self.quiet)[0])
 
     def rsqrt(self, fmt: str = "int8"):
         """The layernorm unit's rsqrt table at ``fmt`` (the generator's own cache)."""

@@ -87,6 +87,11 @@ class Softmax:
         p = round_half_up(e * r, self.recip.output.frac + lead - self.out.frac)
         return np.asarray(saturate(p, self.out), dtype=np.int64)
 
+    def rows(self, x) -> tuple[np.ndarray, bool]:
+        """:meth:`row` of every row of ``x`` (R x n codes) at once (``batch.py``)."""
+        from hw.softmax.batch import rows
+        return rows(self, x)
+
     def reference(self, x) -> np.ndarray:
         """Float softmax of the row's real values, in output LSBs."""
         v = np.asarray(x[: self.row_max], dtype=np.float64) * self.input.lsb

@@ -149,3 +149,28 @@ class OnlineSoftmax:
     def reference(self, x) -> np.ndarray:
         """Float softmax of the row's real values, in output LSBs."""
         return Softmax.reference(self, x)
+
+    def rows(self, x) -> tuple[np.ndarray, bool]:
+        """:meth:`row` of every row of ``x`` (R x n codes) at once, bit for
+        bit: the recurrence runs over the columns, each step vectorized over
+        the rows (as ``hw.softmax.batch.rows`` for the buffered model).
+        Returns the output codes (R x min(n, row_max)) and the overflow flag."""
+        from hw.softmax.batch import normalize, round_half_up
+        x = np.asarray(x, dtype=np.int64)
+        if x.ndim != 2 or x.shape[1] == 0:
+            raise ValueError("rows: x must be a 2-D array of non-empty rows")
+        overflow = x.shape[1] > self.row_max
+        x = x[:, : self.row_max]
+        a, T = (v.reshape(x.shape) for v in self.terms(x.ravel()))
+        # a shift past the widths below gives 0, as any larger one: clamp so int64 shifts stay defined
+        big = self.sum_bits + self.exp2.output.bits + self.recip.output.bits + 2
+        A, S = a[:, 0].copy(), np.zeros(len(x), dtype=np.int64)
+        for j in range(x.shape[1]):
+            An = np.maximum(A, a[:, j])
+            S = (S >> np.minimum(An - A, big)) + round_half_up(T[:, j], np.minimum(An - a[:, j], big))
+            A = An
+        m, lead = normalize(S, self.recip.input.frac)
+        r = evaluate(self.recip, m)
+        shift = (self.recip.output.frac + lead - self.out.frac)[:, None] + np.maximum(A[:, None] - a, 0)
+        p = round_half_up(T * r[:, None], np.minimum(shift, big))
+        return np.asarray(saturate(p, self.out), dtype=np.int64), overflow
