@@ -15,11 +15,14 @@ OP_TEXT = {
 }
 
 
-def _op_text(op: str, rowwise: bool) -> str:
-    if rowwise:
-        from hw.rowwise import model_class
-        return model_class(op).TEXT
-    return OP_TEXT.get(op, op)
+def _row_model(ctx: dict):
+    """The golden model of a row-wise unit, from its manifest and tables (the store picks it)."""
+    from hw.rowwise import model_class
+    return model_class(ctx["manifest"]["op"]).from_manifest(ctx["specs"], ctx["manifest"])
+
+
+def _op_text(op: str, rowwise: bool, ctx: dict) -> str:
+    return _row_model(ctx).TEXT if rowwise else OP_TEXT.get(op, op)
 
 
 def _fmt_name(f: dict) -> str:
@@ -272,7 +275,7 @@ def render(ctx: dict) -> str:
     for path, what in ctx["files_doc"]:
         L.append(f"| `{path}` | {what} |")
     L += ["", "## Function", ""]
-    L.append(f"`{op}`: {_op_text(op, rowwise)}.")
+    L.append(f"`{op}`: {_op_text(op, rowwise, ctx)}.")
     if not rowwise:
         spec = ctx["specs"]["spec"]
         rng = _range(spec.fit)
@@ -282,8 +285,8 @@ def render(ctx: dict) -> str:
         p = man.get("parameters", {})
         L += ["", f"Streaming, one element per transfer. Parameters: {json.dumps(p)}. "
               f"Cycles per row: {man.get('cycles_per_row')}.",
-              "Arithmetic exactly as the golden models `hw/softmax/model.py` / `hw/layernorm/model.py` of the "
-              "generator (integer only, round half up, saturating outputs)."]
+              f"Arithmetic exactly as the golden model `{type(_row_model(ctx)).__module__.replace('.', '/')}.py` "
+              "of the generator (integer only, round half up, saturating outputs)."]
     L += ["", "## Number formats", "", "| quantity | format | LSB (scale) | codes | real range |", "|---|---|---|---|---|"]
     for k, f in man.get("formats", {}).items():
         L.append(_fmt_row(k, f))
