@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from hw.params import ConfigError, ints
 from hw.rowwise import model_class
-from hw.softmax.model import DEFAULT_OUT
+from hw.softmax.common import DEFAULT_OUT
 from hw.softmax.online import OnlineSoftmax
 from hw.unitconfig import ROW_RANGE, RowConfig, buffers_param, entries_param, fit_param, lanes_param, \
     store_param, declared

@@ -25,18 +25,14 @@ import numpy as np
 from hw.fixed import Fixed, round_half_up, saturate
 from hw.norm import normalize
 from hw.pwl_int.model import evaluate
-
-DEFAULT_OUT = Fixed(8, False, 8)
+from hw.softmax.common import DEFAULT_OUT, SoftmaxRow
+from hw.softmax.online import OnlineSoftmax
 
 
 @dataclass(frozen=True)
-class Softmax:
-    #: the row-wise op (hw.rowwise.ROWWISE_OPS); its folder holds its stimulus (hw.rowwise.stimulus)
-    OP = "softmax"
+class Softmax(SoftmaxRow):
     #: the op in the datasheet's words
     TEXT = "row-wise softmax, p_i = e^(x_i - max) / sum_j e^(x_j - max)"
-    #: what a row's outputs sum to in exact arithmetic (the benchmark's row-sum error)
-    ROW_SUM = 1.0
     exp: object            # hw.spec.Spec of the exp table (input: d, output: e)
     recip: object          # hw.spec.Spec of the reciprocal table on [1, 2)
     row_max: int           # the longest row (hw/softmax/config.py declares it and its default)
@@ -50,22 +46,11 @@ class Softmax:
     def sum_bits(self) -> int:
         return (self.row_max * self.exp.output.max_code).bit_length()
 
-    #: the row-wise contract (as hw/layernorm/model.py): the output flag's port, row(codes) ->
-    #: output codes, and stream_row(codes, lasts) -> (output codes, flag) for a row as the unit receives it
-    flag = "out_overflow"
-
     @classmethod
     def from_manifest(cls, specs: dict, man: dict) -> "Softmax":
         if "exp2" in specs:         # the two-pass unit's base-2 arithmetic (ROW_STORE=none, sram)
-            from hw.softmax.online import OnlineSoftmax
             return OnlineSoftmax.from_manifest(specs, man)
         return cls(specs["exp"], specs["recip"], row_max=man["parameters"]["row_max"])
-
-    def stream_row(self, x, lasts=None) -> tuple[np.ndarray, bool]:
-        """A row as the stream delivers it: softmax ends a row at its
-        ``in_last`` (``x`` is the row up to it), so ``lasts`` adds nothing;
-        the flag is the overflow of a row longer than ROW_MAX."""
-        return self.row(x), len(x) > self.row_max
 
     def row(self, x) -> np.ndarray:
         """Output codes of one row (of its first ``row_max`` elements: a longer
@@ -91,12 +76,6 @@ class Softmax:
         """:meth:`row` of every row of ``x`` (R x n codes) at once (``batch.py``)."""
         from hw.softmax.batch import rows
         return rows(self, x)
-
-    def reference(self, x) -> np.ndarray:
-        """Float softmax of the row's real values, in output LSBs."""
-        v = np.asarray(x[: self.row_max], dtype=np.float64) * self.input.lsb
-        ex = np.exp(v - v.max())
-        return ex / ex.sum() * 2.0 ** self.out.frac
 
 
 MODEL = Softmax

@@ -42,7 +42,7 @@ import numpy as np
 from hw.fixed import Fixed, round_half_up, saturate
 from hw.norm import normalize
 from hw.pwl_int.model import evaluate
-from hw.softmax.model import DEFAULT_OUT, Softmax
+from hw.softmax.common import DEFAULT_OUT, SoftmaxRow
 
 #: fractional bits of the log2(e) constant: 2^-12 keeps its relative error at 5e-5, so a score 8
 #: units below the maximum is off by 4e-4 of itself (a fraction of an output LSB)
@@ -55,13 +55,10 @@ def log2e(frac: int = LOG2E_FRAC) -> int:
 
 
 @dataclass(frozen=True)
-class OnlineSoftmax:
-    #: the row-wise op and its datasheet words (as hw/softmax/model.py)
-    OP = Softmax.OP
+class OnlineSoftmax(SoftmaxRow):
+    #: the op in the datasheet's words
     TEXT = ("row-wise softmax, p_i = 2^(t_i - A) / sum_j 2^(t_j - A) with t = x*log2(e), the base-2 form of "
             "e^(x_i - max) / sum_j e^(x_j - max), in two passes")
-    ROW_SUM = Softmax.ROW_SUM
-    flag = Softmax.flag
     exp2: object            # hw.spec.Spec of 2^f on [0, 1) (input u q.q, output in [1, 2))
     recip: object           # hw.spec.Spec of the reciprocal table on [1, 2)
     row_max: int            # the longest row (hw/softmax/config.py declares it and its default)
@@ -123,10 +120,6 @@ class OnlineSoftmax:
         kept = np.asarray(x, dtype=np.int64)[: self.row_max]
         return self.outputs(*self.statistics(kept), kept)
 
-    def stream_row(self, x, lasts=None) -> tuple[np.ndarray, bool]:
-        """As :meth:`Softmax.stream_row` (the SRAM store's contract)."""
-        return self.row(x), len(x) > self.row_max
-
     def kept(self, x) -> list:
         """The elements of a row that pass 2 carries."""
         return list(x[: self.row_max])
@@ -145,10 +138,6 @@ class OnlineSoftmax:
             err = err or bool(last) != (j == n - 1)
             flags.append(cut or err)
         return self.outputs(*self.statistics(x1[:n]), xs[1]), flags
-
-    def reference(self, x) -> np.ndarray:
-        """Float softmax of the row's real values, in output LSBs."""
-        return Softmax.reference(self, x)
 
     def rows(self, x) -> tuple[np.ndarray, bool]:
         """:meth:`row` of every row of ``x`` (R x n codes) at once, bit for
