@@ -3,7 +3,9 @@
 ``gqa-lut bench-rowwise`` (``make bench-rowwise``) fits or reuses
 the tables at 8 and 16 entries, runs the bit-exact golden models (the ones
 the RTL is proven against) over random rows, and prints a table; it writes
-``rowwise.json`` and ``rowwise.md`` under ``--out``.
+``rowwise.json`` and ``rowwise.md`` under ``--out``. An op whose row stores
+compute differently is measured once per arithmetic (its configuration's
+``ARITHMETIC_STORES``: softmax's buffered unit, and its two-pass unit).
 
 Rows (seeded, so the figures are reproducible; each op's ``accuracy_rows``
 in ``hw/<op>/stimulus.py``):
