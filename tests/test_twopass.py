@@ -322,3 +322,25 @@ def test_handoff_verifies_from_an_empty_directory(cfg, build_dir, tmp_path):
     corrupt(expected_file(pkg))
     r = run(["sh", "run_tb.sh", "icarus"], pkg)
     assert r.returncode != 0 and "PASS" not in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_squarer_is_x_times_x_on_every_code(bits):
+    """The norms' pass-1 squarer (hw.layernorm.twopass.square) against x * x on every input code."""
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.sim import Simulator
+
+    from hw.layernorm.twopass import square
+    x, y = Signal(signed(bits)), Signal(2 * bits)
+    m = Module()
+    m.d.comb += y.eq(square(x))
+    sim, bad = Simulator(m), []
+
+    async def bench(ctx):
+        for v in range(-(1 << (bits - 1)), 1 << (bits - 1)):
+            ctx.set(x, v)
+            if ctx.get(y) != v * v:
+                bad.append(v)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, bad[:5]
