@@ -32,8 +32,8 @@ METHODS = ("ga", "uniform", "exact")
 OBJECTIVES = ("hw", "fp", "rel", "maxerr")
 RULES = ("auto", "lsq", "chord")
 #: where a row-wise unit keeps a row: ff, flip-flop row buffers (ROW_BUFFERS=1|2); none, no store:
-#: the caller streams every row twice (DESIGN.md "Multi-pass row protocol"); sram, the row in the chip's SRAM macro, replayed by the unit (DESIGN.md
-#: "SRAM row store")
+#: the caller streams every row twice (DESIGN.md "Multi-pass row protocol"); sram, the row in the
+#: chip's SRAM macro, replayed by the unit (DESIGN.md "SRAM row store")
 ROW_STORES = ("ff", "none", "sram")
 ROW_RANGE = (2, 4096)
 

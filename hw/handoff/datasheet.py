@@ -21,8 +21,6 @@ def _row_model(ctx: dict):
     return model_class(ctx["manifest"]["op"]).from_manifest(ctx["specs"], ctx["manifest"])
 
 
-def _op_text(op: str, rowwise: bool, ctx: dict) -> str:
-    return _row_model(ctx).TEXT if rowwise else OP_TEXT.get(op, op)
 
 
 def _fmt_name(f: dict) -> str:
@@ -275,7 +273,8 @@ def render(ctx: dict) -> str:
     for path, what in ctx["files_doc"]:
         L.append(f"| `{path}` | {what} |")
     L += ["", "## Function", ""]
-    L.append(f"`{op}`: {_op_text(op, rowwise, ctx)}.")
+    row_md = _row_model(ctx) if rowwise else None
+    L.append(f"`{op}`: {row_md.TEXT if rowwise else OP_TEXT.get(op, op)}.")
     if not rowwise:
         spec = ctx["specs"]["spec"]
         rng = _range(spec.fit)
@@ -285,7 +284,7 @@ def render(ctx: dict) -> str:
         p = man.get("parameters", {})
         L += ["", f"Streaming, one element per transfer. Parameters: {json.dumps(p)}. "
               f"Cycles per row: {man.get('cycles_per_row')}.",
-              f"Arithmetic exactly as the golden model `{type(_row_model(ctx)).__module__.replace('.', '/')}.py` "
+              f"Arithmetic exactly as the golden model `{type(row_md).__module__.replace('.', '/')}.py` "
               "of the generator (integer only, round half up, saturating outputs)."]
     L += ["", "## Number formats", "", "| quantity | format | LSB (scale) | codes | real range |", "|---|---|---|---|---|"]
     for k, f in man.get("formats", {}).items():

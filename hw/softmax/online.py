@@ -39,9 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.fixed import Fixed, round_half_up, saturate
-from hw.norm import normalize
+from hw.fixed import Fixed, saturate
 from hw.pwl_int.model import evaluate
+from hw.softmax.batch import normalize, round_half_up
 from hw.softmax.common import DEFAULT_OUT, SoftmaxRow
 
 #: fractional bits of the log2(e) constant: 2^-12 keeps its relative error at 5e-5, so a score 8
@@ -90,30 +90,47 @@ class OnlineSoftmax(SoftmaxRow):
         return cls(specs["exp2"], specs["recip"], row_max=p["row_max"], in_frac=p["in_frac"])
 
     def terms(self, x) -> tuple[np.ndarray, np.ndarray]:
-        """``(a_i, T_i)`` of codes ``x`` (steps 1 and 2)."""
+        """``(a_i, T_i)`` of codes ``x`` (steps 1 and 2), arrays of x's shape."""
         t = np.asarray(x, dtype=np.int64) * log2e()
         s, q = self.t_frac, self.exp2.input.frac
         f = (t & ((1 << s) - 1)) >> (s - q)
-        return t >> s, evaluate(self.exp2, f).astype(np.int64)
+        return t >> s, evaluate(self.exp2, f.ravel()).astype(np.int64).reshape(t.shape)
 
-    def statistics(self, x) -> tuple[int, int]:
-        """Pass 1 over codes ``x`` (already cut to ``row_max``): ``(A, S)``."""
+    @property
+    def _big(self) -> int:
+        """A shift past every width below gives 0, as any larger one: shifts are clamped to it, so
+        int64 shifts stay defined."""
+        return self.sum_bits + self.exp2.output.bits + self.recip.output.bits + 2
+
+    def _statistics(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """Pass 1 over each row of ``x`` (R x n codes, already cut to ``row_max``): ``(A, S)`` per
+        row; the recurrence runs over the columns, each step over every row at once."""
         a, T = self.terms(x)
-        A, S = int(a[0]), 0
-        for ai, ti in zip(a.tolist(), T.tolist()):
-            An = max(A, ai)
-            S = (S >> (An - A)) + round_half_up(ti, An - ai)
+        big = self._big
+        A, S = a[:, 0].copy(), np.zeros(len(a), dtype=np.int64)
+        for j in range(a.shape[1]):
+            An = np.maximum(A, a[:, j])
+            S = (S >> np.minimum(An - A, big)) + round_half_up(T[:, j], np.minimum(An - a[:, j], big))
             A = An
         return A, S
 
+    def _outputs(self, A, S, x) -> np.ndarray:
+        """Pass 2: ``p_i`` of each row of codes ``x`` (R x n) under its row's ``(A, S)``."""
+        a, T = self.terms(x)
+        m, lead = normalize(S, self.recip.input.frac)
+        r = evaluate(self.recip, m)
+        shift = (self.recip.output.frac + lead - self.out.frac)[:, None] + np.maximum(A[:, None] - a, 0)
+        p = round_half_up(T * r[:, None], np.minimum(shift, self._big))
+        return np.asarray(saturate(p, self.out), dtype=np.int64)
+
+    def statistics(self, x) -> tuple[int, int]:
+        """Pass 1 over codes ``x`` (already cut to ``row_max``): ``(A, S)``."""
+        A, S = self._statistics(np.asarray(x, dtype=np.int64)[None, :])
+        return int(A[0]), int(S[0])
+
     def outputs(self, A: int, S: int, x) -> np.ndarray:
         """Pass 2: ``p_i`` of codes ``x`` under a row's ``(A, S)``."""
-        m, lead = normalize(S, self.recip.input.frac)
-        r = int(evaluate(self.recip, [m])[0])
-        a, T = self.terms(x)
-        base = self.recip.output.frac + lead - self.out.frac
-        p = [round_half_up(int(ti) * r, base + max(A - int(ai), 0)) for ai, ti in zip(a, T)]
-        return np.asarray(saturate(np.asarray(p, dtype=np.int64), self.out), dtype=np.int64)
+        return self._outputs(np.array([A]), np.array([S]), np.asarray(x, dtype=np.int64)[None, :])[0]
 
     def row(self, x) -> np.ndarray:
         """Output codes of one row (of its first ``row_max`` elements)."""
@@ -140,26 +157,10 @@ class OnlineSoftmax(SoftmaxRow):
         return self.outputs(*self.statistics(x1[:n]), xs[1]), flags
 
     def rows(self, x) -> tuple[np.ndarray, bool]:
-        """:meth:`row` of every row of ``x`` (R x n codes) at once, bit for
-        bit: the recurrence runs over the columns, each step vectorized over
-        the rows (as ``hw.softmax.batch.rows`` for the buffered model).
-        Returns the output codes (R x min(n, row_max)) and the overflow flag."""
-        from hw.softmax.batch import normalize, round_half_up
+        """:meth:`row` of every row of ``x`` (R x n codes) at once (what ``make dse-model`` runs on
+        MiniLM): the output codes (R x min(n, row_max)) and the overflow flag."""
         x = np.asarray(x, dtype=np.int64)
         if x.ndim != 2 or x.shape[1] == 0:
             raise ValueError("rows: x must be a 2-D array of non-empty rows")
-        overflow = x.shape[1] > self.row_max
-        x = x[:, : self.row_max]
-        a, T = (v.reshape(x.shape) for v in self.terms(x.ravel()))
-        # a shift past the widths below gives 0, as any larger one: clamp so int64 shifts stay defined
-        big = self.sum_bits + self.exp2.output.bits + self.recip.output.bits + 2
-        A, S = a[:, 0].copy(), np.zeros(len(x), dtype=np.int64)
-        for j in range(x.shape[1]):
-            An = np.maximum(A, a[:, j])
-            S = (S >> np.minimum(An - A, big)) + round_half_up(T[:, j], np.minimum(An - a[:, j], big))
-            A = An
-        m, lead = normalize(S, self.recip.input.frac)
-        r = evaluate(self.recip, m)
-        shift = (self.recip.output.frac + lead - self.out.frac)[:, None] + np.maximum(A[:, None] - a, 0)
-        p = round_half_up(T * r[:, None], np.minimum(shift, big))
-        return np.asarray(saturate(p, self.out), dtype=np.int64), overflow
+        kept = x[:, : self.row_max]
+        return self._outputs(*self._statistics(kept), kept), x.shape[1] > self.row_max

@@ -63,7 +63,7 @@ def timing(md, lanes: int = 1) -> dict:
     load = TO_PRODUCT + 2 + 2 + RECIP_STAGES
     # pass 2's first input reaches the product as r is there
     gap = load + 1 - TO_PRODUCT
-    # input register, t, exp2, the two partial products, rounding bias, queue (written, then its output register)
+    # input register, t, exp2, the two partial products, their sum, queue (written, then its output register)
     depth = TO_PRODUCT + 2 + 2
     return {"cycles_per_row": [2, gap - 1], "pass2_in_to_out": [0, depth], "load": load, "depth": depth,
             "fifo": depth + 1, "gaps": [gap]}
