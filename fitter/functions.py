@@ -85,7 +85,10 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
 #: above, never offered as element-wise ops (make gen OP=...)
 TABLE_FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("exp2", np.exp2, (0.0, 1.0), Fixed(10, False, 10), Fixed(16, False, 15),
-             Fixed(16, True, 15), Fixed(16, True, 15), 0.05, doc="2^x on [0, 1) (the two-pass softmax's table)"),
+             Fixed(16, True, 14), Fixed(16, True, 14), 0.05, doc="2^x on [0, 1) (the two-pass softmax's table)"),
+    Function("log2", np.log2, (1.0, 2.0), Fixed(12, False, 11), Fixed(12, False, 12),
+             Fixed(12, True, 10), Fixed(12, True, 10), 0.05,
+             doc="log2(x) on [1, 2) (the two-pass softmax's log-denominator)"),
 ]}
 
 

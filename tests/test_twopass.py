@@ -213,7 +213,7 @@ def test_two_pass_softmax_sum_is_exact_without_rescaling(build_dir):
     from hw.spec import Spec
     tabs = tables(Softmax(8, row_max=16, row_store="none"), build_dir)
     exp2 = tabs["exp2"]
-    md = OnlineSoftmax(exp2, tabs["recip"], row_max=16, in_frac=4)
+    md = OnlineSoftmax(exp2, tabs["log2"], row_max=16, in_frac=4)
     x = [0, 1, 2, 3]                        # t < 1: every a is 0
     a, T = md.terms(x)
     assert list(a) == [0] * 4 and md.statistics(np.array(x)) == (0, int(T.sum()))
@@ -223,21 +223,29 @@ def test_two_pass_softmax_sum_is_exact_without_rescaling(build_dir):
     assert log2e() == 5909 and isinstance(exp2, Spec)
 
 
-def test_bench_fails_on_one_exp2_entry_off(build_dir, tmp_path):
-    """RTL with the fitted exp2 table, golden model with one intercept 1/8
-    lower (the segment most score codes use; as test_rowwise's wrong-table
-    test): the two-pass softmax's bench must fail."""
+@pytest.mark.parametrize("table", ["exp2", "log2"])
+def test_bench_fails_on_one_table_entry_off(table, build_dir, tmp_path):
+    """RTL with the fitted tables, golden model with one intercept 1/8 lower
+    (as test_rowwise's wrong-table test): exp2's segment that most score
+    codes use, log2's widest segment (the row sums' mantissas spread over
+    [1, 2)); the two-pass softmax's bench must fail."""
     cfg = Softmax(8, row_max=16, row_store="none")
     out = build_unit(cfg, build_dir)
     bad = tmp_path / out.name
     shutil.copytree(out, bad)
     md, _ = rowwise_model(cfg, build_dir)
-    x = np.arange(md.input.min_code, md.input.max_code + 1)
-    f = (x * log2e() & ((1 << md.t_frac) - 1)) >> (md.t_frac - md.exp2.input.frac)
-    segs = [sum(int(v) >= p for p in md.exp2.breakpoints) for v in f]
-    doc = json.loads((bad / "exp2.spec.json").read_text())
-    doc["intercepts"]["values"][max(set(segs), key=segs.count)] -= 1 << (doc["intercepts"]["frac"] - 3)
-    (bad / "exp2.spec.json").write_text(json.dumps(doc))
+    spec = getattr(md, table)
+    if table == "exp2":
+        x = np.arange(md.input.min_code, md.input.max_code + 1)
+        f = (x * log2e() & ((1 << md.t_frac) - 1)) >> (md.t_frac - md.exp2.input.frac)
+        segs = [sum(int(v) >= p for p in spec.breakpoints) for v in f]
+        seg = max(set(segs), key=segs.count)
+    else:
+        edges = [1 << spec.input.frac, *spec.breakpoints, 2 << spec.input.frac]
+        seg = int(np.argmax(np.diff(edges)))
+    doc = json.loads((bad / f"{table}.spec.json").read_text())
+    doc["intercepts"]["values"][seg] -= 1 << (doc["intercepts"]["frac"] - 3)
+    (bad / f"{table}.spec.json").write_text(json.dumps(doc))
     r = verify(cfg, tmp_path, unit_dir=bad)
     assert r.mismatches > 0 and not r.ok, r.line()
 

@@ -288,7 +288,7 @@ class TableSet:
         out = {}
         for key, v in self._cache.items():
             if key[0] == "softmax":
-                out[f"softmax_exp_f{key[1]}"], out["softmax_recip"] = v.exp, v.recip
+                out.update({f"softmax_{name}_f{key[1]}": spec for name, spec in v.tables().items()})
             elif key[0] == "gelu":
                 out[f"gelu_f{key[1]}_{key[2]}"] = v
             else:

@@ -4,6 +4,8 @@ constants, the default output format and the float reference."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from hw.fixed import Fixed
@@ -20,6 +22,12 @@ class SoftmaxRow:
     #: the row-wise contract (as hw/layernorm/model.py): the output flag's port, row(codes) ->
     #: output codes, and stream_row(codes, lasts) -> (output codes, flag) for a row as the unit receives it
     flag = "out_overflow"
+
+    def tables(self) -> dict:
+        """{name: spec} of the model's tables (its fields that are specs)."""
+        from hw.spec import Spec
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), Spec)}
 
     def stream_row(self, x, lasts=None) -> tuple[np.ndarray, bool]:
         """A row as the stream delivers it: softmax ends a row at its

@@ -46,6 +46,10 @@ class Softmax(SoftmaxRow):
     def sum_bits(self) -> int:
         return (self.row_max * self.exp.output.max_code).bit_length()
 
+    def __post_init__(self):
+        if self.recip.output.frac <= self.out.frac:
+            raise ValueError("the reciprocal table needs more fractional bits than the output")
+
     @classmethod
     def from_manifest(cls, specs: dict, man: dict) -> "Softmax":
         if "exp2" in specs:         # the two-pass unit's base-2 arithmetic (ROW_STORE=none, sram)

@@ -25,11 +25,20 @@ one rounding per term and one truncation each time the maximum grows.
 ``S`` has ``sum_bits`` bits (no overflow: every ``u_i < 2^(bits of T)``).
 
 Calc: ``S = m * 2^(L - f_m)`` with ``m`` in [1, 2) (leading one, truncation),
-``r = RECIP(m)`` (reciprocal PWL table on [1, 2)), as the buffered unit.
+``l = LOG2(m)`` (log2 PWL table on [1, 2), ``g`` fractional bits), and the
+row's log-denominator with ``q`` fractional bits::
 
-Pass 2 (the outputs): ``p_i = sat(round_half_up(T_i * r, f_r + L - f_out + max(A - a_i, 0)))``,
-``T_i`` and ``a_i`` recomputed from the pass's code (the clamp only acts
-when pass 2 carries a code above pass 1's maximum).
+    c = ((A + L - f_T) << q) + round_half_up(l, g - q)  (log2 of S * 2^(A - f_T))
+
+Pass 2 (the outputs), in the log domain, with the same exp2 table and no
+multiplier: ``e_i = ((t_i >> (F + C - q)) - c`` (``t_i`` with ``q``
+fractional bits, less ``c``), ``b_i = e_i >> q``, ``g_i = e_i mod 2^q``::
+
+    p_i = sat(round_half_up(EXP2(g_i), f_T - f_out - min(b_i, 0)))
+
+(``b_i >= 0``, an output of at least 1, saturates: it happens when pass 2
+carries a code above pass 1's maximum, or by rounding at a probability
+near 1).
 """
 
 from __future__ import annotations
@@ -57,13 +66,19 @@ def log2e(frac: int = LOG2E_FRAC) -> int:
 @dataclass(frozen=True)
 class OnlineSoftmax(SoftmaxRow):
     #: the op in the datasheet's words
-    TEXT = ("row-wise softmax, p_i = 2^(t_i - A) / sum_j 2^(t_j - A) with t = x*log2(e), the base-2 form of "
+    TEXT = ("row-wise softmax, p_i = 2^(t_i - log2(sum_j 2^t_j)) with t = x*log2(e), the base-2 form of "
             "e^(x_i - max) / sum_j e^(x_j - max), in two passes")
     exp2: object            # hw.spec.Spec of 2^f on [0, 1) (input u q.q, output in [1, 2))
-    recip: object           # hw.spec.Spec of the reciprocal table on [1, 2)
+    log2: object            # hw.spec.Spec of log2 on [1, 2) (input u f_m, output in [0, 1))
     row_max: int            # the longest row (hw/softmax/config.py declares it and its default)
     in_frac: int            # the scores' fractional bits (s8.F)
     out: Fixed = DEFAULT_OUT
+
+    def __post_init__(self):
+        if self.log2.output.frac < self.exp2.input.frac:
+            raise ValueError("the log2 table needs at least the exp2 table's input fractional bits")
+        if self.exp2.output.frac <= self.out.frac:
+            raise ValueError("the exp2 table needs more fractional bits than the output")
 
     @property
     def input(self) -> Fixed:
@@ -87,7 +102,7 @@ class OnlineSoftmax(SoftmaxRow):
     @classmethod
     def from_manifest(cls, specs: dict, man: dict) -> "OnlineSoftmax":
         p = man["parameters"]
-        return cls(specs["exp2"], specs["recip"], row_max=p["row_max"], in_frac=p["in_frac"])
+        return cls(specs["exp2"], specs["log2"], row_max=p["row_max"], in_frac=p["in_frac"])
 
     def terms(self, x) -> tuple[np.ndarray, np.ndarray]:
         """``(a_i, T_i)`` of codes ``x`` (steps 1 and 2), arrays of x's shape."""
@@ -100,7 +115,7 @@ class OnlineSoftmax(SoftmaxRow):
     def _big(self) -> int:
         """A shift past every width below gives 0, as any larger one: shifts are clamped to it, so
         int64 shifts stay defined."""
-        return self.sum_bits + self.exp2.output.bits + self.recip.output.bits + 2
+        return self.sum_bits + self.exp2.output.bits + 2
 
     def _statistics(self, x) -> tuple[np.ndarray, np.ndarray]:
         """Pass 1 over each row of ``x`` (R x n codes, already cut to ``row_max``): ``(A, S)`` per
@@ -114,13 +129,22 @@ class OnlineSoftmax(SoftmaxRow):
             A = An
         return A, S
 
+    def log_sum(self, A, S) -> np.ndarray:
+        """The calc: ``c`` of each row's ``(A, S)``, log2 of its denominator with ``q`` fractional bits."""
+        q, g = self.exp2.input.frac, self.log2.output.frac
+        m, lead = normalize(np.asarray(S, dtype=np.int64), self.log2.input.frac)
+        l = evaluate(self.log2, m).astype(np.int64)
+        return ((np.asarray(A, dtype=np.int64) + lead - self.exp2.output.frac) << q) + round_half_up(l, g - q)
+
     def _outputs(self, A, S, x) -> np.ndarray:
         """Pass 2: ``p_i`` of each row of codes ``x`` (R x n) under its row's ``(A, S)``."""
-        a, T = self.terms(x)
-        m, lead = normalize(S, self.recip.input.frac)
-        r = evaluate(self.recip, m)
-        shift = (self.recip.output.frac + lead - self.out.frac)[:, None] + np.maximum(A[:, None] - a, 0)
-        p = round_half_up(T * r[:, None], np.minimum(shift, self._big))
+        q = self.exp2.input.frac
+        t = np.asarray(x, dtype=np.int64) * log2e()
+        e = (t >> (self.t_frac - q)) - self.log_sum(A, S)[:, None]
+        b, g = e >> q, e & ((1 << q) - 1)
+        T = evaluate(self.exp2, g.ravel()).astype(np.int64).reshape(e.shape)
+        shift = self.exp2.output.frac - self.out.frac - np.minimum(b, 0)
+        p = round_half_up(T, np.minimum(shift, self._big))
         return np.asarray(saturate(p, self.out), dtype=np.int64)
 
     def statistics(self, x) -> tuple[int, int]:
