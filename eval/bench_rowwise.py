@@ -6,6 +6,8 @@ the RTL is proven against) over random rows, and prints a table; it writes
 ``rowwise.json`` and ``rowwise.md`` under ``--out``. An op whose row stores
 compute differently is measured once per arithmetic (its configuration's
 ``ARITHMETIC_STORES``: softmax's buffered unit, and its two-pass unit).
+``--sm-out-bits 8,10,12`` also measures the units that take wider
+probabilities (the two-pass softmax) at each width.
 
 Rows (seeded, so the figures are reproducible; each op's ``accuracy_rows``
 in ``hw/<op>/stimulus.py``):
@@ -39,8 +41,8 @@ from hw.files import write_atomic
 from hw.rowwise import stimulus
 
 
-def measure(op: str, entries: int, n_rows: int, build: Path, seed: int, store: str = "ff") -> dict:
-    md, _ = rowwise_model(ROW_KINDS[op](entries, row_store=store), build)
+def measure(op: str, entries: int, n_rows: int, build: Path, seed: int, store: str = "ff", **options) -> dict:
+    md, _ = rowwise_model(ROW_KINDS[op](entries, row_store=store, **options), build)
     rng = np.random.default_rng(seed)
     rows = stimulus(md).accuracy_rows(md, n_rows, rng)
     per: dict[str, list] = {}
@@ -64,6 +66,15 @@ def measure(op: str, entries: int, n_rows: int, build: Path, seed: int, store: s
     return out
 
 
+def _accepts(kind, store: str, out_bits: int) -> bool:
+    """Whether configuration ``kind`` takes ``out_bits`` with row store ``store``."""
+    try:
+        kind(8, row_store=store, out_bits=out_bits)
+    except ValueError:
+        return False
+    return True
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="gqa-lut bench-rowwise", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -71,26 +82,41 @@ def main(argv=None) -> int:
     ap.add_argument("--build", type=Path, default=Path("build"), help="where tables are fitted or reused")
     ap.add_argument("--out", type=Path, default=Path("build/bench"), help="output directory")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sm-out-bits", default="8", metavar="B[,B...]",
+                    help="also measure the units that take SM_OUT_BITS (the two-pass softmax) with "
+                         "probabilities uB.B, each B in 8..12 (default 8: the default output only)")
     a = ap.parse_args(argv)
     if a.rows < 1:
         print("error: --rows must be at least 1", file=sys.stderr)
         return 2
+    try:
+        widths = [int(b) for b in a.sm_out_bits.split(",")]
+        if any(not 8 <= b <= 12 for b in widths):
+            raise ValueError
+    except ValueError:
+        print(f"error: --sm-out-bits '{a.sm_out_bits}': a comma list of widths in 8..12", file=sys.stderr)
+        return 2
     results = []
-    print(f"{'unit':20s} {'N':>3s} {'kind':12s} {'rows':>6s} {'max LSB':>8s} {'mean LSB':>9s} {'rows<=2LSB':>10s}")
-    units = [(op, store) for op, kind in ROW_KINDS.items() for store in kind.ARITHMETIC_STORES]
-    for op, store in units:
+    print(f"{'unit':28s} {'N':>3s} {'kind':12s} {'rows':>6s} {'max LSB':>8s} {'mean LSB':>9s} {'rows<=2LSB':>10s}")
+    units = [(op, store, {}) for op, kind in ROW_KINDS.items() for store in kind.ARITHMETIC_STORES]
+    # the wider outputs, where the unit takes them (its configuration says so: no op is named here)
+    units += [(op, store, {"out_bits": b}) for op, kind in ROW_KINDS.items() if "out_bits" in kind.PARAM
+              for store in kind.ARITHMETIC_STORES for b in widths if b != kind.PARAM["out_bits"].default
+              and _accepts(kind, store, b)]
+    for op, store, options in units:
         for n in (8, 16):
             t0 = time.perf_counter()
-            r = measure(op, n, a.rows, a.build, a.seed, store)
+            r = measure(op, n, a.rows, a.build, a.seed, store, **options)
             r["seconds"] = round(time.perf_counter() - t0, 1)
             same = ROW_KINDS[op].ARITHMETIC_STORES
-            r["unit"] = label = op + ("" if len(same) == 1 else f" ({same[store]})")
+            r["unit"] = label = (op + ("" if len(same) == 1 else f" ({same[store]})")
+                                 + (f" {r['out']}" if options else ""))
             results.append(r)
             for kind, k in list(r["by_kind"].items()) + [("all", r)]:
-                print(f"{label:20s} {n:3d} {kind:12s} {k['rows'] if kind != 'all' else r['rows']:6d} "
+                print(f"{label:28s} {n:3d} {kind:12s} {k['rows'] if kind != 'all' else r['rows']:6d} "
                       f"{k['max_lsb']:8.2f} {k['mean_lsb']:9.3f} {100 * k['rows_within_2lsb']:9.1f}%", flush=True)
             if "rowsum_max_lsb" in r:
-                print(f"{'':20s} {'':3s} row sum error: max {r['rowsum_max_lsb']} LSB, mean {r['rowsum_mean_lsb']:.2f} LSB")
+                print(f"{'':28s} {'':3s} row sum error: max {r['rowsum_max_lsb']} LSB, mean {r['rowsum_mean_lsb']:.2f} LSB")
     doc = {"command": "make bench-rowwise", "rows_per_unit": a.rows, "seed": a.seed, "results": results}
     write_atomic(a.out / "rowwise.json", json.dumps(doc, indent=2) + "\n")
     md = ["# Row-wise units against float", "", f"`make bench-rowwise`, {a.rows} rows per unit and table size, "
@@ -101,7 +127,7 @@ def main(argv=None) -> int:
         for kind, k in list(r["by_kind"].items()) + [("all", r)]:
             md.append(f"| {r['unit']} | {r['entries']} | {k['rows'] if kind != 'all' else r['rows']} | {kind} | "
                       f"{k['max_lsb']:.2f} | {k['mean_lsb']:.3f} | {100 * k['rows_within_2lsb']:.1f} % |")
-    md += ["", "Softmax row-sum error |sum(y) - 256| (LSB): " + ", ".join(
+    md += ["", "Softmax row-sum error |sum(y) - 2^B| (LSB of uB.B): " + ", ".join(
         f"{r['unit']} {r['entries']} entries max {r['rowsum_max_lsb']}, mean {r['rowsum_mean_lsb']:.2f}"
         for r in results if "rowsum_max_lsb" in r)]
     write_atomic(a.out / "rowwise.md", "\n".join(md) + "\n")

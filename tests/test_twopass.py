@@ -42,6 +42,8 @@ CASES = {
     "layernorm-sram-16bit": LayerNorm(8, row_len=96, row_store="sram", **S16),
     "rmsnorm-sram-affine": RMSNorm(8, affine=True, row_store="sram"),
     "softmax-sram-r16-f2": Softmax(8, row_max=16, in_frac=2, row_store="sram"),
+    # SM_OUT_BITS: wider probabilities, with the tables that follow them (hw/softmax/config.py)
+    "softmax-2pass-r16-o12": Softmax(8, row_max=16, out_bits=12, row_store="none"),
     # LANES=P: P elements per transfer, a row length that is not a multiple of P, every lane checked
     "layernorm-2pass-l4-n18": LayerNorm(8, row_len=18, row_store="none", lanes=4),
     "rmsnorm-sram-l16-n40-affine": RMSNorm(8, row_len=40, affine=True, row_store="sram", lanes=16),
@@ -144,6 +146,8 @@ def test_bench_fails_on_one_rsqrt_entry_off(lanes, build_dir, tmp_path):
     (["layernorm", "--lanes", "4"], "--lanes 4 needs --row-store none or sram"),
     (["rmsnorm", "--row-store", "none", "--lanes", "3"], "lanes 3 is not a lane count"),
     (["softmax", "--row-store", "none", "--lanes", "4"], "--lanes 4: the softmax unit has one lane"),
+    (["softmax", "--sm-out-bits", "12"], "--sm-out-bits 12: the buffered unit (--row-store ff) outputs u8.8"),
+    (["softmax", "--row-store", "none", "--sm-out-bits", "13"], "--sm-out-bits 13 is out of range: use 8..12"),
     (["rmsnorm", "--ln-affine", "--ln-beta", "s8.4"], "--ln-beta does not apply to rmsnorm"),
     (["gelu", "--row-store", "none"], "--row-store applies to softmax, layernorm and rmsnorm only"),
 ])

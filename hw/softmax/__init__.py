@@ -1,1 +1,1 @@
-"""Row-wise INT8 softmax built from the exp and reciprocal PWL tables."""
+"""Row-wise INT8 softmax: the buffered unit (exp and reciprocal PWL tables) and the two-pass one (exp2 and log2)."""

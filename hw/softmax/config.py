@@ -36,18 +36,27 @@ its tables are :data:`ONLINE_TABLES`:
   bench-rowwise`` was 0.07 LSB further from float), slopes and intercepts
   s12.10.
 
+With wider probabilities (``SM_OUT_BITS=B``, uB.B, two-pass unit only) both
+tables follow: the exp2 input u(B+2).(B+2), the log2 table u(B+4).(B+3) in
+and u(B+4).(B+4) out (:func:`online_tables`): a 10-bit table input caps the
+error near 7e-4 whatever the output's width.
+
 Fitting and caching the tables is ``flow/build.py``.
 """
 
 from __future__ import annotations
 
+from hw.fixed import Fixed
 from hw.params import ConfigError, ints
 from hw.rowwise import model_class
 from hw.softmax.common import DEFAULT_OUT
-from hw.softmax.online import OnlineSoftmax
+from hw.softmax.online import LOG2E_FRAC, OnlineSoftmax
 from hw.unitconfig import ROW_RANGE, RowConfig, buffers_param, entries_param, fit_param, lanes_param, \
     store_param, declared
 
+#: the widest probabilities (SM_OUT_BITS): beyond it the 16-entry exp2 table's own error (3e-4)
+#: dominates (u14.14 measured 5.6 LSB from float on make bench-rowwise's rows, u12.12 1.4)
+MAX_OUT_BITS = 12
 #: the unit's tables at the default score format s8.4 (see the module's text)
 TABLES = {
     "exp": {"op": "exp", "out_bits": 16, "out_frac": 15, "slope_bits": 16, "slope_frac": 15,
@@ -55,13 +64,22 @@ TABLES = {
     "recip": {"op": "reciprocal", "range": [1.0, 2.0], "in_bits": 12, "in_frac": 11, "out_bits": 12,
               "out_frac": 11, "slope_bits": 10, "slope_frac": 9, "intercept_bits": 12, "intercept_frac": 10},
 }
-#: the two-pass unit's tables (ROW_STORE=none, sram; see the module's text)
-ONLINE_TABLES = {
-    "exp2": {"op": "exp2", "in_bits": 10, "in_frac": 10, "out_bits": 16, "out_frac": 15, "slope_bits": 16,
-             "slope_frac": 14, "intercept_bits": 16, "intercept_frac": 14},
-    "log2": {"op": "log2", "in_bits": 12, "in_frac": 11, "out_bits": 12, "out_frac": 12, "slope_bits": 12,
-             "slope_frac": 10, "intercept_bits": 12, "intercept_frac": 10},
-}
+def online_tables(out_bits: int = DEFAULT_OUT.bits, in_frac: int = 4) -> dict:
+    """The two-pass unit's tables (ROW_STORE=none, sram; see the module's text) for probabilities
+    u``out_bits``.``out_bits``: the exp2 table's input fraction ``q`` is 2 bits finer than the
+    output (at most t's own, ``in_frac + LOG2E_FRAC``), and the log2 table's output 2 bits finer
+    than ``q``; at u8.8 that is u10.10 and u12.12."""
+    q = min(out_bits + 2, in_frac + LOG2E_FRAC)
+    return {
+        "exp2": {"op": "exp2", "in_bits": q, "in_frac": q, "out_bits": 16, "out_frac": 15, "slope_bits": 16,
+                 "slope_frac": 14, "intercept_bits": 16, "intercept_frac": 14},
+        "log2": {"op": "log2", "in_bits": q + 2, "in_frac": q + 1, "out_bits": q + 2, "out_frac": q + 2,
+                 "slope_bits": q + 2, "slope_frac": q, "intercept_bits": q + 2, "intercept_frac": q},
+    }
+
+
+#: the two-pass unit's tables at the default formats
+ONLINE_TABLES = online_tables()
 
 
 @declared
@@ -78,8 +96,12 @@ class Softmax(RowConfig):
         store_param(),
         #: one lane only, for now: the field exists so that every row-wise configuration takes LANES alike
         lanes_param("one lane only (LANES applies to layernorm and rmsnorm)"),
+        ints("out_bits", DEFAULT_OUT.bits, DEFAULT_OUT.bits, MAX_OUT_BITS, " (probabilities uB.B)",
+             what="--sm-out-bits", make="SM_OUT_BITS", flag="--sm-out-bits", metavar="B", suffix=lambda b: f"_o{b}",
+             help="probabilities uB.B (ROW_STORE=none or sram)", brief="bits of the probabilities (softmax)",
+             sparse=True),
     )
-    MAKE = ("entries", "row_max", "in_frac", "row_buffers", "row_store")
+    MAKE = ("entries", "row_max", "in_frac", "out_bits", "row_buffers", "row_store")
     #: the buffered unit's arithmetic, and the two-pass unit's base-2 one (none and sram)
     ARITHMETIC_STORES = {"ff": "ff", "none": "none, sram"}
     kind = "softmax"
@@ -89,21 +111,30 @@ class Softmax(RowConfig):
         if self.lanes != 1:
             raise ConfigError(f"--lanes {self.lanes}: the softmax unit has one lane (LANES applies to layernorm "
                               "and rmsnorm with --row-store none or sram)")
+        if self.changed("out_bits") and not self.online:
+            raise ConfigError(f"--sm-out-bits {self.out_bits}: the buffered unit (--row-store ff) outputs "
+                              f"{DEFAULT_OUT.label()}; wider probabilities need --row-store none or sram")
         super().check()
 
     @property
     def name(self) -> str:
         return (f"softmax_int8_e{self.entries}{self.fit.variant_tag()}"
-                + self.part("row_max", "in_frac", "row_buffers", "row_store"))
+                + self.part("row_max", "in_frac", "out_bits", "row_buffers", "row_store"))
 
     def model(self, tabs: dict):
         """The golden model of this unit, from its fitted tables."""
         if self.online:
-            return OnlineSoftmax(tabs["exp2"], tabs["log2"], row_max=self.row_max, in_frac=self.in_frac)
+            return OnlineSoftmax(tabs["exp2"], tabs["log2"], row_max=self.row_max, in_frac=self.in_frac,
+                                 out=self.out)
         return model_class(self.op)(tabs["exp"], tabs["recip"], row_max=self.row_max)
 
     def summary(self) -> str:
-        return f"scores s8.{self.in_frac} (SM_IN_FRAC), probabilities {DEFAULT_OUT.label()}"
+        return f"scores s8.{self.in_frac} (SM_IN_FRAC), probabilities {self.out.label()} (SM_OUT_BITS)"
+
+    @property
+    def out(self) -> Fixed:
+        """The probabilities' format, uB.B."""
+        return Fixed(self.out_bits, False, self.out_bits)
 
     @property
     def online(self) -> bool:
@@ -121,7 +152,7 @@ class Softmax(RowConfig):
     def table_options(self) -> dict:
         """Fit requests of the unit's tables: {name: {"op": ..., options}}."""
         if self.online:
-            return {name: dict(req) for name, req in ONLINE_TABLES.items()}
+            return online_tables(self.out_bits, self.in_frac)
         out = {name: dict(req) for name, req in TABLES.items()}
         if self.changed("in_frac"):
             out["exp"].update(in_frac=self.in_frac, range=[-(2.0 ** (7 - self.in_frac)), 0.0])

@@ -102,7 +102,9 @@ class OnlineSoftmax(SoftmaxRow):
     @classmethod
     def from_manifest(cls, specs: dict, man: dict) -> "OnlineSoftmax":
         p = man["parameters"]
-        return cls(specs["exp2"], specs["log2"], row_max=p["row_max"], in_frac=p["in_frac"])
+        bits = p.get("out_bits", DEFAULT_OUT.bits)
+        return cls(specs["exp2"], specs["log2"], row_max=p["row_max"], in_frac=p["in_frac"],
+                   out=Fixed(bits, False, bits))
 
     def terms(self, x) -> tuple[np.ndarray, np.ndarray]:
         """``(a_i, T_i)`` of codes ``x`` (steps 1 and 2), arrays of x's shape."""

@@ -78,7 +78,8 @@ def describe(model, lanes: int = 1) -> dict:
     _one_lane(lanes)
     t = timing(model)
     b = t["cycles_per_row"][1]
-    return {"parameters": {"row_max": model.row_max, "in_frac": model.in_frac, "row_store": "none", "passes": 2},
+    return {"parameters": {"row_max": model.row_max, "in_frac": model.in_frac, "out_bits": model.out.bits,
+                           "row_store": "none", "passes": 2},
             "format": "int8",
             "timing": {"cycles_per_row": t["cycles_per_row"], "pass2_in_to_out": t["pass2_in_to_out"]},
             "cycles_per_row": f"2n + {b} per row of n, each row streamed twice (pass 1: maximum and sum; "
