@@ -31,7 +31,7 @@ row's log-denominator with ``q`` fractional bits::
     c = ((A + L - f_T) << q) + round_half_up(l, g - q)  (log2 of S * 2^(A - f_T))
 
 Pass 2 (the outputs), in the log domain, with the same exp2 table and no
-multiplier: ``e_i = ((t_i >> (F + C - q)) - c`` (``t_i`` with ``q``
+multiplier: ``e_i = (t_i >> (F + C - q)) - c`` (``t_i`` with ``q``
 fractional bits, less ``c``), ``b_i = e_i >> q``, ``g_i = e_i mod 2^q``::
 
     p_i = sat(round_half_up(EXP2(g_i), f_T - f_out - min(b_i, 0)))
