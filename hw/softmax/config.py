@@ -22,7 +22,7 @@ with formats chosen for the unit's arithmetic:
 
 Without a flip-flop row store (``ROW_STORE=none`` and ``sram``) the unit is
 the two-pass one (``online.py``), whose sum follows the maximum in base 2:
-its tables are :data:`ONLINE_TABLES`:
+its tables are :func:`online_tables`' (at the default output):
 
 * ``exp2``: 2^f on [0, 1), input u10.10 (the top 10 fractional bits of
   ``x * log2 e``), output u16.15 (the values are in [1, 2)), slopes and
@@ -64,6 +64,8 @@ TABLES = {
     "recip": {"op": "reciprocal", "range": [1.0, 2.0], "in_bits": 12, "in_frac": 11, "out_bits": 12,
               "out_frac": 11, "slope_bits": 10, "slope_frac": 9, "intercept_bits": 12, "intercept_frac": 10},
 }
+
+
 def online_tables(out_bits: int = DEFAULT_OUT.bits, in_frac: int = 4) -> dict:
     """The two-pass unit's tables (ROW_STORE=none, sram; see the module's text) for probabilities
     u``out_bits``.``out_bits``: the exp2 table's input fraction ``q`` is 2 bits finer than the
@@ -76,10 +78,6 @@ def online_tables(out_bits: int = DEFAULT_OUT.bits, in_frac: int = 4) -> dict:
         "log2": {"op": "log2", "in_bits": q + 2, "in_frac": q + 1, "out_bits": q + 2, "out_frac": q + 2,
                  "slope_bits": q + 2, "slope_frac": q, "intercept_bits": q + 2, "intercept_frac": q},
     }
-
-
-#: the two-pass unit's tables at the default formats
-ONLINE_TABLES = online_tables()
 
 
 @declared

@@ -106,12 +106,19 @@ class OnlineSoftmax(SoftmaxRow):
         return cls(specs["exp2"], specs["log2"], row_max=p["row_max"], in_frac=p["in_frac"],
                    out=Fixed(bits, False, bits))
 
+    def t_q(self, x) -> np.ndarray:
+        """``t_i >> (F + C - q)``: ``t`` of codes ``x`` with the exp2 table's ``q`` fractional bits
+        (truncated; what both passes split into a power and a fraction)."""
+        return (np.asarray(x, dtype=np.int64) * log2e()) >> (self.t_frac - self.exp2.input.frac)
+
+    def exp2_of(self, e) -> tuple[np.ndarray, np.ndarray]:
+        """``(e >> q, EXP2(e mod 2^q))`` of values ``e`` with ``q`` fractional bits, arrays of e's shape."""
+        q = self.exp2.input.frac
+        return e >> q, evaluate(self.exp2, (e & ((1 << q) - 1)).ravel()).astype(np.int64).reshape(e.shape)
+
     def terms(self, x) -> tuple[np.ndarray, np.ndarray]:
         """``(a_i, T_i)`` of codes ``x`` (steps 1 and 2), arrays of x's shape."""
-        t = np.asarray(x, dtype=np.int64) * log2e()
-        s, q = self.t_frac, self.exp2.input.frac
-        f = (t & ((1 << s) - 1)) >> (s - q)
-        return t >> s, evaluate(self.exp2, f.ravel()).astype(np.int64).reshape(t.shape)
+        return self.exp2_of(self.t_q(x))
 
     @property
     def _big(self) -> int:
@@ -140,11 +147,7 @@ class OnlineSoftmax(SoftmaxRow):
 
     def _outputs(self, A, S, x) -> np.ndarray:
         """Pass 2: ``p_i`` of each row of codes ``x`` (R x n) under its row's ``(A, S)``."""
-        q = self.exp2.input.frac
-        t = np.asarray(x, dtype=np.int64) * log2e()
-        e = (t >> (self.t_frac - q)) - self.log_sum(A, S)[:, None]
-        b, g = e >> q, e & ((1 << q) - 1)
-        T = evaluate(self.exp2, g.ravel()).astype(np.int64).reshape(e.shape)
+        b, T = self.exp2_of(self.t_q(x) - self.log_sum(A, S)[:, None])
         shift = self.exp2.output.frac - self.out.frac - np.minimum(b, 0)
         p = round_half_up(T, np.minimum(shift, self._big))
         return np.asarray(saturate(p, self.out), dtype=np.int64)

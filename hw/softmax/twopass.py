@@ -23,7 +23,7 @@ units):
 * the log domain replaced the reciprocal table and pass 2's product
   ``T * r`` (with its shift): the exp2 table is read in both passes anyway,
   and log2 of the sum is read once per row, one multiplier bit per clock
-  (:class:`hw.pwl_int.serial.SerialPWL`): 198,741 -> 155,099 um2 at the
+  (:class:`hw.pwl_int.serial.SerialPWL`): 198,741 -> 155,267 um2 at the
   default size (``gqa-lut bench-rowstore``), for 16 clocks more per row
   (a parallel log2 table: 174,086 um2 and 4 clocks more);
 * the calc runs on a chain of step flip-flops from pass 1's last input, so
@@ -44,10 +44,11 @@ from __future__ import annotations
 from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
+from hw.fixed import round_half_up
 from hw.layernorm.twopass import data
 from hw.pwl_int.serial import SerialPWL
 from hw.pwl_int.unit import IntPWL
-from hw.rowbuf import leading_one, named, output_queue
+from hw.rowbuf import leading_one, named, output_queue, round_shift
 from hw.softmax.online import log2e
 from hw.softmax.ports import signature
 
@@ -218,10 +219,9 @@ class TwoPassSoftmax(wiring.Component):
         # j > bits(T) + 1 rounds to 0 as well. (The rounding after the shift is 1.8k um2 smaller
         # here but slower: the decrement, shift and increment in a row, 190 MHz)
         jj = named(m, "jj", Mux(ej > tb + 1, tb + 1, ej))
-        u_half = named(m, "u_half", (Const(1, 1) << jj) >> 1)
         v_u = stage("v_u", ev & ~etag, 1, True)
         v_o = stage("v_o", ev & etag, 1, True)
-        u = stage("u", named(m, "u_biased", T + u_half) >> jj, tb)
+        u = stage("u", round_shift(m, T, jj, "u_rounded"), tb)
         d_u = stage("d_u", edelta, d_bits)
         end_u, flag_u = stage("end_u", eend, 1), stage("flag_u", eflag, 1)
         ssum = data(md.sum_bits, "ssum")
@@ -236,7 +236,7 @@ class TwoPassSoftmax(wiring.Component):
         m.d.sync += [lead_r.eq(lead), mant.eq(named(m, "sum_norm", (ssum << fm) >> lead_r))]
         m.d.comb += [log2.x.eq(mant), log2.start.eq(steps[t["load"] - 1 - SerialPWL.clocks(md.log2)])]
         # c = ((A + L - f_T) << q) + round_half_up(l, g - q)
-        l_q = named(m, "l_q", (log2.y + (1 << (g - q - 1))) >> (g - q) if g > q else log2.y)
+        l_q = named(m, "l_q", round_half_up(log2.y, g - q))
         with m.If(steps[t["load"] - 1]):
             m.d.sync += c.eq(((amax + lead_r - md.exp2.output.frac) << q) + l_q)
 
